@@ -1,0 +1,320 @@
+"""The calculus commands as library calls: grad, jacobian, hessian, directional, eval.
+
+Each function takes parsed values and returns a frozen result with ``to_record()`` (the
+JSON document) and ``view()`` (what a table shows).
+
+>>> from gradlab.parsing import parse, parse_point
+>>> p = parse("x**2*y + 3*y")
+>>> r = grad_report(p, parse_point("2,5", 2))
+>>> [v.value for v in r.values], r.norm.exact
+([20.0, 7.0], sqrt(449))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import sympy
+
+from gradlab import derivatives as d
+from gradlab.derivatives import Value
+from gradlab.parsing import Parsed, to_text
+from gradlab.views import View
+
+Matrix = tuple[tuple[sympy.Expr, ...], ...]
+
+
+def _strs(xs: Sequence[sympy.Expr]) -> list[str]:
+    return [str(x) for x in xs]
+
+
+def _head(command: str, parsed: Parsed, point: Sequence[sympy.Expr] | None) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "command": command,
+        "expression": parsed.text,
+        "variables": [v.name for v in parsed.variables],
+    }
+    if point is not None:
+        rec["point"] = _strs(point)
+    return rec
+
+
+def _point_map(parsed: Parsed, point: Sequence[sympy.Expr]) -> dict[sympy.Symbol, sympy.Expr]:
+    return dict(zip(parsed.variables, point))
+
+
+def _evaluate_all(exprs: Sequence[sympy.Expr], pm: dict, what: str) -> tuple[Value, ...]:
+    return tuple(d.evaluate(e, pm, what) for e in exprs)
+
+
+def _matrix_at(matrix: Matrix, pm: dict, what: str) -> tuple[tuple[Value, ...], ...]:
+    return tuple(_evaluate_all(row, pm, what) for row in matrix)
+
+
+def _derived(symbolic: Any, values: Any | None) -> dict[str, Any]:
+    """``{"symbolic", "exact", "value"}``, nested like ``symbolic``."""
+
+    def walk(x, f):
+        return [walk(i, f) for i in x] if isinstance(x, (list, tuple)) else f(x)
+
+    out = {"symbolic": walk(symbolic, to_text)}
+    if values is not None:
+        out["exact"] = walk(values, lambda v: str(v.exact))
+        out["value"] = walk(values, lambda v: v.value)
+    return out
+
+
+def _cell(expr: sympy.Expr, value: Value | None) -> str:
+    text = to_text(expr)
+    if value is None:
+        return text
+    exact = str(value.exact)
+    if exact == text:
+        return exact
+    return f"{text} = {exact}" if exact == repr(value.value) or value.exact.is_Integer else f"{text} = {exact} ≈ {value.value:.10g}"
+
+
+# --------------------------------------------------------------------------- grad
+@dataclass(frozen=True)
+class GradResult:
+    """The gradient of a scalar function, and its value at a point when one is given.
+
+    ``partials`` are the symbolic partial derivatives in variable order; ``values`` and
+    ``norm`` are ``None`` without a point; ``warnings`` name kink conventions used.
+    """
+
+    parsed: Parsed
+    partials: tuple[sympy.Expr, ...]
+    point: tuple[sympy.Expr, ...] | None = None
+    values: tuple[Value, ...] | None = None
+    norm: Value | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        rec = _head("grad", self.parsed, self.point)
+        rec["gradient"] = _derived(self.partials, self.values)
+        if self.norm is not None:
+            rec["norm"] = {"exact": str(self.norm.exact), "value": self.norm.value}
+        return rec
+
+    def view(self) -> View:
+        names = [v.name for v in self.parsed.variables]
+        if self.values is None:
+            rows = tuple((n, to_text(p)) for n, p in zip(names, self.partials))
+            return View(f"∇f for f = {self.parsed.text}", ("variable", "∂f/∂variable"), rows)
+        rows = tuple(
+            (n, to_text(p), str(v.exact), v.value) for n, p, v in zip(names, self.partials, self.values)
+        )
+        notes = (f"‖∇f‖ = {self.norm.exact} ≈ {self.norm.value!r}",) if self.norm else ()
+        return View(
+            f"∇f at ({', '.join(_strs(self.point))}) for f = {self.parsed.text}",
+            ("variable", "∂f/∂variable", "exact", "value"),
+            rows, plain=(0, 1, 3), notes=notes,
+        )
+
+
+def grad_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> GradResult:
+    """Partial derivatives, their values at ``point`` and the gradient's norm."""
+    partials = d.gradient(parsed.expr, parsed.variables)
+    if point is None:
+        return GradResult(parsed, partials)
+    pm = _point_map(parsed, point)
+    d.evaluate(parsed.expr, pm)  # a gradient where f itself is undefined means nothing
+    values = _evaluate_all(partials, pm, "a partial derivative")
+    norm = d.evaluate(d.norm([v.exact for v in values]), {}, "the gradient's norm")
+    return GradResult(parsed, partials, tuple(point), values, norm, d.kink_warnings([parsed.expr], pm))
+
+
+# --------------------------------------------------------------------------- jacobian
+def _matrix_view(title: str, parsed: Parsed, labels: Sequence[str], matrix: Matrix,
+                 values: tuple[tuple[Value, ...], ...] | None, notes: tuple[str, ...] = ()) -> View:
+    cols = ("", *[v.name for v in parsed.variables])
+    if values is None:
+        rows = tuple((lab, *[to_text(e) for e in row]) for lab, row in zip(labels, matrix))
+        return View(title, cols, rows, plain=tuple(range(1, len(cols))), notes=notes)
+    # Plain output wants the numbers; the table shows each entry's derivation too.
+    plain = tuple(tuple(v.value for v in vrow) for vrow in values)
+    table_rows = tuple((lab, *[_cell(e, v) for e, v in zip(row, vrow)])
+                       for lab, row, vrow in zip(labels, matrix, values))
+    return View(title, cols, table_rows, notes=notes, plain_cells=plain)
+
+
+@dataclass(frozen=True)
+class JacobianResult:
+    """The m×n Jacobian of a map ℝⁿ → ℝᵐ: ``matrix[i][j]`` = ∂fᵢ/∂xⱼ."""
+
+    parsed: Parsed
+    matrix: Matrix
+    point: tuple[sympy.Expr, ...] | None = None
+    values: tuple[tuple[Value, ...], ...] | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.matrix), len(self.parsed.variables)
+
+    def to_record(self) -> dict[str, Any]:
+        rec = _head("jacobian", self.parsed, self.point)
+        rec["outputs"] = [to_text(e) for e in self.parsed.exprs]
+        rec["jacobian"] = {"shape": list(self.shape), **_derived(self.matrix, self.values)}
+        return rec
+
+    def view(self) -> View:
+        m, n = self.shape
+        at = f" at ({', '.join(_strs(self.point))})" if self.point is not None else ""
+        labels = [f"f{i + 1} = {to_text(e)}" for i, e in enumerate(self.parsed.exprs)]
+        return _matrix_view(f"Jacobian ({m}×{n}){at}", self.parsed, labels, self.matrix, self.values)
+
+
+def jacobian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> JacobianResult:
+    """The Jacobian of ``parsed.exprs``, rows = outputs, evaluated at ``point`` if given."""
+    matrix = d.jacobian(parsed.exprs, parsed.variables)
+    if point is None:
+        return JacobianResult(parsed, matrix)
+    pm = _point_map(parsed, point)
+    _evaluate_all(parsed.exprs, pm, "the function")
+    values = _matrix_at(matrix, pm, "a partial derivative")
+    return JacobianResult(parsed, matrix, tuple(point), values, d.kink_warnings(parsed.exprs, pm))
+
+
+# --------------------------------------------------------------------------- hessian
+@dataclass(frozen=True)
+class HessianResult:
+    """The Hessian; at a point also its eigenvalues (ascending), whether the point is
+    critical (∇f = 0 exactly) and the second-derivative test's classification."""
+
+    parsed: Parsed
+    matrix: Matrix
+    point: tuple[sympy.Expr, ...] | None = None
+    values: tuple[tuple[Value, ...], ...] | None = None
+    eigenvalues: tuple[float, ...] | None = None
+    critical: bool | None = None
+    classification: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        rec = _head("hessian", self.parsed, self.point)
+        rec["hessian"] = _derived(self.matrix, self.values)
+        if self.point is not None:
+            rec["hessian"].update(
+                eigenvalues=list(self.eigenvalues), classification=self.classification, critical=self.critical
+            )
+        return rec
+
+    def view(self) -> View:
+        notes: tuple[str, ...] = ()
+        at = ""
+        if self.point is not None:
+            at = f" at ({', '.join(_strs(self.point))})"
+            eig = ", ".join(f"{v:.10g}" for v in self.eigenvalues)
+            crit = "∇f = 0 here: a critical point" if self.critical else "∇f ≠ 0 here: not a critical point"
+            notes = (f"eigenvalues: {eig}", crit, f"classification: {self.classification}")
+            if not self.critical:
+                notes += ("(at a non-critical point the classification describes the curvature only)",)
+        labels = [v.name for v in self.parsed.variables]
+        return _matrix_view(f"Hessian{at} of f = {self.parsed.text}", self.parsed, labels, self.matrix,
+                            self.values, notes)
+
+
+def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> HessianResult:
+    """The Hessian, and at ``point`` its eigenvalues and classification."""
+    from gradlab.numeric import eigenvalues  # numpy only when a point asks for numbers
+
+    matrix = d.hessian(parsed.expr, parsed.variables)
+    if point is None:
+        return HessianResult(parsed, matrix)
+    pm = _point_map(parsed, point)
+    d.evaluate(parsed.expr, pm)
+    grad_values = _evaluate_all(d.gradient(parsed.expr, parsed.variables), pm, "a partial derivative")
+    values = _matrix_at(matrix, pm, "a second derivative")
+    eig = tuple(eigenvalues([[v.value for v in row] for row in values]))
+    singular = d.exactly_singular([[v.exact for v in row] for row in values])
+    critical = all(v.exact.is_zero for v in grad_values)
+    return HessianResult(parsed, matrix, tuple(point), values, eig, critical, d.classify(eig, singular),
+                         d.kink_warnings([parsed.expr], pm))
+
+
+# --------------------------------------------------------------------------- directional
+@dataclass(frozen=True)
+class DirectionalResult:
+    """D_u f = ∇f · u for the unit vector u along the given direction.
+
+    ``steepest`` is ‖∇f‖, the largest rate over all directions (along ∇f itself).
+    """
+
+    parsed: Parsed
+    point: tuple[sympy.Expr, ...]
+    direction: tuple[sympy.Expr, ...]
+    unit: tuple[sympy.Expr, ...]
+    symbolic: sympy.Expr
+    gradient: tuple[Value, ...]
+    result: Value
+    steepest: Value
+    warnings: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        rec = _head("directional", self.parsed, self.point)
+        rec["direction"] = _strs(self.direction)
+        rec["unit_direction"] = {"exact": _strs(self.unit), "value": [float(u) for u in self.unit]}
+        rec["gradient"] = {"exact": [str(g.exact) for g in self.gradient], "value": [g.value for g in self.gradient]}
+        rec["directional_derivative"] = {
+            "symbolic": to_text(self.symbolic), "exact": str(self.result.exact), "value": self.result.value,
+        }
+        rec["steepest"] = {"exact": str(self.steepest.exact), "value": self.steepest.value}
+        return rec
+
+    def view(self) -> View:
+        u = ", ".join(_strs(self.unit))
+        rows = (("D_u f", str(self.result.exact), self.result.value),)
+        notes = (
+            f"u = ({u}), the direction scaled to length 1",
+            f"∇f = ({', '.join(str(g.exact) for g in self.gradient)})",
+            f"steepest rate ‖∇f‖ = {self.steepest.exact} ≈ {self.steepest.value!r} (along ∇f)",
+        )
+        at = ", ".join(_strs(self.point))
+        return View(f"directional derivative of f = {self.parsed.text} at ({at})",
+                    ("", "exact", "value"), rows, plain=(1, 2), notes=notes)
+
+
+def directional_report(parsed: Parsed, point: Sequence[sympy.Expr], direction: Sequence[sympy.Expr]) -> DirectionalResult:
+    """The derivative of f at ``point`` along ``direction`` (normalised)."""
+    unit = d.unit_vector(direction)
+    grad = d.gradient(parsed.expr, parsed.variables)
+    pm = _point_map(parsed, point)
+    d.evaluate(parsed.expr, pm)
+    gvals = _evaluate_all(grad, pm, "a partial derivative")
+    symbolic = sum((g * u for g, u in zip(grad, unit)), sympy.S.Zero)
+    exact = sympy.radsimp(sum((g.exact * u for g, u in zip(gvals, unit)), sympy.S.Zero))
+    result = d.evaluate(sympy.nsimplify(exact) if exact.is_Float else exact, {}, "the directional derivative")
+    steepest = d.evaluate(d.norm([g.exact for g in gvals]), {}, "the gradient's norm")
+    return DirectionalResult(parsed, tuple(point), tuple(direction), unit, symbolic, gvals, result, steepest,
+                             d.kink_warnings([parsed.expr], pm))
+
+
+# --------------------------------------------------------------------------- eval
+@dataclass(frozen=True)
+class EvalResult:
+    """f at a point, exact and as a float."""
+
+    parsed: Parsed
+    point: tuple[sympy.Expr, ...]
+    result: Value
+    warnings: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        rec = _head("eval", self.parsed, self.point)
+        rec["result"] = {"symbolic": to_text(self.parsed.expr), "exact": str(self.result.exact),
+                         "value": self.result.value}
+        return rec
+
+    def view(self) -> View:
+        at = ", ".join(_strs(self.point))
+        return View(f"f = {self.parsed.text} at ({at})", ("", "exact", "value"),
+                    (("f", str(self.result.exact), self.result.value),), plain=(1, 2))
+
+
+def eval_report(parsed: Parsed, point: Sequence[sympy.Expr]) -> EvalResult:
+    """The value of f at ``point``."""
+    pm = _point_map(parsed, point)
+    return EvalResult(parsed, tuple(point), d.evaluate(parsed.expr, pm), ())

@@ -1,0 +1,273 @@
+"""The gradlab command line: options in, one library call, one renderer out.
+
+This is the only module that touches stdout/stderr, the TTY test and exit codes.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from typing import Any, Optional, Sequence
+
+import typer
+from typer.core import TyperGroup
+
+from gradlab import __version__
+from gradlab.errors import BadInput, GradlabError
+
+# ------------------------------------------------------------------ process behaviour
+
+
+def _click_exception_class() -> type:
+    # typer ≥ 0.29 vendors click; older ones use click itself. Either way
+    # BadParameter derives from ClickException, so find it there.
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _debug(args: Sequence[str]) -> bool:
+    return "--debug" in args or os.environ.get("GRADLAB_DEBUG", "") not in ("", "0")
+
+
+def _fail(line: str, code: int) -> int:
+    sys.stderr.write(f"gradlab: error: {line}\n")
+    sys.stderr.flush()
+    return code
+
+
+class GradlabGroup(TyperGroup):
+    """Runs the app with gradlab's error contract: one line on stderr, documented codes."""
+
+    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
+             complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        code = _run(super().main, args, prog_name or "gradlab", extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
+    click_exception = _click_exception_class()
+    try:
+        rv = main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        if rv == 130:  # typer turns Ctrl-C into Exit(130)
+            return _fail("interrupted", 130)
+        return rv if isinstance(rv, int) else 0
+    except GradlabError as exc:
+        if _debug(args):
+            raise
+        return _fail(exc.line(), exc.exit_code)
+    except click_exception as exc:
+        if _debug(args):
+            raise
+        return _fail(" ".join(exc.format_message().split()), 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly, and keep Python from
+        # complaining when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except typer.Abort:
+        return _fail("aborted", 1)
+    except Exception as exc:  # a bug: still one line, the traceback behind --debug
+        if _debug(args):
+            raise
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+
+
+app = typer.Typer(
+    cls=GradlabGroup,
+    name="gradlab",
+    help="gradlab: exact derivatives and optimizers in your terminal.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"gradlab {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks (or set GRADLAB_DEBUG=1)."),
+) -> None:
+    """gradlab: exact derivatives and optimizers in your terminal."""
+
+
+# ------------------------------------------------------------------ output
+
+
+class Format(str, enum.Enum):
+    auto = "auto"
+    table = "table"
+    plain = "plain"
+    json = "json"
+
+
+def stdout_is_terminal() -> bool:
+    """The one TTY test: ``auto`` output is a table on a terminal, plain otherwise."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def resolve_format(fmt: Format) -> str:
+    if fmt is Format.auto:
+        return "table" if stdout_is_terminal() else "plain"
+    return fmt.value
+
+
+def note(message: str) -> None:
+    """A note or warning for the user: stderr, never mixed with data."""
+    sys.stderr.write(f"gradlab: {message}\n")
+
+
+def emit(result: Any, fmt: Format) -> None:
+    """Render one result in the chosen format."""
+    for w in getattr(result, "warnings", ()):
+        note(f"warning: {w}")
+    kind = resolve_format(fmt)
+    if kind == "json":
+        from gradlab.output import render_json
+
+        sys.stdout.write(render_json(result.to_record()))
+    elif kind == "plain":
+        from gradlab.output import render_plain
+
+        sys.stdout.write(render_plain([result.view()]))
+    else:
+        from rich.console import Console
+
+        from gradlab.tables import render
+
+        render(result.view(), Console(highlight=False, soft_wrap=False))
+    sys.stdout.flush()
+
+
+FormatOpt = typer.Option(Format.auto, "--format", "-f", help="auto (table on a terminal, plain when piped), table, plain or json.")
+VarsOpt = typer.Option(None, "--vars", help='Variable order, e.g. "y,x" (also adds variables).')
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def _function(text: str, variables: Optional[str], vector: bool = False):
+    from gradlab.parsing import parse
+
+    return parse(text, variables, vector=vector)
+
+
+def _point(text: Optional[str], parsed, where: str = "--at", required: bool = False):
+    from gradlab.parsing import parse_point
+
+    if text is None:
+        if required:
+            raise BadInput("a point is required", where)
+        return None
+    return parse_point(text, len(parsed.variables), [v.name for v in parsed.variables], where)
+
+
+# ------------------------------------------------------------------ calculus commands
+
+
+@app.command("grad")
+def grad_cmd(
+    expression: str = typer.Argument(..., help="The function, e.g. 'x**2*y + 3*y'."),
+    at: Optional[str] = typer.Option(None, "--at", help="Point: 2,5 or x=2,y=5."),
+    variables: Optional[str] = VarsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Partial derivatives and the gradient, exact and at a point.
+
+    Example: gradlab grad "x**2*y + 3*y" --at 2,5
+    """
+    from gradlab.calculus import grad_report
+
+    parsed = _function(expression, variables)
+    emit(grad_report(parsed, _point(at, parsed)), fmt)
+
+
+@app.command("jacobian")
+def jacobian_cmd(
+    expressions: str = typer.Argument(..., help="The components, 'f1, f2, ...', or softmax(a,b,c)."),
+    at: Optional[str] = typer.Option(None, "--at", help="Point: 2,3 or x=2,y=3."),
+    variables: Optional[str] = VarsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """The Jacobian matrix of a map (rows = outputs, columns = variables).
+
+    Example: gradlab jacobian "x**2*y, x + y**3" --at 2,3
+    """
+    from gradlab.calculus import jacobian_report
+
+    parsed = _function(expressions, variables, vector=True)
+    emit(jacobian_report(parsed, _point(at, parsed)), fmt)
+
+
+@app.command("hessian")
+def hessian_cmd(
+    expression: str = typer.Argument(..., help="The function, e.g. 'x**2 - y**2'."),
+    at: Optional[str] = typer.Option(None, "--at", help="Point: 0,0 or x=0,y=0."),
+    variables: Optional[str] = VarsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """The Hessian; at a point its eigenvalues and the classification.
+
+    Example: gradlab hessian "x**2 - y**2" --at 0,0
+    """
+    from gradlab.calculus import hessian_report
+
+    parsed = _function(expression, variables)
+    emit(hessian_report(parsed, _point(at, parsed)), fmt)
+
+
+@app.command("directional")
+def directional_cmd(
+    expression: str = typer.Argument(..., help="The function, e.g. 'x**2 + y**2'."),
+    at: Optional[str] = typer.Option(None, "--at", help="Point: 3,4."),
+    direction: Optional[str] = typer.Option(None, "--dir", help="Direction (any length): 1,1."),
+    variables: Optional[str] = VarsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """The derivative along a direction, with the steepest rate ‖∇f‖.
+
+    Example: gradlab directional "x**2 + y**2" --at 3,4 --dir 1,1
+    """
+    from gradlab.calculus import directional_report
+
+    parsed = _function(expression, variables)
+    point = _point(at, parsed, required=True)
+    dvec = _point(direction, parsed, where="--dir", required=True)
+    emit(directional_report(parsed, point, dvec), fmt)
+
+
+@app.command("eval")
+def eval_cmd(
+    expression: str = typer.Argument(..., help="The function, e.g. 'log(x) + y'."),
+    at: Optional[str] = typer.Option(None, "--at", help="Point: 1,2."),
+    variables: Optional[str] = VarsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """The value of a function at a point, exact and as a float.
+
+    Example: gradlab eval "sqrt(x) + y" --at 8,1/2
+    """
+    from gradlab.calculus import eval_report
+
+    parsed = _function(expression, variables)
+    emit(eval_report(parsed, _point(at, parsed, required=bool(parsed.variables)) or ()), fmt)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,116 @@
+"""SymPy → fast float64 NumPy functions, grids, eigenvalues and finite differences.
+
+Expressions are compiled once with ``lambdify(..., cse=True)`` and then called on whole
+arrays; nothing here calls ``subs``/``evalf`` in a loop.
+
+>>> from gradlab.parsing import parse
+>>> p = parse("x**2 + 25*y**2")
+>>> import numpy as np
+>>> Compiled(p.exprs, p.variables)(np.array([[1.0, 2.0], [1.0, 0.0]]))
+array([[26.,  4.]])
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import sympy
+
+
+def _sigmoid(x):
+    # exp(-logaddexp(0, -x)) never overflows, unlike 1/(1 + exp(-x)) for x ≪ 0.
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _step(x):
+    return np.where(x > 0, 1.0, 0.0)
+
+
+def _relu(x):
+    return np.maximum(x, 0.0)
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+_FLOAT_FUNCS = {"sigmoid": _sigmoid, "softplus": _softplus, "relu": _relu, "step": _step}
+# Complex-step differentiation needs every function analytic in a complex argument.
+_COMPLEX_FUNCS = {
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "softplus": lambda z: np.log1p(np.exp(z)),
+    "relu": lambda z: np.where(z.real > 0, z, 0 * z),
+    "step": lambda z: np.where(z.real > 0, 1.0, 0.0),
+    "Abs": lambda z: np.where(z.real < 0, -z, z),
+    "sign": lambda z: np.sign(z.real),
+}
+
+
+def lambdify(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr], complex_safe: bool = False) -> Callable:
+    """``sympy.lambdify`` with gradlab's functions, CSE, and names that cannot clash.
+
+    ``dummify=True`` matters: CSE names its temporaries ``x0, x1, …``, which are also
+    valid user variable names.
+    """
+    modules = [_COMPLEX_FUNCS if complex_safe else _FLOAT_FUNCS, "numpy"]
+    return sympy.lambdify(list(variables), list(exprs), modules=modules, cse=True, dummify=True)
+
+
+class Compiled:
+    """Expressions compiled for arrays: ``f(X)`` with ``X`` of shape ``(n, ...)``.
+
+    Returns shape ``(m, ...)``; constant components (a derivative such as ``50``) are
+    broadcast to the grid shape.
+    """
+
+    def __init__(self, exprs: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol], complex_safe: bool = False):
+        self.m = len(exprs)
+        self.n = len(variables)
+        self._f = lambdify(variables, exprs, complex_safe)
+
+    def into(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Evaluate at ``X`` and write the m components into ``out`` (no new array)."""
+        for i, v in enumerate(self._f(*X)):
+            out[i] = v
+        return out
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        out = np.empty((self.m, *X.shape[1:]), dtype=np.result_type(X.dtype, np.float64))
+        with np.errstate(all="ignore"):
+            return self.into(X, out)
+
+
+def eigenvalues(matrix: Sequence[Sequence[float]]) -> list[float]:
+    """Eigenvalues of a symmetric matrix, ascending.
+
+    >>> eigenvalues([[2.0, 0.0], [0.0, -2.0]])
+    [-2.0, 2.0]
+    """
+    return [float(v) for v in np.linalg.eigvalsh(np.asarray(matrix, dtype=float))]
+
+
+def grid(window: Sequence[float], size: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """A ``size``×``size`` mesh over ``(xmin, xmax, ymin, ymax)``."""
+    xmin, xmax, ymin, ymax = window
+    return np.meshgrid(np.linspace(xmin, xmax, size), np.linspace(ymin, ymax, size))
+
+
+def forward_difference(f: Callable[[np.ndarray], float], x: np.ndarray, h: float) -> np.ndarray:
+    """(f(x + h eᵢ) − f(x)) / h for each i: error O(h)."""
+    x = np.asarray(x, dtype=float)
+    fx = f(x)
+    return np.array([(f(x + h * e) - fx) / h for e in np.eye(len(x))])
+
+
+def central_difference(f: Callable[[np.ndarray], float], x: np.ndarray, h: float) -> np.ndarray:
+    """(f(x + h eᵢ) − f(x − h eᵢ)) / 2h for each i: error O(h²)."""
+    x = np.asarray(x, dtype=float)
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
+
+
+def complex_step(f: Callable[[np.ndarray], complex], x: np.ndarray, h: float = 1e-20) -> np.ndarray:
+    """Im f(x + i h eᵢ) / h: no subtraction, so accurate to machine precision."""
+    x = np.asarray(x, dtype=complex)
+    return np.array([np.imag(f(x + 1j * h * e)) / h for e in np.eye(len(x))])

@@ -1,0 +1,50 @@
+"""Plain (tab-separated) and JSON renderers.
+
+Floats are printed with ``repr`` so that they read back to the same float64.
+
+>>> plain_line(("x", "2*x*y", 20.0))
+'x\\t2*x*y\\t20.0'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable
+
+from gradlab.views import Cell, View
+
+
+def cell_text(cell: Cell) -> str:
+    """One cell as plain text: floats round-trip, ``None`` is empty."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float):
+        return repr(cell)
+    return " ".join(str(cell).split())  # a tab or newline inside a cell would break TSV
+
+
+def plain_line(cells: Iterable[Cell]) -> str:
+    return "\t".join(cell_text(c) for c in cells)
+
+
+def render_plain(views: Iterable[View]) -> str:
+    """Every view's rows, one record per line, no header."""
+    lines = [plain_line(r) for v in views for r in v.plain_rows()]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _json_safe(value: Any) -> Any:
+    # JSON has no NaN or infinity: a non-finite float is written as null.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def render_json(record: dict[str, Any]) -> str:
+    """One JSON document, strict (no NaN), floats round-trip."""
+    return json.dumps(_json_safe(record), indent=2, allow_nan=False) + "\n"

@@ -1,0 +1,534 @@
+"""Text → SymPy: the only door for user text (DESIGN.md §3).
+
+Text is read with Python's ``tokenize`` and ``ast`` and the tree is walked with an
+allowlist; SymPy objects are built here, by hand. ``sympify``/``parse_expr``/``eval`` are
+never called on user text. Every limit is checked before SymPy does any work.
+
+>>> p = parse("x**2*y + 3*y")
+>>> p.exprs[0], [str(v) for v in p.variables]
+(x**2*y + 3*y, ['x', 'y'])
+>>> parse_point("-1,1/2,pi", 3)
+(-1, 1/2, pi)
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import math
+import re
+import tokenize
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterable, Mapping, Sequence
+
+import sympy
+from sympy.printing.str import StrPrinter
+
+from gradlab.errors import BadInput, LimitExceeded
+from gradlab.functions import relu, sigmoid, softplus, step
+
+# Limits, all checked before SymPy builds anything large (README: "What gradlab refuses").
+MAX_CHARS = 10_000
+MAX_NODES = 2_000
+MAX_DEPTH = 60
+MAX_LITERAL_DIGITS = 100
+MAX_LITERAL_EXPONENT = 300
+MAX_NUMBER_DIGITS = 10_000  # any exact constant built while parsing
+MAX_SYMBOLIC_EXPONENT = 10_000  # |q| in x**q
+MAX_EXPANSION = 200_000  # nodes visited while expanding sums and means
+MAX_NAME = 32
+
+_UNARY = {
+    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
+    "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan,
+    "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
+    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs,
+    "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
+    # sign and step are what gradlab prints for the derivatives of abs and relu, so
+    # they must read back in.
+    "sign": sympy.sign, "step": step,
+}
+_VARIADIC = ("logsumexp", "softmax")
+FUNCTIONS = tuple(sorted([*_UNARY, *_VARIADIC]))
+CONSTANTS = {"pi": sympy.pi, "e": sympy.E}
+# Names that look like numbers or SymPy internals: refused rather than made variables.
+_RESERVED = {"nan", "inf", "infinity", "oo", "zoo", "I", "E", "true", "false", "none"}
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed function: its text, its components and its variables in order.
+
+    ``exprs`` has one entry for a scalar function and m entries for a map ℝⁿ → ℝᵐ.
+    """
+
+    text: str
+    exprs: tuple[sympy.Expr, ...]
+    variables: tuple[sympy.Symbol, ...]
+
+    @property
+    def expr(self) -> sympy.Expr:
+        """The single component of a scalar function."""
+        if len(self.exprs) != 1:
+            raise BadInput(f"expected one function, got {len(self.exprs)}", "expression")
+        return self.exprs[0]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a surface catalogue adds to the grammar (see README, "Surfaces").
+
+    ``columns`` are data columns that ``mean(...)``/``sum(...)`` range over; ``vector``
+    is the name of an indexed variable ``x[i]`` with ``dims`` components, summed with
+    ``sum(body, i, lo, hi)``, where ``n`` is the dimension.
+    """
+
+    columns: Mapping[str, tuple[sympy.Rational, ...]] = field(default_factory=dict)
+    vector: str | None = None
+    dims: int | None = None
+
+
+def symbol(name: str) -> sympy.Symbol:
+    """The real SymPy symbol gradlab uses for a variable name."""
+    return sympy.Symbol(name, real=True)
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that puts ``x2`` before ``x10``.
+
+    >>> sorted(["x10", "y", "x2"], key=natural_key)
+    ['x2', 'x10', 'y']
+    """
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p)
+
+
+# --------------------------------------------------------------------------- text checks
+def _check_text(text: str, where: str) -> str:
+    if not isinstance(text, str):
+        raise BadInput("expected text", where)
+    if len(text) > MAX_CHARS:
+        raise LimitExceeded(f"text is {len(text)} characters long; the limit is {MAX_CHARS}", where)
+    for i, ch in enumerate(text):
+        if ch == "\x00" or (ord(ch) < 32 and ch not in " \t\n\r"):
+            raise BadInput(f"control character {ch!r} at column {i + 1}", where)
+        if ord(ch) > 127:
+            raise BadInput(f"non-ASCII character {ch!r} at column {i + 1}; use plain letters and digits", where)
+    if not text.strip():
+        raise BadInput("empty expression", where)
+    return text.replace("^", "**")
+
+
+def _check_tokens(text: str, where: str) -> None:
+    """Literal and nesting limits, checked on tokens before ``ast`` builds a tree."""
+    depth = 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.OP and tok.string in "([{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise LimitExceeded(f"nesting deeper than {MAX_DEPTH} levels", where)
+            elif tok.type == tokenize.OP and tok.string in ")]}":
+                depth -= 1
+            elif tok.type == tokenize.NUMBER:
+                _check_literal(tok.string, where)
+            elif tok.type == tokenize.STRING:
+                raise BadInput("strings are not allowed", where)
+    except tokenize.TokenError as exc:
+        raise BadInput(f"incomplete expression: {exc.args[0]}", where) from None
+    except (SyntaxError, IndentationError) as exc:  # tokenize raises these for bad indents
+        raise BadInput(f"syntax error: {exc.msg}", where) from None
+
+
+def _check_literal(lit: str, where: str) -> None:
+    if not _NUMBER.match(lit):
+        raise BadInput(f"number {lit!r} is not a plain decimal (use digits, '.', 'e')", where)
+    mantissa, _, exponent = lit.lower().partition("e")
+    digits = sum(c.isdigit() for c in mantissa)
+    if digits > MAX_LITERAL_DIGITS:
+        raise LimitExceeded(f"a number has {digits} digits; the limit is {MAX_LITERAL_DIGITS}", where)
+    if exponent and abs(int(exponent)) > MAX_LITERAL_EXPONENT:
+        raise LimitExceeded(f"number {lit} is out of range (exponent limit {MAX_LITERAL_EXPONENT})", where)
+
+
+def _syntax_tree(text: str, where: str) -> ast.expr:
+    text = _check_text(text, where)
+    _check_tokens(text, where)
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        col = f" at column {exc.offset}" if exc.offset else ""
+        raise BadInput(f"syntax error{col}: {exc.msg}", where) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise LimitExceeded("expression is too complex to read", where) from None
+    nodes, stack = 0, [(tree.body, 1)]
+    while stack:  # iterative, so a deep tree cannot exhaust Python's stack here
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise LimitExceeded(f"expression has more than {MAX_NODES} parts", where)
+        if depth > MAX_DEPTH:
+            raise LimitExceeded(f"expression is nested deeper than {MAX_DEPTH} levels", where)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree.body
+
+
+# --------------------------------------------------------------------------- the walker
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_NOT_ALLOWED = {
+    ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambdas",
+    ast.Compare: "comparisons", ast.BoolOp: "boolean operators", ast.IfExp: "conditional expressions",
+    ast.JoinedStr: "f-strings", ast.List: "lists", ast.Dict: "dictionaries", ast.Set: "sets",
+    ast.ListComp: "comprehensions", ast.GeneratorExp: "generators", ast.Starred: "starred arguments",
+    ast.NamedExpr: "assignments", ast.Await: "await", ast.Slice: "slices",
+}
+
+
+class _Walker:
+    """Builds SymPy objects from an allowlisted ``ast`` tree."""
+
+    def __init__(self, text: str, where: str, ctx: Context, constant_only: bool = False):
+        self.text, self.where, self.ctx, self.constant_only = text, where, ctx, constant_only
+        self.env: dict[str, sympy.Expr] = {}
+        if ctx.dims is not None:
+            self.env["n"] = sympy.Integer(ctx.dims)
+        self.visits = 0
+
+    def fail(self, what: str, node: ast.AST | None = None) -> BadInput:
+        col = f" at column {node.col_offset + 1}" if node is not None and hasattr(node, "col_offset") else ""
+        return BadInput(f"{what}{col}", self.where)
+
+    def walk(self, node: ast.AST) -> sympy.Expr:
+        self.visits += 1
+        if self.visits > MAX_EXPANSION:
+            raise LimitExceeded(f"expression expands to more than {MAX_EXPANSION} parts", self.where)
+        if isinstance(node, ast.Constant):
+            return self.number(node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = self.walk(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return self.binop(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Subscript) and self.ctx.vector:
+            return self.subscript(node)
+        if isinstance(node, ast.BinOp):
+            return self.invalid(f"operator {type(node.op).__name__}", node)
+        kind = next((v for k, v in _NOT_ALLOWED.items() if isinstance(node, k)), None)
+        raise self.fail(f"{kind or type(node).__name__} not allowed", node)
+
+    def invalid(self, what: str, node: ast.AST) -> sympy.Expr:
+        raise self.fail(f"{what} not allowed; use + - * / ** and function calls", node)
+
+    def number(self, node: ast.Constant) -> sympy.Expr:
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise self.fail(f"{type(node.value).__name__} literals not allowed", node)
+        lit = ast.get_source_segment(self.text, node) or repr(node.value)
+        frac = Fraction(lit)  # exact: 0.1 is 1/10, never the float 0.1000000000000000055…
+        return sympy.Rational(frac.numerator, frac.denominator)
+
+    def name(self, node: ast.Name) -> sympy.Expr:
+        name = node.id
+        if name in self.env:
+            return self.env[name]
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        if name in _UNARY or name in _VARIADIC:
+            raise self.fail(f"{name} is a function; call it as {name}(...)", node)
+        if name in self.ctx.columns:
+            raise self.fail(f"data column {name!r} can only be used inside mean(...) or sum(...)", node)
+        if name == self.ctx.vector:
+            raise self.fail(f"{name} is indexed; write {name}[i]", node)
+        if not _NAME.match(name) or name.startswith("_"):
+            raise self.fail(f"name {name!r} not allowed; names start with a letter", node)
+        if len(name) > MAX_NAME:
+            raise self.fail(f"name {name[:12]}… is longer than {MAX_NAME} characters", node)
+        if name in _RESERVED or name.lower() in _RESERVED:
+            raise self.fail(f"{name!r} is not a number or variable gradlab accepts", node)
+        if self.constant_only:
+            raise self.fail(f"unknown name {name!r} in a number (allowed: pi, e)", node)
+        return symbol(name)
+
+    def binop(self, node: ast.BinOp) -> sympy.Expr:
+        left, right = self.walk(node.left), self.walk(node.right)
+        op = type(node.op)
+        if op is ast.Pow:
+            self.check_power(left, right, node)
+            result = left**right
+        elif op is ast.Add:
+            result = left + right
+        elif op is ast.Sub:
+            result = left - right
+        elif op is ast.Mult:
+            result = left * right
+        else:
+            result = left / right
+        return self.check_size(result, node)
+
+    def check_power(self, base: sympy.Expr, exponent: sympy.Expr, node: ast.AST) -> None:
+        """Refuse powers whose exact value would be enormous, before computing them."""
+        if not exponent.is_Number:
+            return
+        q = abs(float(exponent))
+        if base.is_Number:
+            if base == 0 or abs(base) == 1:
+                return
+            p, r = sympy.fraction(abs(base))
+            digits = q * max(math.log10(int(p)) if p > 1 else 0.0, math.log10(int(r)) if r > 1 else 0.0)
+            if digits > MAX_NUMBER_DIGITS:
+                raise LimitExceeded(f"power has about {digits:.3g} digits; the limit is {MAX_NUMBER_DIGITS}", self.where)
+        elif q > MAX_SYMBOLIC_EXPONENT:
+            raise LimitExceeded(f"exponent {exponent} is larger than {MAX_SYMBOLIC_EXPONENT}", self.where)
+
+    def check_size(self, value: sympy.Expr, node: ast.AST) -> sympy.Expr:
+        if value.is_Rational:
+            p, q = value.as_numer_denom() if not value.is_Integer else (value, 1)
+            bits = max(int(abs(p)).bit_length(), int(q).bit_length())
+            if bits > MAX_NUMBER_DIGITS * 3.33:
+                raise LimitExceeded(f"a number grows past {MAX_NUMBER_DIGITS} digits", self.where)
+        return value
+
+    def call(self, node: ast.Call) -> sympy.Expr:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail("only named functions can be called", node)
+        name = node.func.id
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail(f"{name}() takes plain arguments only", node)
+        if name in ("sum", "mean") and (self.ctx.columns or self.ctx.vector):
+            return self.aggregate(name, node)
+        if name == "softmax":
+            raise self.fail("softmax is vector-valued; use it on its own in jacobian", node)
+        if name not in _UNARY and name != "logsumexp":
+            hint = _closest(name, FUNCTIONS)
+            raise self.fail(f"unknown function {name!r}{hint}", node)
+        args = [self.walk(a) for a in node.args]
+        if name == "logsumexp":
+            if not args:
+                raise self.fail("logsumexp() needs at least one argument", node)
+            return sympy.log(sympy.Add(*[sympy.exp(a) for a in args]))
+        if len(args) != 1:
+            raise self.fail(f"{name}() takes exactly one argument, got {len(args)}", node)
+        return _UNARY[name](args[0])
+
+    def constant_int(self, node: ast.AST, what: str) -> int:
+        value = self.walk(node)
+        if not value.is_Integer:
+            raise self.fail(f"{what} must be a whole number, got {value}", node)
+        return int(value)
+
+    def subscript(self, node: ast.Subscript) -> sympy.Expr:
+        if not (isinstance(node.value, ast.Name) and node.value.id == self.ctx.vector):
+            raise self.fail(f"only {self.ctx.vector}[i] can be indexed", node)
+        k = self.constant_int(node.slice, "an index")
+        if not 1 <= k <= (self.ctx.dims or 0):
+            raise self.fail(f"index {k} is outside 1..{self.ctx.dims}", node)
+        return symbol(f"{self.ctx.vector}{k}")
+
+    def aggregate(self, name: str, node: ast.Call) -> sympy.Expr:
+        """``mean(body)``/``sum(body)`` over data rows, or ``sum(body, i, lo, hi)``."""
+        if len(node.args) == 4:
+            body, index, lo_node, hi_node = node.args
+            if not isinstance(index, ast.Name) or not _NAME.match(index.id) or index.id == "n":
+                raise self.fail("the index of sum(body, i, lo, hi) must be a plain name", node)
+            lo, hi = self.constant_int(lo_node, "a lower bound"), self.constant_int(hi_node, "an upper bound")
+            if hi - lo + 1 > MAX_EXPANSION:
+                raise LimitExceeded(f"sum has more than {MAX_EXPANSION} terms", self.where)
+            terms = [self.with_env({index.id: sympy.Integer(k)}, body) for k in range(lo, hi + 1)]
+            return sympy.Add(*terms) if name == "sum" else sympy.Add(*terms) / max(len(terms), 1)
+        if len(node.args) != 1:
+            raise self.fail(f"{name}() takes one expression over the data rows, or (body, i, lo, hi)", node)
+        if not self.ctx.columns:
+            raise self.fail(f"{name}(...) over rows needs data columns", node)
+        rows = len(next(iter(self.ctx.columns.values())))
+        terms = [
+            self.with_env({c: vals[r] for c, vals in self.ctx.columns.items()}, node.args[0]) for r in range(rows)
+        ]
+        total = sympy.Add(*terms)
+        return total / rows if name == "mean" else total
+
+    def with_env(self, binding: dict[str, sympy.Expr], node: ast.AST) -> sympy.Expr:
+        saved = dict(self.env)
+        self.env.update(binding)
+        try:
+            return self.walk(node)
+        finally:
+            self.env = saved
+
+
+def _closest(name: str, choices: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+# --------------------------------------------------------------------------- public API
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside parentheses and brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def parse_scalar(text: str, where: str = "expression", ctx: Context | None = None) -> sympy.Expr:
+    """Parse one scalar expression.
+
+    >>> parse_scalar("0.1*x^2")
+    x**2/10
+    """
+    tree = _syntax_tree(text, where)
+    if isinstance(tree, ast.Tuple):
+        raise BadInput("expected one expression, found a comma-separated list", where)
+    cleaned = _check_text(text, where).strip()
+    return _Walker(cleaned, where, ctx or Context()).walk(tree)
+
+
+def parse_components(text: str, where: str = "expression", ctx: Context | None = None) -> list[sympy.Expr]:
+    """Parse ``f1, f2, ...`` (or ``softmax(a, b, c)``) into its components.
+
+    >>> parse_components("x*y, x + y")
+    [x*y, x + y]
+    """
+    _check_text(text, where)
+    pieces = _split_top(text)
+    out: list[sympy.Expr] = []
+    for k, piece in enumerate(pieces, 1):
+        if not piece.strip():
+            raise BadInput(f"component {k} is empty", where)
+        stripped = piece.strip()
+        if stripped.startswith("softmax") and stripped[7:].lstrip().startswith("("):
+            out.extend(_softmax(stripped, where, ctx))
+        else:
+            out.append(parse_scalar(piece, where, ctx))
+    return out
+
+
+def _softmax(text: str, where: str, ctx: Context | None) -> list[sympy.Expr]:
+    tree = _syntax_tree(text, where)
+    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "softmax"):
+        raise BadInput("softmax is vector-valued; use it on its own as a component", where)
+    walker = _Walker(_check_text(text, where).strip(), where, ctx or Context())
+    if tree.keywords or not tree.args:
+        raise BadInput("softmax() needs one or more plain arguments", where)
+    args = [walker.walk(a) for a in tree.args]
+    total = sympy.Add(*[sympy.exp(a) for a in args])
+    return [sympy.exp(a) / total for a in args]
+
+
+def variables_of(exprs: Sequence[sympy.Expr], declared: str | None = None) -> tuple[sympy.Symbol, ...]:
+    """The variables in natural order, or in the order ``declared`` (``"y,x"``) gives.
+
+    >>> variables_of([symbol("x10") + symbol("x2")])
+    (x2, x10)
+    """
+    free = set().union(*(e.free_symbols for e in exprs)) if exprs else set()
+    if declared is None or not declared.strip():
+        return tuple(sorted(free, key=lambda s: natural_key(s.name)))
+    names = [n.strip() for n in declared.split(",")]
+    for n in names:
+        if not _NAME.match(n) or n in CONSTANTS or n in _UNARY or n in _RESERVED or len(n) > MAX_NAME:
+            raise BadInput(f"{n!r} is not a variable name", "--vars")
+    if len(set(names)) != len(names):
+        raise BadInput("a variable is listed twice", "--vars")
+    syms = tuple(symbol(n) for n in names)
+    missing = sorted((s.name for s in free - set(syms)), key=natural_key)
+    if missing:
+        raise BadInput(f"the expression uses {', '.join(missing)}, which --vars does not list", "--vars")
+    return syms
+
+
+def parse(text: str, variables: str | None = None, vector: bool = False, ctx: Context | None = None) -> Parsed:
+    """Parse a scalar function (or, with ``vector=True``, a comma-separated map)."""
+    exprs = parse_components(text, ctx=ctx) if vector else [parse_scalar(text, ctx=ctx)]
+    return Parsed(text=text, exprs=tuple(exprs), variables=variables_of(exprs, variables))
+
+
+def parse_number(text: str, where: str) -> sympy.Expr:
+    """One exact real constant: ``-1``, ``1/2``, ``pi/4``, ``sqrt(2)``, ``1e-3``.
+
+    >>> parse_number("-3/4", "--at")
+    -3/4
+    """
+    tree = _syntax_tree(text, where)
+    if isinstance(tree, ast.Tuple):
+        raise BadInput("expected one number", where)
+    value = _Walker(_check_text(text, where).strip(), where, Context(), constant_only=True).walk(tree)
+    if value.is_extended_real is False or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise BadInput(f"{text.strip()} is not a finite real number", where)
+    if not math.isfinite(float(sympy.N(value, 20))):
+        raise BadInput(f"{text.strip()} is too large for a float", where)
+    return value
+
+
+def parse_point(text: str, dims: int | None = None, names: Sequence[str] | None = None,
+                where: str = "--at") -> tuple[sympy.Expr, ...]:
+    """A point: ``2,5``, ``-1,1/2,pi`` or ``x=2,y=5`` (named, any order).
+
+    ``dims`` is the dimension expected; ``names`` the variable names, for the named form.
+
+    >>> parse_point("y=5, x=2", 2, ["x", "y"])
+    (2, 5)
+    """
+    _check_text(text, where)
+    pieces = _split_top(text)
+    if any(not p.strip() for p in pieces):
+        raise BadInput("a coordinate is empty (check for doubled or trailing commas)", where)
+    named = ["=" in p for p in pieces]
+    if any(named) and not all(named):
+        raise BadInput("mix of named (x=2) and positional coordinates", where)
+    if all(named):
+        values: dict[str, sympy.Expr] = {}
+        for p in pieces:
+            key, _, val = p.partition("=")
+            key = key.strip()
+            if names is not None and key not in names:
+                raise BadInput(f"{key!r} is not a variable of the function ({', '.join(names)})", where)
+            if key in values:
+                raise BadInput(f"{key} is given twice", where)
+            values[key] = parse_number(val, where)
+        order = list(names) if names is not None else sorted(values, key=natural_key)
+        missing = [n for n in order if n not in values]
+        if missing:
+            raise BadInput(f"no value for {', '.join(missing)}", where)
+        point = tuple(values[n] for n in order)
+    else:
+        point = tuple(parse_number(p, where) for p in pieces)
+    if dims is not None and len(point) != dims:
+        raise BadInput(f"the point has {len(point)} coordinates; the function has {dims} variable{'s' if dims != 1 else ''}", where)
+    return point
+
+
+# --------------------------------------------------------------------------- printing
+class _GradlabPrinter(StrPrinter):
+    """SymPy's str printer, speaking gradlab's input syntax (``abs``, ``e``)."""
+
+    def _print_Abs(self, expr):
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Exp1(self, expr):
+        return "e"
+
+    def _print_Float(self, expr):  # gradlab never builds floats, but keep them parseable
+        return repr(float(expr))
+
+
+def to_text(expr: sympy.Expr) -> str:
+    """An expression in gradlab's own syntax: ``parse_scalar(to_text(e)) == e``.
+
+    >>> to_text(sympy.Abs(symbol("x")) + sympy.E)
+    'abs(x) + e'
+    """
+    return _GradlabPrinter({"order": None}).doprint(expr)

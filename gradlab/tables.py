@@ -1,0 +1,40 @@
+"""The rich table renderer: a :class:`~gradlab.views.View` drawn for a terminal.
+
+>>> from io import StringIO
+>>> from rich.console import Console
+>>> from gradlab.views import View
+>>> out = StringIO()
+>>> render(View("t", ("a", "b"), (("x", 1.5),)), Console(file=out, width=40))
+>>> "1.5" in out.getvalue()
+True
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from gradlab.views import Cell, View
+
+
+def _text(cell: Cell) -> str:
+    if cell is None:
+        return "—"
+    if isinstance(cell, float):
+        return repr(cell)
+    return escape(str(cell))  # user text must not be read as rich markup
+
+
+def render(view: View, console: Console) -> None:
+    """Draw ``view`` as a table, then its notes."""
+    console.print(f"[bold]{escape(view.title)}[/bold]", highlight=False)
+    table = Table(header_style="bold")
+    for i, col in enumerate(view.columns):
+        numeric = any(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in view.rows)
+        table.add_column(escape(col), justify="right" if numeric else "left", overflow="fold")
+    for row in view.rows:
+        table.add_row(*(_text(c) for c in row))
+    console.print(table)
+    for note in view.notes:
+        console.print(f"  {escape(note)}", highlight=False)

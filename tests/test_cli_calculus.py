@@ -1,0 +1,203 @@
+"""The calculus commands through the CLI: formats, JSON keys, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import sympy
+
+from gradlab.parsing import parse_scalar
+from tests.conftest import assert_error, run
+
+
+def test_grad_plain_rows_are_variable_derivative_value():
+    r = run("grad", "x**2*y+3*y", "--at", "2,5")
+    assert r.code == 0 and r.err == ""
+    assert [line.split("\t") for line in r.out.splitlines()] == [["x", "2*x*y", "20.0"], ["y", "x**2 + 3", "7.0"]]
+
+
+def test_grad_json_keys_and_round_trip():
+    r = run("grad", "x**2*y + y*z**3", "--at", "1,2,3", "--format", "json")
+    doc = json.loads(r.out)
+    assert doc["command"] == "grad"
+    assert doc["variables"] == ["x", "y", "z"]
+    assert doc["point"] == ["1", "2", "3"]
+    g = doc["gradient"]
+    assert g["value"] == [4.0, 28.0, 54.0]
+    assert g["exact"] == ["4", "28", "54"]
+    # symbolic strings are gradlab syntax: they parse back to the same expression
+    expected = ["2*x*y", "x**2 + z**3", "3*y*z**2"]
+    assert [parse_scalar(s) for s in g["symbolic"]] == [parse_scalar(s) for s in expected]
+    assert doc["norm"]["value"] == pytest.approx((4**2 + 28**2 + 54**2) ** 0.5)
+
+
+def test_grad_without_point_is_symbolic_only():
+    doc = json.loads(run("grad", "x**3*y**2", "-f", "json").out)
+    assert "point" not in doc and "exact" not in doc["gradient"]
+    assert parse_scalar(doc["gradient"]["symbolic"][0]) == parse_scalar("3*x**2*y**2")
+
+
+def test_table_format_shows_norm():
+    r = run("grad", "x**2*y+3*y", "--at", "2,5", "-f", "table")
+    assert "sqrt(449)" in r.out and "20" in r.out
+
+
+def test_jacobian_plain_is_matrix_rows():
+    r = run("jacobian", "x**2*y, x + y**3", "--at", "2,3")
+    assert [list(map(float, line.split("\t"))) for line in r.out.splitlines()] == [[12, 4], [1, 27]]
+
+
+def test_jacobian_json():
+    doc = json.loads(run("jacobian", "x**2 + y, x*y", "--at", "1,2", "-f", "json").out)
+    assert doc["jacobian"]["shape"] == [2, 2]
+    assert doc["jacobian"]["value"] == [[2.0, 1.0], [2.0, 1.0]]
+
+
+def test_hessian_json():
+    doc = json.loads(run("hessian", "x**2 - y**2", "--at", "0,0", "-f", "json").out)
+    h = doc["hessian"]
+    assert h["exact"] == [["2", "0"], ["0", "-2"]]
+    assert h["eigenvalues"] == [-2.0, 2.0]
+    assert h["classification"] == "saddle" and h["critical"] is True
+
+
+def test_hessian_inconclusive():
+    doc = json.loads(run("hessian", "x**4 + y**4", "--at", "0,0", "-f", "json").out)
+    assert doc["hessian"]["classification"] == "inconclusive"
+
+
+def test_directional_json():
+    doc = json.loads(run("directional", "x**2 + y**2", "--at", "3,4", "--dir", "1,1", "-f", "json").out)
+    dd = doc["directional_derivative"]
+    assert sympy.simplify(sympy.sympify(dd["exact"]) - 7 * sympy.sqrt(2)) == 0
+    assert dd["value"] == pytest.approx(9.899494936611665)
+    assert doc["steepest"]["value"] == 10.0
+
+
+def test_eval_plain():
+    r = run("eval", "sqrt(x) + y", "--at", "8,1/2")
+    assert r.out.strip().split("\t") == ["1/2 + 2*sqrt(2)", repr(0.5 + 8**0.5)]
+
+
+def test_named_point_and_leading_minus():
+    assert run("eval", "x - y", "--at", "y=5,x=2").out.split("\t")[1].strip() == "-3.0"
+    assert run("eval", "x*y*z", "--at", "-1,1/2,pi").out.split("\t")[0] == "-pi/2"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("grad", "1/x", "--at", "0"),
+        ("eval", "log(x)", "--at", "0"),
+        ("eval", "sqrt(x)", "--at", "-1"),
+        ("eval", "0**x", "--at", "-1"),
+        ("hessian", "log(x*y)", "--at", "0,1"),
+        ("directional", "1/(x-y)", "--at", "1,1", "--dir", "1,0"),
+        ("eval", "exp(exp(x))", "--at", "100"),
+    ],
+)
+def test_undefined_is_exit_1_with_one_line(args):
+    assert_error(run(*args), 1, "undefined" if "exp(exp" not in args[1] else "too large")
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (("grad", "x**2", "--at", "1,2"), "coordinates"),
+        (("grad", "x +* y"), "syntax"),
+        (("grad", "x", "--format", "yaml"), "format"),
+        (("directional", "x+y", "--at", "1,1", "--dir", "0,0"), "zero"),
+        (("directional", "x+y", "--at", "1,1"), "--dir"),
+        (("eval", "x+y"), "point"),
+        (("jacobian", "x, , y"), "empty"),
+        (("grad", "x", "--vars", "x,x"), "twice"),
+        (("nosuch",), "nosuch"),
+        (("grad",), "missing"),
+    ],
+)
+def test_bad_input_is_exit_2_with_one_line(args, word):
+    assert_error(run(*args), 2, word)
+
+
+HOSTILE = [
+    "__import__('os').system('touch {s}')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "x.__class__",
+    "(lambda: open('{s}', 'w'))()",
+    "'{s}'",
+    "x[0]",
+    "x < 1",
+    "unknownfn(x)",
+    "9**9**9**9",
+    "10**10**8",
+    "1" * 5000,
+    "(" * 1000 + "x" + ")" * 1000,
+    "+".join(["x"] * 100_000),
+    "xа",  # Cyrillic а
+    "x\x00",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+@pytest.mark.parametrize("command", ["grad", "hessian", "eval", "jacobian"])
+def test_hostile_expressions_refused_and_nothing_runs(text, command, tmp_path):
+    sentinel = tmp_path / "pwned"
+    start = time.perf_counter()
+    r = run(command, text.format(s=sentinel), "--at", "1")
+    assert time.perf_counter() - start < 1.0
+    assert_error(r, 2)
+    assert not sentinel.exists()
+
+
+def test_kink_warning_on_stderr_data_on_stdout():
+    r = run("grad", "abs(x)", "--at", "0")
+    assert r.code == 0
+    assert r.out == "x\tsign(x)\t0.0\n"
+    assert "warning" in r.err and "subgradient" in r.err
+
+
+def test_help_has_an_example_for_every_command():
+    for cmd in ["grad", "jacobian", "hessian", "directional", "eval"]:
+        r = run(cmd, "--help")
+        assert r.code == 0 and "Example: gradlab " + cmd in " ".join(r.out.split()), cmd
+
+
+def test_version():
+    r = run("--version")
+    assert r.code == 0 and r.out.startswith("gradlab ")
+
+
+def _process(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gradlab", *args], capture_output=True, text=True, timeout=60, **kw)
+
+
+def test_installed_process_pipes_plain_and_json():
+    p = _process("grad", "x**2*y+3*y", "--at", "2,5")
+    assert p.returncode == 0 and [l.split("\t")[2] for l in p.stdout.splitlines()] == ["20.0", "7.0"]
+    p = _process("grad", "1/x", "--at", "0")
+    assert p.returncode == 1 and p.stdout == "" and len(p.stderr.splitlines()) == 1
+
+
+def test_debug_shows_traceback():
+    p = _process("--debug", "grad", "1/x", "--at", "0")
+    assert p.returncode != 0 and "Traceback" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "gradlab", "grad", "1/x", "--at", "0"], capture_output=True,
+                       text=True, env={**os.environ, "GRADLAB_DEBUG": "1"})
+    assert "Traceback" in p.stderr
+
+
+def test_plain_commands_do_not_import_numpy_rich_or_matplotlib():
+    code = (
+        "import sys; from gradlab.cli import app\n"
+        "try: app(['grad', 'x**2*y', '--at', '2,5', '-f', 'plain'])\n"
+        "except SystemExit: pass\n"
+        "print('loaded:' + ','.join(m for m in ('numpy', 'rich', 'matplotlib', 'yaml') if m in sys.modules))"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.stdout.strip().splitlines()[-1] == "loaded:"

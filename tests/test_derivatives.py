@@ -1,0 +1,163 @@
+"""Calculus facts from the mathematics: gradients, Jacobians, Hessians, directions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import assume, given, strategies as st
+
+from gradlab import derivatives as d
+from gradlab.calculus import directional_report, eval_report, grad_report, hessian_report, jacobian_report
+from gradlab.errors import BadInput, Undefined
+from gradlab.numeric import Compiled, central_difference
+from gradlab.parsing import parse, parse_point, symbol
+from tests.test_parsing import smooth_text
+
+x, y, z = symbol("x"), symbol("y"), symbol("z")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("x**2*y + 3*y", [2 * x * y, x**2 + 3]),
+        ("x**2*y + y*z**3", [2 * x * y, x**2 + z**3, 3 * y * z**2]),
+        ("x**3*y**2", [3 * x**2 * y**2, 2 * x**3 * y]),
+        ("sin(x*y)", [y * sympy.cos(x * y), x * sympy.cos(x * y)]),
+    ],
+)
+def test_gradient_closed_forms(text, expected):
+    p = parse(text)
+    assert [sympy.simplify(g - e) for g, e in zip(d.gradient(p.expr, p.variables), expected)] == [0] * len(expected)
+
+
+def test_gradient_at_point():
+    r = grad_report(parse("x**2*y + 3*y"), parse_point("2,5", 2))
+    assert [v.exact for v in r.values] == [20, 7]
+    assert [v.value for v in r.values] == [20.0, 7.0]
+    assert r.norm.exact == sympy.sqrt(449)
+
+
+@pytest.mark.parametrize(
+    "text, point, expected",
+    [
+        ("x**2*y, x + y**3", "2,3", [[12, 4], [1, 27]]),
+        ("x**2 + y, x*y", "1,2", [[2, 1], [2, 1]]),
+    ],
+)
+def test_jacobian_values(text, point, expected):
+    p = parse(text, vector=True)
+    r = jacobian_report(p, parse_point(point, 2))
+    assert [[v.exact for v in row] for row in r.values] == expected
+
+
+def test_jacobian_shape_r5_to_r3():
+    p = parse("a*b, c + d, e1*a + d*c*b", "a,b,c,d,e1", vector=True)
+    r = jacobian_report(p)
+    assert r.shape == (3, 5)
+    assert r.to_record()["jacobian"]["shape"] == [3, 5]
+
+
+def test_softmax_jacobian_is_diag_minus_outer():
+    p = parse("softmax(a, b, c)", vector=True)
+    J = sympy.Matrix(jacobian_report(p).matrix)
+    s = sympy.Matrix(p.exprs)
+    assert sympy.simplify(J - (sympy.diag(*s) - s * s.T)) == sympy.zeros(3, 3)
+
+
+def test_logsumexp_gradient_is_softmax_minus_onehot():
+    p = parse("logsumexp(a, b, c, d) - d")
+    soft = parse("softmax(a, b, c, d)", vector=True).exprs
+    grad = d.gradient(p.expr, p.variables)
+    onehot = [0, 0, 0, 1]
+    assert all(sympy.simplify(g - (s - o)) == 0 for g, s, o in zip(grad, soft, onehot))
+
+
+@pytest.mark.parametrize(
+    "text, point, matrix, eig, cls",
+    [
+        ("x**2 - y**2", "0,0", [[2, 0], [0, -2]], [-2, 2], "saddle"),
+        ("x**2 + y**2", "0,0", [[2, 0], [0, 2]], [2, 2], "minimum"),
+        ("-x**2 - 3*y**2", "0,0", [[-2, 0], [0, -6]], [-6, -2], "maximum"),
+        ("x**4 + y**4", "0,0", [[0, 0], [0, 0]], [0, 0], "inconclusive"),
+        ("x**3 - 3*x*y**2", "0,0", [[0, 0], [0, 0]], [0, 0], "inconclusive"),
+        ("x**2 + 25*y**2", "0,0", [[2, 0], [0, 50]], [2, 50], "minimum"),
+    ],
+)
+def test_hessian_classification(text, point, matrix, eig, cls):
+    r = hessian_report(parse(text), parse_point(point, 2))
+    assert [[v.exact for v in row] for row in r.values] == matrix
+    assert r.eigenvalues == pytest.approx(eig)
+    assert r.classification == cls
+    assert r.critical is True
+
+
+def test_hessian_is_symmetric_and_matches_sympy():
+    p = parse("x**2*y*z + sin(x*z) + exp(y)")
+    assert sympy.Matrix(d.hessian(p.expr, p.variables)) == sympy.hessian(p.expr, p.variables)
+
+
+def test_hessian_away_from_critical_point():
+    r = hessian_report(parse("x**2 + y**2"), parse_point("1,0", 2))
+    assert r.critical is False
+
+
+def test_directional_derivative_facts():
+    p = parse("x**2 + y**2")
+    at = parse_point("3,4", 2)
+    r = directional_report(p, at, parse_point("1,1", 2, where="--dir"))
+    assert sympy.simplify(r.result.exact - 7 * sympy.sqrt(2)) == 0
+    assert r.result.value == pytest.approx(9.899494936611665)
+    assert r.steepest.exact == 10
+    along = directional_report(p, at, (sympy.Integer(6), sympy.Integer(8)))
+    assert along.result.exact == 10
+    perp = directional_report(p, at, (sympy.Integer(-4), sympy.Integer(3)))
+    assert perp.result.exact == 0
+
+
+def test_zero_direction_is_bad_input():
+    with pytest.raises(BadInput):
+        directional_report(parse("x + y"), (1, 1), (sympy.S.Zero, sympy.S.Zero))
+
+
+@pytest.mark.parametrize(
+    "text, point",
+    [("1/x", "0"), ("log(x)", "0"), ("sqrt(x)", "-1"), ("x**(-1)", "0"), ("log(x)", "-2"), ("asin(x)", "2"),
+     ("exp(exp(exp(x)))", "10")],
+)
+def test_undefined_values_raise(text, point):
+    with pytest.raises(Undefined):
+        eval_report(parse(text), parse_point(point, 1))
+
+
+def test_gradient_undefined_where_function_is():
+    with pytest.raises(Undefined):
+        grad_report(parse("1/x"), parse_point("0", 1))
+    with pytest.raises(Undefined):  # f is defined at 0, its derivative is not
+        grad_report(parse("sqrt(x)"), parse_point("0", 1))
+
+
+def test_kink_warns_and_uses_subgradient_zero():
+    r = grad_report(parse("abs(x) + relu(y)"), parse_point("0,0", 2))
+    assert [v.value for v in r.values] == [0.0, 0.0]
+    assert len(r.warnings) == 2 and "subgradient" in r.warnings[0]
+    r = grad_report(parse("relu(y)"), parse_point("2", 1))
+    assert r.values[0].exact == 1 and r.warnings == ()
+
+
+def test_exact_decimals():
+    assert eval_report(parse("0.1 + 0.2 - 0.3"), ()).result.exact == 0
+
+
+@given(smooth_text, st.lists(st.floats(-1.5, 1.5), min_size=3, max_size=3))
+def test_symbolic_gradient_agrees_with_central_differences(text, point):
+    p = parse(text, "x,y,z")
+    f = Compiled([p.expr], p.variables)
+    g = Compiled(d.gradient(p.expr, p.variables), p.variables)
+    xs = np.array(point)
+    exact = g(xs)
+    assume(np.all(np.isfinite(exact)) and np.all(np.abs(exact) < 1e6))
+    fd = central_difference(lambda v: float(f(v)[0]), xs, 1e-6)
+    assert np.allclose(exact, fd, rtol=1e-4, atol=1e-4 * max(1.0, float(np.max(np.abs(exact)))))
