@@ -156,14 +156,39 @@ def emit(result: Any, fmt: Format) -> None:
 
 FormatOpt = typer.Option(Format.auto, "--format", "-f", help="auto (table on a terminal, plain when piped), table, plain or json.")
 VarsOpt = typer.Option(None, "--vars", help='Variable order, e.g. "y,x" (also adds variables).')
+SurfacesOpt = typer.Option(None, "--surfaces", envvar="GRADLAB_SURFACES",
+                           help="A YAML catalogue of your own surfaces, over the built-in ones.")
+DimsOpt = typer.Option(None, "--dims", help="Dimension n for a surface that declares dims.")
 
 
 # ------------------------------------------------------------------ inputs
 
 
-def _function(text: str, variables: Optional[str], vector: bool = False):
-    from gradlab.parsing import parse
+def _surface(text: str, surfaces_file: Optional[str], dims: Optional[int] = None):
+    """The surface ``text`` names, or None when it is an expression."""
+    from gradlab.parsing import looks_like_name
 
+    if not looks_like_name(text) and dims is None:
+        return None  # an expression: no need to read the catalogue
+    from gradlab.surfaces import resolve
+
+    surface, notes = resolve(text, surfaces_file, dims)
+    for n in notes:
+        note(n)
+    return surface
+
+
+def _function(text: str, variables: Optional[str], vector: bool = False, surfaces_file: Optional[str] = None,
+              dims: Optional[int] = None):
+    """A surface name or an expression, parsed."""
+    from gradlab.parsing import Parsed, parse, variables_of
+
+    surface = _surface(text, surfaces_file, dims)
+    if surface is not None:
+        p = surface.parsed
+        if variables:
+            return Parsed(p.text, p.exprs, variables_of(p.exprs, variables))
+        return p
     return parse(text, variables, vector=vector)
 
 
@@ -185,6 +210,8 @@ def grad_cmd(
     expression: str = typer.Argument(..., help="The function, e.g. 'x**2*y + 3*y'."),
     at: Optional[str] = typer.Option(None, "--at", help="Point: 2,5 or x=2,y=5."),
     variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """Partial derivatives and the gradient, exact and at a point.
@@ -193,7 +220,7 @@ def grad_cmd(
     """
     from gradlab.calculus import grad_report
 
-    parsed = _function(expression, variables)
+    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
     emit(grad_report(parsed, _point(at, parsed)), fmt)
 
 
@@ -202,6 +229,8 @@ def jacobian_cmd(
     expressions: str = typer.Argument(..., help="The components, 'f1, f2, ...', or softmax(a,b,c)."),
     at: Optional[str] = typer.Option(None, "--at", help="Point: 2,3 or x=2,y=3."),
     variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """The Jacobian matrix of a map (rows = outputs, columns = variables).
@@ -210,7 +239,7 @@ def jacobian_cmd(
     """
     from gradlab.calculus import jacobian_report
 
-    parsed = _function(expressions, variables, vector=True)
+    parsed = _function(expressions, variables, vector=True, surfaces_file=surfaces, dims=dims)
     emit(jacobian_report(parsed, _point(at, parsed)), fmt)
 
 
@@ -219,6 +248,8 @@ def hessian_cmd(
     expression: str = typer.Argument(..., help="The function, e.g. 'x**2 - y**2'."),
     at: Optional[str] = typer.Option(None, "--at", help="Point: 0,0 or x=0,y=0."),
     variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """The Hessian; at a point its eigenvalues and the classification.
@@ -227,7 +258,7 @@ def hessian_cmd(
     """
     from gradlab.calculus import hessian_report
 
-    parsed = _function(expression, variables)
+    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
     emit(hessian_report(parsed, _point(at, parsed)), fmt)
 
 
@@ -237,6 +268,8 @@ def directional_cmd(
     at: Optional[str] = typer.Option(None, "--at", help="Point: 3,4."),
     direction: Optional[str] = typer.Option(None, "--dir", help="Direction (any length): 1,1."),
     variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """The derivative along a direction, with the steepest rate ‖∇f‖.
@@ -245,7 +278,7 @@ def directional_cmd(
     """
     from gradlab.calculus import directional_report
 
-    parsed = _function(expression, variables)
+    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
     point = _point(at, parsed, required=True)
     dvec = _point(direction, parsed, where="--dir", required=True)
     emit(directional_report(parsed, point, dvec), fmt)
@@ -256,6 +289,8 @@ def eval_cmd(
     expression: str = typer.Argument(..., help="The function, e.g. 'log(x) + y'."),
     at: Optional[str] = typer.Option(None, "--at", help="Point: 1,2."),
     variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """The value of a function at a point, exact and as a float.
@@ -264,8 +299,141 @@ def eval_cmd(
     """
     from gradlab.calculus import eval_report
 
-    parsed = _function(expression, variables)
+    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
     emit(eval_report(parsed, _point(at, parsed, required=bool(parsed.variables)) or ()), fmt)
+
+
+# ------------------------------------------------------------------ surfaces and descent
+
+
+def _numbers(text: str, option: str) -> list[float]:
+    """A comma-separated list of real numbers (exact syntax allowed: 1/100, 2e-3)."""
+    from gradlab.parsing import parse_point
+
+    return [float(v) for v in parse_point(text, None, None, option)]
+
+
+def _progress():
+    """A progress callback that shows a bar on a terminal once a run has taken a second."""
+    import time
+
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    t0 = time.perf_counter()
+    state: dict[str, Any] = {}
+
+    def update(k: int, total: int) -> None:
+        if "bar" not in state and time.perf_counter() - t0 > 1.0:
+            from rich.progress import Progress
+
+            from rich.console import Console
+
+            state["bar"] = Progress(console=Console(stderr=True), transient=True)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task("descending", total=total)
+        if "bar" in state:
+            state["bar"].update(state["task"], completed=k)
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].stop()
+
+    return update, close
+
+
+@app.command("surfaces")
+def surfaces_cmd(
+    name: Optional[str] = typer.Argument(None, help="Show this surface in detail."),
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """List the surface catalogue, or show one surface with its derivatives and minima.
+
+    Example: gradlab surfaces elongated
+    """
+    from gradlab.gallery import surface_detail, surface_list
+    from gradlab.surfaces import catalogue, lookup
+
+    cat, notes = catalogue(surfaces)
+    for n in notes:
+        note(n)
+    if name is None:
+        if dims is not None:
+            raise BadInput("--dims goes with a surface name", "--dims")
+        emit(surface_list(cat), fmt)
+        return
+    surface = lookup(name, cat)
+    emit(surface_detail(surface.with_dims(dims) if dims is not None else surface), fmt)
+
+
+@app.command("descend")
+def descend_cmd(
+    target: str = typer.Argument(..., help="A surface name (see gradlab surfaces) or an expression."),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma-separated: 0.01,0.03."),
+    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton (comma-separated)."),
+    start: Optional[list[str]] = typer.Option(None, "--start", help="Start point, e.g. -4,2 (repeatable)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Most steps per run (default: the surface's, else 1000)."),
+    tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
+    momentum: Optional[float] = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9)."),
+    beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β₁ (0.9)."),
+    beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9)."),
+    eps: Optional[float] = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8)."),
+    trajectory: Optional[str] = typer.Option(None, "--trajectory", help="Write every iterate to FILE.csv or FILE.json."),
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Run optimizers on a surface: every optimizer × learning rate × start in one batch.
+
+    Example: gradlab descend elongated --lr 0.01,0.03,0.06,0.08
+    """
+    from gradlab.descent import DEFAULT_LR, inline_surface, run_descent
+    from gradlab.files import atomic_write, check_writable
+    from gradlab.parsing import parse, parse_point
+
+    _check_hyper(momentum, beta1, beta2, eps)
+    if trajectory:
+        check_writable(trajectory, (".csv", ".json"), "--trajectory")
+    surface = _surface(target, surfaces, dims)
+    if surface is None:
+        parsed = parse(target, variables)
+        if not start:
+            raise BadInput("an expression needs a start point: --start 1,2", "--start")
+        n = len(parsed.variables)
+        names = [v.name for v in parsed.variables]
+        surface = inline_surface(parsed, parse_point(start[0], n, names, "--start"))
+    n = len(surface.parsed.variables)
+    names = [v.name for v in surface.parsed.variables]
+    starts = [parse_point(s, n, names, "--start") for s in start] if start else None
+    lrs = _numbers(lr, "--lr") if lr else [surface.lr or DEFAULT_LR]
+    optimizers = [o.strip() for o in optimizer.split(",")]
+    update, close = _progress()
+    try:
+        result = run_descent(surface, optimizers, lrs, starts, steps, tol,
+                             {"momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps},
+                             trajectory=bool(trajectory), progress=update)
+    finally:
+        close()
+    if trajectory:
+        from gradlab.output import trajectory_csv, trajectory_json
+
+        data = (trajectory_json(result.runs, names) if trajectory.lower().endswith(".json")
+                else trajectory_csv(result.runs, names))
+        atomic_write(trajectory, lambda fh: fh.write(data))
+        note(f"wrote {trajectory}")
+    emit(result, fmt)
+
+
+def _check_hyper(momentum, beta1, beta2, eps) -> None:
+    import math
+
+    for name, v, lo, hi in (("--momentum", momentum, 0, 1), ("--beta1", beta1, 0, 1), ("--beta2", beta2, 0, 1)):
+        if v is not None and not (lo <= v < hi):
+            raise BadInput(f"must be in [0, 1), got {v}", name)
+    if eps is not None and not (math.isfinite(eps) and eps > 0):
+        raise BadInput(f"must be a positive number, got {eps}", "--eps")
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ def cell_text(cell: Cell) -> str:
         return ""
     if isinstance(cell, float):
         return repr(cell)
+    if isinstance(cell, tuple):
+        return ",".join(cell_text(c) for c in cell)
     return " ".join(str(cell).split())  # a tab or newline inside a cell would break TSV
 
 
@@ -48,3 +50,29 @@ def _json_safe(value: Any) -> Any:
 def render_json(record: dict[str, Any]) -> str:
     """One JSON document, strict (no NaN), floats round-trip."""
     return json.dumps(_json_safe(record), indent=2, allow_nan=False) + "\n"
+
+
+def trajectory_csv(runs, variables) -> bytes:
+    """Every iterate of every run: ``run,optimizer,lr,step,<variables…>,f``."""
+    import io
+
+    buf = io.StringIO()
+    buf.write(",".join(["run", "optimizer", "lr", "step", *variables, "f"]) + "\n")
+    for i, r in enumerate(runs):
+        traj = r.trajectory
+        for k, (row, f) in enumerate(zip(traj, r.trajectory_f)):
+            buf.write(",".join([str(i), r.optimizer, repr(r.lr), str(k), *(repr(float(v)) for v in row), repr(float(f))]) + "\n")
+    return buf.getvalue().encode()
+
+
+def trajectory_json(runs, variables) -> bytes:
+    """Every iterate of every run as JSON: ``{"variables", "runs": [{..., "points", "f"}]}``."""
+    doc = {
+        "variables": list(variables),
+        "runs": [
+            {"optimizer": r.optimizer, "lr": r.lr, "start": list(r.start), "status": r.status,
+             "points": r.trajectory.tolist(), "f": [float(v) for v in r.trajectory_f]}
+            for r in runs
+        ],
+    }
+    return json.dumps(_json_safe(doc), allow_nan=False).encode()

@@ -428,7 +428,8 @@ def _softmax(text: str, where: str, ctx: Context | None) -> list[sympy.Expr]:
     return [sympy.exp(a) / total for a in args]
 
 
-def variables_of(exprs: Sequence[sympy.Expr], declared: str | None = None) -> tuple[sympy.Symbol, ...]:
+def variables_of(exprs: Sequence[sympy.Expr], declared: str | None = None,
+                 where: str = "--vars") -> tuple[sympy.Symbol, ...]:
     """The variables in natural order, or in the order ``declared`` (``"y,x"``) gives.
 
     >>> variables_of([symbol("x10") + symbol("x2")])
@@ -440,13 +441,13 @@ def variables_of(exprs: Sequence[sympy.Expr], declared: str | None = None) -> tu
     names = [n.strip() for n in declared.split(",")]
     for n in names:
         if not _NAME.match(n) or n in CONSTANTS or n in _UNARY or n in _RESERVED or len(n) > MAX_NAME:
-            raise BadInput(f"{n!r} is not a variable name", "--vars")
+            raise BadInput(f"{n!r} is not a variable name", where)
     if len(set(names)) != len(names):
-        raise BadInput("a variable is listed twice", "--vars")
+        raise BadInput("a variable is listed twice", where)
     syms = tuple(symbol(n) for n in names)
     missing = sorted((s.name for s in free - set(syms)), key=natural_key)
     if missing:
-        raise BadInput(f"the expression uses {', '.join(missing)}, which --vars does not list", "--vars")
+        raise BadInput(f"the expression uses {', '.join(missing)}, which the variables do not list", where)
     return syms
 
 
@@ -454,6 +455,17 @@ def parse(text: str, variables: str | None = None, vector: bool = False, ctx: Co
     """Parse a scalar function (or, with ``vector=True``, a comma-separated map)."""
     exprs = parse_components(text, ctx=ctx) if vector else [parse_scalar(text, ctx=ctx)]
     return Parsed(text=text, exprs=tuple(exprs), variables=variables_of(exprs, variables))
+
+
+def looks_like_name(text: str) -> bool:
+    """Whether ``text`` could be a surface name (``six-hump-camel``) rather than an
+    expression; only then is the catalogue (and PyYAML) loaded.
+
+    >>> looks_like_name("six-hump-camel"), looks_like_name("x**2")
+    (True, False)
+    """
+    t = text.strip()
+    return bool(t) and t[0].isalpha() and all(c.isalnum() or c in "-_" for c in t)
 
 
 def parse_number(text: str, where: str) -> sympy.Expr:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-Cell = Union[str, float, int, None]
+Cell = Union[str, float, int, None, tuple]  # a tuple is a vector of floats
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,145 @@
+"""``gradlab descend`` as a library call: a surface, optimizers × learning rates × starts.
+
+>>> from gradlab.surfaces import builtin
+>>> res = run_descent(builtin()["elongated"], ["gd"], [0.01, 0.03, 0.06, 0.08])
+>>> [r.status for r in res.runs]
+['converged', 'converged', 'diverged', 'diverged']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import sympy
+
+from gradlab.errors import BadInput, LimitExceeded
+from gradlab.optimizers import NAMES
+from gradlab.parsing import Parsed
+from gradlab.runs import Objective, Run, RunSpec, descend
+from gradlab.surfaces import Surface
+from gradlab.views import View
+
+DEFAULT_LR = 0.01
+DEFAULT_STEPS = 1000
+DEFAULT_TOL = 1e-6
+MAX_STEPS = 1_000_000
+MAX_RUNS = 100_000
+MAX_WORK = 200_000_000  # runs × steps: about half a minute of numpy at the most
+
+
+def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
+    """A surface for an expression typed on the command line: no known minima, a window
+    around the start."""
+    if len(start) != len(parsed.variables):
+        raise BadInput(f"the start has {len(start)} coordinates; the function has "
+                       f"{len(parsed.variables)} variables", "--start")
+    r = max([5.0, *(2 * abs(float(v)) for v in start)])
+    s = [float(v) for v in start] + [0.0, 0.0]
+    window = (s[0] - r, s[0] + r, s[1] - r, s[1] + r)
+    return Surface(name="", description="", text=parsed.text, parsed=parsed, start=tuple(start),
+                   window=window, minima=(), where="expression")
+
+
+def objective_for(surface: Surface, starts: Sequence[Sequence[float]] = ()) -> Objective:
+    """The compiled objective, with the known minima and an escape radius that suits the
+    surface's size."""
+    minima = [[float(v) for v in m.point] for m in surface.minima]
+    f_star = min((float(m.f) for m in surface.minima), default=None)
+    scale = max([1.0, *(abs(w) for w in surface.window), *(abs(v) for s in starts for v in s),
+                 *(abs(v) for m in minima for v in m)])
+    return Objective(surface.parsed, minima, f_star, scale)
+
+
+def check_options(optimizers: Sequence[str], lrs: Sequence[float], starts: Sequence[Sequence[float]],
+                  steps: int, tol: float) -> None:
+    """Refuse bad options before any work (exit 2)."""
+    for name in optimizers:
+        if name not in NAMES:
+            raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
+    if len(set(optimizers)) != len(optimizers):
+        raise BadInput("an optimizer is listed twice", "--optimizer")
+    for lr in lrs:
+        if not (math.isfinite(lr) and lr > 0):
+            raise BadInput(f"learning rate {lr!r} must be a positive number", "--lr")
+    if not 1 <= steps <= MAX_STEPS:
+        raise LimitExceeded(f"--steps must be from 1 to {MAX_STEPS}", "--steps")
+    if not (math.isfinite(tol) and tol > 0):
+        raise BadInput("the tolerance must be a positive number", "--tol")
+    runs = len(optimizers) * len(lrs) * len(starts)
+    if runs > MAX_RUNS:
+        raise LimitExceeded(f"{runs} runs; the limit is {MAX_RUNS}", "--lr/--start")
+    if runs * steps > MAX_WORK:
+        raise LimitExceeded(f"{runs} runs × {steps} steps is more than {MAX_WORK:.0e} steps in all", "--steps")
+
+
+@dataclass(frozen=True)
+class DescentResult:
+    """Every run of one ``descend`` call, with the surface and the settings used."""
+
+    surface: Surface
+    runs: tuple[Run, ...]
+    steps: int
+    tol: float
+    f_star: float | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "command": "descend",
+            "surface": self.surface.name or None,
+            "expression": self.surface.text,
+            "variables": [v.name for v in self.surface.parsed.variables],
+            "max_steps": self.steps,
+            "tol": self.tol,
+            "f_star": self.f_star,
+            "runs": [r.to_record() for r in self.runs],
+        }
+
+    def view(self) -> View:
+        """Plain rows: optimizer, lr, start, status, steps, f, ‖∇f‖, diverged_at,
+        distance to the nearest known minimum, x. The table leaves out what does not
+        vary or is not known, to fit a terminal."""
+        plain = tuple(
+            (r.optimizer, r.lr, r.start, r.status, r.steps, r.f, r.grad_norm, r.diverged_at, r.distance, r.x)
+            for r in self.runs
+        )
+        cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "diverged at", "to min", "x"]
+        drop = set()
+        if len({r.start for r in self.runs}) == 1:
+            drop.add(2)
+        if all(r.distance is None for r in self.runs):
+            drop.add(8)
+        if all(r.diverged_at is None for r in self.runs):
+            drop.add(7)
+        keep = [i for i in range(len(cols)) if i not in drop]
+        name = self.surface.name or f"f = {self.surface.text}"
+        notes = tuple(f"{r.optimizer} lr={r.lr!r}: {r.message}" for r in self.runs if "Hessian" in r.message)
+        return View(
+            f"descent on {name} from {_start(self.runs)} ({self.steps} steps at most, ‖∇f‖ < {self.tol:g})",
+            tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in plain),
+            notes=notes, plain_cells=plain,
+        )
+
+
+def _start(runs: Sequence[Run]) -> str:
+    starts = {r.start for r in runs}
+    return "(" + ", ".join(f"{v:g}" for v in next(iter(starts))) + ")" if len(starts) == 1 else f"{len(starts)} starts"
+
+
+def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float],
+                starts: Sequence[Sequence[float]] | None = None, steps: int | None = None,
+                tol: float = DEFAULT_TOL, hyper: dict | None = None, trajectory: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> DescentResult:
+    """Run every optimizer × learning rate × start on ``surface`` in one batch."""
+    starts = [tuple(float(v) for v in s) for s in (starts or [surface.start])]
+    steps = steps or surface.steps or DEFAULT_STEPS
+    check_options(optimizers, lrs, starts, steps, tol)
+    for s in starts:
+        if len(s) != len(surface.parsed.variables):
+            raise BadInput(f"a start has {len(s)} coordinates; the function has "
+                           f"{len(surface.parsed.variables)} variables", "--start")
+    specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in lrs for s in starts]
+    obj = objective_for(surface, starts)
+    runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
+    return DescentResult(surface, runs, steps, tol, obj.f_star)

@@ -1,0 +1,180 @@
+"""Optimizers as pairs of pure functions on batched arrays, in the style of optax.
+
+Every array has shape ``(n, R)``: one column per run, so R runs advance together. An
+optimizer is ``init(x) -> state`` and ``update(grad, state, x) -> (step, state)``; the new
+point is ``x + step``. The state carries each run's learning rate (shape ``(R,)``), so a
+batch can drop finished runs by slicing every state array along its last axis.
+
+>>> import numpy as np
+>>> opt = make("gd", np.array([0.1]))
+>>> x = np.array([[3.0], [4.0]])
+>>> step, _ = opt.update(2 * x, opt.init(x), x)
+>>> (x + step).ravel().tolist()
+[2.4, 3.2]
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+State = tuple
+Update = Callable[[np.ndarray, State, np.ndarray], tuple[np.ndarray, State]]
+
+#: Default hyper-parameters; ``rmsprop`` uses ``beta2`` as its decay (0.9 unless given).
+DEFAULTS = {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+NAMES = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton")
+#: The hyper-parameters each optimizer reads (they go into its run records).
+USES = {
+    "gd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "adagrad": ("eps",),
+    "rmsprop": ("beta2", "eps"), "adam": ("beta1", "beta2", "eps"), "newton": (),
+}
+
+
+class Optimizer(NamedTuple):
+    """An optimizer: its name, hyper-parameters, and the pure pair (init, update)."""
+
+    name: str
+    hyper: dict
+    init: Callable[[np.ndarray], State]
+    update: Update
+
+
+def gd(lr: np.ndarray) -> Optimizer:
+    """Gradient descent: step = −lr·g."""
+
+    def init(x):
+        return (np.array(lr, dtype=float),)
+
+    def update(g, state, x):
+        return -state[0] * g, state
+
+    return Optimizer("gd", {}, init, update)
+
+
+def momentum(lr: np.ndarray, beta: float) -> Optimizer:
+    """Heavy-ball momentum: v ← βv + g, step = −lr·v (x_{k+1} = x_k − lr·g_k + β(x_k − x_{k−1}))."""
+
+    def init(x):
+        return (np.array(lr, dtype=float), np.zeros_like(x))
+
+    def update(g, state, x):
+        a, v = state
+        v = beta * v + g
+        return -a * v, (a, v)
+
+    return Optimizer("momentum", {"momentum": beta}, init, update)
+
+
+def nesterov(lr: np.ndarray, beta: float) -> Optimizer:
+    """Nesterov momentum (Sutskever's form): v ← βv + g, step = −lr·(βv + g)."""
+
+    def init(x):
+        return (np.array(lr, dtype=float), np.zeros_like(x))
+
+    def update(g, state, x):
+        a, v = state
+        v = beta * v + g
+        return -a * (beta * v + g), (a, v)
+
+    return Optimizer("nesterov", {"momentum": beta}, init, update)
+
+
+def adagrad(lr: np.ndarray, eps: float) -> Optimizer:
+    """AdaGrad: G ← G + g², step = −lr·g/(√G + ε)."""
+
+    def init(x):
+        return (np.array(lr, dtype=float), np.zeros_like(x))
+
+    def update(g, state, x):
+        a, acc = state
+        acc = acc + g * g
+        return -a * g / (np.sqrt(acc) + eps), (a, acc)
+
+    return Optimizer("adagrad", {"eps": eps}, init, update)
+
+
+def rmsprop(lr: np.ndarray, decay: float, eps: float) -> Optimizer:
+    """RMSProp: E ← ρE + (1 − ρ)g², step = −lr·g/(√E + ε)."""
+
+    def init(x):
+        return (np.array(lr, dtype=float), np.zeros_like(x))
+
+    def update(g, state, x):
+        a, e = state
+        e = decay * e + (1 - decay) * g * g
+        return -a * g / (np.sqrt(e) + eps), (a, e)
+
+    return Optimizer("rmsprop", {"beta2": decay, "eps": eps}, init, update)
+
+
+def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:
+    """Adam (Kingma & Ba): bias-corrected moments m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ),
+    step = −lr·m̂/(√v̂ + ε)."""
+
+    def init(x):
+        return (np.array(lr, dtype=float), np.zeros_like(x), np.zeros_like(x), 0)
+
+    def update(g, state, x):
+        a, m, v, t = state
+        t += 1
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
+        return -a * m_hat / (np.sqrt(v_hat) + eps), (a, m, v, t)
+
+    return Optimizer("adam", {"beta1": beta1, "beta2": beta2, "eps": eps}, init, update)
+
+
+def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optimizer:
+    """Newton's method with the exact Hessian: step = −lr·H⁻¹g.
+
+    Where H is not positive definite, each eigenvalue λ is replaced by max(|λ|, δ) with
+    δ = 1e-8·max(1, max|λ|) (the "saddle-free" Newton step): the step then always goes
+    downhill, and moves away from saddles instead of towards them. The state counts these
+    modified steps per run.
+    """
+
+    def init(x):
+        return (np.array(lr, dtype=float), np.zeros(x.shape[1], dtype=int))
+
+    def update(g, state, x):
+        a, modified = state
+        H = np.moveaxis(hessian(x), -1, 0)  # (R, n, n)
+        w, V = np.linalg.eigh(H)
+        floor = 1e-8 * np.maximum(1.0, np.abs(w).max(axis=1, keepdims=True))
+        bad = (w <= floor).any(axis=1)
+        w = np.maximum(np.abs(w), floor)
+        gt = g.T[:, :, None]  # (R, n, 1)
+        d = V @ ((np.swapaxes(V, 1, 2) @ gt) / w[:, :, None])
+        return -a * d[:, :, 0].T, (a, modified + bad)
+
+    return Optimizer("newton", {}, init, update)
+
+
+def make(name: str, lr: np.ndarray, hessian: Callable | None = None, **hyper: float) -> Optimizer:
+    """The optimizer ``name`` with learning rates ``lr`` (one per run) and hyper-parameters.
+
+    ``rmsprop`` takes its decay from ``beta2`` and defaults it to 0.9 (Hinton's value)
+    rather than Adam's 0.999.
+    """
+    h = {**DEFAULTS, **{k: v for k, v in hyper.items() if v is not None}}
+    if name == "gd":
+        return gd(lr)
+    if name == "momentum":
+        return momentum(lr, h["momentum"])
+    if name == "nesterov":
+        return nesterov(lr, h["momentum"])
+    if name == "adagrad":
+        return adagrad(lr, h["eps"])
+    if name == "rmsprop":
+        return rmsprop(lr, hyper.get("beta2") if hyper.get("beta2") is not None else 0.9, h["eps"])
+    if name == "adam":
+        return adam(lr, h["beta1"], h["beta2"], h["eps"])
+    if name == "newton":
+        if hessian is None:
+            raise ValueError("newton needs the Hessian")
+        return newton(lr, hessian)
+    raise ValueError(f"unknown optimizer {name!r}")

@@ -1,0 +1,106 @@
+"""Optimizer updates against their textbook formulas, written out for two steps.
+
+The surface is f = x² + 3y², ∇f = (2x, 6y), from (1, 1): every number below is the
+textbook recurrence evaluated by hand, one scalar at a time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gradlab.optimizers import make
+
+
+def two_steps(name: str, lr: float, **hyper) -> np.ndarray:
+    opt = make(name, np.array([lr]), hessian=lambda X: np.array([[2.0, 0.0], [0.0, 6.0]])[:, :, None]
+               * np.ones(X.shape[1]), **hyper)
+    x = np.array([[1.0], [1.0]])
+    state = opt.init(x)
+    out = []
+    for _ in range(2):
+        g = np.array([2 * x[0], 6 * x[1]])
+        step, state = opt.update(g, state, x)
+        x = x + step
+        out.append(x[:, 0].copy())
+    return np.array(out)
+
+
+def test_gd():
+    # x1 = x0 − lr·g0 = (1 − 0.2, 1 − 0.6); x2 = x1 − lr·g1
+    x1 = (1 - 0.1 * 2, 1 - 0.1 * 6)
+    x2 = (x1[0] - 0.1 * 2 * x1[0], x1[1] - 0.1 * 6 * x1[1])
+    assert two_steps("gd", 0.1) == pytest.approx(np.array([x1, x2]), rel=1e-15)
+
+
+def test_momentum_is_heavy_ball():
+    lr, b = 0.1, 0.9
+    x1 = (1 - lr * 2, 1 - lr * 6)
+    # x2 = x1 − lr·g1 + β(x1 − x0)
+    x2 = (x1[0] - lr * 2 * x1[0] + b * (x1[0] - 1), x1[1] - lr * 6 * x1[1] + b * (x1[1] - 1))
+    assert two_steps("momentum", lr, momentum=b) == pytest.approx(np.array([x1, x2]), rel=1e-14)
+
+
+def test_nesterov():
+    lr, b = 0.1, 0.9
+    # v1 = g0; x1 = x0 − lr(β v1 + g0); v2 = β v1 + g1; x2 = x1 − lr(β v2 + g1)
+    v1 = (2.0, 6.0)
+    x1 = (1 - lr * (b * v1[0] + 2), 1 - lr * (b * v1[1] + 6))
+    g1 = (2 * x1[0], 6 * x1[1])
+    v2 = (b * v1[0] + g1[0], b * v1[1] + g1[1])
+    x2 = (x1[0] - lr * (b * v2[0] + g1[0]), x1[1] - lr * (b * v2[1] + g1[1]))
+    assert two_steps("nesterov", lr, momentum=b) == pytest.approx(np.array([x1, x2]), rel=1e-14)
+
+
+def test_adagrad():
+    lr, eps = 0.5, 1e-8
+    # G1 = g0² → step −lr·g0/(|g0| + ε) ≈ −lr·sign(g0)
+    x1 = (1 - lr * 2 / (2 + eps), 1 - lr * 6 / (6 + eps))
+    g1 = (2 * x1[0], 6 * x1[1])
+    x2 = tuple(x1[i] - lr * g1[i] / (math.sqrt((2, 6)[i] ** 2 + g1[i] ** 2) + eps) for i in range(2))
+    assert two_steps("adagrad", lr, eps=eps) == pytest.approx(np.array([x1, x2]), rel=1e-14)
+
+
+def test_rmsprop():
+    lr, rho, eps = 0.01, 0.9, 1e-8
+    e1 = ((1 - rho) * 4, (1 - rho) * 36)
+    x1 = (1 - lr * 2 / (math.sqrt(e1[0]) + eps), 1 - lr * 6 / (math.sqrt(e1[1]) + eps))
+    g1 = (2 * x1[0], 6 * x1[1])
+    e2 = tuple(rho * e1[i] + (1 - rho) * g1[i] ** 2 for i in range(2))
+    x2 = tuple(x1[i] - lr * g1[i] / (math.sqrt(e2[i]) + eps) for i in range(2))
+    assert two_steps("rmsprop", lr, beta2=rho, eps=eps) == pytest.approx(np.array([x1, x2]), rel=1e-14)
+
+
+def test_adam():
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    # first step: m̂ = g, v̂ = g², so the step is −lr·g/(|g| + ε)
+    x1 = (1 - lr * 2 / (2 + eps), 1 - lr * 6 / (6 + eps))
+    g1 = (2 * x1[0], 6 * x1[1])
+    x2 = []
+    for i, g0 in enumerate((2.0, 6.0)):
+        m = b1 * (1 - b1) * g0 + (1 - b1) * g1[i]
+        v = b2 * (1 - b2) * g0**2 + (1 - b2) * g1[i] ** 2
+        x2.append(x1[i] - lr * (m / (1 - b1**2)) / (math.sqrt(v / (1 - b2**2)) + eps))
+    assert two_steps("adam", lr, beta1=b1, beta2=b2, eps=eps) == pytest.approx(np.array([x1, x2]), rel=1e-13)
+
+
+def test_newton_one_step_on_a_quadratic():
+    assert two_steps("newton", 1.0)[0] == pytest.approx([0.0, 0.0], abs=1e-15)
+
+
+def test_newton_on_indefinite_hessian_steps_downhill():
+    # f = x² − y²: H = diag(2, −2). Plain Newton jumps to the saddle (0, 0); the
+    # saddle-free step uses |λ| and moves y away from it.
+    opt = make("newton", np.array([1.0]), hessian=lambda X: np.array([[2.0, 0.0], [0.0, -2.0]])[:, :, None])
+    x = np.array([[1.0], [1.0]])
+    g = np.array([2 * x[0], -2 * x[1]])
+    step, state = opt.update(g, opt.init(x), x)
+    assert (x + step)[:, 0] == pytest.approx([0.0, 2.0])
+    assert state[1][0] == 1  # one modified step counted
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ValueError):
+        make("sgdx", np.array([0.1]))

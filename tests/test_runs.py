@@ -1,0 +1,102 @@
+"""The descent engine against closed forms and known behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from gradlab.descent import run_descent
+from gradlab.parsing import parse
+from gradlab.runs import Objective, RunSpec, descend
+from gradlab.surfaces import builtin
+
+
+def test_one_gd_step_on_the_bowl():
+    [r] = run_descent(builtin()["bowl"], ["gd"], [0.1], [(3, 4)], steps=1, trajectory=True).runs
+    assert r.trajectory[1].tolist() == [3 - 0.1 * 6, 4 - 0.1 * 8]  # (2.4, 3.2) as floats allow
+    assert r.trajectory[1] == pytest.approx([2.4, 3.2], rel=1e-15)
+
+
+def test_bowl_lr_half_reaches_the_minimum_in_one_step():
+    [r] = run_descent(builtin()["bowl"], ["gd"], [0.5]).runs
+    assert r.status == "converged" and r.steps == 1 and r.x == (0.0, 0.0) and r.f == 0.0
+
+
+def test_elongated_learning_rates_match_the_closed_form():
+    res = run_descent(builtin()["elongated"], ["gd"], [0.01, 0.03, 0.06, 0.08], trajectory=True)
+    assert [r.status for r in res.runs] == ["converged", "converged", "diverged", "diverged"]
+    for r in res.runs:
+        k = np.arange(len(r.trajectory))
+        expected = np.stack([(1 - 2 * r.lr) ** k * -4.0, (1 - 50 * r.lr) ** k * 2.0], axis=1)
+        assert r.trajectory == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert res.runs[2].diverged_at == res.runs[2].steps and res.runs[2].diverged_at is not None
+
+
+def test_saddle_gd_escapes_along_y():
+    [r] = run_descent(builtin()["saddle"], ["gd"], [0.1], [(-4, 0.1)], steps=200, trajectory=True).runs
+    assert r.status == "diverged"
+    ys = np.abs(r.trajectory[:, 1])
+    assert np.all(np.diff(ys) > 0)  # |y| grows by 1.2 each step
+    assert abs(r.trajectory[-1, 0]) < 1e-3  # while x settles
+
+
+@pytest.mark.parametrize(
+    "A, b",
+    [([[2, 0], [0, 50]], [1, -1]), ([[4, 1], [1, 3]], [0, 2]), ([[10, 8, 1], [8, 10, 0], [1, 0, 5]], [1, 2, 3])],
+)
+def test_newton_solves_any_positive_definite_quadratic_in_one_step(A, b):
+    names = ["x", "y", "z"][: len(b)]
+    A_, b_ = sympy.Matrix(A), sympy.Matrix(b)
+    text = " + ".join(f"{A[i][j]}*{names[i]}*{names[j]}/2" for i in range(len(b)) for j in range(len(b)))
+    text += " + " + " + ".join(f"{b[i]}*{names[i]}" for i in range(len(b)))
+    obj = Objective(parse(text))
+    [r] = descend(obj, [RunSpec("newton", 1.0, tuple([3.0] * len(b)))], steps=10, tol=1e-9)
+    expected = [float(v) for v in -(A_.inv() * b_)]
+    assert r.status == "converged" and r.steps == 1
+    assert r.x == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("optimizer, lr", [("adam", 0.01), ("momentum", 0.001)])
+def test_adam_and_momentum_reach_rosenbrocks_minimum(optimizer, lr):
+    [r] = run_descent(builtin()["rosenbrock"], [optimizer], [lr], [(-1.2, 1)], steps=20000).runs
+    assert r.status == "converged"
+    assert r.distance < 1e-4 and r.x == pytest.approx([1, 1], abs=1e-4)
+
+
+def test_all_optimizers_in_one_batch_match_separate_runs():
+    s = builtin()["booth"]
+    names = ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton"]
+    together = run_descent(s, names, [0.01, 0.05], [(-5, -5), (2, 2)], steps=300).runs
+    alone = [run_descent(s, [o], [lr], [st], steps=300).runs[0]
+             for o in names for lr in [0.01, 0.05] for st in [(-5, -5), (2, 2)]]
+    for a, b in zip(together, alone):
+        assert (a.optimizer, a.lr, a.start, a.status, a.steps) == (b.optimizer, b.lr, b.start, b.status, b.steps)
+        assert a.x == pytest.approx(b.x, rel=1e-12, abs=1e-15)
+
+
+def test_nan_in_the_middle_is_divergence_not_a_crash():
+    # log(x) is undefined once x < 0: gd with a big step jumps there and must stop.
+    obj = Objective(parse("(x - 1)**2 + log(x)"))
+    [r] = descend(obj, [RunSpec("gd", 2.0, (0.5,))], steps=50, tol=1e-9)
+    assert r.status == "diverged" and r.diverged_at is not None
+
+
+def test_many_runs_keep_summaries_only():
+    s = builtin()["elongated"]
+    res = run_descent(s, ["gd"], list(np.linspace(0.001, 0.05, 500)), steps=300)
+    assert all(r.trajectory is None for r in res.runs)
+    # lr < 2/50 is stable on this surface; above it |y| grows like |1 − 50 lr|^k
+    for r in res.runs:
+        if r.lr < 0.04:
+            assert r.status != "diverged"
+        elif abs(1 - 50 * r.lr) ** 300 * 2 > 1e4:  # past the escape radius within 300 steps
+            assert r.status == "diverged"
+        else:
+            assert r.grad_norm > 100  # growing, not yet escaped
+
+
+def test_hyper_parameters_are_in_the_records():
+    res = run_descent(builtin()["bowl"], ["adam", "momentum"], [0.1], steps=5, hyper={"beta1": 0.8})
+    recs = [r.to_record() for r in res.runs]
+    assert recs[0]["beta1"] == 0.8 and recs[0]["beta2"] == 0.999 and recs[1]["momentum"] == 0.9
