@@ -133,7 +133,7 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
                 progress: Callable[[int, int], None] | None = None) -> DescentResult:
     """Run every optimizer × learning rate × start on ``surface`` in one batch."""
     starts = [tuple(float(v) for v in s) for s in (starts or [surface.start])]
-    steps = steps or surface.steps or DEFAULT_STEPS
+    steps = steps if steps is not None else (surface.steps or DEFAULT_STEPS)
     check_options(optimizers, lrs, starts, steps, tol)
     for s in starts:
         if len(s) != len(surface.parsed.variables):

@@ -45,10 +45,11 @@ def gd(lr: np.ndarray) -> Optimizer:
     """Gradient descent: step = −lr·g."""
 
     def init(x):
-        return (np.array(lr, dtype=float),)
+        # The state keeps −lr: one multiplication a step instead of two.
+        return (-np.array(lr, dtype=float),)
 
     def update(g, state, x):
-        return -state[0] * g, state
+        return state[0] * g, state
 
     return Optimizer("gd", {}, init, update)
 

@@ -30,6 +30,8 @@ from gradlab.parsing import Parsed
 #: A run has diverged when a coordinate leaves ±ESCAPE × its scale (the size of the
 #: window, the start and the known minima) or anything becomes non-finite.
 ESCAPE = 1e3
+#: Steps advanced between stop tests (the tests still find the exact step).
+CHUNK = 32
 STATUSES = ("converged", "max_steps", "diverged")
 
 
@@ -111,7 +113,11 @@ class Run:
 
 
 class _Group:
-    """The runs of one optimizer: positions, gradients and optimizer state.
+    """The runs of one optimizer: positions, gradients and state, a chunk of steps at a time.
+
+    ``Xb[j]`` and ``Gb[j]`` hold the iterate and gradient of step ``k0 + j`` of the current
+    chunk, so the stop tests run once per chunk over all its steps, vectorised, and still
+    find the exact step where each run converged or diverged.
 
     A finished run is *parked*: its learning rate and state are zeroed and its column
     reset to its start, so it stays put at no cost; the arrays are compacted only when
@@ -119,17 +125,29 @@ class _Group:
     would cost more than the descent itself).
     """
 
-    def __init__(self, opt: optimizers.Optimizer, idx: np.ndarray, X: np.ndarray, compact_at: float):
-        self.opt, self.idx, self.X = opt, idx, X
+    def __init__(self, opt: optimizers.Optimizer, idx: np.ndarray, X: np.ndarray, compact_at: float, chunk: int):
+        self.opt, self.idx, self.chunk = opt, idx, chunk
         self.start = X.copy()
-        self.G = np.empty_like(X)
         self.state = opt.init(X)
         self.alive = np.ones(idx.size, dtype=bool)
         self.compact_at = compact_at
+        self._alloc(X)
+
+    def _alloc(self, X: np.ndarray) -> None:
+        n, r = X.shape
+        self.Xb = np.empty((self.chunk + 1, n, r))
+        self.Xb[0] = X
+        self.Gb = np.empty((self.chunk, n, r))
+        # Views made once, not at every step: at one run per group the loop is all overhead.
+        self.xs, self.gs = list(self.Xb), list(self.Gb)
+        self.xrows = [list(x) for x in self.xs]
+        self.single = r == 1
+        if self.single:  # flat views of the (n, 1) arrays, for the Python-float gradient
+            self.xflat, self.gflat = [x.reshape(-1) for x in self.xs], [g.reshape(-1) for g in self.gs]
 
     def park(self, done: np.ndarray) -> None:
         self.alive &= ~done
-        self.X[:, done] = self.start[:, done]
+        self.Xb[0][:, done] = self.start[:, done]
         for s in self.state:
             if isinstance(s, np.ndarray) and s.ndim:
                 s[..., done] = 0
@@ -137,9 +155,8 @@ class _Group:
     def compact(self) -> None:
         keep = self.alive
         self.idx, self.alive, self.start = self.idx[keep], self.alive[keep], self.start[:, keep]
-        self.X = np.ascontiguousarray(self.X[:, keep])
-        self.G = np.ascontiguousarray(self.G[:, keep])
         self.state = tuple(s[..., keep] if isinstance(s, np.ndarray) and s.ndim else s for s in self.state)
+        self._alloc(np.ascontiguousarray(self.Xb[0][:, keep]))
 
     def maybe_compact(self, spurious: bool) -> None:
         parked = self.alive.size - np.count_nonzero(self.alive)
@@ -156,7 +173,7 @@ def _hyper(name: str, hyper: dict) -> dict:
 
 def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: float,
             hyper: dict | None = None, trajectory: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> tuple[Run, ...]:
+            progress: Callable[[int, int], None] | None = None) -> "Runs":
     """Run every spec for at most ``steps`` updates; the one loop of gradlab.
 
     ``hyper`` holds ``momentum``, ``beta1``, ``beta2``, ``eps`` (``None`` = default).
@@ -165,13 +182,15 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     hyper = hyper or {}
     R, n = len(specs), objective.n
     starts = np.array([s.start for s in specs], dtype=float).reshape(R, n)
+    # Newton's state counts modified steps; a chunk would count steps past a run's end.
+    chunk = 1 if any(sp.optimizer == "newton" for sp in specs) else CHUNK
     groups: list[_Group] = []
     for name in dict.fromkeys(s.optimizer for s in specs):
         idx = np.array([i for i, s in enumerate(specs) if s.optimizer == name])
         lr = np.array([specs[i].lr for i in idx])
         opt = optimizers.make(name, lr, objective.hessian if name == "newton" else None, **hyper)
         # With a trajectory every column must be a live run, so compact at once.
-        groups.append(_Group(opt, idx, np.ascontiguousarray(starts[idx].T), 0.0 if trajectory else 0.25))
+        groups.append(_Group(opt, idx, np.ascontiguousarray(starts[idx].T), 0.0 if trajectory else 0.25, chunk))
 
     status = np.full(R, "max_steps", dtype=object)
     taken = np.full(R, steps)
@@ -179,85 +198,146 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     gnorm = np.full(R, np.nan)
     diverged_at = np.full(R, -1)
     modified = np.zeros(R, dtype=int)
-    tol2, bound, grad = tol * tol, objective.bound, objective.grad
+    tol2, bound, f_grad = tol * tol, objective.bound, objective.grad.function
+    # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
+    # on 1-element arrays would otherwise dominate the loop.
+    f_scalar = objective.grad.scalar if any(g.idx.size == 1 for g in groups) else None
+    fallback = (ValueError, OverflowError, ZeroDivisionError, TypeError)
+    minimum, maximum, add = np.minimum.reduce, np.maximum.reduce, np.add
     traces: list[tuple[int, np.ndarray, np.ndarray]] = []
 
     with np.errstate(all="ignore"):
-        for k in range(steps + 1):
-            if progress is not None and k % 256 == 0:
-                progress(k, steps)
-            for grp in groups:
-                if not grp.idx.size:
-                    continue
-                X, G = grp.X, grp.G
-                grad.into(X, G)
-                gn2 = np.einsum("ij,ij->j", G, G)
+        k0 = 0
+        while k0 <= steps:
+            live = [g for g in groups if g.idx.size]
+            if not live:
+                break
+            if progress is not None:
+                progress(k0, steps)
+            L = min(chunk, steps + 1 - k0)
+            for j in range(L):
+                for grp in live:
+                    g = grp.gs[j]
+                    if grp.single:
+                        try:
+                            grp.gflat[j][:] = f_scalar(*grp.xflat[j].tolist())
+                        except fallback:  # a pole or an overflow: numpy gives inf/nan
+                            for i, v in enumerate(f_grad(*grp.xrows[j])):
+                                g[i] = v
+                    else:
+                        for i, v in enumerate(f_grad(*grp.xrows[j])):
+                            g[i] = v
+                    step, grp.state = grp.opt.update(g, grp.state, grp.xs[j])
+                    add(grp.xs[j], step, out=grp.xs[j + 1])
+            for grp in live:
                 if trajectory:
-                    traces.append((k, grp.idx, X.copy()))
-                # One cheap test per step; per-run masks only when something happened.
-                if not (k < steps and gn2.min() >= tol2 and gn2.max() < math.inf
-                        and X.min() >= -bound and X.max() <= bound):
-                    _settle(grp, k, steps, gn2, tol2, bound, status, taken, final, gnorm, diverged_at, modified)
-                    if not grp.idx.size:
-                        continue
-                step, grp.state = grp.opt.update(grp.G, grp.state, grp.X)
-                grp.X += step
+                    traces.append((k0, grp.idx.copy(), grp.Xb[:L].copy()))
+                Xs, Gs = grp.Xb[:L], grp.Gb[:L]
+                gn2 = np.einsum("jir,jir->jr", Gs, Gs)
+                ended = k0 + L - 1 == steps
+                # One cheap test per chunk; per-run masks only when something happened.
+                if ended or not (minimum(gn2, axis=None) >= tol2 and maximum(gn2, axis=None) < math.inf
+                                 and minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound):
+                    _settle(grp, k0, L, ended, Xs, gn2, tol2, bound, status, taken, final, gnorm, diverged_at,
+                            modified)
+                else:
+                    grp.Xb[0] = grp.Xb[L]
+            k0 += L
         fvals = objective.f(final)[0]
 
-    finite = np.isfinite(final).all(axis=0)
     dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
             if len(objective.minima) else np.full(R, np.nan))
+    dist[~np.isfinite(final).all(axis=0)] = np.nan
     hypers = {name: _hyper(name, hyper) for name in dict.fromkeys(s.optimizer for s in specs)}
-    xs, fl, gl, dl = final.T.tolist(), fvals.tolist(), gnorm.tolist(), dist.tolist()
-    return tuple(
-        _run(specs[i], objective, status[i], int(taken[i]), xs[i], fl[i], gl[i],
-             int(diverged_at[i]) if diverged_at[i] >= 0 else None,
-             dl[i] if finite[i] and len(objective.minima) else None, hypers[specs[i].optimizer],
-             int(modified[i]), *(_trace_of(i, traces, objective) if trajectory else (None, None)))
-        for i in range(R)
-    )
+    return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
+                objective, traces if trajectory else None)
 
 
-def _settle(grp: _Group, k: int, steps: int, gn2: np.ndarray, tol2: float, bound: float, status, taken, final,
-            gnorm, diverged_at, modified) -> None:
-    """Record the runs of ``grp`` that finish at step ``k`` and park them."""
-    X = grp.X
-    conv = gn2 < tol2
-    bad = ~np.isfinite(gn2) | ~(np.abs(X) <= bound).all(axis=0)
-    done = (conv | bad | (k == steps)) & grp.alive
-    # A parked column that still trips the test would trip it at every step: compact.
-    spurious = bool(((conv | bad) & ~grp.alive).any())
+class Runs(Sequence[Run]):
+    """The runs of one batch, stored as columns; ``runs[i]`` is a :class:`Run` record.
+
+    Sweeps read the columns (``status``, ``steps``, ``f``, ``grad_norm``,
+    ``diverged_at`` with −1 for none, ``distance`` with NaN for unknown, ``x`` of shape
+    ``(n, R)``) without making 10,000 records.
+    """
+
+    def __init__(self, specs, status, steps, x, f, grad_norm, diverged_at, distance, modified, hypers,
+                 objective, traces):
+        self.specs, self.status, self.steps, self.x, self.f = specs, status, steps, x, f
+        self.grad_norm, self.diverged_at, self.distance, self.modified = grad_norm, diverged_at, distance, modified
+        self._hypers, self._objective, self._traces = hypers, objective, traces
+        self._cache: dict[int, Run] = {}
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i not in self._cache:
+            self._cache[i] = self._make(i)
+        return self._cache[i]
+
+    def _make(self, i: int) -> Run:
+        spec, obj = self.specs[i], self._objective
+        status, steps = str(self.status[i]), int(self.steps[i])
+        div = int(self.diverged_at[i]) if self.diverged_at[i] >= 0 else None
+        message = {
+            "converged": f"‖∇f‖ fell below the tolerance after {steps} steps",
+            "max_steps": f"still moving after {steps} steps",
+            "diverged": f"left the region |x| ≤ {obj.bound:g} or overflowed at step {div}",
+        }[status]
+        modified = int(self.modified[i])
+        if spec.optimizer == "newton" and modified:
+            message += (f"; {modified} step{'s' if modified != 1 else ''} met a Hessian that is not positive "
+                        "definite and used |eigenvalues| instead (saddle-free Newton)")
+        trace, trace_f = _trace_of(i, self._traces, obj, steps) if self._traces is not None else (None, None)
+        dist = float(self.distance[i])
+        return Run(spec.optimizer, float(spec.lr), tuple(float(v) for v in spec.start), status, steps,
+                   tuple(self.x[:, i].tolist()), float(self.f[i]), float(self.grad_norm[i]), div,
+                   None if math.isnan(dist) else dist, self._hypers[spec.optimizer], message, trace, trace_f)
+
+
+
+
+def _settle(grp: _Group, k0: int, L: int, ended: bool, Xs: np.ndarray, gn2: np.ndarray, tol2: float,
+            bound: float, status, taken, final, gnorm, diverged_at, modified) -> None:
+    """Record the runs of ``grp`` that finished in the chunk of steps ``k0 .. k0+L-1`` at
+    the first step where each did, park them, and start the next chunk."""
+    conv = gn2 < tol2  # (L, r)
+    bad = ~np.isfinite(gn2) | ~(np.abs(Xs) <= bound).all(axis=1)
+    event = conv | bad
+    if ended:
+        event[-1] = True
+    hit = event.any(axis=0)
+    first = np.argmax(event, axis=0)  # the first step of the chunk where each run stopped
+    cols = np.arange(gn2.shape[1])
+    # A parked column that still trips the test would trip it in every chunk: compact.
+    spurious = bool((hit & ~grp.alive).any())
+    done = hit & grp.alive
     if done.any():
-        ids = grp.idx[done]
+        ids, rows, c = grp.idx[done], first[done], cols[done]
         if grp.opt.name == "newton":
             modified[ids] = grp.state[1][done]
-        status[grp.idx[conv & done]] = "converged"
-        status[grp.idx[bad & done]] = "diverged"
-        diverged_at[grp.idx[bad & done]] = k
-        taken[ids] = k
-        final[:, ids] = X[:, done]
-        gnorm[ids] = np.sqrt(gn2[done])
+        is_conv, is_bad = conv[rows, c], bad[rows, c]
+        status[ids[is_conv]] = "converged"
+        status[ids[is_bad]] = "diverged"
+        diverged_at[ids[is_bad]] = k0 + rows[is_bad]
+        taken[ids] = k0 + rows
+        final[:, ids] = Xs[rows, :, c].T
+        gnorm[ids] = np.sqrt(gn2[rows, c])
+    grp.Xb[0] = grp.Xb[L]
+    if done.any():
         grp.park(done)
     grp.maybe_compact(spurious)
 
 
-def _trace_of(i: int, traces: list, objective: Objective) -> tuple[np.ndarray, np.ndarray]:
-    rows = [X[:, np.searchsorted(idx, i)] for _, idx, X in traces if i in idx]
-    points = np.array(rows).reshape(-1, objective.n)
+def _trace_of(i: int, traces: list, objective: Objective, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = [X[:, :, np.searchsorted(idx, i)] for _, idx, X in traces if i in idx]
+    points = np.concatenate(rows)[: steps + 1]
     with np.errstate(all="ignore"):
         return points, objective.f(points.T)[0]
-
-
-def _run(spec: RunSpec, obj: Objective, status: str, steps: int, x: list, f: float, gn: float,
-         div: int | None, dist: float | None, hyper: dict, modified: int, trace: np.ndarray | None,
-         trace_f: np.ndarray | None) -> Run:
-    message = {
-        "converged": f"‖∇f‖ fell below the tolerance after {steps} steps",
-        "max_steps": f"still moving after {steps} steps",
-        "diverged": f"left the region |x| ≤ {obj.bound:g} or overflowed at step {div}",
-    }[status]
-    if spec.optimizer == "newton" and modified:
-        message += f"; {modified} step{'s' if modified != 1 else ''} met a Hessian that is not positive definite " \
-                   "and used |eigenvalues| instead (saddle-free Newton)"
-    return Run(spec.optimizer, float(spec.lr), tuple(float(v) for v in spec.start), status, steps,
-               tuple(x), f, gn, div, dist, hyper, message, trace, trace_f)

@@ -145,7 +145,9 @@ smooth_text = st.recursive(_leaf, _combine, max_leaves=6)
 @given(smooth_text)
 def test_symbolic_text_parses_back_to_the_same_expression(text):
     e = parse_scalar(text)
-    assert parse_scalar(to_text(e)) == e
+    back = parse_scalar(to_text(e))
+    # SymPy may distribute a printed minus sign: equal as functions, maybe not as trees
+    assert back == e or sympy.simplify(back - e) == 0
 
 
 @given(st.text(max_size=80))

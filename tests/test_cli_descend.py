@@ -1,0 +1,111 @@
+"""``gradlab descend`` through the CLI: output contracts, trajectories and bad flags."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import assert_error, run
+
+SEED = ("descend", "elongated", "--lr", "0.01,0.03,0.06,0.08")
+
+
+def test_seed_example_plain_rows():
+    r = run(*SEED)
+    assert r.code == 0
+    rows = [line.split("\t") for line in r.out.splitlines()]
+    assert [(row[0], float(row[1]), row[3]) for row in rows] == [
+        ("gd", 0.01, "converged"), ("gd", 0.03, "converged"), ("gd", 0.06, "diverged"), ("gd", 0.08, "diverged")]
+    # closed form: y_k = (1 − 50 lr)^k y0; at the step where 0.06 diverged, |y| passed the bound
+    k = int(rows[2][7])
+    assert abs(float(rows[2][9].split(",")[1])) == pytest.approx(2 * 2.0**k)
+
+
+def test_seed_example_json_keys():
+    doc = json.loads(run(*SEED, "-f", "json").out)
+    assert doc["command"] == "descend" and doc["surface"] == "elongated" and doc["variables"] == ["x", "y"]
+    keys = {"optimizer", "lr", "start", "status", "steps", "x", "f", "grad_norm", "diverged_at", "distance_to_minimum"}
+    for rec in doc["runs"]:
+        assert keys <= set(rec)
+    assert [rec["diverged_at"] is None for rec in doc["runs"]] == [True, True, False, False]
+
+
+def test_inline_expression_with_start():
+    doc = json.loads(run("descend", "x**2 + 25*y**2", "--start", "-4,2", "--lr", "0.03", "-f", "json").out)
+    [rec] = doc["runs"]
+    assert rec["status"] == "converged" and rec["distance_to_minimum"] is None and doc["surface"] is None
+
+
+def test_optimizers_times_lrs_times_starts():
+    doc = json.loads(run("descend", "booth", "-o", "gd,adam", "--lr", "0.01,0.02", "--start", "0,0",
+                         "--start", "x=1,y=-1", "--steps", "50", "-f", "json").out)
+    assert len(doc["runs"]) == 8
+    assert {tuple(r["start"]) for r in doc["runs"]} == {(0.0, 0.0), (1.0, -1.0)}
+    assert {r["optimizer"] for r in doc["runs"]} == {"gd", "adam"}
+
+
+def test_newton_note_on_indefinite_hessian():
+    doc = json.loads(run("descend", "himmelblau", "-o", "newton", "--lr", "1", "--start", "-0.3,-0.9",
+                         "--steps", "100", "-f", "json").out)
+    assert "saddle-free" in doc["runs"][0]["message"]
+
+
+def test_dims_on_an_n_dimensional_surface():
+    doc = json.loads(run("descend", "quadratic-nd", "--dims", "6", "--lr", "0.005", "-f", "json").out)
+    assert len(doc["runs"][0]["x"]) == 6 and doc["runs"][0]["status"] == "converged"
+
+
+@pytest.mark.parametrize("ending", ["csv", "json"])
+def test_trajectory_file(tmp_path, ending):
+    path = tmp_path / f"t.{ending}"
+    r = run("descend", "bowl", "--lr", "0.1", "--steps", "3", "--trajectory", str(path))
+    assert r.code == 0 and f"wrote {path}" in r.err
+    if ending == "csv":
+        rows = list(csv.DictReader(path.open()))
+        assert [float(rows[1]["x"]), float(rows[1]["y"])] == pytest.approx([2.4, 3.2])
+        assert len(rows) == 4
+    else:
+        doc = json.loads(path.read_text())
+        assert doc["runs"][0]["points"][1] == pytest.approx([2.4, 3.2])
+        assert doc["runs"][0]["f"][0] == 25.0
+
+
+@pytest.mark.parametrize(
+    "extra, word",
+    [
+        (("--lr", "0"), "positive"),
+        (("--lr", "-1"), "positive"),
+        (("--lr", "nan"), "nan"),
+        (("--lr", "inf"), "inf"),
+        (("--lr", "0.1,,0.2"), "empty"),
+        (("--steps", "0"), "--steps"),
+        (("--steps", "100000000"), "--steps"),
+        (("-o", "sgd"), "unknown optimizer"),
+        (("--start", "1,2,3"), "coordinates"),
+        (("--momentum", "1.5"), "momentum"),
+        (("--eps", "0"), "eps"),
+        (("--tol", "-1"), "tol"),
+        (("--trajectory", "out.txt"), ".csv"),
+        (("--dims", "3"), "dims"),
+    ],
+)
+def test_bad_flags_are_exit_2(extra, word):
+    assert_error(run("descend", "elongated", *extra), 2, word)
+
+
+def test_unwritable_trajectory_is_exit_1(tmp_path):
+    assert_error(run("descend", "bowl", "--trajectory", str(tmp_path / "no" / "t.csv")), 1, "does not exist")
+
+
+def test_expression_without_start_is_exit_2():
+    assert_error(run("descend", "x**2 + y**2"), 2, "start")
+
+
+def test_closed_pipe_ends_quietly():
+    p = subprocess.run(f"{sys.executable} -m gradlab descend elongated --lr 0.001,0.002,0.003,0.004,0.005 "
+                       "--steps 10 | head -1", shell=True, capture_output=True, text=True, timeout=60)
+    assert p.stdout.count("\n") == 1 and p.stderr == ""
