@@ -29,6 +29,11 @@ def _strs(xs: Sequence[sympy.Expr]) -> list[str]:
     return [str(x) for x in xs]
 
 
+def _at(point: Sequence[sympy.Expr]) -> str:
+    """A point for a title, in gradlab's own syntax."""
+    return "(" + ", ".join(to_text(x) for x in point) + ")"
+
+
 def _head(command: str, parsed: Parsed, point: Sequence[sympy.Expr] | None) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "command": command,
@@ -108,7 +113,7 @@ class GradResult:
         )
         notes = (f"‖∇f‖ = {self.norm.exact} ≈ {self.norm.value!r}",) if self.norm else ()
         return View(
-            f"∇f at ({', '.join(_strs(self.point))}) for f = {self.parsed.text}",
+            f"∇f at {_at(self.point)} for f = {self.parsed.text}",
             ("variable", "∂f/∂variable", "exact", "value"),
             rows, plain=(0, 1, 3), notes=notes,
         )
@@ -162,7 +167,7 @@ class JacobianResult:
 
     def view(self) -> View:
         m, n = self.shape
-        at = f" at ({', '.join(_strs(self.point))})" if self.point is not None else ""
+        at = f" at {_at(self.point)}" if self.point is not None else ""
         labels = [f"f{i + 1} = {to_text(e)}" for i, e in enumerate(self.parsed.exprs)]
         return _matrix_view(f"Jacobian ({m}×{n}){at}", self.parsed, labels, self.matrix, self.values)
 
@@ -206,7 +211,7 @@ class HessianResult:
         notes: tuple[str, ...] = ()
         at = ""
         if self.point is not None:
-            at = f" at ({', '.join(_strs(self.point))})"
+            at = f" at {_at(self.point)}"
             eig = ", ".join(f"{v:.10g}" for v in self.eigenvalues)
             crit = "∇f = 0 here: a critical point" if self.critical else "∇f ≠ 0 here: not a critical point"
             notes = (f"eigenvalues: {eig}", crit, f"classification: {self.classification}")
@@ -272,8 +277,7 @@ class DirectionalResult:
             f"∇f = ({', '.join(str(g.exact) for g in self.gradient)})",
             f"steepest rate ‖∇f‖ = {self.steepest.exact} ≈ {self.steepest.value!r} (along ∇f)",
         )
-        at = ", ".join(_strs(self.point))
-        return View(f"directional derivative of f = {self.parsed.text} at ({at})",
+        return View(f"directional derivative of f = {self.parsed.text} at {_at(self.point)}",
                     ("", "exact", "value"), rows, plain=(1, 2), notes=notes)
 
 
@@ -309,8 +313,7 @@ class EvalResult:
         return rec
 
     def view(self) -> View:
-        at = ", ".join(_strs(self.point))
-        return View(f"f = {self.parsed.text} at ({at})", ("", "exact", "value"),
+        return View(f"f = {self.parsed.text} at {_at(self.point)}", ("", "exact", "value"),
                     (("f", str(self.result.exact), self.result.value),), plain=(1, 2))
 
 

@@ -370,7 +370,7 @@ def surfaces_cmd(
 @app.command("descend")
 def descend_cmd(
     target: str = typer.Argument(..., help="A surface name (see gradlab surfaces) or an expression."),
-    lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma-separated: 0.01,0.03."),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma-separated: 0.01,0.03 (default: the surface's; 1 for newton)."),
     optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton (comma-separated)."),
     start: Optional[list[str]] = typer.Option(None, "--start", help="Start point, e.g. -4,2 (repeatable)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Most steps per run (default: the surface's, else 1000)."),
@@ -389,7 +389,7 @@ def descend_cmd(
 
     Example: gradlab descend elongated --lr 0.01,0.03,0.06,0.08
     """
-    from gradlab.descent import DEFAULT_LR, inline_surface, run_descent
+    from gradlab.descent import inline_surface, run_descent
     from gradlab.files import atomic_write, check_writable
     from gradlab.parsing import parse, parse_point
 
@@ -407,7 +407,7 @@ def descend_cmd(
     n = len(surface.parsed.variables)
     names = [v.name for v in surface.parsed.variables]
     starts = [parse_point(s, n, names, "--start") for s in start] if start else None
-    lrs = _numbers(lr, "--lr") if lr else [surface.lr or DEFAULT_LR]
+    lrs = _numbers(lr, "--lr") if lr else None
     optimizers = [o.strip() for o in optimizer.split(",")]
     update, close = _progress()
     try:

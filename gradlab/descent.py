@@ -118,7 +118,7 @@ class DescentResult:
         return View(
             f"descent on {name} from {_start(self.runs)} ({self.steps} steps at most, ‖∇f‖ < {self.tol:g})",
             tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in plain),
-            notes=notes, plain_cells=plain,
+            notes=notes, plain_cells=plain, digits=4,
         )
 
 
@@ -127,19 +127,27 @@ def _start(runs: Sequence[Run]) -> str:
     return "(" + ", ".join(f"{v:g}" for v in next(iter(starts))) + ")" if len(starts) == 1 else f"{len(starts)} starts"
 
 
-def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float],
+def default_lrs(surface: Surface, optimizer: str) -> list[float]:
+    """The learning rate used when none is given: 1 for Newton (a full Newton step),
+    else the surface's own (or 0.01)."""
+    return [1.0] if optimizer == "newton" else [surface.lr or DEFAULT_LR]
+
+
+def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float] | None,
                 starts: Sequence[Sequence[float]] | None = None, steps: int | None = None,
                 tol: float = DEFAULT_TOL, hyper: dict | None = None, trajectory: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> DescentResult:
-    """Run every optimizer × learning rate × start on ``surface`` in one batch."""
+    """Run every optimizer × learning rate × start on ``surface`` in one batch
+    (``lrs=None``: each optimizer's default, see :func:`default_lrs`)."""
     starts = [tuple(float(v) for v in s) for s in (starts or [surface.start])]
     steps = steps if steps is not None else (surface.steps or DEFAULT_STEPS)
-    check_options(optimizers, lrs, starts, steps, tol)
+    per_optimizer = {o: list(lrs) if lrs is not None else default_lrs(surface, o) for o in optimizers}
+    check_options(optimizers, [lr for v in per_optimizer.values() for lr in v], starts, steps, tol)
     for s in starts:
         if len(s) != len(surface.parsed.variables):
             raise BadInput(f"a start has {len(s)} coordinates; the function has "
                            f"{len(surface.parsed.variables)} variables", "--start")
-    specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in lrs for s in starts]
+    specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]
     obj = objective_for(surface, starts)
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
     return DescentResult(surface, runs, steps, tol, obj.f_star)

@@ -49,7 +49,7 @@ def _json_safe(value: Any) -> Any:
 
 def render_json(record: dict[str, Any]) -> str:
     """One JSON document, strict (no NaN), floats round-trip."""
-    return json.dumps(_json_safe(record), indent=2, allow_nan=False) + "\n"
+    return json.dumps(_json_safe(record), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
 def trajectory_csv(runs, variables) -> bytes:

@@ -24,18 +24,14 @@ _STATUS = {"converged": "green", "diverged": "red", "max_steps": "yellow", "mini
            "maximum": "magenta", "saddle": "yellow", "inconclusive": "dim", "stable": "green"}
 
 
-def _number(v: float) -> str:
+def _text(cell: Cell, digits: int = 10) -> str:
     # Tables are for reading; plain and JSON output keep every digit.
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def _text(cell: Cell) -> str:
     if cell is None:
         return "—"
     if isinstance(cell, bool):
         return "yes" if cell else "no"
     if isinstance(cell, float):
-        return _number(cell)
+        return f"{cell:.{digits}g}"
     if isinstance(cell, tuple):
         return "(" + ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in cell) + ")"
     text = escape(str(cell))  # user text must not be read as rich markup
@@ -46,12 +42,12 @@ def _text(cell: Cell) -> str:
 def render(view: View, console: Console) -> None:
     """Draw ``view`` as a table, then its notes."""
     console.print(f"[bold]{escape(view.title)}[/bold]", highlight=False)
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_header=any(view.columns))
     for i, col in enumerate(view.columns):
         numeric = any(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in view.rows)
         table.add_column(escape(col), justify="right" if numeric else "left", overflow="fold")
     for row in view.rows:
-        table.add_row(*(_text(c) for c in row))
+        table.add_row(*(_text(c, view.digits) for c in row))
     console.print(table)
     for note in view.notes:
         console.print(f"  {escape(note)}", highlight=False)

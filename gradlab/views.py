@@ -32,6 +32,7 @@ class View:
     plain: tuple[int, ...] | None = None
     notes: tuple[str, ...] = ()
     plain_cells: tuple[tuple[Cell, ...], ...] | None = None
+    digits: int = 10  # significant digits of floats in tables (plain keeps them all)
 
     def plain_rows(self) -> list[tuple[Cell, ...]]:
         if self.plain_cells is not None:
