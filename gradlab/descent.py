@@ -19,6 +19,7 @@ from gradlab.optimizers import NAMES
 from gradlab.parsing import Parsed
 from gradlab.runs import Objective, Run, RunSpec, descend
 from gradlab.surfaces import Surface
+from gradlab.theory import OptimizerTheory
 from gradlab.views import View
 
 DEFAULT_LR = 0.01
@@ -76,13 +77,19 @@ def check_options(optimizers: Sequence[str], lrs: Sequence[float], starts: Seque
 
 @dataclass(frozen=True)
 class DescentResult:
-    """Every run of one ``descend`` call, with the surface and the settings used."""
+    """Every run of one ``descend`` call, with the surface and the settings used.
+
+    ``bounds[i]`` is the stability bound theory gives run i's optimizer at the known
+    minimum nearest where the run ended (``None`` without known minima, or for an
+    adaptive optimizer).
+    """
 
     surface: Surface
-    runs: tuple[Run, ...]
+    runs: Sequence[Run]
     steps: int
     tol: float
     f_star: float | None = None
+    bounds: tuple[OptimizerTheory | None, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -93,8 +100,23 @@ class DescentResult:
             "max_steps": self.steps,
             "tol": self.tol,
             "f_star": self.f_star,
-            "runs": [r.to_record() for r in self.runs],
+            "runs": [self._record(i) for i in range(len(self.runs))],
         }
+
+    def _record(self, i: int) -> dict[str, Any]:
+        rec = self.runs[i].to_record()
+        b = self.bounds[i] if self.bounds else None
+        rec["stability_bound"] = b.bound if b is not None else None
+        return rec
+
+    def _versus(self, i: int) -> str | None:
+        """"0.06 > 2/λmax = 0.04": the run's rate against its bound."""
+        b = self.bounds[i] if self.bounds else None
+        if b is None or b.bound is None:
+            return None
+        lr = self.runs[i].lr
+        sign = "<" if lr < b.bound else ">" if lr > b.bound else "="
+        return f"{lr:g} {sign} {b.short} = {b.bound:.4g}"
 
     def view(self) -> View:
         """Plain rows: optimizer, lr, start, status, steps, f, ‖∇f‖, diverged_at,
@@ -104,8 +126,15 @@ class DescentResult:
             (r.optimizer, r.lr, r.start, r.status, r.steps, r.f, r.grad_norm, r.diverged_at, r.distance, r.x)
             for r in self.runs
         )
-        cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "diverged at", "to min", "x"]
+        cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "div. at", "to min",
+                "lr vs bound", "x"]
+        plain_rows = plain
+        plain = tuple(row[:9] + (self._versus(i), row[9]) for i, row in enumerate(plain))
         drop = set()
+        if all(row[9] is None for row in plain):
+            drop.add(9)
+        else:
+            drop.add(8)  # room for the bound; the distance stays in plain and JSON output
         if len({r.start for r in self.runs}) == 1:
             drop.add(2)
         if all(r.distance is None for r in self.runs):
@@ -118,7 +147,7 @@ class DescentResult:
         return View(
             f"descent on {name} from {_start(self.runs)} ({self.steps} steps at most, ‖∇f‖ < {self.tol:g})",
             tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in plain),
-            notes=notes, plain_cells=plain, digits=4,
+            notes=notes, plain_cells=plain_rows, digits=3,
         )
 
 
@@ -150,4 +179,31 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]
     obj = objective_for(surface, starts)
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
-    return DescentResult(surface, runs, steps, tol, obj.f_star)
+    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}))
+
+
+def _bounds(surface: Surface, runs, hyper: dict) -> tuple[OptimizerTheory | None, ...]:
+    """Each run's stability bound at the known minimum nearest where it ended."""
+    import numpy as np
+
+    from gradlab.theory import ADAPTIVE, curvature_at, optimizer_theory
+
+    minima = [m for m in surface.minima if not m.kink]
+    if not minima or len(runs) > 1000:  # a table of 1,000 bounds helps nobody; sweep explains
+        return ()
+    points = np.array([[float(v) for v in m.point] for m in minima])
+    curvatures: dict[int, Any] = {}
+    out = []
+    for i in range(len(runs)):
+        r = runs[i]
+        if r.optimizer in ADAPTIVE:
+            out.append(None)
+            continue
+        end = np.array(r.x if all(math.isfinite(v) for v in r.x) else r.start)
+        k = int(np.argmin(np.linalg.norm(points - end, axis=1)))
+        if k not in curvatures:
+            c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum")
+            curvatures[k] = c
+        c = curvatures[k]
+        out.append(optimizer_theory(r.optimizer, c.eigenvalues, hyper, c.exact) if c.eigenvalues[-1] > 0 else None)
+    return tuple(out)

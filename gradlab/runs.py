@@ -173,11 +173,12 @@ def _hyper(name: str, hyper: dict) -> dict:
 
 def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: float,
             hyper: dict | None = None, trajectory: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> "Runs":
+            progress: Callable[[int, int], None] | None = None, watch: int | None = None) -> "Runs":
     """Run every spec for at most ``steps`` updates; the one loop of gradlab.
 
     ``hyper`` holds ``momentum``, ``beta1``, ``beta2``, ``eps`` (``None`` = default).
-    ``progress(k, steps)`` is called now and then from the loop.
+    ``progress(k, steps)`` is called now and then from the loop. ``watch``: also record
+    every run's f at that step (``Runs.watched``; NaN for runs that ended before).
     """
     hyper = hyper or {}
     R, n = len(specs), objective.n
@@ -205,6 +206,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     fallback = (ValueError, OverflowError, ZeroDivisionError, TypeError)
     minimum, maximum, add = np.minimum.reduce, np.maximum.reduce, np.add
     traces: list[tuple[int, np.ndarray, np.ndarray]] = []
+    watched = np.full(R, np.nan)
 
     with np.errstate(all="ignore"):
         k0 = 0
@@ -234,6 +236,8 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                     traces.append((k0, grp.idx.copy(), grp.Xb[:L].copy()))
                 Xs, Gs = grp.Xb[:L], grp.Gb[:L]
                 gn2 = np.einsum("jir,jir->jr", Gs, Gs)
+                if watch is not None and k0 <= watch < k0 + L:
+                    watched[grp.idx[grp.alive]] = objective.f(Xs[watch - k0])[0][grp.alive]
                 ended = k0 + L - 1 == steps
                 # One cheap test per chunk; per-run masks only when something happened.
                 if ended or not (minimum(gn2, axis=None) >= tol2 and maximum(gn2, axis=None) < math.inf
@@ -249,8 +253,10 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
             if len(objective.minima) else np.full(R, np.nan))
     dist[~np.isfinite(final).all(axis=0)] = np.nan
     hypers = {name: _hyper(name, hyper) for name in dict.fromkeys(s.optimizer for s in specs)}
-    return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
+    runs = Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
                 objective, traces if trajectory else None)
+    runs.watched = watched
+    return runs
 
 
 class Runs(Sequence[Run]):
