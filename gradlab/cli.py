@@ -380,6 +380,11 @@ def descend_cmd(
     beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9)."),
     eps: Optional[float] = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8)."),
     trajectory: Optional[str] = typer.Option(None, "--trajectory", help="Write every iterate to FILE.csv or FILE.json."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw one panel per optimizer × lr, with loss curves, to FILE.png."),
+    loss_plot: Optional[str] = typer.Option(None, "--loss-plot", help="Draw the loss curves alone to FILE.png."),
+    three_d: bool = typer.Option(False, "--3d", help="With --plot: a 3-D surface with the trajectories on it."),
+    animate: Optional[str] = typer.Option(None, "--animate", help="Animate the descent to FILE.gif."),
+    dpi: int = typer.Option(100, "--dpi", help="Resolution of plots."),
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
@@ -396,6 +401,13 @@ def descend_cmd(
     _check_hyper(momentum, beta1, beta2, eps)
     if trajectory:
         check_writable(trajectory, (".csv", ".json"), "--trajectory")
+    for path, option, ending in ((plot, "--plot", ".png"), (loss_plot, "--loss-plot", ".png"),
+                                 (animate, "--animate", ".gif")):
+        if path:
+            check_writable(path, (ending,), option)
+    if three_d and not plot:
+        raise BadInput("--3d draws into the --plot file; give --plot FILE.png", "--3d")
+    _check_dpi(dpi)
     surface = _surface(target, surfaces, dims)
     if surface is None:
         parsed = parse(target, variables)
@@ -413,9 +425,21 @@ def descend_cmd(
     try:
         result = run_descent(surface, optimizers, lrs, starts, steps, tol,
                              {"momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps},
-                             trajectory=bool(trajectory), progress=update)
+                             trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
     finally:
         close()
+    if plot or loss_plot or animate:
+        from gradlab import plots
+
+        if plot:
+            plots.save(plots.surface3d_figure(result) if three_d else plots.descent_figure(result), plot, dpi)
+            note(f"wrote {plot}")
+        if loss_plot:
+            plots.save(plots.loss_figure(result), loss_plot, dpi)
+            note(f"wrote {loss_plot}")
+        if animate:
+            frames = plots.animate(result, animate, min(dpi, 100))
+            note(f"wrote {animate} ({frames} frames)")
     if trajectory:
         from gradlab.output import trajectory_csv, trajectory_json
 
@@ -424,6 +448,113 @@ def descend_cmd(
         atomic_write(trajectory, lambda fh: fh.write(data))
         note(f"wrote {trajectory}")
     emit(result, fmt)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    target: str = typer.Argument(..., help="A surface name or an expression."),
+    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="Optimizers, comma-separated."),
+    lr_min: Optional[float] = typer.Option(None, "--lr-min", help="Smallest rate (default: the bound/100, or 1e-4)."),
+    lr_max: Optional[float] = typer.Option(None, "--lr-max", help="Largest rate (default: 10 × the bound, or 1)."),
+    num: int = typer.Option(50, "--num", help="Rates in the grid (at least 2)."),
+    linear: bool = typer.Option(False, "--linear", help="Space the grid linearly, not logarithmically."),
+    precision: float = typer.Option(1e-3, "--precision", help="Refine the boundary to this relative width."),
+    start: Optional[str] = typer.Option(None, "--start", help="Start point (default: the surface's)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Steps per run (default: the surface's, else 1000)."),
+    tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
+    momentum: Optional[float] = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9)."),
+    beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β₁ (0.9)."),
+    beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9)."),
+    eps: Optional[float] = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr to FILE.png."),
+    dpi: int = typer.Option(100, "--dpi", help="Resolution of the plot."),
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Find the largest stable learning rate by experiment, and explain it from the Hessian.
+
+    Example: gradlab sweep elongated --optimizer gd,momentum
+    """
+    from gradlab.files import check_writable
+    from gradlab.parsing import parse, parse_point
+    from gradlab.sweep import default_range, run_sweep
+
+    _check_hyper(momentum, beta1, beta2, eps)
+    if plot:
+        check_writable(plot, (".png",), "--plot")
+        _check_dpi(dpi)
+    surface = _surface(target, surfaces, dims)
+    if surface is None:
+        from gradlab.descent import inline_surface
+
+        if not start:
+            raise BadInput("an expression needs a start point: --start 1,2", "--start")
+        parsed = parse(target, variables)
+        surface = inline_surface(parsed, parse_point(start, len(parsed.variables),
+                                                     [v.name for v in parsed.variables], "--start"))
+    names = [v.name for v in surface.parsed.variables]
+    x0 = parse_point(start, len(names), names, "--start") if start else None
+    optimizers = [o.strip() for o in optimizer.split(",")]
+    hyper = {"momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps}
+    lo, hi = default_range(surface, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
+    lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
+    update, close = _progress()
+    try:
+        result = run_sweep(surface, optimizers, lo, hi, num, steps, tol, x0, hyper, precision, not linear, update)
+    finally:
+        close()
+    if plot:
+        from gradlab.plots import save, sweep_figure
+
+        save(sweep_figure(result), plot, dpi)
+        note(f"wrote {plot}")
+    emit(result, fmt)
+
+
+@app.command("plot")
+def plot_cmd(
+    target: str = typer.Argument(..., help="A surface name or an expression of two (or more) variables."),
+    out: str = typer.Option(..., "--out", "-o", help="The PNG file to write."),
+    window: Optional[str] = typer.Option(None, "--window", help="xmin,xmax,ymin,ymax (default: the surface's)."),
+    dpi: int = typer.Option(100, "--dpi", help="Resolution."),
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+) -> None:
+    """Draw a landscape: filled contours, the gradient field, known minima.
+
+    Example: gradlab plot rosenbrock --out rosenbrock.png
+    """
+    from gradlab.descent import inline_surface
+    from gradlab.files import check_writable
+    from gradlab.parsing import parse
+
+    check_writable(out, (".png",), "--out")
+    _check_dpi(dpi)
+    surface = _surface(target, surfaces, dims)
+    if surface is None:
+        parsed = parse(target, variables)
+        if not 1 <= len(parsed.variables):
+            raise BadInput("the expression has no variables to plot", "expression")
+        surface = inline_surface(parsed, [0] * len(parsed.variables))
+    if len(surface.parsed.variables) < 2:
+        raise BadInput("a landscape needs two variables (try --vars x,y)", "expression")
+    win = None
+    if window:
+        win = _numbers(window, "--window")
+        if len(win) != 4 or not (win[0] < win[1] and win[2] < win[3]):
+            raise BadInput("--window must be xmin,xmax,ymin,ymax with min < max", "--window")
+    from gradlab import plots
+
+    plots.save(plots.landscape_figure(surface, win), out, dpi)
+    note(f"wrote {out}")
+
+
+def _check_dpi(dpi: int) -> None:
+    if not 10 <= dpi <= 600:
+        raise BadInput(f"--dpi must be from 10 to 600, got {dpi}", "--dpi")
 
 
 def _check_hyper(momentum, beta1, beta2, eps) -> None:

@@ -145,6 +145,21 @@ class SweepResult:
         )
 
 
+def default_range(surface: Surface, optimizers: Sequence[str], hyper: dict) -> tuple[float, float]:
+    """A grid around the theory's bound: from bound/100 to 10 × bound (the smallest and
+    largest bound over the optimizers); 1e-4 to 1 when no bound is known."""
+    minima = [m for m in surface.minima if not m.kink]
+    if not minima:
+        return 1e-4, 1.0
+    p = surface.parsed
+    c = curvature_at(p.expr, p.variables, minima[0].point, "known minimum")
+    bounds = [t.bound for o in optimizers if o not in ADAPTIVE and c.eigenvalues[-1] > 0
+              for t in [optimizer_theory(o, c.eigenvalues, hyper)] if t.bound]
+    if not bounds:
+        return 1e-4, 1.0
+    return min(bounds) / 100, max(bounds) * 10
+
+
 def check_range(lr_min: float, lr_max: float, num: int, precision: float) -> None:
     """Refuse a bad range before any work (exit 2)."""
     for name, v in (("--lr-min", lr_min), ("--lr-max", lr_max)):
