@@ -174,8 +174,29 @@ def bench_batch_memory() -> None:
     report("memory: peak RSS of the 10,000-run batch (MB)", peak, 300.0, peak / 300.0, "< 1.0", peak < 300, "MB")
 
 
+def bench_sweep_1000() -> None:
+    from gradlab.runs import RunSpec
+    from gradlab.sweep import run_sweep
+
+    s, _ = _elongated()
+    lrs = np.geomspace(4e-4, 0.4, 1000)
+    specs = [RunSpec("gd", float(lr), (-4.0, 2.0)) for lr in lrs]
+    t_base = best_of(lambda: baseline_batch(specs, 1000, 1e-6))
+    t_ours = best_of(lambda: run_sweep(s, ["gd"], 4e-4, 0.4, num=1000, steps=1000))
+    report("sweep: 1,000 rates x 1,000 steps, refined (throughput)", t_ours, t_base, t_base / t_ours, ">= 0.8",
+           t_base / t_ours >= 0.8)
+
+
+def bench_startup_plot() -> None:
+    base = process_time([sys.executable, "-c", "import sympy, numpy, matplotlib.pyplot"], repeat=5)
+    out = os.path.join(HERE, "lr.png")
+    t = process_time([*GRADLAB, "descend", "elongated", "--lr", "0.01,0.03,0.06,0.08", "--plot", out], repeat=5)
+    os.unlink(out)
+    report("plot: descend --plot vs import sympy, numpy, pyplot", t, base, t / base, "<= 1.7", t / base <= 1.7)
+
+
 BENCHES = [bench_startup_grad, bench_startup_descend, bench_hessian_rosenbrock_100, bench_batch_throughput,
-           bench_single_run, bench_batch_memory]
+           bench_single_run, bench_batch_memory, bench_sweep_1000, bench_startup_plot]
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,127 @@
+"""Learning-rate sweeps: experiment against the Hessian's theory, on surfaces with known answers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import sympy
+
+from gradlab.descent import run_descent
+from gradlab.surfaces import builtin
+from gradlab.sweep import run_sweep
+from gradlab.theory import curvature_at, optimizer_theory
+from tests.conftest import assert_error, run
+
+
+def _answer(res, name):
+    return next(o for o in res.optimizers if o.optimizer == name)
+
+
+def test_elongated_gd_bound_best_rate_and_factor():
+    res = run_sweep(builtin()["elongated"], ["gd"], 1e-3, 1.0, num=50)
+    a = _answer(res, "gd")
+    assert res.curvature.eigenvalues == pytest.approx((2, 50))
+    assert a.theory.bound == pytest.approx(0.04) and a.theory.bound_exact == "1/25"
+    assert a.theory.best_lr_exact == "1/26" and a.theory.factor_exact == "12/13"
+    # the experimental boundary lies within the stated precision of 2/λ_max
+    assert abs(a.largest_stable_lr - 0.04) <= a.precision
+    assert a.precision <= 1e-3 * 0.04 * 1.01
+    assert a.agree is True
+
+
+def test_elongated_momentum_bound_and_runs():
+    res = run_sweep(builtin()["elongated"], ["momentum"], 1e-3, 1.0, num=40)
+    a = _answer(res, "momentum")
+    assert a.theory.bound == pytest.approx(2 * 1.9 / 50)  # 0.076
+    assert abs(a.largest_stable_lr - 0.076) <= a.precision
+    statuses = [r.status for r in run_descent(builtin()["elongated"], ["momentum"], [0.06, 0.07, 0.08]).runs]
+    assert statuses == ["converged", "converged", "diverged"]
+
+
+def test_bowl_gd_bound_one_and_one_step_at_half():
+    res = run_sweep(builtin()["bowl"], ["gd"], 1e-2, 10.0, num=30)
+    assert _answer(res, "gd").theory.bound == pytest.approx(1.0)
+    [r] = run_descent(builtin()["bowl"], ["gd"], [0.5]).runs
+    assert r.status == "converged" and r.steps == 1
+
+
+def test_booth_eigenvalues_bound_and_best_rate():
+    t = optimizer_theory("gd", [2.0, 18.0], exact=[2, 18])
+    assert t.bound == pytest.approx(1 / 9) and t.best_lr == pytest.approx(0.1) and t.best_lr_exact == "1/10"
+    res = run_sweep(builtin()["booth"], ["gd"], 1e-3, 1.0, num=30)
+    assert res.curvature.eigenvalues == pytest.approx((2, 18))
+    assert abs(_answer(res, "gd").largest_stable_lr - 1 / 9) <= _answer(res, "gd").precision * 1.01 + 1e-12 \
+        or _answer(res, "gd").agree
+
+
+def test_rosenbrock_hessian_at_the_minimum():
+    s = builtin()["rosenbrock"]
+    c = curvature_at(s.parsed.expr, s.parsed.variables, (1, 1), "known minimum")
+    assert c.hessian == ((802.0, -400.0), (-400.0, 200.0))
+    lam_max = 501 + math.sqrt(501**2 - (802 * 200 - 400**2))
+    t = optimizer_theory("gd", c.eigenvalues, exact=c.exact)
+    assert t.bound == pytest.approx(2 / lam_max) and t.bound == pytest.approx(0.001997, abs=5e-7)
+    assert sympy.N(sympy.sympify(t.bound_exact)) == pytest.approx(2 / lam_max)
+
+
+@pytest.mark.parametrize("num", [50, 200])
+def test_refinement_finds_the_same_boundary(num):
+    res = run_sweep(builtin()["elongated"], ["gd"], 1e-3, 1.0, num=num)
+    a = _answer(res, "gd")
+    assert abs(a.largest_stable_lr - 0.04) <= a.precision
+
+
+def test_adaptive_optimizers_have_no_bound():
+    res = run_sweep(builtin()["elongated"], ["adam"], 1e-3, 0.5, num=10, steps=300)
+    a = _answer(res, "adam")
+    assert a.theory.bound is None and a.agree is None and "adaptive" in a.explanation
+
+
+def test_non_quadratic_disagreement_is_explained():
+    res = run_sweep(builtin()["rosenbrock"], ["momentum"], 1e-4, 0.05, num=30, steps=5000)
+    a = _answer(res, "momentum")
+    if not a.agree:
+        assert "not quadratic" in a.explanation
+
+
+def test_sweep_json_has_largest_stable_lr_and_theory():
+    r = run("sweep", "elongated", "-o", "gd,momentum", "--num", "20", "-f", "json")
+    doc = json.loads(r.out)
+    assert doc["command"] == "sweep"
+    assert set(doc["largest_stable_lr"]) == {"gd", "momentum"}
+    assert doc["theory"]["gd"]["bound"] == pytest.approx(0.04)
+    assert doc["theory"]["gd"]["best_lr_exact"] == "1/26"
+    assert len(doc["runs"]) == 40 and {"stable", "status", "steps", "f"} <= set(doc["runs"][0])
+
+
+def test_sweep_plain_rows():
+    r = run("sweep", "bowl", "--num", "5", "--lr-min", "0.1", "--lr-max", "2")
+    rows = [line.split("\t") for line in r.out.splitlines()]
+    assert len(rows) == 5 and rows[0][0] == "gd" and float(rows[0][1]) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (("--lr-min", "0.1", "--lr-max", "0.01"), "below"),
+        (("--lr-min", "0.1", "--lr-max", "0.1"), "below"),
+        (("--lr-min", "0", "--lr-max", "1"), "positive"),
+        (("--lr-min", "-1", "--lr-max", "1"), "positive"),
+        (("--lr-min", "nan", "--lr-max", "1"), "positive"),
+        (("--lr-min", "1e-3", "--lr-max", "inf"), "positive"),
+        (("--num", "1"), "num"),
+        (("--precision", "2"), "precision"),
+    ],
+)
+def test_bad_ranges_are_exit_2(args, word):
+    assert_error(run("sweep", "elongated", *args), 2, word)
+
+
+def test_descend_table_shows_lr_against_the_bound():
+    r = run("descend", "elongated", "--lr", "0.01,0.06", "-f", "table", env={"COLUMNS": "160"})
+    assert "0.06 > 2/λmax = 0.04" in r.out
+    doc = json.loads(run("descend", "elongated", "--lr", "0.06", "-f", "json").out)
+    assert doc["runs"][0]["stability_bound"] == pytest.approx(0.04)
