@@ -552,6 +552,105 @@ def plot_cmd(
     note(f"wrote {out}")
 
 
+# ------------------------------------------------------------------ for learners
+
+
+@app.command("critical")
+def critical_cmd(
+    target: str = typer.Argument(..., help="A surface name or an expression."),
+    window: Optional[str] = typer.Option(None, "--window", help="xmin,xmax,ymin,ymax to search (default: the surface's, else -5,5,-5,5)."),
+    timeout: float = typer.Option(5.0, "--timeout", help="Seconds allowed for the exact solve."),
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Every critical point (∇f = 0), exact where possible, classified by the Hessian.
+
+    Example: gradlab critical "x**3 + y**3 + 3*x**2 - 6*y**2 - 2"
+    """
+    from gradlab.analysis import critical_points
+
+    if not (0 < timeout <= 600):
+        raise BadInput("--timeout must be more than 0 and at most 600 seconds", "--timeout")
+    surface = _surface(target, surfaces, dims)
+    parsed = surface.parsed if surface is not None else _function(target, variables)
+    win = _window(window) if window else (tuple(surface.window) if surface is not None else (-5.0, 5.0, -5.0, 5.0))
+    emit(critical_points(parsed, win, timeout), fmt)
+
+
+def _window(text: str) -> tuple[float, ...]:
+    w = _numbers(text, "--window")
+    if len(w) != 4 or not (w[0] < w[1] and w[2] < w[3]):
+        raise BadInput("--window must be xmin,xmax,ymin,ymax with min < max", "--window")
+    return tuple(w)
+
+
+@app.command("check")
+def check_cmd(
+    expression: str = typer.Argument(..., help="The function."),
+    at: Optional[str] = typer.Option(None, "--at", help="Point: 1,2."),
+    grad: Optional[str] = typer.Option(None, "--grad", help='Your gradient to check: "g1, g2, ...".'),
+    h: float = typer.Option(1e-5, "--h", help="Finite-difference step."),
+    tol: float = typer.Option(1e-6, "--tol", help="Relative tolerance of the verdict."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Error against h, log-log, to FILE.png."),
+    dpi: int = typer.Option(100, "--dpi", help="Resolution of the plot."),
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Check a gradient: exact against finite differences, or yours against the exact one.
+
+    Example: gradlab check "x**2*y + y*z**3" --at 1,2,3 --grad "2*x*y, x**2 + z**3, 3*y*z**2"
+    """
+    from gradlab.gradcheck import gradient_check
+    from gradlab.parsing import parse_components
+
+    if plot:
+        from gradlab.files import check_writable
+
+        check_writable(plot, (".png",), "--plot")
+        _check_dpi(dpi)
+    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
+    point = _point(at, parsed, required=True)
+    user = parse_components(grad, "--grad") if grad is not None else None
+    if user is not None:
+        extra = set().union(*(u.free_symbols for u in user)) - set(parsed.variables)
+        if extra:
+            raise BadInput(f"--grad uses {', '.join(sorted(s.name for s in extra))}, which f does not", "--grad")
+    result = gradient_check(parsed, point, h, tol, user)
+    if plot:
+        import numpy as np
+
+        from gradlab import plots
+        from gradlab.gradcheck import error_curve
+
+        hs = np.geomspace(1e-1, 1e-14, 40)
+        fe, ce = error_curve(parsed, point, hs)
+        plots.save(plots.check_figure(parsed, point, hs, fe, ce), plot, dpi)
+        note(f"wrote {plot}")
+    emit(result, fmt)
+
+
+@app.command("explain")
+def explain_cmd(
+    expression: str = typer.Argument(..., help="The function."),
+    wrt: Optional[str] = typer.Option(None, "--wrt", help="The variable (default: the first)."),
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Derive ∂f/∂x step by step, naming each rule.
+
+    Example: gradlab explain "x*exp(x)" --wrt x
+    """
+    from gradlab.explain import explain
+
+    emit(explain(_function(expression, variables, surfaces_file=surfaces, dims=dims), wrt), fmt)
+
+
 def _check_dpi(dpi: int) -> None:
     if not 10 <= dpi <= 600:
         raise BadInput(f"--dpi must be from 10 to 600, got {dpi}", "--dpi")

@@ -20,7 +20,7 @@ def cell_text(cell: Cell) -> str:
     if cell is None:
         return ""
     if isinstance(cell, float):
-        return repr(cell)
+        return repr(float(cell))  # float(): NumPy 2 scalars repr as np.float64(...)
     if isinstance(cell, tuple):
         return ",".join(cell_text(c) for c in cell)
     return " ".join(str(cell).split())  # a tab or newline inside a cell would break TSV

@@ -444,3 +444,27 @@ def sweep_figure(result) -> Figure:
     ax.legend(fontsize=7)
     ax.set_title(f"learning-rate sweep on {result.surface.name or 'f'} ({result.steps} steps)", fontsize=10)
     return fig
+
+
+# --------------------------------------------------------------------------- gradient checks
+def check_figure(parsed, point, hs: np.ndarray, forward: np.ndarray, central: np.ndarray) -> Figure:
+    """Relative error of forward and central differences against h, log-log, with the
+    O(h) and O(h²) slopes and the round-off floor ε/h."""
+    fig = Figure(figsize=(7, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    floor = 1e-18
+    ax.loglog(hs, np.maximum(forward, floor), "o-", ms=3, label="forward difference")
+    ax.loglog(hs, np.maximum(central, floor), "s-", ms=3, label="central difference")
+    eps = np.finfo(float).eps
+    mid = len(hs) // 4
+    ax.loglog(hs, forward[mid] * hs / hs[mid], ":", color="grey", label="slope 1: O(h)")
+    ax.loglog(hs, central[mid] * (hs / hs[mid]) ** 2, "--", color="grey", label="slope 2: O(h²)")
+    ax.loglog(hs, eps / hs, "-.", color="firebrick", label="round-off ≈ ε/h")
+    ax.set_ylim(max(floor, min(np.min(central[central > 0], initial=1), 1e-16) / 10), 10)
+    ax.set_xlabel("step h")
+    ax.set_ylabel("relative error of the gradient")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    at = ", ".join(str(p) for p in point)
+    ax.set_title(f"finite differences of {_title(parsed, 'f')} at ({at})", fontsize=10)
+    return fig

@@ -1,0 +1,208 @@
+"""Critical points: every x with ∇f(x) = 0, found exactly and numerically, classified.
+
+SymPy's ``solve`` runs first, under a time limit; it may fail, time out, or (as on
+Himmelblau's function) return only some of the points without saying so. So a
+multi-start Newton search over the window always runs too, and its points are merged
+with the exact ones. Each point is classified by the Hessian's eigenvalues.
+
+>>> from gradlab.parsing import parse
+>>> res = critical_points(parse("x**2 - y**2"), (-5, 5, -5, 5), timeout=5)
+>>> [(p.exact, p.classification, p.method) for p in res.points]
+[((0, 0), 'saddle', 'exact, numeric')]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import sympy
+
+from gradlab import derivatives as d
+from gradlab.errors import Undefined
+from gradlab.numeric import Compiled, eigenvalues
+from gradlab.parsing import Parsed, to_text
+from gradlab.timelimit import within
+from gradlab.views import View
+
+STARTS_PER_AXIS = 15
+NEWTON_STEPS = 60
+#: An eigenvalue within EIG_TOL × max(1, max|λ|) of zero makes the test inconclusive.
+EIG_TOL = 1e-8
+MAX_EXACT_TEXT = 60
+
+
+@dataclass(frozen=True)
+class CriticalPoint:
+    """One critical point: ``exact`` coordinates where SymPy found readable ones (else
+    ``None``), ``value`` as floats always, f there, the Hessian's eigenvalues, the
+    classification, and which method found it (``exact``, ``numeric`` or both)."""
+
+    exact: tuple[sympy.Expr, ...] | None
+    value: tuple[float, ...]
+    f: float
+    eigenvalues: tuple[float, ...]
+    classification: str
+    method: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "point": {"exact": [str(v) for v in self.exact] if self.exact is not None else None,
+                      "value": list(self.value)},
+            "f": self.f, "eigenvalues": list(self.eigenvalues), "classification": self.classification,
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True)
+class CriticalResult:
+    """All critical points found, with how the search went."""
+
+    parsed: Parsed
+    window: tuple[float, ...]
+    points: tuple[CriticalPoint, ...]
+    exact_status: str
+    tolerance: float = EIG_TOL
+
+    def to_record(self) -> dict[str, Any]:
+        return {"command": "critical", "expression": self.parsed.text,
+                "variables": [v.name for v in self.parsed.variables], "window": list(self.window),
+                "exact_solve": self.exact_status, "eigenvalue_tolerance": self.tolerance,
+                "points": [p.to_record() for p in self.points]}
+
+    def view(self) -> View:
+        rows = tuple(
+            (", ".join(to_text(v) for v in p.exact) if p.exact is not None else "—", p.value, p.f, p.eigenvalues,
+             p.classification, p.method)
+            for p in self.points
+        )
+        plain = tuple((p.value, p.f, p.classification, p.method) for p in self.points)
+        notes = (f"exact solve: {self.exact_status}",
+                 f"numeric search: Newton from a {STARTS_PER_AXIS}×{STARTS_PER_AXIS} grid over "
+                 f"{', '.join(f'{w:g}' for w in self.window)}",
+                 f"an eigenvalue within {self.tolerance:g}·max(1, max|λ|) of 0 makes the test inconclusive")
+        return View(f"critical points of f = {self.parsed.text}",
+                    ("exact", "value", "f", "eigenvalues", "classification", "method"), rows, notes=notes,
+                    plain_cells=plain, digits=8)
+
+
+def _solve(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol]) -> list[dict]:
+    return sympy.solve(list(grad), list(variables), dict=True)
+
+
+def _real_point(sol: dict, variables: Sequence[sympy.Symbol]) -> tuple[tuple[sympy.Expr, ...], tuple[float, ...]] | None:
+    if any(v not in sol for v in variables):
+        return None  # a curve of critical points: the numeric search reports samples of it
+    exact = tuple(sympy.sympify(sol[v]) for v in variables)
+    values = []
+    for e in exact:
+        if e.free_symbols:
+            return None
+        re, im = sympy.N(e, 30).as_real_imag()
+        if abs(im) > 1e-20 * max(1, abs(re)):
+            return None
+        values.append(float(re))
+    return exact, tuple(values)
+
+
+def _readable(exact: tuple[sympy.Expr, ...]) -> tuple[sympy.Expr, ...] | None:
+    """Exact coordinates worth showing: real radicals and rationals, not casus
+    irreducibilis forms full of I that only cancel numerically."""
+    if any(e.has(sympy.I) or len(to_text(e)) > MAX_EXACT_TEXT for e in exact):
+        return None
+    return exact
+
+
+def _newton_search(parsed: Parsed, window: Sequence[float]) -> np.ndarray:
+    """Critical points from Newton's method on ∇f = 0, started from a grid of points."""
+    n = len(parsed.variables)
+    grad = Compiled(d.gradient(parsed.expr, parsed.variables), parsed.variables)
+    H = d.hessian(parsed.expr, parsed.variables)
+    hess = Compiled([e for row in H for e in row], parsed.variables)
+    xmin, xmax, ymin, ymax = window
+    axes = [np.linspace(xmin, xmax, STARTS_PER_AXIS), np.linspace(ymin, ymax, STARTS_PER_AXIS)][:n]
+    mesh = np.meshgrid(*axes)
+    X = np.stack([m.ravel() for m in mesh])
+    if n > 2:  # further variables: a fixed-seed sample of the same box as y
+        rng = np.random.default_rng(0)
+        X = np.vstack([X, rng.uniform(ymin, ymax, size=(n - 2, X.shape[1]))])
+    with np.errstate(all="ignore"):
+        for _ in range(NEWTON_STEPS):
+            G = grad(X)
+            Hm = np.moveaxis(hess(X).reshape(n, n, -1), -1, 0)
+            ok = np.isfinite(G).all(axis=0) & np.isfinite(Hm).all(axis=(1, 2))
+            step = np.zeros_like(X)
+            if ok.any():
+                # lstsq-like solve that tolerates singular Hessians (degenerate points)
+                step[:, ok] = np.einsum("rij,rj->ir", np.linalg.pinv(Hm[ok], rcond=1e-12), G[:, ok].T)
+            X = X - step
+        G = grad(X)
+        scale = max(1.0, *(abs(w) for w in window))
+        gn = np.linalg.norm(G, axis=0)
+        # Newton may jump far from its start: keep what it found inside the window.
+        pad_x, pad_y = 1e-9 * (xmax - xmin), 1e-9 * (ymax - ymin)
+        inside = (X[0] >= xmin - pad_x) & (X[0] <= xmax + pad_x)
+        if n > 1:
+            inside &= (X[1] >= ymin - pad_y) & (X[1] <= ymax + pad_y)
+        good = np.isfinite(gn) & (gn < 1e-8 * scale) & np.isfinite(X).all(axis=0) & inside
+    return X[:, good].T
+
+
+def _merge(points: list[np.ndarray], tol: float) -> list[int]:
+    """Indices of the first of each cluster of points closer than ``tol``."""
+    keep: list[int] = []
+    for i, p in enumerate(points):
+        if all(np.linalg.norm(p - points[j]) > tol for j in keep):
+            keep.append(i)
+    return keep
+
+
+def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.0) -> CriticalResult:
+    """Every critical point of ``parsed.expr``, exact where SymPy finds them within
+    ``timeout`` seconds, numeric over ``window`` always; raises Undefined if none."""
+    variables = parsed.variables
+    if not variables:
+        raise Undefined("a constant function has no isolated critical points")
+    grad = d.gradient(parsed.expr, variables)
+    ok, answer = within(timeout, _solve, grad, variables)
+    exact_found: list[tuple[tuple[sympy.Expr, ...], tuple[float, ...]]] = []
+    if ok:
+        for sol in answer:
+            rp = _real_point(sol, variables)
+            if rp is not None:
+                exact_found.append(rp)
+        status = f"{len(exact_found)} real point{'s' if len(exact_found) != 1 else ''} from sympy.solve"
+    else:
+        status = f"no exact answer ({answer})"
+    numeric = _newton_search(parsed, window)
+
+    scale = max(1.0, *(abs(w) for w in window))
+    tol = 1e-6 * scale
+    candidates = [np.array(v) for _, v in exact_found] + list(numeric)
+    methods = ["exact"] * len(exact_found) + ["numeric"] * len(numeric)
+    keep = _merge(candidates, tol)
+    F = Compiled([parsed.expr], variables)
+    H = d.hessian(parsed.expr, variables)
+    hess = Compiled([e for row in H for e in row], variables)
+    n = len(variables)
+    out = []
+    for i in keep:
+        p = candidates[i]
+        found_by = sorted({m for j, m in enumerate(methods) if np.linalg.norm(candidates[j] - p) <= tol})
+        exact = _readable(exact_found[i][0]) if i < len(exact_found) else None
+        with np.errstate(all="ignore"):
+            f = float(F(p)[0])
+            Hp = hess(p).reshape(n, n)
+        if not (math.isfinite(f) and np.isfinite(Hp).all()):
+            continue
+        eig = tuple(eigenvalues(Hp))
+        singular = d.exactly_singular([[e.xreplace(dict(zip(variables, exact_found[i][0]))) for e in row]
+                                       for row in H]) if i < len(exact_found) else None
+        out.append(CriticalPoint(exact, tuple(float(v) for v in p), f, eig, d.classify(eig, singular, EIG_TOL),
+                                 ", ".join(found_by)))
+    if not out:
+        raise Undefined(f"no critical point found (exact solve: {status}; numeric search over the window found none)")
+    out.sort(key=lambda c: c.value)
+    return CriticalResult(parsed, tuple(window), tuple(out), status)

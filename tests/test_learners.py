@@ -1,0 +1,169 @@
+"""critical, check and explain: facts from the mathematics."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import sympy
+
+from gradlab.analysis import critical_points
+from gradlab.explain import explain
+from gradlab.gradcheck import gradient_check
+from gradlab.parsing import parse, parse_components, parse_point, symbol
+from tests.conftest import assert_error, run
+
+W = (-5.0, 5.0, -5.0, 5.0)
+
+
+def test_cubic_has_exactly_four_critical_points():
+    res = critical_points(parse("x**3 + y**3 + 3*x**2 - 6*y**2 - 2"), W)
+    found = {p.exact: p.classification for p in res.points}
+    assert found == {(0, 0): "saddle", (0, 4): "minimum", (-2, 0): "maximum", (-2, 4): "saddle"}
+    assert all("exact" in p.method for p in res.points)
+
+
+def test_himmelblau_all_nine_are_found():
+    res = critical_points(parse("(x**2 + y - 11)**2 + (x + y**2 - 7)**2"), W, timeout=2)
+    kinds = [p.classification for p in res.points]
+    assert len(res.points) == 9
+    assert kinds.count("minimum") == 4 and kinds.count("maximum") == 1 and kinds.count("saddle") == 4
+    assert all(abs(p.f) < 1e-12 for p in res.points if p.classification == "minimum")
+    [top] = [p for p in res.points if p.classification == "maximum"]
+    assert top.value == pytest.approx((-0.270845, -0.923039), abs=1e-6)
+    # any exact coordinates shown are readable reals, never casus-irreducibilis radicals with I
+    assert all(p.exact is None or not any(e.has(sympy.I) for e in p.exact) for p in res.points)
+    assert any("numeric" in p.method for p in res.points)
+
+
+@pytest.mark.parametrize("text, kind", [("x**4 + y**4", "inconclusive"), ("x**3 - 3*x*y**2", "inconclusive"),
+                                        ("x**2 - y**2", "saddle")])
+def test_degenerate_and_saddle_origins(text, kind):
+    res = critical_points(parse(text), W)
+    assert len(res.points) == 1 and res.points[0].classification == kind
+    assert res.points[0].value == pytest.approx((0, 0), abs=1e-6)
+
+
+def test_no_critical_point_is_exit_1():
+    assert_error(run("critical", "x + y"), 1, "no critical point")
+
+
+def test_time_limit_holds():
+    # sympy cannot solve this system; the exact attempt must stop at the limit
+    text = "sin(x*y) + cos(x + y**2) + exp(x)*y/7 + x**5*y**3/1000"
+    start = time.perf_counter()
+    r = run("critical", text, "--timeout", "1", "-f", "json")
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1 + 10  # the limit plus the numeric search
+    if r.code == 0:
+        doc = json.loads(r.out)
+        assert doc["exact_solve"].startswith(("no exact answer", "0 real", "1 real")) or doc["points"]
+
+
+def test_critical_json():
+    doc = json.loads(run("critical", "x**2 - y**2", "-f", "json").out)
+    p = doc["points"][0]
+    assert p["point"]["exact"] == ["0", "0"] and p["classification"] == "saddle"
+    assert p["eigenvalues"] == [-2.0, 2.0] and "exact" in p["method"]
+
+
+# --------------------------------------------------------------------- check
+def test_central_beats_forward_and_complex_step_is_exact():
+    r = gradient_check(parse("sin(x)*exp(y) + x**3*y"), parse_point("0.7,0.3", 2), h=1e-5)
+    for c in r.components:
+        assert c.central_rel * 100 < c.forward_rel  # orders of magnitude
+        assert c.complex_rel < 1e-14
+    assert r.passed
+
+
+@pytest.mark.parametrize("grad, passed, wrong", [
+    ("2*x*y, x**2 + z**3, 3*y*z**2", True, []),
+    ("2*x*y, x**2, 3*y*z**2", False, ["y"]),
+    ("2*y*x, z**3 + x*x, 3*z*z*y", True, []),  # same functions, written differently
+])
+def test_users_gradient(grad, passed, wrong):
+    p = parse("x**2*y + y*z**3")
+    r = gradient_check(p, parse_point("1,2,3", 3), user=parse_components(grad))
+    assert r.passed is passed
+    assert [c.variable for c in r.components if not c.user_right] == wrong
+
+
+def test_wrong_component_shown_beside_the_correct_one():
+    r = run("check", "x**2*y + y*z**3", "--at", "1,2,3", "--grad", "2*x*y, x**2, 3*y*z**2", "-f", "json")
+    doc = json.loads(r.out)
+    y = doc["components"][1]
+    assert doc["passed"] is False and y["yours"]["right"] is False
+    assert parse("x**2 + z**3").expr == parse(y["exact"]["symbolic"]).expr
+
+
+def test_check_errors():
+    assert_error(run("check", "x*y", "--at", "1,2", "--grad", "y"), 2, "components")
+    assert_error(run("check", "x*y", "--at", "1,2", "--grad", "y, q"), 2, "q")
+    assert_error(run("check", "x*y", "--at", "1,2", "--h", "0"), 2, "step")
+    assert_error(run("check", "log(x)", "--at", "0"), 1, "undefined")
+
+
+def test_check_plot(tmp_path):
+    out = tmp_path / "h.png"
+    assert run("check", "sin(x)*exp(y)", "--at", "1,1", "--plot", str(out), "--dpi", "40").code == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+# --------------------------------------------------------------------- explain
+CASES = [
+    ("7", "x", ["constant rule"]),
+    ("x", "x", ["variable rule"]),
+    ("x**5", "x", ["power rule"]),
+    ("3*x**2 + x + 4", "x", ["sum rule", "constant multiple rule", "power rule"]),
+    ("x*exp(x)", "x", ["product rule", "exp rule"]),
+    ("sin(x)/x", "x", ["quotient rule", "sin rule"]),
+    ("sin(x**2)", "x", ["chain rule with sin", "power rule"]),
+    ("exp(3*x)", "x", ["chain rule with exp"]),
+    ("log(x**2 + 1)", "x", ["chain rule with log"]),
+    ("sqrt(1 + x**2)", "x", ["square root"]),
+    ("cos(x) + tan(x)", "x", ["cos rule", "tan rule"]),
+    ("asin(x) + acos(x) + atan(x)", "x", ["asin rule", "acos rule", "atan rule"]),
+    ("sinh(x) * cosh(x) + tanh(x)", "x", ["sinh rule", "cosh rule", "tanh rule", "product rule"]),
+    ("sigmoid(2*x)", "x", ["chain rule with sigmoid"]),
+    ("softplus(x)", "x", ["softplus rule"]),
+    ("relu(x - 1)", "x", ["chain rule with relu"]),
+    ("2**x", "x", ["exponential rule"]),
+    ("x**x", "x", ["general power rule"]),
+    ("abs(x)*y", "y", ["constant multiple rule"]),
+]
+
+
+@pytest.mark.parametrize("text, wrt, rules", CASES)
+def test_explain_agrees_with_sympy_and_names_the_rules(text, wrt, rules):
+    p = parse(text, "x,y")
+    r = explain(p, wrt)
+    x = symbol(wrt)
+    expected = sympy.diff(p.expr, x).replace(sympy.Heaviside, lambda *a: sympy.Heaviside(a[0]))
+    diff = sympy.simplify(r.result - expected)
+    assert diff == 0 or sympy.simplify(diff.rewrite(sympy.exp)) == 0 or _numerically_zero(diff, p.variables)
+    named = " | ".join(s.rule for s in r.steps)
+    for rule in rules:
+        assert rule in named, (rule, named)
+
+
+def _numerically_zero(e, variables) -> bool:
+    from gradlab.numeric import lambdify
+
+    f = lambdify(variables, [e])
+    pts = np.random.default_rng(1).uniform(0.2, 0.9, (10, len(variables)))
+    return all(abs(complex(f(*pt)[0])) < 1e-9 for pt in pts)
+
+
+def test_explain_plain_lines_are_numbered_and_json_has_steps():
+    r = run("explain", "x*exp(x)")
+    lines = r.out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(i) for i in range(1, len(lines) + 1)]
+    doc = json.loads(run("explain", "sin(x**2)", "-f", "json").out)
+    assert [s["rule"] for s in doc["steps"]] == ["power rule", "chain rule with sin"]
+    assert parse(doc["result"]).expr == parse("2*x*cos(x**2)").expr
+
+
+def test_explain_unknown_variable():
+    assert_error(run("explain", "x**2", "--wrt", "z"), 2, "z")
