@@ -159,6 +159,14 @@ def _merge(points: list[np.ndarray], tol: float) -> list[int]:
     return keep
 
 
+def numeric_critical(parsed: Parsed, window: Sequence[float]) -> list[tuple[float, ...]]:
+    """The critical points the Newton search finds in ``window`` (no exact solve): quick
+    enough to mark on every landscape plot."""
+    scale = max(1.0, *(abs(w) for w in window))
+    pts = list(_newton_search(parsed, window))
+    return [tuple(float(v) for v in pts[i]) for i in _merge(pts, 1e-6 * scale)]
+
+
 def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.0) -> CriticalResult:
     """Every critical point of ``parsed.expr``, exact where SymPy finds them within
     ``timeout`` seconds, numeric over ``window`` always; raises Undefined if none."""

@@ -547,8 +547,13 @@ def plot_cmd(
         if len(win) != 4 or not (win[0] < win[1] and win[2] < win[3]):
             raise BadInput("--window must be xmin,xmax,ymin,ymax with min < max", "--window")
     from gradlab import plots
+    from gradlab.analysis import numeric_critical
 
-    plots.save(plots.landscape_figure(surface, win), out, dpi)
+    known = [[float(v) for v in m.point] for m in surface.minima]
+    critical = [p for p in numeric_critical(surface.parsed, win or surface.window)
+                if all(sum((a - b) ** 2 for a, b in zip(p, k)) > 1e-10 for k in known)] \
+        if len(surface.parsed.variables) == 2 else []
+    plots.save(plots.landscape_figure(surface, win, critical), out, dpi)
     note(f"wrote {out}")
 
 

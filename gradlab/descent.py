@@ -134,7 +134,8 @@ class DescentResult:
         if all(row[9] is None for row in plain):
             drop.add(9)
         else:
-            drop.add(8)  # room for the bound; the distance stays in plain and JSON output
+            # room for the bound: x and the distance stay in plain and JSON output
+            drop.update({8, 10})
         if len({r.start for r in self.runs}) == 1:
             drop.add(2)
         if all(r.distance is None for r in self.runs):
@@ -148,6 +149,7 @@ class DescentResult:
             f"descent on {name} from {_start(self.runs)} ({self.steps} steps at most, ‖∇f‖ < {self.tol:g})",
             tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in plain),
             notes=notes, plain_cells=plain_rows, digits=3,
+            nowrap=tuple(k for k, i in enumerate(keep) if cols[i] == "lr vs bound"),
         )
 
 

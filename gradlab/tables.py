@@ -45,7 +45,8 @@ def render(view: View, console: Console) -> None:
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_header=any(view.columns))
     for i, col in enumerate(view.columns):
         numeric = any(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in view.rows)
-        table.add_column(escape(col), justify="right" if numeric else "left", overflow="fold")
+        table.add_column(escape(col), justify="right" if numeric else "left", overflow="fold",
+                         no_wrap=i in view.nowrap)
     for row in view.rows:
         table.add_row(*(_text(c, view.digits) for c in row))
     console.print(table)

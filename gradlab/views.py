@@ -33,6 +33,7 @@ class View:
     notes: tuple[str, ...] = ()
     plain_cells: tuple[tuple[Cell, ...], ...] | None = None
     digits: int = 10  # significant digits of floats in tables (plain keeps them all)
+    nowrap: tuple[int, ...] = ()  # table columns that must not wrap (short phrases)
 
     def plain_rows(self) -> list[tuple[Cell, ...]]:
         if self.plain_cells is not None:
