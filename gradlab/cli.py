@@ -29,7 +29,13 @@ def _debug(args: Sequence[str]) -> bool:
     return "--debug" in args or os.environ.get("GRADLAB_DEBUG", "") not in ("", "0")
 
 
+MAX_ERROR = 400  # characters: an error quoting 5,000 characters of input helps nobody
+
+
 def _fail(line: str, code: int) -> int:
+    line = " ".join(line.split())
+    if len(line) > MAX_ERROR:
+        line = line[: MAX_ERROR - 41] + " … " + line[-38:]
     sys.stderr.write(f"gradlab: error: {line}\n")
     sys.stderr.flush()
     return code

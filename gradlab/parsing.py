@@ -166,13 +166,36 @@ def _syntax_tree(text: str, where: str) -> ast.expr:
     nodes, stack = 0, [(tree.body, 1)]
     while stack:  # iterative, so a deep tree cannot exhaust Python's stack here
         node, depth = stack.pop()
-        nodes += 1
+        nodes += isinstance(node, ast.expr)  # operators and contexts are not parts
         if nodes > MAX_NODES:
             raise LimitExceeded(f"expression has more than {MAX_NODES} parts", where)
         if depth > MAX_DEPTH:
             raise LimitExceeded(f"expression is nested deeper than {MAX_DEPTH} levels", where)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        family = _family(node)
+        # a + b + c is a left-deep chain in ast, but one level of nesting to a reader
+        stack.extend((child, depth if family and _family(child) == family else depth + 1)
+                     for child in ast.iter_child_nodes(node))
     return tree.body
+
+
+def _family(node: ast.AST) -> str | None:
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            return "add"
+        if isinstance(node.op, (ast.Mult, ast.Div)):
+            return "mul"
+    return None
+
+
+def _chain(node: ast.BinOp) -> list[tuple[bool, ast.AST]]:
+    """The operands of a chain a ± b ± c (or a */ b */ c), left to right, each with
+    whether it is subtracted (divided); walked without recursion."""
+    family, out = _family(node), []
+    while _family(node) == family:
+        out.append((isinstance(node.op, (ast.Sub, ast.Div)), node.right))
+        node = node.left
+    out.append((False, node))
+    return out[::-1]
 
 
 # --------------------------------------------------------------------------- the walker
@@ -255,20 +278,23 @@ class _Walker:
         return symbol(name)
 
     def binop(self, node: ast.BinOp) -> sympy.Expr:
+        family = _family(node)
+        if family is not None:
+            # Flatten the chain: no deep recursion, and one Add/Mul instead of n nested ones.
+            parts, bits = [], 0
+            for inverted, operand in _chain(node):
+                value = self.walk(operand)
+                if family == "mul" and value.is_Rational:
+                    # a product's digits add up: refuse before SymPy multiplies them out
+                    bits += max(int(abs(value.p)).bit_length(), int(value.q).bit_length())
+                    if bits > MAX_NUMBER_DIGITS * 3.33:
+                        raise LimitExceeded(f"a number grows past {MAX_NUMBER_DIGITS} digits", self.where)
+                parts.append((-value if family == "add" else 1 / value) if inverted else value)
+            result = sympy.Add(*parts) if family == "add" else sympy.Mul(*parts)
+            return self.check_size(result, node)
         left, right = self.walk(node.left), self.walk(node.right)
-        op = type(node.op)
-        if op is ast.Pow:
-            self.check_power(left, right, node)
-            result = left**right
-        elif op is ast.Add:
-            result = left + right
-        elif op is ast.Sub:
-            result = left - right
-        elif op is ast.Mult:
-            result = left * right
-        else:
-            result = left / right
-        return self.check_size(result, node)
+        self.check_power(left, right, node)
+        return self.check_size(left**right, node)
 
     def check_power(self, base: sympy.Expr, exponent: sympy.Expr, node: ast.AST) -> None:
         """Refuse powers whose exact value would be enormous, before computing them."""
