@@ -18,6 +18,7 @@ import io
 import math
 import re
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
@@ -157,7 +158,12 @@ def _syntax_tree(text: str, where: str) -> ast.expr:
     text = _check_text(text, where)
     _check_tokens(text, where)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # Python warns (on stderr) about things like "1if x"; gradlab refuses them instead.
+            warnings.simplefilter("error")
+            tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxWarning as exc:
+        raise BadInput(f"syntax error: {exc}", where) from None
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
         raise BadInput(f"syntax error{col}: {exc.msg}", where) from None

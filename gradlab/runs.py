@@ -32,6 +32,7 @@ from gradlab.parsing import Parsed
 ESCAPE = 1e3
 #: Steps advanced between stop tests (the tests still find the exact step).
 CHUNK = 32
+MAX_CHUNK = 256
 STATUSES = ("converged", "max_steps", "diverged")
 
 
@@ -184,7 +185,9 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     R, n = len(specs), objective.n
     starts = np.array([s.start for s in specs], dtype=float).reshape(R, n)
     # Newton's state counts modified steps; a chunk would count steps past a run's end.
-    chunk = 1 if any(sp.optimizer == "newton" for sp in specs) else CHUNK
+    # Longer chunks for small batches, where the per-chunk tests cost most per step.
+    chunk = 1 if any(sp.optimizer == "newton" for sp in specs) else \
+        int(min(MAX_CHUNK, max(CHUNK, 8192 // max(1, n * R))))
     groups: list[_Group] = []
     for name in dict.fromkeys(s.optimizer for s in specs):
         idx = np.array([i for i, s in enumerate(specs) if s.optimizer == name])
@@ -199,7 +202,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     gnorm = np.full(R, np.nan)
     diverged_at = np.full(R, -1)
     modified = np.zeros(R, dtype=int)
-    tol2, bound, f_grad = tol * tol, objective.bound, objective.grad.function
+    tol2, bound, f_grad, f_value = tol * tol, objective.bound, objective.grad.function, objective.f.function
     # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
     # on 1-element arrays would otherwise dominate the loop.
     f_scalar = objective.grad.scalar if any(g.idx.size == 1 for g in groups) else None
@@ -236,14 +239,17 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                     traces.append((k0, grp.idx.copy(), grp.Xb[:L].copy()))
                 Xs, Gs = grp.Xb[:L], grp.Gb[:L]
                 gn2 = np.einsum("jir,jir->jr", Gs, Gs)
+                # f too, once per chunk: log(x) has a finite gradient where f is undefined
+                fs = np.broadcast_to(np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float), gn2.shape)
                 if watch is not None and k0 <= watch < k0 + L:
-                    watched[grp.idx[grp.alive]] = objective.f(Xs[watch - k0])[0][grp.alive]
+                    watched[grp.idx[grp.alive]] = fs[watch - k0][grp.alive]
                 ended = k0 + L - 1 == steps
                 # One cheap test per chunk; per-run masks only when something happened.
                 if ended or not (minimum(gn2, axis=None) >= tol2 and maximum(gn2, axis=None) < math.inf
-                                 and minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound):
-                    _settle(grp, k0, L, ended, Xs, gn2, tol2, bound, status, taken, final, gnorm, diverged_at,
-                            modified)
+                                 and minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound
+                                 and minimum(fs, axis=None) > -math.inf and maximum(fs, axis=None) < math.inf):
+                    _settle(grp, k0, L, ended, Xs, gn2, fs, tol2, bound, status, taken, final, gnorm,
+                            diverged_at, modified)
                 else:
                     grp.Xb[0] = grp.Xb[L]
             k0 += L
@@ -295,7 +301,9 @@ class Runs(Sequence[Run]):
         message = {
             "converged": f"‖∇f‖ fell below the tolerance after {steps} steps",
             "max_steps": f"still moving after {steps} steps",
-            "diverged": f"left the region |x| ≤ {obj.bound:g} or overflowed at step {div}",
+            "diverged": (f"f or ∇f is undefined or infinite at the start" if div == 0 else
+                         f"left the region |x| ≤ {obj.bound:g}, overflowed or reached where f is undefined "
+                         f"at step {div}"),
         }[status]
         modified = int(self.modified[i])
         if spec.optimizer == "newton" and modified:
@@ -310,12 +318,13 @@ class Runs(Sequence[Run]):
 
 
 
-def _settle(grp: _Group, k0: int, L: int, ended: bool, Xs: np.ndarray, gn2: np.ndarray, tol2: float,
-            bound: float, status, taken, final, gnorm, diverged_at, modified) -> None:
+def _settle(grp: _Group, k0: int, L: int, ended: bool, Xs: np.ndarray, gn2: np.ndarray, fs: np.ndarray,
+            tol2: float, bound: float, status, taken, final, gnorm, diverged_at, modified) -> None:
     """Record the runs of ``grp`` that finished in the chunk of steps ``k0 .. k0+L-1`` at
     the first step where each did, park them, and start the next chunk."""
     conv = gn2 < tol2  # (L, r)
-    bad = ~np.isfinite(gn2) | ~(np.abs(Xs) <= bound).all(axis=1)
+    bad = ~np.isfinite(gn2) | ~np.isfinite(fs) | ~(np.abs(Xs) <= bound).all(axis=1)
+    conv &= ~bad
     event = conv | bad
     if ended:
         event[-1] = True

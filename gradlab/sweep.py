@@ -188,6 +188,11 @@ def _edge(lrs: np.ndarray, stable: np.ndarray) -> tuple[float | None, float | No
 
 
 def _stable(runs: Runs, f0: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # NaN f of a diverged run compares False, as it should
+        return _stable_runs(runs, f0)
+
+
+def _stable_runs(runs: Runs, f0: float) -> np.ndarray:
     converged = runs.status == "converged"
     # "still falling": by more than rounding, so that a 2-cycle (equal f every other
     # step; the two halves have even length) does not pass.
