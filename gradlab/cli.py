@@ -165,6 +165,11 @@ VarsOpt = typer.Option(None, "--vars", help='Variable order, e.g. "y,x" (also ad
 SurfacesOpt = typer.Option(None, "--surfaces", envvar="GRADLAB_SURFACES",
                            help="A YAML catalogue of your own surfaces, over the built-in ones.")
 DimsOpt = typer.Option(None, "--dims", help="Dimension n for a surface that declares dims.")
+MomentumOpt = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9).")
+Beta1Opt = typer.Option(None, "--beta1", help="Adam's β₁ (0.9).")
+Beta2Opt = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9).")
+EpsOpt = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8).")
+DpiOpt = typer.Option(100, "--dpi", help="Resolution of plots.")
 
 
 # ------------------------------------------------------------------ inputs
@@ -182,6 +187,34 @@ def _surface(text: str, surfaces_file: Optional[str], dims: Optional[int] = None
     for n in notes:
         note(n)
     return surface
+
+
+def _target(text: str, start: Optional[str], variables: Optional[str], surfaces_file: Optional[str],
+            dims: Optional[int]):
+    """A surface by name, or an expression made a surface around ``start`` (required)."""
+    from gradlab.descent import inline_surface
+    from gradlab.parsing import parse, parse_point
+
+    surface = _surface(text, surfaces_file, dims)
+    if surface is not None:
+        return surface
+    parsed = parse(text, variables)
+    if not start:
+        raise BadInput("an expression needs a start point: --start 1,2", "--start")
+    return inline_surface(parsed, parse_point(start, len(parsed.variables),
+                                              [v.name for v in parsed.variables], "--start"))
+
+
+def _hyper(momentum, beta1, beta2, eps) -> dict:
+    """The optimizers' hyper-parameters, checked (None: each optimizer's default)."""
+    import math
+
+    for name, v in (("--momentum", momentum), ("--beta1", beta1), ("--beta2", beta2)):
+        if v is not None and not (0 <= v < 1):
+            raise BadInput(f"must be in [0, 1), got {v}", name)
+    if eps is not None and not (math.isfinite(eps) and eps > 0):
+        raise BadInput(f"must be a positive number, got {eps}", "--eps")
+    return {"momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps}
 
 
 def _function(text: str, variables: Optional[str], vector: bool = False, surfaces_file: Optional[str] = None,
@@ -381,16 +414,16 @@ def descend_cmd(
     start: Optional[list[str]] = typer.Option(None, "--start", help="Start point, e.g. -4,2 (repeatable)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Most steps per run (default: the surface's, else 1000)."),
     tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
-    momentum: Optional[float] = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9)."),
-    beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β₁ (0.9)."),
-    beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9)."),
-    eps: Optional[float] = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8)."),
+    momentum: Optional[float] = MomentumOpt,
+    beta1: Optional[float] = Beta1Opt,
+    beta2: Optional[float] = Beta2Opt,
+    eps: Optional[float] = EpsOpt,
     trajectory: Optional[str] = typer.Option(None, "--trajectory", help="Write every iterate to FILE.csv or FILE.json."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Draw one panel per optimizer × lr, with loss curves, to FILE.png."),
     loss_plot: Optional[str] = typer.Option(None, "--loss-plot", help="Draw the loss curves alone to FILE.png."),
     three_d: bool = typer.Option(False, "--3d", help="With --plot: a 3-D surface with the trajectories on it."),
     animate: Optional[str] = typer.Option(None, "--animate", help="Animate the descent to FILE.gif."),
-    dpi: int = typer.Option(100, "--dpi", help="Resolution of plots."),
+    dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
@@ -400,11 +433,11 @@ def descend_cmd(
 
     Example: gradlab descend elongated --lr 0.01,0.03,0.06,0.08
     """
-    from gradlab.descent import inline_surface, run_descent
+    from gradlab.descent import run_descent
     from gradlab.files import atomic_write, check_writable
-    from gradlab.parsing import parse, parse_point
+    from gradlab.parsing import parse_point
 
-    _check_hyper(momentum, beta1, beta2, eps)
+    hyper = _hyper(momentum, beta1, beta2, eps)
     if trajectory:
         check_writable(trajectory, (".csv", ".json"), "--trajectory")
     for path, option, ending in ((plot, "--plot", ".png"), (loss_plot, "--loss-plot", ".png"),
@@ -414,14 +447,7 @@ def descend_cmd(
     if three_d and not plot:
         raise BadInput("--3d draws into the --plot file; give --plot FILE.png", "--3d")
     _check_dpi(dpi)
-    surface = _surface(target, surfaces, dims)
-    if surface is None:
-        parsed = parse(target, variables)
-        if not start:
-            raise BadInput("an expression needs a start point: --start 1,2", "--start")
-        n = len(parsed.variables)
-        names = [v.name for v in parsed.variables]
-        surface = inline_surface(parsed, parse_point(start[0], n, names, "--start"))
+    surface = _target(target, start[0] if start else None, variables, surfaces, dims)
     n = len(surface.parsed.variables)
     names = [v.name for v in surface.parsed.variables]
     starts = [parse_point(s, n, names, "--start") for s in start] if start else None
@@ -429,8 +455,7 @@ def descend_cmd(
     optimizers = [o.strip() for o in optimizer.split(",")]
     update, close = _progress()
     try:
-        result = run_descent(surface, optimizers, lrs, starts, steps, tol,
-                             {"momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps},
+        result = run_descent(surface, optimizers, lrs, starts, steps, tol, hyper,
                              trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
     finally:
         close()
@@ -468,12 +493,12 @@ def sweep_cmd(
     start: Optional[str] = typer.Option(None, "--start", help="Start point (default: the surface's)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Steps per run (default: the surface's, else 1000)."),
     tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
-    momentum: Optional[float] = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9)."),
-    beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β₁ (0.9)."),
-    beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9)."),
-    eps: Optional[float] = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8)."),
+    momentum: Optional[float] = MomentumOpt,
+    beta1: Optional[float] = Beta1Opt,
+    beta2: Optional[float] = Beta2Opt,
+    eps: Optional[float] = EpsOpt,
     plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr to FILE.png."),
-    dpi: int = typer.Option(100, "--dpi", help="Resolution of the plot."),
+    dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
@@ -484,26 +509,17 @@ def sweep_cmd(
     Example: gradlab sweep elongated --optimizer gd,momentum
     """
     from gradlab.files import check_writable
-    from gradlab.parsing import parse, parse_point
+    from gradlab.parsing import parse_point
     from gradlab.sweep import default_range, run_sweep
 
-    _check_hyper(momentum, beta1, beta2, eps)
+    hyper = _hyper(momentum, beta1, beta2, eps)
     if plot:
         check_writable(plot, (".png",), "--plot")
         _check_dpi(dpi)
-    surface = _surface(target, surfaces, dims)
-    if surface is None:
-        from gradlab.descent import inline_surface
-
-        if not start:
-            raise BadInput("an expression needs a start point: --start 1,2", "--start")
-        parsed = parse(target, variables)
-        surface = inline_surface(parsed, parse_point(start, len(parsed.variables),
-                                                     [v.name for v in parsed.variables], "--start"))
+    surface = _target(target, start, variables, surfaces, dims)
     names = [v.name for v in surface.parsed.variables]
     x0 = parse_point(start, len(names), names, "--start") if start else None
     optimizers = [o.strip() for o in optimizer.split(",")]
-    hyper = {"momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps}
     lo, hi = default_range(surface, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
     lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
     update, close = _progress()
@@ -524,7 +540,7 @@ def plot_cmd(
     target: str = typer.Argument(..., help="A surface name or an expression of two (or more) variables."),
     out: str = typer.Option(..., "--out", "-o", help="The PNG file to write."),
     window: Optional[str] = typer.Option(None, "--window", help="xmin,xmax,ymin,ymax (default: the surface's)."),
-    dpi: int = typer.Option(100, "--dpi", help="Resolution."),
+    dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
@@ -549,9 +565,7 @@ def plot_cmd(
         raise BadInput("a landscape needs two variables (try --vars x,y)", "expression")
     win = None
     if window:
-        win = _numbers(window, "--window")
-        if len(win) != 4 or not (win[0] < win[1] and win[2] < win[3]):
-            raise BadInput("--window must be xmin,xmax,ymin,ymax with min < max", "--window")
+        win = _window(window)
     from gradlab import plots
     from gradlab.analysis import numeric_critical
 
@@ -605,7 +619,7 @@ def check_cmd(
     h: float = typer.Option(1e-5, "--h", help="Finite-difference step."),
     tol: float = typer.Option(1e-6, "--tol", help="Relative tolerance of the verdict."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Error against h, log-log, to FILE.png."),
-    dpi: int = typer.Option(100, "--dpi", help="Resolution of the plot."),
+    dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
@@ -665,16 +679,6 @@ def explain_cmd(
 def _check_dpi(dpi: int) -> None:
     if not 10 <= dpi <= 600:
         raise BadInput(f"--dpi must be from 10 to 600, got {dpi}", "--dpi")
-
-
-def _check_hyper(momentum, beta1, beta2, eps) -> None:
-    import math
-
-    for name, v, lo, hi in (("--momentum", momentum, 0, 1), ("--beta1", beta1, 0, 1), ("--beta2", beta2, 0, 1)):
-        if v is not None and not (lo <= v < hi):
-            raise BadInput(f"must be in [0, 1), got {v}", name)
-    if eps is not None and not (math.isfinite(eps) and eps > 0):
-        raise BadInput(f"must be a positive number, got {eps}", "--eps")
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import sympy
 
 from gradlab import derivatives as d
 from gradlab import optimizers
@@ -301,7 +300,7 @@ class Runs(Sequence[Run]):
         message = {
             "converged": f"‖∇f‖ fell below the tolerance after {steps} steps",
             "max_steps": f"still moving after {steps} steps",
-            "diverged": (f"f or ∇f is undefined or infinite at the start" if div == 0 else
+            "diverged": ("f or ∇f is undefined or infinite at the start" if div == 0 else
                          f"left the region |x| ≤ {obj.bound:g}, overflowed or reached where f is undefined "
                          f"at step {div}"),
         }[status]

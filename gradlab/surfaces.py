@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from fractions import Fraction
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping
@@ -166,7 +167,11 @@ def _number(value: Any, where: str) -> sympy.Expr:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise BadInput(f"{value} is not a finite number", where)
-        value = repr(value)  # the YAML text, read exactly: 0.1 is 1/10
+        if abs(value) > 1e300:
+            raise BadInput(f"{value} is too large", where)
+        # A number YAML has already read: its shortest repr, read exactly (0.1 is 1/10).
+        frac = Fraction(repr(value))
+        return sympy.Rational(frac.numerator, frac.denominator)
     if not isinstance(value, str):
         raise BadInput(f"expected a number, got {type(value).__name__}", where)
     return parse_number(value, where)
@@ -208,6 +213,8 @@ def _build(name: str, spec: Mapping[str, Any], where: str, dims: int | None = No
             raise BadInput("data must map column names to lists of numbers", at("data"))
         lengths = set()
         for col, vals in data.items():
+            if isinstance(vals, list) and len(vals) > MAX_ROWS:
+                raise LimitExceeded(f"more than {MAX_ROWS} data rows", at("data"))
             columns[str(col)] = _numbers(vals, at("data"), f"data column {col}")
             lengths.add(len(vals))
         if len(lengths) != 1:

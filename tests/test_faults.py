@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradlab.descent import inline_surface, run_descent
-from gradlab.parsing import FUNCTIONS, parse, parse_point
+from gradlab.parsing import FUNCTIONS, parse
 from gradlab.runs import Objective, RunSpec, descend
 from tests.conftest import run
 
