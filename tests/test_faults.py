@@ -115,7 +115,7 @@ def test_ctrl_c_during_a_long_sweep(tmp_path):
         [sys.executable, "-m", "gradlab", "sweep", "rosenbrock-nd", "--dims", "20", "--num", "1000",
          "--steps", "100000", "--lr-min", "1e-5", "--lr-max", "1e-3", "--plot", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    time.sleep(4.0)  # past start-up, into the sweep's loop
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
