@@ -163,7 +163,8 @@ def test_kink_warning_on_stderr_data_on_stdout():
 
 
 def test_help_has_an_example_for_every_command():
-    for cmd in ["grad", "jacobian", "hessian", "directional", "eval"]:
+    for cmd in ["grad", "jacobian", "hessian", "directional", "eval", "surfaces", "descend", "sweep", "plot",
+                "critical", "check", "explain"]:
         r = run(cmd, "--help")
         assert r.code == 0 and "Example: gradlab " + cmd in " ".join(r.out.split()), cmd
 
