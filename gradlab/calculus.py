@@ -77,7 +77,9 @@ def _cell(expr: sympy.Expr, value: Value | None) -> str:
     exact = str(value.exact)
     if exact == text:
         return exact
-    return f"{text} = {exact}" if exact == repr(value.value) or value.exact.is_Integer else f"{text} = {exact} ≈ {value.value:.10g}"
+    if value.exact.is_Rational:  # 12, 1/2: the exact value says it all
+        return f"{text} = {exact}"
+    return f"{text} = {exact} ≈ {value.value:.10g}"
 
 
 # --------------------------------------------------------------------------- grad

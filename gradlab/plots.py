@@ -27,7 +27,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from gradlab.errors import WriteFailed  # noqa: E402
 from gradlab.files import atomic_write  # noqa: E402
-from gradlab.numeric import Compiled  # noqa: E402
+from gradlab.numeric import Compiled, grid  # noqa: E402
 
 GRID = 200
 ARROWS = 18
@@ -62,8 +62,7 @@ class Landscape:
         from gradlab.derivatives import gradient
 
         self.grad = Compiled(gradient(parsed.expr, parsed.variables), parsed.variables)
-        xmin, xmax, ymin, ymax = self.window
-        self.X, self.Y = np.meshgrid(np.linspace(xmin, xmax, size), np.linspace(ymin, ymax, size))
+        self.X, self.Y = grid(self.window, size)
         with np.errstate(all="ignore"):
             self.Z = np.ma.masked_invalid(self.values(self.X, self.Y))
 

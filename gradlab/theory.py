@@ -49,11 +49,6 @@ class OptimizerTheory:
     note: str = ""
     short: str = ""  # the formula in a few characters, for tables
 
-    def factor_at(self, lr: float, eigenvalues: Sequence[float]) -> float | None:
-        """gd's contraction factor max|1 − lr·λ| at a given rate."""
-        if self.optimizer != "gd":
-            return None
-        return max(abs(1 - lr * lam) for lam in eigenvalues)
 
 
 def _s(x: sympy.Expr | None) -> str | None:

@@ -160,3 +160,17 @@ def test_symbolic_gradient_agrees_with_central_differences(text, point):
     assume(np.all(np.isfinite(exact)) and np.all(np.abs(exact) < 1e6))
     fd = central_difference(lambda v: float(f(v)[0]), xs, 1e-6)
     assert np.allclose(exact, fd, rtol=1e-4, atol=1e-4 * max(1.0, float(np.max(np.abs(exact)))))
+
+
+def test_compiled_functions_survive_variables_named_like_cse_temporaries():
+    # lambdify's CSE names its temporaries x0, x1, ...; a user's x0 must not be captured
+    p = parse("x0*x1 + (x0*x1)**2 + sin(x0*x1) + numpy + math")
+    G = Compiled(d.gradient(p.expr, p.variables), p.variables)
+    x0, x1 = 0.3, -0.7
+    t = x0 * x1
+    expected = [x1 + 2 * t * x1 + np.cos(t) * x1, 1.0, x0 + 2 * t * x0 + np.cos(t) * x0, 1.0]
+    names = [v.name for v in p.variables]
+    values = {"x0": x0, "x1": x1, "numpy": 2.0, "math": 3.0}
+    got = G(np.array([values[n] for n in names]))
+    assert dict(zip(names, got)) == pytest.approx(dict(zip(["x0", "math", "x1", "numpy"],
+                                                          [expected[0], 1.0, expected[2], 1.0])))
