@@ -155,7 +155,11 @@ class DescentResult:
 
 def _start(runs: Sequence[Run]) -> str:
     starts = {r.start for r in runs}
-    return "(" + ", ".join(f"{v:g}" for v in next(iter(starts))) + ")" if len(starts) == 1 else f"{len(starts)} starts"
+    if len(starts) > 1:
+        return f"{len(starts)} starts"
+    s = next(iter(starts))
+    shown = [f"{v:g}" for v in s] if len(s) <= 4 else [*(f"{v:g}" for v in s[:3]), "…", f"{s[-1]:g}"]
+    return "(" + ", ".join(shown) + ")"
 
 
 def default_lrs(surface: Surface, optimizer: str) -> list[float]:
