@@ -19,6 +19,7 @@ import sympy
 
 from gradlab import derivatives as d
 from gradlab.derivatives import Value
+from gradlab.errors import BadInput
 from gradlab.parsing import Parsed, to_text
 from gradlab.views import View
 
@@ -121,8 +122,14 @@ class GradResult:
         )
 
 
+def _needs_variables(parsed: Parsed) -> None:
+    if not parsed.variables:
+        raise BadInput("the function has no variables to differentiate by (name some with --vars)", "expression")
+
+
 def grad_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> GradResult:
     """Partial derivatives, their values at ``point`` and the gradient's norm."""
+    _needs_variables(parsed)
     partials = d.gradient(parsed.expr, parsed.variables)
     if point is None:
         return GradResult(parsed, partials)
@@ -176,6 +183,7 @@ class JacobianResult:
 
 def jacobian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> JacobianResult:
     """The Jacobian of ``parsed.exprs``, rows = outputs, evaluated at ``point`` if given."""
+    _needs_variables(parsed)
     matrix = d.jacobian(parsed.exprs, parsed.variables)
     if point is None:
         return JacobianResult(parsed, matrix)
@@ -226,6 +234,7 @@ class HessianResult:
 
 def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> HessianResult:
     """The Hessian, and at ``point`` its eigenvalues and classification."""
+    _needs_variables(parsed)
     from gradlab.numeric import eigenvalues  # numpy only when a point asks for numbers
 
     matrix = d.hessian(parsed.expr, parsed.variables)
@@ -285,6 +294,7 @@ class DirectionalResult:
 
 def directional_report(parsed: Parsed, point: Sequence[sympy.Expr], direction: Sequence[sympy.Expr]) -> DirectionalResult:
     """The derivative of f at ``point`` along ``direction`` (normalised)."""
+    _needs_variables(parsed)
     unit = d.unit_vector(direction)
     grad = d.gradient(parsed.expr, parsed.variables)
     pm = _point_map(parsed, point)

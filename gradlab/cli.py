@@ -219,7 +219,7 @@ def _hyper(momentum, beta1, beta2, eps) -> dict:
 
 def _function(text: str, variables: Optional[str], vector: bool = False, surfaces_file: Optional[str] = None,
               dims: Optional[int] = None):
-    """A surface name or an expression, parsed."""
+    """A surface name or an expression, parsed (it must have a variable)."""
     from gradlab.parsing import Parsed, parse, variables_of
 
     surface = _surface(text, surfaces_file, dims)
@@ -449,6 +449,8 @@ def descend_cmd(
     _check_dpi(dpi)
     surface = _target(target, start[0] if start else None, variables, surfaces, dims)
     n = len(surface.parsed.variables)
+    if (three_d or animate) and n < 2:
+        raise BadInput("a 3-D view or an animation needs two variables", "--3d" if three_d else "--animate")
     names = [v.name for v in surface.parsed.variables]
     starts = [parse_point(s, n, names, "--start") for s in start] if start else None
     lrs = _numbers(lr, "--lr") if lr else None

@@ -234,7 +234,7 @@ def _window_for(result) -> tuple[float, ...]:
     cx, cy, hx, hy = (w[0] + w[1]) / 2, (w[2] + w[3]) / 2, (w[1] - w[0]) * 2, (w[3] - w[2]) * 2
     for r in result.runs:
         pts = [[float(v) for v in r.start[:2]]]
-        if r.status == "diverged" and r.trajectory is not None:
+        if r.status == "diverged" and r.trajectory is not None and r.trajectory.shape[1] >= 2:
             pts += [p[:2].tolist() for p in r.trajectory[1:4]
                     if np.all(np.isfinite(p[:2])) and abs(p[0] - cx) <= hx and abs(p[1] - cy) <= hy]
         for p in pts:
@@ -276,11 +276,51 @@ def draw_loss(ax, result, f_star: float) -> None:
     ax.legend(fontsize=7, loc="best")
 
 
+def _descent_1d(result, with_loss: bool) -> Figure:
+    """For a function of one variable: f itself, with each run's iterates on it."""
+    s = result.surface
+    xmin, xmax = _window_for(result)[:2]
+    panels = _panels(result.runs)
+    ncols = min(4, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig = Figure(figsize=(3.4 * ncols + 4.6 * with_loss, 3.3 * nrows + 0.9), layout="constrained")
+    gs = fig.add_gridspec(nrows, ncols + with_loss)
+    xs = np.linspace(xmin, xmax, 400)
+    with np.errstate(all="ignore"):
+        fx = Compiled([s.parsed.expr], s.parsed.variables)(xs[None, :])[0]
+    axes = []
+    for k, (opt, lr, runs) in enumerate(panels):
+        ax = fig.add_subplot(gs[k // ncols, k % ncols], sharex=axes[0] if axes else None,
+                             sharey=axes[0] if axes else None)
+        axes.append(ax)
+        ax.plot(xs, fx, color="grey", lw=1.2)
+        for r in runs:
+            inside = (r.trajectory[:, 0] >= xmin) & (r.trajectory[:, 0] <= xmax)
+            end = np.flatnonzero(~inside)[0] + 1 if (~inside).any() else len(inside)
+            ax.plot(r.trajectory[:end, 0], r.trajectory_f[:end], "-o", ms=3, lw=0.8,
+                    color="#b00020" if r.status == "diverged" else "tab:blue")
+            if r.status == "diverged":
+                ax.annotate(f"diverged at step {r.diverged_at}", xy=(0.03, 0.9), xycoords="axes fraction",
+                            color="white", fontsize=9, bbox={"boxstyle": "round", "fc": "#b00020"})
+        ax.set_xlim(xmin, xmax)
+        ax.set_ylim(np.nanmin(fx), np.nanmax(fx))
+        ax.set_title(f"{opt}, lr = {lr:g}\n{', '.join(sorted({r.status for r in runs}))}", fontsize=10)
+        ax.set_xlabel(s.parsed.variables[0].name)
+    if with_loss:
+        draw_loss(fig.add_subplot(gs[:, ncols]), result, _f_star(result))
+    fig.suptitle(f"{s.name or 'f'}: {_title(s.parsed, '')}", fontsize=11)
+    fig._gradlab_panels = axes
+    return fig
+
+
 def descent_figure(result, with_loss: bool = True) -> Figure:
     """One panel per (optimizer, lr): trajectories over the landscape, shared axes and
     colours; a diverged run is drawn until it leaves the window and labelled with the
-    step where ``descend`` reported it. The loss curves stand beside the panels."""
+    step where ``descend`` reported it. The loss curves stand beside the panels. A
+    function of one variable is drawn as its graph with the iterates on it."""
     s = result.surface
+    if len(s.parsed.variables) == 1:
+        return _descent_1d(result, with_loss)
     window = _window_for(result)
     land = Landscape(s.parsed, window, slice_values(s), size=150)
     norm, levels = land.norm()

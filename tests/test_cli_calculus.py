@@ -202,3 +202,8 @@ def test_plain_commands_do_not_import_numpy_rich_or_matplotlib():
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.stdout.strip().splitlines()[-1] == "loaded:"
+
+
+def test_a_constant_has_no_gradient_without_vars():
+    assert_error(run("grad", "5"), 2, "no variables")
+    assert run("grad", "5", "--vars", "x").out == "x\t0\n"

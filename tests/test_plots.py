@@ -144,3 +144,11 @@ def test_commands_that_draw_nothing_do_not_import_matplotlib():
             "print('mpl' if 'matplotlib' in sys.modules else 'none')")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.stdout.strip().splitlines()[-1] == "none"
+
+
+def test_one_variable_descent_is_drawn_on_the_graph_of_f(tmp_path):
+    out = tmp_path / "one.png"
+    r = run("descend", "x**2", "--start", "3", "--lr", "0.1,0.9,1.1", "--plot", str(out), "--dpi", "40")
+    assert r.code == 0 and _not_blank(out)
+    assert_error(run("descend", "x**2", "--start", "3", "--3d", "--plot", str(tmp_path / "t.png")), 2, "two variables")
+    assert_error(run("plot", "x**2", "--out", str(tmp_path / "p.png")), 2, "two variables")
