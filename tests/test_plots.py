@@ -152,3 +152,11 @@ def test_one_variable_descent_is_drawn_on_the_graph_of_f(tmp_path):
     assert r.code == 0 and _not_blank(out)
     assert_error(run("descend", "x**2", "--start", "3", "--3d", "--plot", str(tmp_path / "t.png")), 2, "two variables")
     assert_error(run("plot", "x**2", "--out", str(tmp_path / "p.png")), 2, "two variables")
+
+
+@pytest.mark.parametrize("name", list(builtin()))
+def test_every_built_in_surface_plots(name, tmp_path):
+    out = tmp_path / f"{name}.png"
+    r = run("plot", name, "--out", str(out), "--dpi", "25")
+    assert r.code == 0, r
+    assert _not_blank(out)

@@ -100,3 +100,16 @@ def test_hyper_parameters_are_in_the_records():
     res = run_descent(builtin()["bowl"], ["adam", "momentum"], [0.1], steps=5, hyper={"beta1": 0.8})
     recs = [r.to_record() for r in res.runs]
     assert recs[0]["beta1"] == 0.8 and recs[0]["beta2"] == 0.999 and recs[1]["momentum"] == 0.9
+
+
+@pytest.mark.parametrize("name", list(builtin()))
+def test_every_built_in_surface_descends_with_its_defaults(name):
+    from gradlab.descent import objective_for
+
+    s = builtin()[name]
+    f0 = float(objective_for(s).f(np.array([float(v) for v in s.start]))[0])
+    res = run_descent(s, ["gd", "adam"], None, steps=min(s.steps or 1000, 2000))
+    for r in res.runs:
+        assert r.status in ("converged", "max_steps", "diverged")
+        if r.status != "diverged":  # a descent method ends lower than it started
+            assert np.isfinite(r.f) and r.f <= f0 + 1e-12, (r.optimizer, r.f, f0)
