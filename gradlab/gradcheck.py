@@ -6,9 +6,9 @@ over; the complex step Im f(x + ih)/h has no subtraction and is accurate to abou
 precision.
 
 >>> from gradlab.parsing import parse, parse_point
->>> r = gradient_check(parse("x**2*y"), parse_point("1,2", 2), h=1e-5)
->>> r.passed, [round(c.central_rel, 12) for c in r.components]
-(True, [0.0, 0.0])
+>>> r = gradient_check(parse("sin(x)*exp(y)"), parse_point("1,2", 2), h=1e-5)
+>>> r.passed, [c.central_rel < 1e-9 < c.forward_rel for c in r.components]
+(True, [True, True])
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The rich table renderer: a :class:`~gradlab.views.View` drawn for a terminal.
 
 >>> from io import StringIO
->>> from rich import box
-from rich.console import Console
+>>> from rich.console import Console
 >>> from gradlab.views import View
 >>> out = StringIO()
 >>> render(View("t", ("a", "b"), (("x", 1.5),)), Console(file=out, width=40))
