@@ -219,7 +219,7 @@ def _hyper(momentum, beta1, beta2, eps) -> dict:
 
 def _function(text: str, variables: Optional[str], vector: bool = False, surfaces_file: Optional[str] = None,
               dims: Optional[int] = None):
-    """A surface name or an expression, parsed (it must have a variable)."""
+    """A surface name or an expression, parsed."""
     from gradlab.parsing import Parsed, parse, variables_of
 
     surface = _surface(text, surfaces_file, dims)

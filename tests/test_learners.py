@@ -167,3 +167,16 @@ def test_explain_plain_lines_are_numbered_and_json_has_steps():
 
 def test_explain_unknown_variable():
     assert_error(run("explain", "x**2", "--wrt", "z"), 2, "z")
+
+
+def test_himmelblau_incomplete_exact_answer_is_completed_numerically():
+    # Given the time, sympy.solve returns only the four minima, three of them as
+    # casus-irreducibilis radicals full of I: those are shown as floats, and the Newton
+    # search adds the maximum and the four saddles.
+    res = critical_points(parse("(x**2 + y - 11)**2 + (x + y**2 - 7)**2"), W, timeout=60)
+    assert res.exact_status.startswith("4 real points")
+    assert len(res.points) == 9
+    both = [p for p in res.points if p.method == "exact, numeric"]
+    assert len(both) == 4 and all(p.classification == "minimum" for p in both)
+    assert [p.exact for p in both if p.exact is not None] == [(3, 2)]
+    assert sum(p.method == "numeric" for p in res.points) == 5
