@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+import warnings
 from typing import Any, Optional, Sequence
 
 import typer
@@ -55,6 +56,10 @@ class GradlabGroup(TyperGroup):
 
 def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
     click_exception = _click_exception_class()
+    if not _debug(args):
+        # Library warnings (NumPy, SymPy, matplotlib) are not gradlab's lines: stderr
+        # carries only gradlab's own notes, warnings and errors.
+        warnings.simplefilter("ignore")
     try:
         rv = main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
         if rv == 130:  # typer turns Ctrl-C into Exit(130)
