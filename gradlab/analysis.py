@@ -115,12 +115,17 @@ def _readable(exact: tuple[sympy.Expr, ...]) -> tuple[sympy.Expr, ...] | None:
     return exact
 
 
-def _newton_search(parsed: Parsed, window: Sequence[float]) -> np.ndarray:
+def _derived(parsed: Parsed) -> tuple:
+    """∇f and the Hessian, symbolic and compiled: derived once per search."""
+    g = d.gradient(parsed.expr, parsed.variables)
+    H = d.hessian(parsed.expr, parsed.variables)
+    return g, H, Compiled(g, parsed.variables), Compiled([e for row in H for e in row], parsed.variables)
+
+
+def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | None = None) -> np.ndarray:
     """Critical points from Newton's method on ∇f = 0, started from a grid of points."""
     n = len(parsed.variables)
-    grad = Compiled(d.gradient(parsed.expr, parsed.variables), parsed.variables)
-    H = d.hessian(parsed.expr, parsed.variables)
-    hess = Compiled([e for row in H for e in row], parsed.variables)
+    _, _, grad, hess = derived or _derived(parsed)
     xmin, xmax, ymin, ymax = window
     axes = [np.linspace(xmin, xmax, STARTS_PER_AXIS), np.linspace(ymin, ymax, STARTS_PER_AXIS)][:n]
     mesh = np.meshgrid(*axes)
@@ -173,7 +178,8 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
     variables = parsed.variables
     if not variables:
         raise Undefined("a constant function has no isolated critical points")
-    grad = d.gradient(parsed.expr, variables)
+    derived = _derived(parsed)
+    grad, H, _, hess = derived
     ok, answer = within(timeout, _solve, grad, variables)
     exact_found: list[tuple[tuple[sympy.Expr, ...], tuple[float, ...]]] = []
     if ok:
@@ -184,7 +190,7 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
         status = f"{len(exact_found)} real point{'s' if len(exact_found) != 1 else ''} from sympy.solve"
     else:
         status = f"no exact answer ({answer})"
-    numeric = _newton_search(parsed, window)
+    numeric = _newton_search(parsed, window, derived)
 
     scale = max(1.0, *(abs(w) for w in window))
     tol = 1e-6 * scale
@@ -192,8 +198,6 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
     methods = ["exact"] * len(exact_found) + ["numeric"] * len(numeric)
     keep = _merge(candidates, tol)
     F = Compiled([parsed.expr], variables)
-    H = d.hessian(parsed.expr, variables)
-    hess = Compiled([e for row in H for e in row], variables)
     n = len(variables)
     out = []
     for i in keep:

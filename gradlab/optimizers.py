@@ -25,11 +25,6 @@ Update = Callable[[np.ndarray, State, np.ndarray], tuple[np.ndarray, State]]
 #: Default hyper-parameters; ``rmsprop`` uses ``beta2`` as its decay (0.9 unless given).
 DEFAULTS = {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 NAMES = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton")
-#: The hyper-parameters each optimizer reads (they go into its run records).
-USES = {
-    "gd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "adagrad": ("eps",),
-    "rmsprop": ("beta2", "eps"), "adam": ("beta1", "beta2", "eps"), "newton": (),
-}
 
 
 class Optimizer(NamedTuple):
@@ -39,6 +34,15 @@ class Optimizer(NamedTuple):
     hyper: dict
     init: Callable[[np.ndarray], State]
     update: Update
+
+
+def _lr_and_buffer(lr: np.ndarray) -> Callable[[np.ndarray], State]:
+    """``init`` for optimizers whose state is the learning rate and one zeroed buffer."""
+
+    def init(x):
+        return (np.array(lr, dtype=float), np.zeros_like(x))
+
+    return init
 
 
 def gd(lr: np.ndarray) -> Optimizer:
@@ -57,8 +61,7 @@ def gd(lr: np.ndarray) -> Optimizer:
 def momentum(lr: np.ndarray, beta: float) -> Optimizer:
     """Heavy-ball momentum: v ← βv + g, step = −lr·v (x_{k+1} = x_k − lr·g_k + β(x_k − x_{k−1}))."""
 
-    def init(x):
-        return (np.array(lr, dtype=float), np.zeros_like(x))
+    init = _lr_and_buffer(lr)
 
     def update(g, state, x):
         a, v = state
@@ -71,8 +74,7 @@ def momentum(lr: np.ndarray, beta: float) -> Optimizer:
 def nesterov(lr: np.ndarray, beta: float) -> Optimizer:
     """Nesterov momentum (Sutskever's form): v ← βv + g, step = −lr·(βv + g)."""
 
-    def init(x):
-        return (np.array(lr, dtype=float), np.zeros_like(x))
+    init = _lr_and_buffer(lr)
 
     def update(g, state, x):
         a, v = state
@@ -85,8 +87,7 @@ def nesterov(lr: np.ndarray, beta: float) -> Optimizer:
 def adagrad(lr: np.ndarray, eps: float) -> Optimizer:
     """AdaGrad: G ← G + g², step = −lr·g/(√G + ε)."""
 
-    def init(x):
-        return (np.array(lr, dtype=float), np.zeros_like(x))
+    init = _lr_and_buffer(lr)
 
     def update(g, state, x):
         a, acc = state
@@ -99,8 +100,7 @@ def adagrad(lr: np.ndarray, eps: float) -> Optimizer:
 def rmsprop(lr: np.ndarray, decay: float, eps: float) -> Optimizer:
     """RMSProp: E ← ρE + (1 − ρ)g², step = −lr·g/(√E + ε)."""
 
-    def init(x):
-        return (np.array(lr, dtype=float), np.zeros_like(x))
+    init = _lr_and_buffer(lr)
 
     def update(g, state, x):
         a, e = state

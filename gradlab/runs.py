@@ -164,13 +164,6 @@ class _Group:
             self.compact()
 
 
-def _hyper(name: str, hyper: dict) -> dict:
-    h = {**optimizers.DEFAULTS, **{k: v for k, v in hyper.items() if v is not None}}
-    if name == "rmsprop" and hyper.get("beta2") is None:
-        h["beta2"] = 0.9
-    return {k: h[k] for k in optimizers.USES[name]}
-
-
 def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: float,
             hyper: dict | None = None, trajectory: bool = False,
             progress: Callable[[int, int], None] | None = None, watch: int | None = None) -> "Runs":
@@ -257,11 +250,9 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
             if len(objective.minima) else np.full(R, np.nan))
     dist[~np.isfinite(final).all(axis=0)] = np.nan
-    hypers = {name: _hyper(name, hyper) for name in dict.fromkeys(s.optimizer for s in specs)}
-    runs = Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
-                objective, traces if trajectory else None)
-    runs.watched = watched
-    return runs
+    hypers = {grp.opt.name: grp.opt.hyper for grp in groups}  # as make() resolved them
+    return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
+                objective, traces if trajectory else None, watched)
 
 
 class Runs(Sequence[Run]):
@@ -269,12 +260,13 @@ class Runs(Sequence[Run]):
 
     Sweeps read the columns (``status``, ``steps``, ``f``, ``grad_norm``,
     ``diverged_at`` with −1 for none, ``distance`` with NaN for unknown, ``x`` of shape
-    ``(n, R)``) without making 10,000 records.
+    ``(n, R)``, ``watched``: f at the watched step) without making 10,000 records.
     """
 
     def __init__(self, specs, status, steps, x, f, grad_norm, diverged_at, distance, modified, hypers,
-                 objective, traces):
+                 objective, traces, watched):
         self.specs, self.status, self.steps, self.x, self.f = specs, status, steps, x, f
+        self.watched = watched
         self.grad_norm, self.diverged_at, self.distance, self.modified = grad_norm, diverged_at, distance, modified
         self._hypers, self._objective, self._traces = hypers, objective, traces
         self._cache: dict[int, Run] = {}
