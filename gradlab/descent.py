@@ -28,6 +28,9 @@ DEFAULT_TOL = 1e-6
 MAX_STEPS = 1_000_000
 MAX_RUNS = 100_000
 MAX_WORK = 200_000_000  # runs × steps: about half a minute of numpy at the most
+#: Numbers kept when every iterate is asked for (--trajectory, plots): runs × (steps + 1)
+#: × (n + 1), 8 bytes each in memory and about 20 characters each in a file.
+MAX_TRAJECTORY = 10_000_000
 
 
 def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
@@ -54,8 +57,13 @@ def objective_for(surface: Surface, starts: Sequence[Sequence[float]] = ()) -> O
 
 
 def check_options(optimizers: Sequence[str], lrs: Sequence[float], starts: Sequence[Sequence[float]],
-                  steps: int, tol: float) -> None:
-    """Refuse bad options before any work (exit 2)."""
+                  steps: int, tol: float, runs: int | None = None, trajectory: bool = False,
+                  n: int = 2) -> None:
+    """Refuse bad options before any work (exit 2).
+
+    ``runs``: how many runs the batch makes (default: every optimizer × every lr × every
+    start); ``trajectory``: every iterate is kept, ``n`` coordinates each.
+    """
     for name in optimizers:
         if name not in NAMES:
             raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
@@ -66,13 +74,19 @@ def check_options(optimizers: Sequence[str], lrs: Sequence[float], starts: Seque
             raise BadInput(f"learning rate {lr!r} must be a positive number", "--lr")
     if not 1 <= steps <= MAX_STEPS:
         raise LimitExceeded(f"--steps must be from 1 to {MAX_STEPS}", "--steps")
-    if not (math.isfinite(tol) and tol > 0):
-        raise BadInput("the tolerance must be a positive number", "--tol")
-    runs = len(optimizers) * len(lrs) * len(starts)
+    if not (math.isfinite(tol) and tol >= 0):
+        raise BadInput("the tolerance must be a number ≥ 0 (0: run every step)", "--tol")
+    if runs is None:
+        runs = len(optimizers) * len(lrs) * len(starts)
     if runs > MAX_RUNS:
         raise LimitExceeded(f"{runs} runs; the limit is {MAX_RUNS}", "--lr/--start")
     if runs * steps > MAX_WORK:
         raise LimitExceeded(f"{runs} runs × {steps} steps is more than {MAX_WORK:.0e} steps in all", "--steps")
+    kept = runs * (steps + 1) * (n + 1)
+    if trajectory and kept > MAX_TRAJECTORY:
+        raise LimitExceeded(f"keeping every iterate of {runs} run{'s' if runs != 1 else ''} × {steps} steps "
+                            f"({n} coordinates and f each) is more than {MAX_TRAJECTORY:.0e} numbers; "
+                            "use fewer --steps or runs", "--trajectory/--plot/--animate")
 
 
 @dataclass(frozen=True)
@@ -177,11 +191,12 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     starts = [tuple(float(v) for v in s) for s in (starts or [surface.start])]
     steps = steps if steps is not None else (surface.steps or DEFAULT_STEPS)
     per_optimizer = {o: list(lrs) if lrs is not None else default_lrs(surface, o) for o in optimizers}
-    check_options(optimizers, [lr for v in per_optimizer.values() for lr in v], starts, steps, tol)
+    n = len(surface.parsed.variables)
     for s in starts:
-        if len(s) != len(surface.parsed.variables):
-            raise BadInput(f"a start has {len(s)} coordinates; the function has "
-                           f"{len(surface.parsed.variables)} variables", "--start")
+        if len(s) != n:
+            raise BadInput(f"a start has {len(s)} coordinates; the function has {n} variables", "--start")
+    check_options(optimizers, [lr for v in per_optimizer.values() for lr in v], starts, steps, tol,
+                  runs=sum(len(v) for v in per_optimizer.values()) * len(starts), trajectory=trajectory, n=n)
     specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]
     obj = objective_for(surface, starts)
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)

@@ -131,6 +131,9 @@ class _Group:
         self.state = opt.init(X)
         self.alive = np.ones(idx.size, dtype=bool)
         self.compact_at = compact_at
+        #: Flags the optimizer raises per step (Newton: H not positive definite), counted
+        #: over the steps each run keeps: ``count`` before the chunk, ``Fb[j]`` at step j.
+        self.count = np.zeros(idx.size, dtype=int) if opt.flag is not None else None
         self._alloc(X)
 
     def _alloc(self, X: np.ndarray) -> None:
@@ -138,6 +141,7 @@ class _Group:
         self.Xb = np.empty((self.chunk + 1, n, r))
         self.Xb[0] = X
         self.Gb = np.empty((self.chunk, n, r))
+        self.Fb = np.zeros((self.chunk, r), dtype=int) if self.count is not None else None
         # Views made once, not at every step: at one run per group the loop is all overhead.
         self.xs, self.gs = list(self.Xb), list(self.Gb)
         self.xrows = [list(x) for x in self.xs]
@@ -155,6 +159,8 @@ class _Group:
     def compact(self) -> None:
         keep = self.alive
         self.idx, self.alive, self.start = self.idx[keep], self.alive[keep], self.start[:, keep]
+        if self.count is not None:
+            self.count = self.count[keep]
         self.state = tuple(s[..., keep] if isinstance(s, np.ndarray) and s.ndim else s for s in self.state)
         self._alloc(np.ascontiguousarray(self.Xb[0][:, keep]))
 
@@ -176,10 +182,8 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     hyper = hyper or {}
     R, n = len(specs), objective.n
     starts = np.array([s.start for s in specs], dtype=float).reshape(R, n)
-    # Newton's state counts modified steps; a chunk would count steps past a run's end.
     # Longer chunks for small batches, where the per-chunk tests cost most per step.
-    chunk = 1 if any(sp.optimizer == "newton" for sp in specs) else \
-        int(min(MAX_CHUNK, max(CHUNK, 8192 // max(1, n * R))))
+    chunk = int(min(MAX_CHUNK, max(CHUNK, 8192 // max(1, n * R))))
     groups: list[_Group] = []
     for name in dict.fromkeys(s.optimizer for s in specs):
         idx = np.array([i for i, s in enumerate(specs) if s.optimizer == name])
@@ -194,7 +198,10 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     gnorm = np.full(R, np.nan)
     diverged_at = np.full(R, -1)
     modified = np.zeros(R, dtype=int)
-    tol2, bound, f_grad, f_value = tol * tol, objective.bound, objective.grad.function, objective.f.function
+    # ‖∇f‖ < tol is decided on exact norms (_norms); the squared norms only rule out a
+    # stop quickly, where tol² is neither under- nor overflowing.
+    tol2 = tol * tol if 1e-140 < tol < 1e140 else None
+    bound, f_grad, f_value = objective.bound, objective.grad.function, objective.f.function
     # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
     # on 1-element arrays would otherwise dominate the loop.
     f_scalar = objective.grad.scalar if any(g.idx.size == 1 for g in groups) else None
@@ -202,6 +209,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     minimum, maximum, add = np.minimum.reduce, np.maximum.reduce, np.add
     traces: list[tuple[int, np.ndarray, np.ndarray]] = []
     watched = np.full(R, np.nan)
+    watched_gn = np.full(R, np.nan)
 
     with np.errstate(all="ignore"):
         k0 = 0
@@ -225,6 +233,8 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                         for i, v in enumerate(f_grad(*grp.xrows[j])):
                             g[i] = v
                     step, grp.state = grp.opt.update(g, grp.state, grp.xs[j])
+                    if grp.Fb is not None:
+                        grp.Fb[j] = grp.state[grp.opt.flag]
                     add(grp.xs[j], step, out=grp.xs[j + 1])
             for grp in live:
                 if trajectory:
@@ -234,16 +244,21 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                 # f too, once per chunk: log(x) has a finite gradient where f is undefined
                 fs = np.broadcast_to(np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float), gn2.shape)
                 if watch is not None and k0 <= watch < k0 + L:
-                    watched[grp.idx[grp.alive]] = fs[watch - k0][grp.alive]
+                    live_cols = grp.idx[grp.alive]
+                    watched[live_cols] = fs[watch - k0][grp.alive]
+                    watched_gn[live_cols] = _norms(Gs[watch - k0:watch - k0 + 1], gn2[watch - k0:watch - k0 + 1])[0][grp.alive]
                 ended = k0 + L - 1 == steps
                 # One cheap test per chunk; per-run masks only when something happened.
-                if ended or not (minimum(gn2, axis=None) >= tol2 and maximum(gn2, axis=None) < math.inf
-                                 and minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound
-                                 and minimum(fs, axis=None) > -math.inf and maximum(fs, axis=None) < math.inf):
-                    _settle(grp, k0, L, ended, Xs, gn2, fs, tol2, bound, status, taken, final, gnorm,
+                if ended or tol2 is None or not (
+                        minimum(gn2, axis=None) >= tol2 and maximum(gn2, axis=None) < math.inf
+                        and minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound
+                        and minimum(fs, axis=None) > -math.inf and maximum(fs, axis=None) < math.inf):
+                    _settle(grp, k0, L, ended, Xs, _norms(Gs, gn2), fs, tol, bound, status, taken, final, gnorm,
                             diverged_at, modified)
                 else:
                     grp.Xb[0] = grp.Xb[L]
+                    if grp.count is not None:
+                        grp.count += grp.Fb[:L].sum(axis=0)
             k0 += L
         fvals = objective.f(final)[0]
 
@@ -252,7 +267,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     dist[~np.isfinite(final).all(axis=0)] = np.nan
     hypers = {grp.opt.name: grp.opt.hyper for grp in groups}  # as make() resolved them
     return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
-                objective, traces if trajectory else None, watched)
+                objective, traces if trajectory else None, watched, watched_gn)
 
 
 class Runs(Sequence[Run]):
@@ -260,13 +275,15 @@ class Runs(Sequence[Run]):
 
     Sweeps read the columns (``status``, ``steps``, ``f``, ``grad_norm``,
     ``diverged_at`` with −1 for none, ``distance`` with NaN for unknown, ``x`` of shape
-    ``(n, R)``, ``watched``: f at the watched step) without making 10,000 records.
+    ``(n, R)``, ``watched`` and ``watched_grad_norm``: f and ‖∇f‖ at the watched step,
+    ``modified``: Newton's steps that met a Hessian that is not positive definite) without
+    making 10,000 records.
     """
 
     def __init__(self, specs, status, steps, x, f, grad_norm, diverged_at, distance, modified, hypers,
-                 objective, traces, watched):
+                 objective, traces, watched, watched_grad_norm=None):
         self.specs, self.status, self.steps, self.x, self.f = specs, status, steps, x, f
-        self.watched = watched
+        self.watched, self.watched_grad_norm = watched, watched_grad_norm
         self.grad_norm, self.diverged_at, self.distance, self.modified = grad_norm, diverged_at, distance, modified
         self._hypers, self._objective, self._traces = hypers, objective, traces
         self._cache: dict[int, Run] = {}
@@ -309,34 +326,55 @@ class Runs(Sequence[Run]):
 
 
 
-def _settle(grp: _Group, k0: int, L: int, ended: bool, Xs: np.ndarray, gn2: np.ndarray, fs: np.ndarray,
-            tol2: float, bound: float, status, taken, final, gnorm, diverged_at, modified) -> None:
+def _norms(Gs: np.ndarray, gn2: np.ndarray) -> np.ndarray:
+    """‖g‖ for each step and run of ``Gs`` (L, n, r), from the squared norms ``gn2`` where
+    they are safe, else by scaling: neither 1e-200 nor 1e200 squared is a float."""
+    with np.errstate(all="ignore"):
+        gn = np.sqrt(gn2)
+        risky = ~((gn2 > 1e-290) & (gn2 < math.inf))
+        if risky.any():
+            jj, rr = np.nonzero(risky)
+            sub = np.abs(Gs[jj, :, rr])  # (k, n)
+            m = sub.max(axis=1)
+            scaled = m * np.sqrt(np.sum((sub / m[:, None]) ** 2, axis=1))
+            gn[jj, rr] = np.where((m > 0) & (m < math.inf), scaled, m)  # 0, inf or NaN as they are
+    return gn
+
+
+def _settle(grp: _Group, k0: int, L: int, ended: bool, Xs: np.ndarray, gn: np.ndarray, fs: np.ndarray,
+            tol: float, bound: float, status, taken, final, gnorm, diverged_at, modified) -> None:
     """Record the runs of ``grp`` that finished in the chunk of steps ``k0 .. k0+L-1`` at
     the first step where each did, park them, and start the next chunk."""
-    conv = gn2 < tol2  # (L, r)
-    bad = ~np.isfinite(gn2) | ~np.isfinite(fs) | ~(np.abs(Xs) <= bound).all(axis=1)
+    conv = gn < tol  # (L, r)
+    bad = ~np.isfinite(gn) | ~np.isfinite(fs) | ~(np.abs(Xs) <= bound).all(axis=1)
     conv &= ~bad
     event = conv | bad
     if ended:
         event[-1] = True
     hit = event.any(axis=0)
     first = np.argmax(event, axis=0)  # the first step of the chunk where each run stopped
-    cols = np.arange(gn2.shape[1])
+    cols = np.arange(gn.shape[1])
     # A parked column that still trips the test would trip it in every chunk: compact.
     spurious = bool((hit & ~grp.alive).any())
     done = hit & grp.alive
+    before = None
+    if grp.count is not None:  # flags of the steps taken before each row of the chunk
+        before = np.zeros((L + 1, gn.shape[1]), dtype=int)
+        np.cumsum(grp.Fb[:L], axis=0, out=before[1:])
     if done.any():
         ids, rows, c = grp.idx[done], first[done], cols[done]
-        if grp.opt.name == "newton":
-            modified[ids] = grp.state[1][done]
+        if before is not None:
+            modified[ids] = grp.count[done] + before[rows, c]
         is_conv, is_bad = conv[rows, c], bad[rows, c]
         status[ids[is_conv]] = "converged"
         status[ids[is_bad]] = "diverged"
         diverged_at[ids[is_bad]] = k0 + rows[is_bad]
         taken[ids] = k0 + rows
         final[:, ids] = Xs[rows, :, c].T
-        gnorm[ids] = np.sqrt(gn2[rows, c])
+        gnorm[ids] = gn[rows, c]
     grp.Xb[0] = grp.Xb[L]
+    if before is not None:
+        grp.count += before[L]
     if done.any():
         grp.park(done)
     grp.maybe_compact(spurious)
