@@ -14,13 +14,13 @@ Everything here is SymPy and exact; floats appear only as the last step of
 
 from __future__ import annotations
 
-import cmath
 import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import sympy
 
+from gradlab import precise
 from gradlab.errors import BadInput, Undefined
 from gradlab.functions import KINKED
 from gradlab.parsing import to_text
@@ -28,12 +28,48 @@ from gradlab.parsing import to_text
 Point = Mapping[sympy.Symbol, sympy.Expr]
 
 
+class _abs(sympy.Function):  # noqa: N801 - private stand-in for Abs while differentiating
+    """|u| for a real u: its derivative is sign(u)·u'.
+
+    SymPy's Abs only knows that for arguments it can prove real; for acos(x) or x/y it
+    writes re/im/atan2 or leaves Derivative(sign(x/y), y) unevaluated. gradlab's symbols
+    are real and a function is only evaluated where it is real, so the real rule holds.
+    """
+
+    def fdiff(self, argindex=1):
+        return _sign(self.args[0])
+
+
+class _sign(sympy.Function):  # noqa: N801
+    """sign(u): derivative 0 almost everywhere (the convention autodiff uses)."""
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+
+_TO_REAL = {sympy.Abs: _abs, sympy.sign: _sign}
+_FROM_REAL = {_abs: sympy.Abs, _sign: sympy.sign}
+
+
+def _swap(e: sympy.Expr, table: dict) -> sympy.Expr:
+    for old, new in table.items():
+        if e.has(old):
+            e = e.replace(old, new)
+    return e
+
+
 def _clean(d: sympy.Expr) -> sympy.Expr:
-    # Derivatives of abs/sign bring Dirac deltas; gradlab uses the almost-everywhere
-    # derivative (0), the convention autodiff frameworks use too.
+    # Derivatives of step (via Heaviside) bring Dirac deltas; gradlab uses the
+    # almost-everywhere derivative (0), the convention autodiff frameworks use too.
     if d.has(sympy.DiracDelta):
         d = d.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
     return d
+
+
+def _diff(expr: sympy.Expr, var: sympy.Symbol) -> sympy.Expr:
+    if expr.has(sympy.Abs, sympy.sign):
+        return _clean(_swap(sympy.diff(_swap(expr, _TO_REAL), var), _FROM_REAL))
+    return _clean(sympy.diff(expr, var))
 
 
 def derivative(expr: sympy.Expr, var: sympy.Symbol) -> sympy.Expr:
@@ -43,10 +79,12 @@ def derivative(expr: sympy.Expr, var: sympy.Symbol) -> sympy.Expr:
     >>> x, y = symbol("x"), symbol("y")
     >>> derivative(x**3*y**2, x)
     3*x**2*y**2
+    >>> derivative(abs(x / y), y)
+    -x*sign(x/y)/y**2
     """
     if var not in expr.free_symbols:
         return sympy.S.Zero
-    return _clean(sympy.diff(expr, var))
+    return _diff(expr, var)
 
 
 def gradient(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[sympy.Expr, ...]:
@@ -78,7 +116,7 @@ def hessian(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[tuple[
         free = g.free_symbols
         for j in range(i, n):
             if variables[j] in free:
-                rows[i][j] = rows[j][i] = _clean(sympy.diff(g, variables[j]))
+                rows[i][j] = rows[j][i] = _diff(g, variables[j])
     return tuple(tuple(r) for r in rows)
 
 
@@ -93,59 +131,7 @@ class Value:
     value: float
 
 
-def _why_undefined(v: sympy.Expr) -> str | None:
-    """None when ``v`` is a finite real number, else the reason in a few words."""
-    if v.has(sympy.zoo, sympy.oo, -sympy.oo):
-        return "a pole: division by zero or log(0)"
-    if v.has(sympy.nan):
-        return "an indeterminate form such as 0/0"
-    if v.is_extended_real is False:
-        return "its value is not real (a root or log of a negative number?)"
-    if v.is_extended_real is None:
-        # SymPy could not decide (nested radicals, logs): ask for 30 digits instead.
-        re, im = sympy.N(v, 30).as_real_imag()
-        if im != 0 and abs(im) > 1e-25 * max(1, abs(re)):
-            return "its value is not real"
-    return None
-
-
 MAX_EXACT_DIGITS = 10_000
-
-_CMATH = {
-    sympy.sin: cmath.sin, sympy.cos: cmath.cos, sympy.tan: cmath.tan, sympy.asin: cmath.asin,
-    sympy.acos: cmath.acos, sympy.atan: cmath.atan, sympy.sinh: cmath.sinh, sympy.cosh: cmath.cosh,
-    sympy.tanh: cmath.tanh, sympy.exp: cmath.exp, sympy.log: cmath.log, sympy.Abs: abs,
-}
-
-
-def _approx(e: sympy.Expr) -> complex:
-    """A float64 estimate of a numeric expression; OverflowError if any part overflows.
-
-    This guards the exact evaluation: SymPy and mpmath never overflow, so a value like
-    exp(exp(exp(10))) would be computed to thousands of digits before float() gave up.
-    """
-    if e.is_Rational:
-        return complex(float(e))  # OverflowError for a huge rational
-    if e.is_NumberSymbol:
-        return complex(float(e))
-    if e.is_Add:
-        out = sum(_approx(a) for a in e.args)
-    elif e.is_Mul:
-        out = complex(1)
-        for a in e.args:
-            out *= _approx(a)
-    elif e.is_Pow:
-        base, exp = _approx(e.args[0]), _approx(e.args[1])
-        if base == 0 and exp.real < 0:
-            raise ZeroDivisionError
-        out = base**exp if not (base.imag == 0 and base.real > 0) else cmath.exp(exp * math.log(base.real))
-    elif e.func in _CMATH:
-        out = complex(_CMATH[e.func](_approx(e.args[0])))
-    else:  # gradlab's activations and anything rare: mpmath at low precision
-        out = complex(sympy.N(e, 17))
-    if not cmath.isfinite(out):
-        raise OverflowError
-    return out
 
 
 def _checked_replace(expr: sympy.Expr, point: dict) -> sympy.Expr:
@@ -158,14 +144,52 @@ def _checked_replace(expr: sympy.Expr, point: dict) -> sympy.Expr:
     if expr.is_Pow and args[0].is_Number and args[1].is_Number and abs(args[0]) not in (0, 1):
         digits = abs(float(args[1])) * abs(math.log10(abs(float(args[0])))) if abs(args[0]) < 1e300 else math.inf
         if digits > MAX_EXACT_DIGITS:
-            raise Undefined(f"{to_text(expr)} has about {digits:.3g} digits at this point: too large to compute")
+            raise _Unevaluated
     return expr.func(*args)
+
+
+class _Unevaluated(Exception):
+    """SymPy's automatic evaluation of this exact form is not worth running."""
+
+
+def exact_form(expr: sympy.Expr, point: Point, check: precise.Precise | None = None) -> tuple[sympy.Expr, bool]:
+    """``expr`` with ``point`` substituted, as SymPy simplifies it on the way, and whether
+    that simplified form could be used (else the substituted form, unevaluated).
+
+    SymPy's automatic evaluation asks assumption questions that run ``evalf``; on values
+    beyond 10**±19,700 (``check.wild``) that can take minutes, so such forms stay
+    unevaluated. The evaluated form is kept only if it has the value ``check`` says.
+    """
+    pm = dict(point)
+    plain = _unevaluated(expr, pm)
+    if check is not None and check.wild:
+        return plain, False
+    try:
+        exact = _checked_replace(expr, pm)
+    except _Unevaluated:
+        return plain, False
+    except TypeError:
+        # SymPy's own eval methods sometimes compare a Relational they cannot decide
+        # ("cannot determine truth value", "Invalid NaN comparison"): keep the plain form.
+        return plain, False
+    if check is not None and check.number is not None and exact != plain:
+        again = precise.value(exact)
+        if again.number is None or not precise.same_float(again, check):
+            return plain, False  # e.g. relu trusting an undecided is_positive
+    return exact, True
+
+
+def _unevaluated(expr: sympy.Expr, pm: dict) -> sympy.Expr:
+    with sympy.evaluate(False):
+        return expr.xreplace(pm)
 
 
 def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Value:
     """The exact value of ``expr`` at ``point`` and its float.
 
-    Raises :class:`Undefined` at poles, logs of zero, roots of negatives, and when the
+    The float comes from :func:`gradlab.precise.value` (precision raised until stable,
+    bounded by size); the exact value is the substituted expression as SymPy simplifies
+    it. Raises :class:`Undefined` at poles, logs of zero, roots of negatives, and when the
     float would overflow.
 
     >>> from gradlab.parsing import symbol
@@ -173,28 +197,19 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     >>> evaluate(sympy.sqrt(x), {x: sympy.Integer(8)})
     Value(exact=2*sqrt(2), value=2.8284271247461903)
     """
-    exact = _checked_replace(expr, dict(point))
-    if exact.free_symbols:
-        missing = ", ".join(sorted(s.name for s in exact.free_symbols))
-        raise BadInput(f"no value given for {missing}", "--at")
+    missing = expr.free_symbols - set(point)
+    if missing:
+        raise BadInput(f"no value given for {', '.join(sorted(s.name for s in missing))}", "--at")
     where = _describe(point)
-    why = _why_undefined(exact)
-    if why:
-        raise Undefined(f"{what} is undefined at {where}: {why}")
-    try:
-        _approx(exact)
-    except (OverflowError, ZeroDivisionError):
-        raise Undefined(f"{what} at {where} is too large for a float") from None
-    except (ValueError, TypeError):
-        pass  # e.g. log(0) in cmath: the exact checks above already decided
-    numeric = sympy.N(exact, 20)
-    re, im = numeric.as_real_imag()
-    try:
-        value = float(re)
-    except (TypeError, ValueError):
-        raise Undefined(f"{what} has no real value at {where}") from None
+    got = precise.value(expr, point)
+    if got.number is None:
+        if got.problem in (precise.POLE, precise.NOT_REAL, precise.INDETERMINATE):
+            raise Undefined(f"{what} is undefined at {where}: {got.problem}")
+        raise Undefined(f"{what} at {where}: {got.problem}")
+    value = got.as_float()
     if not math.isfinite(value):
         raise Undefined(f"{what} at {where} is too large for a float")
+    exact, _ = exact_form(expr, point, got)
     return Value(exact=exact, value=value)
 
 
@@ -213,8 +228,7 @@ def kink_warnings(exprs: Sequence[sympy.Expr], point: Point) -> tuple[str, ...]:
     seen: list[str] = []
     for e in exprs:
         for atom in e.atoms(*KINKED):
-            arg = atom.args[0].xreplace(dict(point))
-            if arg.is_number and arg.is_zero:
+            if precise.is_zero(atom.args[0], point):
                 msg = (f"{to_text(atom)} has a kink at this point: its derivative there is "
                        "taken as 0, the subgradient PyTorch uses")
                 if msg not in seen:

@@ -1,0 +1,91 @@
+"""Exact work that is right and bounded: evaluation, derivatives of kinks, the budget.
+
+Every expected value here comes from the mathematics (series, identities, math.log1p),
+never from gradlab itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy
+
+from gradlab import derivatives as d
+from gradlab.calculus import eval_report, grad_report, hessian_report
+from gradlab.errors import Undefined
+from gradlab.parsing import parse, parse_point, to_text
+
+
+def _eval(text: str, at: str) -> float:
+    p = parse(text)
+    return eval_report(p, parse_point(at, len(p.variables))).result.value
+
+
+# ------------------------------------------------------------------ evaluation precision
+def test_acos_near_one_is_not_rounded_to_zero():
+    # acos(1 - e) = sqrt(2e)·(1 + e/12 + ...) for small e
+    assert _eval("acos(1-x)", "1e-30") == pytest.approx(math.sqrt(2e-30), rel=1e-14)
+
+
+def test_log_sigmoid_far_right_is_minus_log1p_exp():
+    # log(sigmoid(x)) = -log(1 + exp(-x))
+    assert _eval("log(sigmoid(x))", "80") == pytest.approx(-math.log1p(math.exp(-80)), rel=1e-14)
+
+
+def test_tanh_close_to_one_keeps_its_digits():
+    # 1 - tanh(t) = 2/(exp(2t) + 1); acos(1 - u) ≈ sqrt(2u)
+    u = 2 / (math.exp(60) + 1)
+    assert _eval("relu(10**20*acos(tanh(x)))", "30") == pytest.approx(1e20 * math.sqrt(2 * u), rel=1e-9)
+
+
+@pytest.mark.parametrize("text, at, expected", [
+    ("sigmoid(exp(x))", "1e8", 1.0),  # 1/(1 + exp(-exp(1e8)))
+    ("acos(relu(acos(tanh(exp(x)))))", "30", math.pi / 2),  # relu(tiny) = tiny, acos(tiny) ≈ π/2
+    ("sin(x)", "pi", 0.0),
+    ("log(6) - log(2) - log(3) + x", "0", 0.0),
+])
+def test_values_that_used_to_hang_or_crash(text, at, expected):
+    assert _eval(text, at) == pytest.approx(expected, abs=1e-15)
+
+
+@pytest.mark.parametrize("text, at, words", [
+    ("sin(1/x)**2", "0", "pole"),
+    ("sinh(sinh(x)**(1-x)) - y**0.5/sigmoid(x)", "-1e8,-3", "not real"),
+    ("sinh(sinh(x)**(1-x)) - y**0.5/sigmoid(x)", "-1e8,3", "too large"),
+    ("sqrt(x)", "-1e-300", "not real"),
+    ("tan(x)", "pi/2", "stable"),
+    ("sin(exp(x))", "1e8", "too large"),
+])
+def test_undefined_or_too_large_is_a_clear_refusal(text, at, words):
+    with pytest.raises(Undefined, match=words):
+        _eval(text, at)
+
+
+def test_exact_form_of_a_huge_intermediate_stays_unevaluated_and_parses_back():
+    p = parse("sigmoid(exp(x))")
+    r = eval_report(p, parse_point("1e8", 1))
+    assert to_text(r.result.exact) == "sigmoid(exp(100000000))"
+
+
+# ------------------------------------------------------------------ derivatives of kinks
+@pytest.mark.parametrize("text", ["abs(x/y)", "abs(acos(x))", "abs(log(x))*y", "abs(abs(x) - y)", "sign(x*y)*x"])
+def test_derivatives_of_abs_stay_real_and_closed(text):
+    p = parse(text)
+    for row in d.hessian(p.expr, p.variables) + (d.gradient(p.expr, p.variables),):
+        for e in row:
+            assert not e.has(sympy.Derivative, sympy.re, sympy.im, sympy.atan2, sympy.I), e
+            assert parse(to_text(e), ",".join(v.name for v in p.variables)).expr == e
+
+
+def test_abs_of_a_quotient_hessian_at_a_point():
+    # f = x/y for x, y > 0: H = [[0, -1/y²], [-1/y², 2x/y³]]
+    r = hessian_report(parse("abs(x/y)"), parse_point("1,2", 2))
+    assert [[v.exact for v in row] for row in r.values] == [[0, sympy.Rational(-1, 4)],
+                                                            [sympy.Rational(-1, 4), sympy.Rational(1, 4)]]
+
+
+def test_abs_acos_gradient_is_minus_one_over_sqrt():
+    # d/dx |acos x| = -1/sqrt(1 - x²) where acos x > 0
+    r = grad_report(parse("abs(acos(x))"), parse_point("1/2", 1))
+    assert r.values[0].value == pytest.approx(-1 / math.sqrt(0.75), rel=1e-15)
