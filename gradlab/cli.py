@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from gradlab import __version__
 from gradlab.errors import BadInput, GradlabError
+from gradlab.streams import Out, Terminated, ascii_only, terminal_width, write_out
 
 # ------------------------------------------------------------------ process behaviour
 
@@ -48,10 +49,38 @@ class GradlabGroup(TyperGroup):
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
              complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
-        code = _run(super().main, args, prog_name or "gradlab", extra)
+        if not args:  # bare `gradlab`: the help, not an empty error line
+            args = ["--help"]
+        code = _run(lambda args, **kw: super(GradlabGroup, self).main(args=self._normalise(args), **kw),
+                    args, prog_name or "gradlab", extra)
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def _normalise(self, args: list[str]) -> list[str]:
+        """Leading-minus expressions made positional; repeated or empty options refused."""
+        from gradlab.argv import Opt, normalise
+
+        i = 0
+        while i < len(args) and args[i].startswith("-") and args[i] != "--":
+            i += 1  # root options: --debug, --version, --help
+        command = self.commands.get(args[i]) if i < len(args) else None
+        if command is None:
+            return args
+        spec: dict[str, Opt] = {}
+        aliases: dict[str, str] = {}
+        for param in command.params:
+            names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
+            if not names or param.param_type_name != "option":
+                continue
+            opt = Opt(takes_value=not (param.is_flag or param.count), repeatable=param.multiple or param.count)
+            longest = max(names, key=len)
+            for n in names:
+                spec[n] = opt
+                aliases[n] = longest
+        for n in ("-h", "--help"):
+            spec[n] = Opt(False)
+        return args[: i] + normalise(args[i:], spec, aliases)
 
 
 def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
@@ -75,12 +104,18 @@ def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
         return _fail(" ".join(exc.format_message().split()), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except Terminated:  # SIGTERM: the finally blocks on the way out removed temp files
+        return _fail("terminated", 143)
     except BrokenPipeError:
         # The reader went away (| head): stop quietly, and keep Python from
         # complaining when it flushes stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except SystemExit as exc:
+        if exc.code == 1 and isinstance(exc.__context__, BrokenPipeError):
+            return 0  # rich's answer to a closed pipe (| head) while it printed: still quiet
+        raise
     except typer.Abort:
         return _fail("aborted", 1)
     except Exception as exc:  # a bug: still one line, the traceback behind --debug
@@ -92,7 +127,8 @@ def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
 app = typer.Typer(
     cls=GradlabGroup,
     name="gradlab",
-    help="gradlab: exact derivatives and optimizers in your terminal.",
+    help="gradlab: exact derivatives and optimizers in your terminal. "
+         "Shell completion: gradlab --install-completion.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -151,18 +187,17 @@ def emit(result: Any, fmt: Format) -> None:
     if kind == "json":
         from gradlab.output import render_json
 
-        sys.stdout.write(render_json(result.to_record()))
+        write_out(render_json(result.to_record(), ascii=ascii_only()))
     elif kind == "plain":
         from gradlab.output import render_plain
 
-        sys.stdout.write(render_plain([result.view()]))
+        write_out(render_plain([result.view()]))
     else:
         from rich.console import Console
 
         from gradlab.tables import render
 
-        render(result.view(), Console(highlight=False, soft_wrap=False))
-    sys.stdout.flush()
+        render(result.view(), Console(file=Out(), width=terminal_width(), highlight=False, soft_wrap=False))
 
 
 FormatOpt = typer.Option(Format.auto, "--format", "-f", help="auto (table on a terminal, plain when piped), table, plain or json.")
@@ -180,18 +215,45 @@ DpiOpt = typer.Option(100, "--dpi", help="Resolution of plots.")
 # ------------------------------------------------------------------ inputs
 
 
+SURFACE_PREFIX = "surface:"
+
+
 def _surface(text: str, surfaces_file: Optional[str], dims: Optional[int] = None):
-    """The surface ``text`` names, or None when it is an expression."""
+    """The surface ``text`` names, or None when it is an expression.
+
+    A text is a surface only when the catalogue has that name (``x-y`` is an
+    expression). ``surface:NAME`` forces the catalogue; parentheses, ``(rosenbrock)``,
+    force an expression.
+    """
     from gradlab.parsing import looks_like_name
 
-    if not looks_like_name(text) and dims is None:
+    t = text.strip()
+    forced = t.startswith(SURFACE_PREFIX)
+    if forced:
+        t = t[len(SURFACE_PREFIX):].strip()
+    elif not looks_like_name(t):
+        if dims is not None:
+            raise BadInput("--dims needs a surface that declares dims", "--dims")
         return None  # an expression: no need to read the catalogue
-    from gradlab.surfaces import resolve
+    import difflib
 
-    surface, notes = resolve(text, surfaces_file, dims)
+    from gradlab.surfaces import catalogue, lookup
+
+    cat, notes = catalogue(surfaces_file)
     for n in notes:
         note(n)
-    return surface
+    if t not in cat:
+        close = difflib.get_close_matches(t, list(cat), n=1, cutoff=0.8)
+        if forced or close:  # "rosenbrok" is a misspelt name, not a one-variable function
+            try:
+                lookup(t, cat)
+            except BadInput as exc:
+                raise BadInput(f"{exc.what} (for an expression, write ({t}))", "surface") from None
+        if dims is not None:
+            raise BadInput("--dims needs a surface that declares dims", "--dims")
+        return None
+    surface = cat[t]
+    return surface.with_dims(dims) if dims is not None else surface
 
 
 def _target(text: str, start: Optional[str], variables: Optional[str], surfaces_file: Optional[str],
@@ -696,15 +758,22 @@ def main() -> None:
     costs a tenth of a second or more and does nothing for the user. Every file gradlab
     writes is complete and closed before this point.
     """
+    from gradlab import streams
+
+    streams.prepare()
+    if {"--install-completion", "--show-completion"} & set(sys.argv[1:]) or "_GRADLAB_COMPLETE" in os.environ:
+        app._add_completion = True  # typer builds the completion options only when asked: start-up stays fast
     try:
         app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     else:
         code = 0
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass  # the reader went away: nothing more to say
+    finally:
+        streams.cleanup()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # the reader went away or the disk is full: the error line is already out
     os._exit(code)

@@ -47,9 +47,10 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def render_json(record: dict[str, Any]) -> str:
-    """One JSON document, strict (no NaN), floats round-trip."""
-    return json.dumps(_json_safe(record), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+def render_json(record: dict[str, Any], ascii: bool = False) -> str:
+    """One JSON document, strict (no NaN), floats round-trip; ``ascii`` escapes non-ASCII
+    characters (``\\u2207``) for a stream that cannot encode them."""
+    return json.dumps(_json_safe(record), indent=2, allow_nan=False, ensure_ascii=ascii) + "\n"
 
 
 def trajectory_csv(runs, variables) -> bytes:

@@ -16,6 +16,11 @@ from typing import Any, Callable
 
 
 def _child(conn, fn, args, kwargs) -> None:
+    import signal
+
+    # The parent's SIGTERM handler (raise, unwind, clean up) is not the child's job: a
+    # terminated worker just ends, and the parent's ``finally`` kills it anyway.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         result = (True, fn(*args, **kwargs))
     except Exception as exc:  # the parent decides what a failure means
