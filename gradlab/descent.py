@@ -34,8 +34,8 @@ def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
     """A surface for an expression typed on the command line: no known minima, a window
     around the start."""
     if len(start) != len(parsed.variables):
-        raise BadInput(f"the start has {len(start)} coordinates; the function has "
-                       f"{len(parsed.variables)} variables", "--start")
+        raise BadInput(f"the start has {plural(len(start), 'coordinate')}; the function has "
+                       f"{plural(len(parsed.variables), 'variable')}", "--start")
     r = max([5.0, *(2 * abs(float(v)) for v in start)])
     s = [float(v) for v in start] + [0.0, 0.0]
     window = (s[0] - r, s[0] + r, s[1] - r, s[1] + r)
@@ -195,8 +195,8 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     check_options(optimizers, [lr for v in per_optimizer.values() for lr in v], starts, steps, tol)
     for s in starts:
         if len(s) != len(surface.parsed.variables):
-            raise BadInput(f"a start has {len(s)} coordinates; the function has "
-                           f"{len(surface.parsed.variables)} variables", "--start")
+            raise BadInput(f"a start has {plural(len(s), 'coordinate')}; the function has "
+                           f"{plural(len(surface.parsed.variables), 'variable')}", "--start")
     specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]
     obj = objective_for(surface, starts)
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
