@@ -20,7 +20,7 @@ from gradlab.parsing import Parsed
 from gradlab.runs import Objective, Run, RunSpec, descend
 from gradlab.surfaces import Surface
 from gradlab.theory import OptimizerTheory
-from gradlab.views import View
+from gradlab.views import View, plural
 
 DEFAULT_LR = 0.01
 DEFAULT_STEPS = 1000
@@ -37,8 +37,8 @@ def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
     """A surface for an expression typed on the command line: no known minima, a window
     around the start."""
     if len(start) != len(parsed.variables):
-        raise BadInput(f"the start has {len(start)} coordinates; the function has "
-                       f"{len(parsed.variables)} variables", "--start")
+        raise BadInput(f"the start has {plural(len(start), 'coordinate')}; the function has "
+                       f"{plural(len(parsed.variables), 'variable')}", "--start")
     r = max([5.0, *(2 * abs(float(v)) for v in start)])
     s = [float(v) for v in start] + [0.0, 0.0]
     window = (s[0] - r, s[0] + r, s[1] - r, s[1] + r)
@@ -123,47 +123,62 @@ class DescentResult:
         rec["stability_bound"] = b.bound if b is not None else None
         return rec
 
-    def _versus(self, i: int) -> str | None:
-        """"0.06 > 2/λmax = 0.04": the run's rate against its bound."""
+    def _below(self, i: int) -> bool | None:
+        """Whether run i's rate is below its stability bound (None: no bound known)."""
         b = self.bounds[i] if self.bounds else None
-        if b is None or b.bound is None:
-            return None
-        lr = self.runs[i].lr
-        sign = "<" if lr < b.bound else ">" if lr > b.bound else "="
-        return f"{lr:g} {sign} {b.short} = {b.bound:.4g}"
+        return None if b is None or b.bound is None else bool(self.runs[i].lr < b.bound)
+
+    def _bound_notes(self) -> tuple[str, ...]:
+        """One line per optimizer and bound: "gd: stable for lr < 2/λmax = 0.04"."""
+        seen: dict[str, None] = {}
+        minima = [m for m in self.surface.minima if not m.kink]
+        for r, b in zip(self.runs, self.bounds):
+            if b is not None and b.bound is not None:
+                value = f"{b.bound:.4g}"
+                rule = value if b.short in ("", value) else f"{b.short} = {value}"
+                where = ""
+                if len(minima) > 1:  # name the minimum the bound was taken at, as _bounds chose it
+                    end = r.x if all(math.isfinite(v) for v in r.x) else r.start
+                    m = min(minima, key=lambda m: math.dist([float(v) for v in m.point], end))
+                    where = " at the minimum (" + ", ".join(f"{float(v):.4g}" for v in m.point) + ")"
+                seen[f"{r.optimizer}: theory says stable for lr < {rule}{where}"] = None
+        lines = tuple(seen)
+        if any("λmax" in line for line in lines):
+            lines += ("λmax: the largest eigenvalue of the Hessian at the nearest known minimum",)
+        return lines
 
     def view(self) -> View:
         """Plain rows: optimizer, lr, start, status, steps, f, ‖∇f‖, diverged_at,
         distance to the nearest known minimum, x. The table leaves out what does not
-        vary or is not known, to fit a terminal."""
-        plain = tuple(
+        vary or is not known, to fit a terminal, and explains the bound below."""
+        plain_rows = tuple(
             (r.optimizer, r.lr, r.start, r.status, r.steps, r.f, r.grad_norm, r.diverged_at, r.distance, r.x)
             for r in self.runs
         )
-        cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "div. at", "to min",
-                "lr vs bound", "x"]
-        plain_rows = plain
-        plain = tuple(row[:9] + (self._versus(i), row[9]) for i, row in enumerate(plain))
-        drop = set()
-        if all(row[9] is None for row in plain):
+        cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "diverged at", "to min",
+                "lr < bound", "x"]
+        rows = tuple(row[:9] + (self._below(i), row[9]) for i, row in enumerate(plain_rows))
+        drop = {10}  # the end point stays in plain and JSON output
+        if all(row[9] is None for row in rows):
             drop.add(9)
-        else:
-            # room for the bound: x and the distance stay in plain and JSON output
-            drop.update({8, 10})
         if len({r.start for r in self.runs}) == 1:
             drop.add(2)
-        if all(r.distance is None for r in self.runs):
-            drop.add(8)
-        if all(r.diverged_at is None for r in self.runs):
-            drop.add(7)
+        if all(r.distance is None for r in self.runs) or 9 not in drop:
+            drop.add(8)  # room for the bound: the distance stays in plain and JSON output
+        if all(r.diverged_at is None or r.diverged_at == r.steps for r in self.runs):
+            drop.add(7)  # a diverged run's steps already say when
         keep = [i for i in range(len(cols)) if i not in drop]
         name = self.surface.name or f"f = {self.surface.text}"
-        notes = tuple(f"{r.optimizer} lr={r.lr!r}: {r.message}" for r in self.runs if "Hessian" in r.message)
+        notes = (f"runs stop when ‖∇f‖ < {self.tol:g} (converged) or after "
+                 f"{plural(self.steps, 'step')} (max_steps)",)
+        if any(r.status == "diverged" for r in self.runs) and 7 in drop:
+            notes += ("diverged: at the step shown, a coordinate left ±1000 × the surface's size or a value overflowed",)
+        notes += self._bound_notes()
+        notes += tuple(f"{r.optimizer} lr={r.lr!r}: {r.message}" for r in self.runs if "Hessian" in r.message)
         return View(
-            f"descent on {name} from {_start(self.runs)} ({self.steps} steps at most, ‖∇f‖ < {self.tol:g})",
-            tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in plain),
-            notes=notes, plain_cells=plain_rows, digits=3,
-            nowrap=tuple(k for k, i in enumerate(keep) if cols[i] == "lr vs bound"),
+            f"descent on {name} from {_start(self.runs)}",
+            tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in rows),
+            notes=notes, plain_cells=plain_rows, digits=4, fold=(0,) if 0 in keep else (),
         )
 
 
@@ -194,7 +209,8 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     n = len(surface.parsed.variables)
     for s in starts:
         if len(s) != n:
-            raise BadInput(f"a start has {len(s)} coordinates; the function has {n} variables", "--start")
+            raise BadInput(f"a start has {plural(len(s), 'coordinate')}; the function has "
+                           f"{plural(n, 'variable')}", "--start")
     check_options(optimizers, [lr for v in per_optimizer.values() for lr in v], starts, steps, tol,
                   runs=sum(len(v) for v in per_optimizer.values()) * len(starts), trajectory=trajectory, n=n)
     specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]

@@ -36,6 +36,15 @@ def _summary(s: Surface) -> dict[str, Any]:
     }
 
 
+def _minima(s: Surface) -> str:
+    """The first known minimum, and how many more (``gradlab surfaces NAME`` lists all)."""
+    if not s.minima:
+        return "none"
+    m = s.minima[0]
+    first = f"f{_short(m.point)} = {m.f if len(str(m.f)) < 12 else format(float(m.f), '.6g')}"
+    return first + (f" and {len(s.minima) - 1} more" if len(s.minima) > 1 else "")
+
+
 @dataclass(frozen=True)
 class SurfaceList:
     """Every surface of a catalogue, in file order."""
@@ -48,8 +57,7 @@ class SurfaceList:
     def view(self) -> View:
         rows = tuple(
             (s.name, f"{len(s.parsed.variables)}{' (--dims)' if s.dims else ''}", s.text,
-             "; ".join(f"f{_short(m.point)} = {m.f if len(str(m.f)) < 12 else format(float(m.f), '.6g')}"
-                       for m in s.minima) or "none")
+             _minima(s))
             for s in self.surfaces
         )
         return View("surfaces", ("name", "dims", "expression", "minima"), rows)

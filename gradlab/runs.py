@@ -25,6 +25,7 @@ from gradlab import derivatives as d
 from gradlab import optimizers
 from gradlab.numeric import Compiled
 from gradlab.parsing import Parsed
+from gradlab.views import plural
 
 #: A run has diverged when a coordinate leaves ±ESCAPE × its scale (the size of the
 #: window, the start and the known minima) or anything becomes non-finite.
@@ -307,8 +308,8 @@ class Runs(Sequence[Run]):
         status, steps = str(self.status[i]), int(self.steps[i])
         div = int(self.diverged_at[i]) if self.diverged_at[i] >= 0 else None
         message = {
-            "converged": f"‖∇f‖ fell below the tolerance after {steps} steps",
-            "max_steps": f"still moving after {steps} steps",
+            "converged": f"‖∇f‖ fell below the tolerance after {plural(steps, 'step')}",
+            "max_steps": f"still moving after {plural(steps, 'step')}",
             "diverged": ("f or ∇f is undefined or infinite at the start" if div == 0 else
                          f"left the region |x| ≤ {obj.bound:g}, overflowed or reached where f is undefined "
                          f"at step {div}"),

@@ -29,7 +29,7 @@ from gradlab.runs import Runs, RunSpec, descend
 from gradlab.surfaces import Surface
 from gradlab.theory import ADAPTIVE, Curvature, OptimizerTheory, curvature_at, optimizer_theory, \
     predicted_steps, spectral_radius
-from gradlab.views import View
+from gradlab.views import View, plural
 
 MAX_NUM = 100_000
 POINTS_PER_ROUND = 15
@@ -136,7 +136,7 @@ class SweepResult:
                     if "β" in t.formula:
                         line += " (for this β)"
                 if o.predicted_steps is not None:
-                    line += f"; about {o.predicted_steps} steps to ‖∇f‖ < {self.tol:g} at the best lr"
+                    line += f"; about {plural(o.predicted_steps, 'step')} to ‖∇f‖ < {self.tol:g} at the best lr"
                 notes.append(line)
                 if t.optimal is not None:
                     p = t.optimal
@@ -146,9 +146,9 @@ class SweepResult:
         name = self.surface.name or f"f = {self.surface.text}"
         return View(
             f"learning-rate sweep on {name} from {tuple(round(v, 6) for v in self.start)} "
-            f"({self.steps} steps, ‖∇f‖ < {self.tol:g})",
+            f"({plural(self.steps, 'step')}, ‖∇f‖ < {self.tol:g})",
             ("optimizer", "lr", "status", "steps", "f", "stable", "predicted steps"), rows, notes=tuple(notes),
-            digits=5,
+            digits=5, fold=(0,),
         )
 
 

@@ -123,7 +123,9 @@ def test_bad_ranges_are_exit_2(args, word):
 
 def test_descend_table_shows_lr_against_the_bound():
     r = run("descend", "elongated", "--lr", "0.01,0.06", "-f", "table", env={"COLUMNS": "160"})
-    assert "0.06 > 2/λmax = 0.04" in r.out
+    assert "gd: theory says stable for lr < 2/λmax = 0.04" in r.out
+    row = next(line.split() for line in r.out.splitlines() if line.split()[:1] == ["0.06"])
+    assert row[1] == "diverged" and row[-1] == "no"  # 0.06 is above the bound 2/50
     doc = json.loads(run("descend", "elongated", "--lr", "0.06", "-f", "json").out)
     assert doc["runs"][0]["stability_bound"] == pytest.approx(0.04)
 
