@@ -1212,6 +1212,8 @@ class ShapedGradResult:
         from gradlab.views import View
 
         out = self.graph.output
+        if all(not self.graph.node(w).shape for w in self.wrt):
+            return self._scalar_view()
         rows: list[tuple] = []
         for k, w in enumerate(self.wrt):
             shape = self.graph.node(w).shape
@@ -1228,6 +1230,19 @@ class ShapedGradResult:
                      "exact values and symbolic forms: --format json")
         return View(f"∇{out}{at} for {out} = {self.graph.text}", cols, padded, notes=tuple(notes),
                     plain_cells=tuple(tuple(rows)))
+
+
+    def _scalar_view(self):
+        from gradlab.views import View
+
+        out = self.graph.output
+        if self.values is None:
+            rows = tuple((w, to_text(s[0])) for w, s in zip(self.wrt, self.symbolic))
+            return View(f"∇{out} for {out} = {self.graph.text}", ("variable", f"∂{out}/∂variable"), rows)
+        rows = tuple((w, to_text(s[0]), str(v[0].exact), v[0].value) for w, s, v in zip(self.wrt, self.symbolic, self.values))
+        return View(f"∇{out} at {_point_text(self.graph, self.point)} for {out} = {self.graph.text}",
+                    ("variable", f"∂{out}/∂variable", "exact", "value"), rows, plain=(0, 1, 3),
+                    notes=(f"‖∇{out}‖ over {', '.join(self.wrt)} = {self.norm.exact} ≈ {self.norm.value!r}",))
 
 
 def _composed(graph: Graph) -> tuple[dict[str, Comps], dict[str, Comps]]:
