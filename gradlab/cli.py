@@ -210,6 +210,9 @@ Beta1Opt = typer.Option(None, "--beta1", help="Adam's β₁ (0.9).")
 Beta2Opt = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9).")
 EpsOpt = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8).")
 DpiOpt = typer.Option(100, "--dpi", help="Resolution of plots.")
+ShapeOpt = typer.Option(None, "--shape", help="Shapes of vector and matrix variables: W=3x4,x=4,b=3 (see backprop).")
+SeedOpt = typer.Option(None, "--seed", help="With --shape: seeded standard-normal values for variables --at leaves out.")
+WrtOpt = typer.Option(None, "--wrt", help="Differentiate with respect to these variables only: W or W,b.")
 
 
 # ------------------------------------------------------------------ inputs
@@ -318,6 +321,9 @@ def grad_cmd(
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
+    shape: Optional[str] = ShapeOpt,
+    seed: Optional[int] = SeedOpt,
+    wrt: Optional[str] = WrtOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """Partial derivatives and the gradient, exact and at a point.
@@ -325,6 +331,11 @@ def grad_cmd(
     Example: gradlab grad "x**2*y + 3*y" --at 2,5
     """
     from gradlab.calculus import grad_report
+
+    if shape or seed is not None or wrt:
+        from gradlab.cli_backprop import shaped
+
+        return shaped("grad", expression, shape, at, seed, wrt, variables, fmt)
 
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
     emit(grad_report(parsed, _point(at, parsed)), fmt)
@@ -337,6 +348,9 @@ def jacobian_cmd(
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
+    shape: Optional[str] = ShapeOpt,
+    seed: Optional[int] = SeedOpt,
+    wrt: Optional[str] = WrtOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """The Jacobian matrix of a map (rows = outputs, columns = variables).
@@ -344,6 +358,11 @@ def jacobian_cmd(
     Example: gradlab jacobian "x**2*y, x + y**3" --at 2,3
     """
     from gradlab.calculus import jacobian_report
+
+    if shape or seed is not None or wrt:
+        from gradlab.cli_backprop import shaped
+
+        return shaped("jacobian", expressions, shape, at, seed, wrt, variables, fmt)
 
     parsed = _function(expressions, variables, vector=True, surfaces_file=surfaces, dims=dims)
     emit(jacobian_report(parsed, _point(at, parsed)), fmt)
@@ -356,6 +375,8 @@ def hessian_cmd(
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
+    shape: Optional[str] = ShapeOpt,
+    seed: Optional[int] = SeedOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """The Hessian; at a point its eigenvalues and the classification.
@@ -364,6 +385,11 @@ def hessian_cmd(
     """
     from gradlab.calculus import hessian_report
 
+    if shape or seed is not None:
+        from gradlab.cli_backprop import flat_function
+
+        emit(hessian_report(*flat_function("hessian", expression, shape, at, seed, variables, False)), fmt)
+        return
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
     emit(hessian_report(parsed, _point(at, parsed)), fmt)
 
@@ -692,6 +718,8 @@ def check_cmd(
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
+    shape: Optional[str] = ShapeOpt,
+    seed: Optional[int] = SeedOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """Check a gradient: exact against finite differences, or yours against the exact one.
@@ -706,8 +734,15 @@ def check_cmd(
 
         check_writable(plot, (".png",), "--plot")
         _check_dpi(dpi)
-    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    point = _point(at, parsed, required=True)
+    if shape or seed is not None:
+        from gradlab.cli_backprop import flat_function
+
+        if grad is not None:
+            raise BadInput("--grad does not go with --shape (check the exact gradient against differences)", "--grad")
+        parsed, point = flat_function("check", expression, shape, at, seed, variables, True)
+    else:
+        parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
+        point = _point(at, parsed, required=True)
     user = parse_components(grad, "--grad") if grad is not None else None
     if user is not None:
         extra = set().union(*(u.free_symbols for u in user)) - set(parsed.variables)
@@ -748,6 +783,9 @@ def explain_cmd(
 def _check_dpi(dpi: int) -> None:
     if not 10 <= dpi <= 600:
         raise BadInput(f"--dpi must be from 10 to 600, got {dpi}", "--dpi")
+
+
+from gradlab import cli_backprop  # noqa: E402,F401  registers `backprop` (computational graphs)
 
 
 def main() -> None:
