@@ -1,0 +1,429 @@
+"""The step-by-step loop for runs the batch engine does not make: mini-batches, learning-
+rate schedules, line searches, BFGS and L-BFGS, and sharpness along a run.
+
+Each run advances alone (a line search or a mini-batch draw is per run), and produces the
+same :class:`~gradlab.runs.Run` records as :func:`gradlab.runs.descend`, with the stop
+rules of that engine: *converged* when the full gradient's norm falls below ``tol``,
+*diverged* when x leaves the escape radius or f or ∇f stops being finite, else
+*max_steps*; and one more, *stalled*, when a line search finds no acceptable step (which
+happens near a minimum, where float64 cannot show f decreasing any more).
+
+The optimizers are gradlab's own (:mod:`gradlab.optimizers`) with their states; a
+schedule multiplies each step by schedule(t)/lr, which is optax's ``scale_by_schedule``
+after the optimizer's transform, so for every optimizer the rate at update t is
+schedule(t). The full batch takes exactly the steps of :func:`gradlab.runs.descend`.
+
+>>> from gradlab.surfaces import builtin
+>>> from gradlab.runs import RunSpec
+>>> res = run_training(builtin()["rosenbrock"], ["bfgs"], None)
+>>> r = res.runs[0]
+>>> r.status, r.steps < 40, [round(v, 6) for v in r.x]
+('converged', True, [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from gradlab import linesearch, optimizers, quasinewton
+from gradlab.descent import DEFAULT_LR, DEFAULT_STEPS, DescentResult, MAX_RUNS, MAX_STEPS, MAX_WORK, \
+    objective_for
+from gradlab.errors import BadInput, LimitExceeded
+from gradlab.minibatch import RowLoss, batches, check_batch, check_seed
+from gradlab.runs import Objective, Run, RunSpec
+from gradlab.schedules import Schedule
+from gradlab.surfaces import Surface
+
+NAMES = optimizers.NAMES + quasinewton.NAMES
+#: Optimizers whose step is a descent direction a line search can scale.
+SEARCHABLE = ("gd", "newton", "bfgs", "lbfgs")
+#: Trajectory points kept for sharpness at most (evenly spaced beyond that).
+MAX_SHARPNESS_POINTS = 5000
+MAX_SHARPNESS_DIMS = 50
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the training loop adds to a descent.
+
+    ``batch_size``: rows per mini-batch (``None``: the full batch); ``seed``: the draw of
+    the batches; ``epochs``: passes over the data (sets the steps); ``schedule``: the
+    learning-rate schedule; ``line_search``: ``armijo`` or ``wolfe`` (bfgs and lbfgs use
+    ``wolfe`` unless told otherwise); ``sharpness``: record λ_max(H(x_k)) along each run.
+    """
+
+    batch_size: int | None = None
+    seed: int | None = None
+    epochs: int | None = None
+    schedule: Schedule | None = None
+    line_search: str | None = None
+    sharpness: bool = False
+
+    def to_record(self, rows: int | None = None) -> dict[str, Any]:
+        return {
+            "batch_size": self.batch_size if self.batch_size is not None else rows,
+            "rows": rows, "seed": self.seed, "epochs": self.epochs,
+            "schedule": self.schedule.to_record() if self.schedule else None,
+            "line_search": self.line_search,
+            "line_search_constants": ({"c1": linesearch.C1, "rho": linesearch.RHO} if self.line_search == "armijo"
+                                      else {"c1": linesearch.C1, "c2": linesearch.C2}
+                                      if self.line_search == "wolfe" else None),
+            "sharpness": self.sharpness,
+        }
+
+
+def wanted(optimizer_names: Sequence[str], settings: Settings) -> bool:
+    """Whether these runs need this loop rather than the batch engine."""
+    return (any(o in quasinewton.NAMES for o in optimizer_names) or settings.batch_size is not None
+            or settings.epochs is not None or settings.schedule is not None
+            or settings.line_search is not None or settings.sharpness or settings.seed is not None)
+
+
+@dataclass(frozen=True)
+class TrainingRun(Run):
+    """A :class:`Run` with what the training loop records along it (``None`` when not
+    asked for); every per-step array has one entry per update, in order:
+
+    - ``lr_per_step``: the rate used at each update (the schedule's value, or the
+      accepted step α of a line search);
+    - ``evaluations``: f evaluations of each line search;
+    - ``batch_loss``: the mini-batch's mean loss at x_k, before update k;
+    - ``epoch_loss``: the full f at the end of each epoch, epoch 0 being the start;
+    - ``sharpness``: λ_max(H(x_k)) at the steps ``sharpness_steps``;
+    - ``skipped_updates``: BFGS/L-BFGS curvature pairs skipped because yᵀs ≤ 0.
+    """
+
+    lr_per_step: np.ndarray | None = field(default=None, repr=False, compare=False)
+    evaluations: np.ndarray | None = field(default=None, repr=False, compare=False)
+    batch_loss: np.ndarray | None = field(default=None, repr=False, compare=False)
+    epoch_loss: np.ndarray | None = field(default=None, repr=False, compare=False)
+    sharpness: np.ndarray | None = field(default=None, repr=False, compare=False)
+    sharpness_steps: np.ndarray | None = field(default=None, repr=False, compare=False)
+    skipped_updates: int = 0
+
+    def to_record(self) -> dict[str, Any]:
+        rec = super().to_record()
+        for key in ("lr_per_step", "evaluations", "batch_loss", "epoch_loss", "sharpness", "sharpness_steps"):
+            v = getattr(self, key)
+            if v is not None:
+                rec[key] = [x.item() for x in np.asarray(v)]
+        if self.optimizer in quasinewton.NAMES:
+            rec["skipped_updates"] = self.skipped_updates
+        return rec
+
+
+@dataclass(frozen=True)
+class TrainingResult(DescentResult):
+    """A :class:`~gradlab.descent.DescentResult` made by the training loop, with its
+    ``settings`` and the data's row count (``rows``, ``None`` without data)."""
+
+    settings: Settings = field(default_factory=Settings)
+    rows: int | None = None
+    batches_per_epoch: int | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        rec = super().to_record()
+        rec["training"] = self.settings.to_record(self.rows)
+        rec["training"]["batches_per_epoch"] = self.batches_per_epoch
+        return rec
+
+    def view(self):
+        v = super().view()
+        return replace(v, notes=v.notes + tuple(self.notes()))
+
+    def notes(self) -> list[str]:
+        s, out = self.settings, []
+        if self.rows is not None and (s.batch_size is not None or s.epochs is not None):
+            b = s.batch_size or self.rows
+            out.append(f"mini-batches of {b} of {self.rows} rows (seed {s.seed or 0}), {self.batches_per_epoch} "
+                       f"update{'s' if self.batches_per_epoch != 1 else ''} an epoch; each step's gradient is the "
+                       "exact gradient of its batch's mean loss")
+        if s.schedule is not None:
+            T = max(1, max(r.steps for r in self.runs))
+            lrs = sorted({r.lr for r in self.runs})
+            lr = lrs[0]
+            pts = sorted({0, T // 2, T - 1})
+            vals = ", ".join(f"t={t}: {s.schedule.value(lr, t):.4g}" for t in pts)
+            out.append(f"schedule {s.schedule.describe()} (as optax's); for lr={lr:g}: {vals}")
+        for r in self.runs:
+            if not isinstance(r, TrainingRun):
+                continue
+            if r.evaluations is not None and r.lr_per_step is not None and len(r.lr_per_step):
+                a = np.asarray(r.lr_per_step)
+                out.append(f"{r.optimizer} lr={r.lr:g}, {s.line_search or 'wolfe'} line search: α from "
+                           f"{a.min():.4g} to {a.max():.4g} (median {np.median(a):.4g}), "
+                           f"{np.mean(r.evaluations):.3g} f evaluations a step")
+            if r.sharpness is not None and len(r.sharpness):
+                lam = np.asarray(r.sharpness)
+                k = int(np.nanargmax(lam)) if np.isfinite(lam).any() else 0
+                edge = 2 / r.lr if r.optimizer in ("gd",) and r.evaluations is None else None
+                tail = ""
+                if edge is not None:
+                    above = int(np.count_nonzero(lam > edge))
+                    tail = f"; 2/lr = {edge:.4g}, exceeded at {above} of {lam.size} points"
+                out.append(f"{r.optimizer} lr={r.lr:g}: sharpness λmax(H) from {lam[0]:.4g} to {lam[-1]:.4g}, "
+                           f"largest {lam[k]:.4g} at step {int(r.sharpness_steps[k])}{tail}")
+            if r.status == "stalled":
+                out.append(f"{r.optimizer} lr={r.lr:g}: {r.message}")
+        return out
+
+
+def check(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence[float], starts, steps: int | None,
+          tol: float, settings: Settings) -> None:
+    """Refuse bad combinations before any work (exit 2)."""
+    for name in optimizer_names:
+        if name not in NAMES:
+            raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
+    if len(set(optimizer_names)) != len(optimizer_names):
+        raise BadInput("an optimizer is listed twice", "--optimizer")
+    for lr in lrs:
+        if not (math.isfinite(lr) and lr > 0):
+            raise BadInput(f"learning rate {lr!r} must be a positive number", "--lr")
+    if not (math.isfinite(tol) and tol > 0):
+        raise BadInput("the tolerance must be a positive number", "--tol")
+    if settings.line_search is not None:
+        if settings.line_search not in linesearch.NAMES:
+            raise BadInput(f"unknown line search {settings.line_search!r} (choose from armijo, wolfe)",
+                           "--line-search")
+        bad = [o for o in optimizer_names if o not in SEARCHABLE]
+        if bad:
+            raise BadInput(f"a line search needs a descent direction: {bad[0]} does not give one (use it with "
+                           f"{', '.join(SEARCHABLE)})", "--line-search")
+    if settings.epochs is not None:
+        if steps is not None:
+            raise BadInput("give --epochs or --steps, not both", "--epochs")
+        if not 1 <= settings.epochs <= MAX_STEPS:
+            raise LimitExceeded(f"--epochs must be from 1 to {MAX_STEPS}", "--epochs")
+    if settings.seed is not None and settings.batch_size is None:
+        raise BadInput("--seed draws the mini-batches; give --batch-size too", "--seed")
+    if settings.batch_size is not None and settings.batch_size < 1:
+        raise BadInput(f"the batch size must be a positive whole number, got {settings.batch_size}", "--batch-size")
+    check_seed(settings.seed)
+    if settings.sharpness and len(surface.parsed.variables) > MAX_SHARPNESS_DIMS:
+        raise LimitExceeded(f"--sharpness needs the Hessian's eigenvalues at every step; at most "
+                            f"{MAX_SHARPNESS_DIMS} variables", "--sharpness")
+
+
+def _default_lrs(surface: Surface, name: str) -> list[float]:
+    return [1.0] if name in ("newton", "bfgs", "lbfgs") else [surface.lr or DEFAULT_LR]
+
+
+def run_training(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence[float] | None,
+                 starts: Sequence[Sequence[float]] | None = None, steps: int | None = None,
+                 tol: float = 1e-6, hyper: dict | None = None, settings: Settings | None = None,
+                 trajectory: bool = True, progress: Callable[[int, int], None] | None = None) -> TrainingResult:
+    """Every optimizer × learning rate × start on ``surface``, run by the training loop
+    (``lrs=None``: 1 for newton, bfgs and lbfgs, else the surface's rate)."""
+    settings = settings or Settings()
+    hyper = hyper or {}
+    starts = [tuple(float(v) for v in s) for s in (starts or [surface.start])]
+    per = {o: list(lrs) if lrs is not None else _default_lrs(surface, o) for o in optimizer_names}
+    check(surface, optimizer_names, [lr for v in per.values() for lr in v], starts, steps, tol, settings)
+    n = len(surface.parsed.variables)
+    for s in starts:
+        if len(s) != n:
+            raise BadInput(f"a start has {len(s)} coordinates; the function has {n} variables", "--start")
+
+    rows = None
+    bpe = None
+    if settings.batch_size is not None or settings.epochs is not None:
+        if settings.batch_size is not None or surface.spec.get("data"):
+            rows = RowLoss(surface)
+            check_batch(settings.batch_size, rows.n_rows)
+            bpe = rows.batches_per_epoch(settings.batch_size or rows.n_rows)
+    if settings.epochs is not None:
+        steps = settings.epochs * (bpe or 1)
+    steps = steps if steps is not None else (surface.steps or DEFAULT_STEPS)
+    if not 1 <= steps <= MAX_STEPS:
+        raise LimitExceeded(f"{steps} steps; the limit is {MAX_STEPS}", "--steps" if settings.epochs is None
+                            else "--epochs")
+    specs = [RunSpec(o, float(lr), s) for o in optimizer_names for lr in per[o] for s in starts]
+    if len(specs) > MAX_RUNS:
+        raise LimitExceeded(f"{len(specs)} runs; the limit is {MAX_RUNS}", "--lr/--start")
+    # This loop is Python per step: a tenth of the batch engine's budget.
+    if len(specs) * steps > MAX_WORK // 10:
+        raise LimitExceeded(f"{len(specs)} runs × {steps} steps is more than {MAX_WORK // 10:.0e} steps in all "
+                            "for the step-by-step loop", "--steps")
+    obj = objective_for(surface, starts)
+    mult = settings.schedule.multipliers(1.0, steps) if settings.schedule is not None else None
+    runs = []
+    for i, spec in enumerate(specs):
+        if progress is not None:
+            progress(i, len(specs))
+        runs.append(run_one(obj, spec, steps, tol, hyper, settings, rows, mult, trajectory))
+    return TrainingResult(surface, tuple(runs), steps, tol, obj.f_star, (), settings,
+                          rows.n_rows if rows is not None else None, bpe)
+
+
+def _gradient(obj: Objective) -> Callable[[np.ndarray], np.ndarray]:
+    """∇f at an (n, 1) column, computed as :func:`gradlab.runs.descend` computes it for a
+    single run (Python floats, NumPy where those fail), so the full batch matches it bit
+    for bit."""
+    scalar = obj.grad.scalar
+    function = obj.grad.function
+    fallback = (ValueError, OverflowError, ZeroDivisionError, TypeError)
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        out = np.empty_like(x)
+        try:
+            out.reshape(-1)[:] = scalar(*x.reshape(-1).tolist())
+        except fallback:
+            for i, v in enumerate(function(*x)):
+                out[i] = v
+        return out
+
+    return grad
+
+
+def run_one(obj: Objective, spec: RunSpec, steps: int, tol: float, hyper: dict, settings: Settings,
+            rows: RowLoss | None, mult: np.ndarray | None, trajectory: bool = True) -> TrainingRun:
+    """One run of the training loop (see the module's docstring for its rules)."""
+    n = obj.n
+    name = spec.optimizer
+    quasi = name in quasinewton.NAMES
+    search = settings.line_search or ("wolfe" if quasi else None)
+    grad = _gradient(obj)
+
+    def f_of(x1d: np.ndarray) -> float:
+        return float(obj.f(np.asarray(x1d, dtype=float))[0])
+
+    def g_of(x1d: np.ndarray) -> np.ndarray:
+        return grad(np.asarray(x1d, dtype=float).reshape(n, 1)).reshape(-1)
+
+    opt = None
+    qn = None
+    if quasi:
+        qn = quasinewton.make(name, n)
+    else:
+        # With a line search the optimizer gives the direction (rate 1) and the search the rate.
+        lr0 = np.array([1.0 if search else spec.lr])
+        opt = optimizers.make(name, lr0, obj.hessian if name == "newton" else None, **hyper)
+        state = opt.init(np.array(spec.start, dtype=float).reshape(n, 1))
+
+    full_batch = rows is None or (settings.batch_size or rows.n_rows) >= rows.n_rows
+    draw = batches(rows.n_rows, settings.batch_size or rows.n_rows, settings.seed or 0) if rows is not None else None
+
+    x = np.array(spec.start, dtype=float).reshape(n, 1)
+    xs = [x]
+    lr_used: list[float] = []
+    evals: list[int] = []
+    batch_loss: list[float] = []
+    status, taken, div_at, message = "max_steps", steps, None, ""
+    bound = obj.bound
+    old_f = None
+    skipped = 0
+    g = grad(x)
+    f = f_of(x[:, 0])
+    modified = 0
+    with np.errstate(all="ignore"):
+        for k in range(steps + 1):
+            gn = float(np.sqrt(np.sum(g * g)))
+            if not (math.isfinite(gn) and math.isfinite(f) and np.all(np.abs(x) <= bound)):
+                status, taken, div_at = "diverged", k, k
+                break
+            if gn < tol:
+                status, taken = "converged", k
+                break
+            if k == steps:
+                break
+            m = 1.0 if mult is None else float(mult[k])
+            if rows is not None and not full_batch:
+                idx = next(draw)
+                gb = rows.grad(x, idx).reshape(n, 1)
+                batch_loss.append(rows.loss(x, idx))
+            else:
+                gb = g
+                if rows is not None:
+                    batch_loss.append(f)
+            if quasi:
+                p = qn.direction(gb[:, 0])
+                if name == "lbfgs" and not qn.pairs:
+                    p = p / max(1.0, float(np.linalg.norm(p)))  # the first step: at most unit length
+            elif search:
+                step1, state = opt.update(gb, state, x)
+                p = step1[:, 0]
+            if quasi or search:
+                alpha0 = spec.lr * m
+                x1 = x[:, 0]
+                if full_batch:
+                    fs, gs, fx = f_of, g_of, f
+                else:  # a mini-batch searches along its own loss
+                    fs, fx = (lambda z, b=idx: rows.loss(z, b)), batch_loss[-1]
+                    gs = lambda z, b=idx: rows.grad(z, b)  # noqa: E731
+                if search == "armijo":
+                    res = linesearch.armijo(fs, x1, fx, gb[:, 0], p, alpha0)
+                else:
+                    old = (old_f if old_f is not None else f + gn / 2) if quasi and full_batch else None
+                    res = linesearch.wolfe(fs, gs, x1, fx, gb[:, 0], p, alpha0, old_fx=old)
+                evals.append(res.evaluations)
+                if res.alpha is None:
+                    status, taken = "stalled", k
+                    message = (f"the {search} line search found no acceptable step at step {k} "
+                               f"(‖∇f‖ = {gn:.3g}: f no longer decreases measurably along the direction)")
+                    break
+                lr_used.append(res.alpha)
+                x_new = x + res.alpha * p.reshape(n, 1)
+                g_new = res.grad.reshape(n, 1) if res.grad is not None and full_batch else grad(x_new)
+                if quasi:
+                    gb_new = g_new if full_batch else rows.grad(x_new, idx).reshape(n, 1)
+                    if not qn.update((x_new - x)[:, 0], (gb_new - gb)[:, 0]):
+                        skipped += 1
+                old_f = f
+                x, g, f = x_new, g_new, res.f if full_batch else f_of(x_new[:, 0])
+            else:
+                step, state = opt.update(gb, state, x)
+                if mult is not None:
+                    step = step * m
+                    lr_used.append(spec.lr * m)
+                x = x + step
+                g = grad(x)
+                f = f_of(x[:, 0])
+            xs.append(x)
+        if name == "newton" and opt is not None:
+            modified = int(state[1][0])
+
+    traj = np.concatenate(xs, axis=1).T  # (steps + 1, n)
+    with np.errstate(all="ignore"):
+        traj_f = obj.f(traj.T)[0] if len(traj) else np.array([])
+    final = traj[-1]
+    dist = (float(np.min(np.linalg.norm(obj.minima - final[None], axis=1)))
+            if len(obj.minima) and np.all(np.isfinite(final)) else None)
+    gn = float(np.sqrt(np.sum(g * g)))
+    if not message:
+        message = {
+            "converged": f"‖∇f‖ fell below the tolerance after {taken} steps",
+            "max_steps": f"still moving after {taken} steps",
+            "diverged": ("f or ∇f is undefined or infinite at the start" if div_at == 0 else
+                         f"left the region |x| ≤ {bound:g}, overflowed or reached where f is undefined "
+                         f"at step {div_at}"),
+        }[status]
+    if modified:
+        message += (f"; {modified} step{'s' if modified != 1 else ''} met a Hessian that is not positive "
+                    "definite and used |eigenvalues| instead (saddle-free Newton)")
+    if skipped:
+        message += f"; {skipped} curvature pair{'s' if skipped != 1 else ''} with yᵀs ≤ 0 skipped"
+    epoch_loss = None
+    if rows is not None:
+        bpe = rows.batches_per_epoch(settings.batch_size or rows.n_rows)
+        epoch_loss = traj_f[::bpe].copy()
+    sharp = sharp_steps = None
+    if settings.sharpness:
+        from gradlab.stability import sharpness_along
+
+        sharp_steps, sharp = sharpness_along(obj, traj)
+    hyper_rec = {} if quasi else opt.hyper
+    if search:
+        hyper_rec = {**hyper_rec, "line_search": search}
+    return TrainingRun(
+        name, spec.lr, tuple(float(v) for v in spec.start), status, int(taken), tuple(final.tolist()),
+        float(traj_f[-1]), gn, div_at, dist, hyper_rec, message,
+        traj if trajectory else None, traj_f if trajectory else None,
+        lr_per_step=np.array(lr_used) if (mult is not None or search) else None,
+        evaluations=np.array(evals, dtype=int) if search else None,
+        batch_loss=np.array(batch_loss) if rows is not None else None,
+        epoch_loss=epoch_loss, sharpness=sharp, sharpness_steps=sharp_steps, skipped_updates=skipped,
+    )
