@@ -415,9 +415,15 @@ def surfaces_cmd(
 def descend_cmd(
     target: str = typer.Argument(..., help="A surface name (see gradlab surfaces) or an expression."),
     lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma-separated: 0.01,0.03 (default: the surface's; 1 for newton)."),
-    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton (comma-separated)."),
+    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton, bfgs, lbfgs (comma-separated)."),
     start: Optional[list[str]] = typer.Option(None, "--start", help="Start point, e.g. -4,2 (repeatable)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Most steps per run (default: the surface's, else 1000)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch SGD: rows per batch on a surface with data (default: all)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the mini-batch draws (0)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the data (instead of --steps)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Learning-rate schedule, optax's: constant, exponential:decay_rate=R, step:decay_rate=R,transition_steps=K, cosine[:decay_steps=T,alpha=A], warmup-cosine:warmup_steps=W."),
+    line_search: Optional[str] = typer.Option(None, "--line-search", help="armijo (c1=1e-4, rho=0.5) or wolfe (strong Wolfe, SciPy): lr is the first trial step."),
+    sharpness: bool = typer.Option(False, "--sharpness", help="Record λmax of the Hessian at every iterate, against 2/lr."),
     tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
     momentum: Optional[float] = MomentumOpt,
     beta1: Optional[float] = Beta1Opt,
@@ -460,10 +466,17 @@ def descend_cmd(
     starts = [parse_point(s, n, names, "--start") for s in start] if start else None
     lrs = _numbers(lr, "--lr") if lr else None
     optimizers = [o.strip() for o in optimizer.split(",")]
+    from gradlab.training import Settings, run_training, wanted
+
+    settings = Settings(batch_size, seed, epochs, schedule, line_search.strip().lower() if line_search else None,
+                        sharpness)
     update, close = _progress()
     try:
-        result = run_descent(surface, optimizers, lrs, starts, steps, tol, hyper,
-                             trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
+        if wanted(optimizers, settings):
+            result = run_training(surface, optimizers, lrs, starts, steps, tol, hyper, settings, progress=update)
+        else:
+            result = run_descent(surface, optimizers, lrs, starts, steps, tol, hyper,
+                                 trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
     finally:
         close()
     if plot or loss_plot or animate:
@@ -473,7 +486,12 @@ def descend_cmd(
             plots.save(plots.surface3d_figure(result) if three_d else plots.descent_figure(result), plot, dpi)
             note(f"wrote {plot}")
         if loss_plot:
-            plots.save(plots.loss_figure(result), loss_plot, dpi)
+            if wanted(optimizers, settings):
+                from gradlab.training_plots import training_figure
+
+                plots.save(training_figure(result), loss_plot, dpi)
+            else:
+                plots.save(plots.loss_figure(result), loss_plot, dpi)
             note(f"wrote {loss_plot}")
         if animate:
             frames = plots.animate(result, animate, min(dpi, 100))

@@ -31,6 +31,7 @@ import sympy
 from gradlab.errors import BadInput
 
 MAX_SEED = 2**63 - 1
+SMALL_BATCH = 32
 
 
 class RowLoss:
@@ -57,6 +58,7 @@ class RowLoss:
                          else float(parse_number(str(v), "data")) for v in c])
         self.data = np.array(cols, dtype=float)
         self.n_rows = self.data.shape[1]
+        self._rows = [tuple(r) for r in self.data.T.tolist()]
         self.variables = tuple(surface.parsed.variables)
         dims = surface.dims if spec.get("dims") is not None else None
 
@@ -105,13 +107,40 @@ class RowLoss:
 
     def grad(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """∇ of the mean loss over ``rows`` at ``x``: the mean of the rows' exact gradients."""
-        with np.errstate(all="ignore"):
-            return self._g(self._args(x, rows)).mean(axis=1)
+        xs = np.asarray(x, dtype=float).reshape(-1).tolist()
+        if len(rows) <= SMALL_BATCH:
+            # Python floats, row by row: NumPy's per-call cost dominates on a few rows.
+            try:
+                total = [0.0] * len(xs)
+                for r in rows.tolist():
+                    for i, v in enumerate(self._g.scalar(*xs, *self._rows[r])):
+                        total[i] += v
+                return np.array(total) / len(rows)
+            except (ValueError, OverflowError, ZeroDivisionError, TypeError):
+                pass  # a pole or an overflow: NumPy gives inf or nan instead
+        # x as Python floats broadcast against the batch's columns: no (n, B) copy of x.
+        parts = self._g.function(*xs, *self.data[:, rows])
+        out = np.empty(len(parts))
+        for i, v in enumerate(parts):
+            out[i] = v.mean() if isinstance(v, np.ndarray) else v
+        return out
 
     def loss(self, x: np.ndarray, rows: np.ndarray) -> float:
         """The mean loss over ``rows`` at ``x``."""
         with np.errstate(all="ignore"):
             return float(self._f(self._args(x, rows))[0].mean())
+
+    def losses(self, points: np.ndarray, batches_: list[np.ndarray]) -> np.ndarray:
+        """The mean loss of batch k at ``points[k]``, for every k, in one evaluation."""
+        if not len(batches_):
+            return np.array([])
+        sizes = np.array([len(b) for b in batches_])
+        rows = np.concatenate(batches_)
+        X = np.repeat(np.asarray(points, dtype=float)[: len(batches_)], sizes, axis=0).T
+        with np.errstate(all="ignore"):
+            per_row = self._f(np.concatenate([X, self.data[:, rows]]))[0]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        return np.add.reduceat(np.broadcast_to(per_row, rows.shape), starts) / sizes
 
 
 def check_batch(batch_size: int | None, n_rows: int, where: str = "--batch-size") -> int:

@@ -35,7 +35,7 @@ from gradlab.descent import DEFAULT_LR, DEFAULT_STEPS, DescentResult, MAX_RUNS, 
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.minibatch import RowLoss, batches, check_batch, check_seed
 from gradlab.runs import Objective, Run, RunSpec
-from gradlab.schedules import Schedule
+from gradlab.schedules import Schedule, parse_schedule
 from gradlab.surfaces import Surface
 
 NAMES = optimizers.NAMES + quasinewton.NAMES
@@ -59,7 +59,7 @@ class Settings:
     batch_size: int | None = None
     seed: int | None = None
     epochs: int | None = None
-    schedule: Schedule | None = None
+    schedule: Schedule | str | None = None  # text is read once the number of steps is known
     line_search: str | None = None
     sharpness: bool = False
 
@@ -160,16 +160,36 @@ class TrainingResult(DescentResult):
             if r.sharpness is not None and len(r.sharpness):
                 lam = np.asarray(r.sharpness)
                 k = int(np.nanargmax(lam)) if np.isfinite(lam).any() else 0
-                edge = 2 / r.lr if r.optimizer in ("gd",) and r.evaluations is None else None
+                c, formula = edge_factor(r.optimizer, r.hyper)
                 tail = ""
-                if edge is not None:
-                    above = int(np.count_nonzero(lam > edge))
-                    tail = f"; 2/lr = {edge:.4g}, exceeded at {above} of {lam.size} points"
+                if c is not None and r.evaluations is None:
+                    lr_t = (np.asarray(r.lr_per_step)[np.minimum(r.sharpness_steps, len(r.lr_per_step) - 1)]
+                            if r.lr_per_step is not None and len(r.lr_per_step) else r.lr)
+                    above = int(np.count_nonzero(lam > c / lr_t))
+                    what = f"{formula}/lr = {c / r.lr:.4g}" if r.lr_per_step is None else f"{formula}/lr_t"
+                    tail = f"; {what}, exceeded at {above} of {lam.size} points"
                 out.append(f"{r.optimizer} lr={r.lr:g}: sharpness λmax(H) from {lam[0]:.4g} to {lam[-1]:.4g}, "
                            f"largest {lam[k]:.4g} at step {int(r.sharpness_steps[k])}{tail}")
             if r.status == "stalled":
                 out.append(f"{r.optimizer} lr={r.lr:g}: {r.message}")
         return out
+
+
+def edge_factor(optimizer: str, hyper: dict) -> tuple[float | None, str]:
+    """c with the stability edge λmax = c/lr on a quadratic, and c as a formula: 2 for gd,
+    2(1 + β) for heavy ball, 2(1 + β)/(1 + 2β) for Nesterov (``None`` for the others).
+
+    >>> edge_factor("momentum", {"momentum": 0.5})
+    (3.0, '2(1+β)')
+    """
+    beta = hyper.get("momentum")
+    if optimizer == "gd":
+        return 2.0, "2"
+    if optimizer == "momentum" and beta is not None:
+        return 2 * (1 + beta), "2(1+β)"
+    if optimizer == "nesterov" and beta is not None:
+        return 2 * (1 + beta) / (1 + 2 * beta), "2(1+β)/(1+2β)"
+    return None, ""
 
 
 def check(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence[float], starts, steps: int | None,
@@ -215,9 +235,14 @@ def _default_lrs(surface: Surface, name: str) -> list[float]:
 def run_training(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence[float] | None,
                  starts: Sequence[Sequence[float]] | None = None, steps: int | None = None,
                  tol: float = 1e-6, hyper: dict | None = None, settings: Settings | None = None,
-                 trajectory: bool = True, progress: Callable[[int, int], None] | None = None) -> TrainingResult:
+                 trajectory: bool = True, progress: Callable[[int, int], None] | None = None,
+                 _prepared: dict | None = None) -> TrainingResult:
     """Every optimizer × learning rate × start on ``surface``, run by the training loop
-    (``lrs=None``: 1 for newton, bfgs and lbfgs, else the surface's rate)."""
+    (``lrs=None``: 1 for newton, bfgs and lbfgs, else the surface's rate).
+
+    ``_prepared`` may hold a ``RowLoss`` (``rows``) and an ``Objective`` (``obj``) already
+    built for this surface and start, for callers that run it many times."""
+    _prepared = _prepared or {}
     settings = settings or Settings()
     hyper = hyper or {}
     starts = [tuple(float(v) for v in s) for s in (starts or [surface.start])]
@@ -232,7 +257,7 @@ def run_training(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence
     bpe = None
     if settings.batch_size is not None or settings.epochs is not None:
         if settings.batch_size is not None or surface.spec.get("data"):
-            rows = RowLoss(surface)
+            rows = _prepared.get("rows") or RowLoss(surface)
             check_batch(settings.batch_size, rows.n_rows)
             bpe = rows.batches_per_epoch(settings.batch_size or rows.n_rows)
     if settings.epochs is not None:
@@ -248,14 +273,21 @@ def run_training(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence
     if len(specs) * steps > MAX_WORK // 10:
         raise LimitExceeded(f"{len(specs)} runs × {steps} steps is more than {MAX_WORK // 10:.0e} steps in all "
                             "for the step-by-step loop", "--steps")
-    obj = objective_for(surface, starts)
+    if isinstance(settings.schedule, str):
+        settings = replace(settings, schedule=parse_schedule(settings.schedule, steps))
+    obj = _prepared.get("obj") or objective_for(surface, starts)
     mult = settings.schedule.multipliers(1.0, steps) if settings.schedule is not None else None
     runs = []
     for i, spec in enumerate(specs):
         if progress is not None:
             progress(i, len(specs))
         runs.append(run_one(obj, spec, steps, tol, hyper, settings, rows, mult, trajectory))
-    return TrainingResult(surface, tuple(runs), steps, tol, obj.f_star, (), settings,
+    bounds = ()
+    if not settings.line_search and all(o in optimizers.NAMES for o in optimizer_names):
+        from gradlab.descent import _bounds  # the stability bound column, as descend shows it
+
+        bounds = _bounds(surface, runs, hyper)
+    return TrainingResult(surface, tuple(runs), steps, tol, obj.f_star, bounds, settings,
                           rows.n_rows if rows is not None else None, bpe)
 
 
@@ -312,17 +344,18 @@ def run_one(obj: Objective, spec: RunSpec, steps: int, tol: float, hyper: dict, 
     lr_used: list[float] = []
     evals: list[int] = []
     batch_loss: list[float] = []
+    drawn: list[np.ndarray] = []
     status, taken, div_at, message = "max_steps", steps, None, ""
     bound = obj.bound
     old_f = None
     skipped = 0
     g = grad(x)
-    f = f_of(x[:, 0])
+    f: float | None = f_of(x[:, 0]) if search or quasi else None  # else computed at the end
     modified = 0
     with np.errstate(all="ignore"):
         for k in range(steps + 1):
             gn = float(np.sqrt(np.sum(g * g)))
-            if not (math.isfinite(gn) and math.isfinite(f) and np.all(np.abs(x) <= bound)):
+            if not (math.isfinite(gn) and (f is None or math.isfinite(f)) and np.all(np.abs(x) <= bound)):
                 status, taken, div_at = "diverged", k, k
                 break
             if gn < tol:
@@ -334,11 +367,11 @@ def run_one(obj: Objective, spec: RunSpec, steps: int, tol: float, hyper: dict, 
             if rows is not None and not full_batch:
                 idx = next(draw)
                 gb = rows.grad(x, idx).reshape(n, 1)
-                batch_loss.append(rows.loss(x, idx))
+                drawn.append(idx)
+                if search:
+                    batch_loss.append(rows.loss(x, idx))
             else:
                 gb = g
-                if rows is not None:
-                    batch_loss.append(f)
             if quasi:
                 p = qn.direction(gb[:, 0])
                 if name == "lbfgs" and not qn.pairs:
@@ -381,14 +414,27 @@ def run_one(obj: Objective, spec: RunSpec, steps: int, tol: float, hyper: dict, 
                     lr_used.append(spec.lr * m)
                 x = x + step
                 g = grad(x)
-                f = f_of(x[:, 0])
+                f = None  # f along the run is computed at the end, in one call
             xs.append(x)
         if name == "newton" and opt is not None:
             modified = int(state[1][0])
 
     traj = np.concatenate(xs, axis=1).T  # (steps + 1, n)
     with np.errstate(all="ignore"):
-        traj_f = obj.f(traj.T)[0] if len(traj) else np.array([])
+        traj_f = np.broadcast_to(obj.f(traj.T)[0], (len(traj),)).copy()
+    bad_f = np.flatnonzero(~np.isfinite(traj_f))
+    if bad_f.size and (div_at is None or bad_f[0] < div_at):
+        # f undefined where ∇f is finite (log(x) at x < 0): divergence, as the batch engine says
+        k = int(bad_f[0])
+        traj, traj_f = traj[: k + 1], traj_f[: k + 1]
+        status, taken, div_at, message = "diverged", k, k, ""
+        with np.errstate(all="ignore"):
+            g = grad(traj[-1].reshape(n, 1))
+    if rows is not None and not search:
+        if full_batch:
+            batch_loss = list(traj_f[:taken])
+        else:
+            batch_loss = list(rows.losses(traj[:taken], drawn[:taken]))
     final = traj[-1]
     dist = (float(np.min(np.linalg.norm(obj.minima - final[None], axis=1)))
             if len(obj.minima) and np.all(np.isfinite(final)) else None)
@@ -427,3 +473,140 @@ def run_one(obj: Objective, spec: RunSpec, steps: int, tol: float, hyper: dict, 
         batch_loss=np.array(batch_loss) if rows is not None else None,
         epoch_loss=epoch_loss, sharpness=sharp, sharpness_steps=sharp_steps, skipped_updates=skipped,
     )
+
+
+MAX_SEEDS = 1000
+
+
+@dataclass(frozen=True)
+class SeedSweep:
+    """A learning-rate sweep with mini-batches: every rate × seed, and the spread.
+
+    - ``lrs``, ``seeds``: the grid; ``final[i, j]``: the full f at the end of the run at
+      lrs[i] with seeds[j] (NaN where it diverged); ``status[i, j]``: its status.
+    - ``epoch_loss[i, j]``: the full f after each epoch (epoch 0 the start), NaN-padded.
+    - per rate: ``median``, ``low``, ``high``: the median, smallest and largest final f
+      over the seeds that did not diverge; ``diverged``: how many seeds diverged.
+    - ``largest_stable_lr``: the largest rate at which no seed diverged and every run
+      ended below its starting f, scanning up to the first rate where one did not.
+    """
+
+    surface: Surface
+    optimizer: str
+    batch_size: int
+    rows: int
+    steps: int
+    lrs: tuple[float, ...]
+    seeds: tuple[int, ...]
+    final: np.ndarray
+    status: np.ndarray
+    epoch_loss: np.ndarray
+    f0: float
+    settings: Settings
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return np.count_nonzero(self.status == "diverged", axis=1)
+
+    def _stat(self, fn) -> np.ndarray:
+        out = np.full(len(self.lrs), np.nan)
+        for i, row in enumerate(self.final):
+            ok = row[np.isfinite(row)]
+            if ok.size:
+                out[i] = fn(ok)
+        return out
+
+    @property
+    def median(self) -> np.ndarray:
+        return self._stat(np.median)
+
+    @property
+    def low(self) -> np.ndarray:
+        return self._stat(np.min)
+
+    @property
+    def high(self) -> np.ndarray:
+        return self._stat(np.max)
+
+    @property
+    def stable(self) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return (self.diverged == 0) & np.all(self.final < self.f0, axis=1)
+
+    @property
+    def largest_stable_lr(self) -> float | None:
+        st = self.stable
+        if not st.size or not st[0]:
+            return None
+        bad = np.flatnonzero(~st)
+        return self.lrs[(bad[0] if bad.size else len(st)) - 1]
+
+    def to_record(self) -> dict[str, Any]:
+        def num(v):
+            return float(v) if math.isfinite(v) else None
+
+        return {
+            "command": "sweep", "kind": "mini_batch", "surface": self.surface.name or None,
+            "expression": self.surface.text, "optimizer": self.optimizer, "batch_size": self.batch_size,
+            "rows": self.rows, "max_steps": self.steps, "seeds": list(self.seeds), "f_start": self.f0,
+            "training": self.settings.to_record(self.rows),
+            "largest_stable_lr": self.largest_stable_lr,
+            "lrs": [
+                {"lr": lr, "median_f": num(self.median[i]), "min_f": num(self.low[i]), "max_f": num(self.high[i]),
+                 "diverged": int(self.diverged[i]), "stable": bool(self.stable[i]),
+                 "final_f": [num(v) for v in self.final[i]], "status": [str(s) for s in self.status[i]]}
+                for i, lr in enumerate(self.lrs)
+            ],
+        }
+
+    def view(self):
+        from gradlab.views import View
+
+        rows = tuple((lr, float(self.median[i]), float(self.low[i]), float(self.high[i]),
+                      f"{int(self.diverged[i])}/{len(self.seeds)}", "yes" if self.stable[i] else "no")
+                     for i, lr in enumerate(self.lrs))
+        name = self.surface.name or f"f = {self.surface.text}"
+        lsl = self.largest_stable_lr
+        notes = (f"final full f over {len(self.seeds)} seeds ({', '.join(map(str, self.seeds[:8]))}"
+                 f"{', …' if len(self.seeds) > 8 else ''}); f at the start {self.f0:.6g}",
+                 f"largest rate at which every seed was stable: {lsl:.6g}" if lsl is not None
+                 else "no rate was stable for every seed")
+        return View(f"mini-batch sweep of {self.optimizer} on {name}: batches of {self.batch_size} of "
+                    f"{self.rows} rows, {self.steps} steps", ("lr", "median f", "min f", "max f", "diverged",
+                                                               "stable"), rows, notes=notes, digits=4)
+
+
+def run_seed_sweep(surface: Surface, optimizer: str, lrs: Sequence[float], seeds: Sequence[int],
+                   settings: Settings, steps: int | None = None, tol: float = 1e-6, hyper: dict | None = None,
+                   start: Sequence[float] | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> SeedSweep:
+    """Every rate × seed with mini-batches, and the spread of the final loss."""
+    if not 1 <= len(seeds) <= MAX_SEEDS:
+        raise BadInput(f"give from 1 to {MAX_SEEDS} seeds", "--seeds")
+    for s in seeds:
+        check_seed(s, "--seeds")
+    results = []
+    total = len(lrs) * len(seeds)
+    starts = [tuple(float(v) for v in (start if start is not None else surface.start))]
+    prepared = {"rows": RowLoss(surface), "obj": objective_for(surface, starts)}
+    for j, seed in enumerate(seeds):
+        res = run_training(surface, [optimizer], list(lrs), starts, steps, tol,
+                           hyper, replace(settings, seed=seed), trajectory=False,
+                           progress=(lambda i, _n, j=j: progress(j * len(lrs) + i, total)) if progress else None,
+                           _prepared=prepared)
+        results.append(res)
+    first = results[0]
+    n_lr, n_seed = len(lrs), len(seeds)
+    final = np.full((n_lr, n_seed), np.nan)
+    status = np.empty((n_lr, n_seed), dtype=object)
+    epochs = max(len(r.epoch_loss) for res in results for r in res.runs)
+    curves = np.full((n_lr, n_seed, epochs), np.nan)
+    for j, res in enumerate(results):
+        for i, r in enumerate(res.runs):
+            status[i, j] = r.status
+            final[i, j] = r.f if r.status != "diverged" else np.nan
+            curves[i, j, :len(r.epoch_loss)] = r.epoch_loss
+    obj_f0 = float(first.runs[0].epoch_loss[0])
+    return SeedSweep(surface, optimizer, first.settings.batch_size or first.rows, first.rows, first.steps,
+                     tuple(float(v) for v in lrs), tuple(int(s) for s in seeds), final, status, curves, obj_f0,
+                     first.settings)
