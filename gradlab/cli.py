@@ -518,11 +518,16 @@ def sweep_cmd(
     start: Optional[str] = typer.Option(None, "--start", help="Start point (default: the surface's)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Steps per run (default: the surface's, else 1000)."),
     tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
-    momentum: Optional[float] = MomentumOpt,
+    lr: Optional[str] = typer.Option(None, "--lr", help="The rates as a range A:B or A:B:N (instead of --lr-min, --lr-max, --num)."),
+    momentum: Optional[str] = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9); a range C:D or C:D:N draws a stability map over (lr, β)."),
     beta1: Optional[float] = Beta1Opt,
     beta2: Optional[float] = Beta2Opt,
     eps: Optional[float] = EpsOpt,
-    plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr to FILE.png."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch sweep: rows per batch on a surface with data."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Mini-batch sweep: a count of seeds (5) or a list (1,2,7); the spread is shown."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Mini-batch sweep: passes over the data (instead of --steps)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Mini-batch sweep: a learning-rate schedule (see descend)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr (or the stability map) to FILE.png."),
     dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
@@ -535,9 +540,17 @@ def sweep_cmd(
     """
     from gradlab.files import check_writable
     from gradlab.parsing import parse_point
+    from gradlab.stability import parse_range
     from gradlab.sweep import default_range, run_sweep
 
-    hyper = _hyper(momentum, beta1, beta2, eps)
+    beta_range = parse_range(momentum, "--momentum", 0.0, 1.0, strict_hi=True) if momentum and ":" in momentum \
+        else None
+    hyper = _hyper(None if beta_range or momentum is None else _numbers(momentum, "--momentum")[0], beta1, beta2, eps)
+    lr_range = parse_range(lr, "--lr", 0.0) if lr else None
+    if lr_range is not None and (lr_min is not None or lr_max is not None):
+        raise BadInput("give --lr A:B or --lr-min/--lr-max, not both", "--lr")
+    if lr_range is not None and lr_range[0] <= 0:
+        raise BadInput(f"the rates in {lr!r} must be positive", "--lr")
     if plot:
         check_writable(plot, (".png",), "--plot")
         _check_dpi(dpi)
@@ -545,6 +558,25 @@ def sweep_cmd(
     names = [v.name for v in surface.parsed.variables]
     x0 = parse_point(start, len(names), names, "--start") if start else None
     optimizers = [o.strip() for o in optimizer.split(",")]
+    if beta_range is not None or batch_size is not None or seeds is not None:
+        from gradlab.training_cli import special_sweep
+
+        result, figure = special_sweep(surface, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear,
+                                       x0, steps, tol, hyper, batch_size, seeds, epochs, schedule, bool(plot),
+                                       _progress)
+        if plot:
+            from gradlab.plots import save
+
+            save(figure(result), plot, dpi)
+            note(f"wrote {plot}")
+        emit(result, fmt)
+        return
+    if epochs is not None or schedule is not None:
+        raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
+                       if epochs is not None else "--schedule")
+    if lr_range is not None:
+        lr_min, lr_max = lr_range[0], lr_range[1]
+        num = lr_range[2] or num
     lo, hi = default_range(surface, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
     lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
     update, close = _progress()

@@ -143,7 +143,7 @@ class TrainingResult(DescentResult):
                        f"update{'s' if self.batches_per_epoch != 1 else ''} an epoch; each step's gradient is the "
                        "exact gradient of its batch's mean loss")
         if s.schedule is not None:
-            T = max(1, max(r.steps for r in self.runs))
+            T = max(1, self.steps)
             lrs = sorted({r.lr for r in self.runs})
             lr = lrs[0]
             pts = sorted({0, T // 2, T - 1})
@@ -610,3 +610,25 @@ def run_seed_sweep(surface: Surface, optimizer: str, lrs: Sequence[float], seeds
     return SeedSweep(surface, optimizer, first.settings.batch_size or first.rows, first.rows, first.steps,
                      tuple(float(v) for v in lrs), tuple(int(s) for s in seeds), final, status, curves, obj_f0,
                      first.settings)
+
+
+def parse_seeds(text: str, where: str = "--seeds") -> list[int]:
+    """``5`` (the seeds 0 … 4) or a list ``1,2,7``.
+
+    >>> parse_seeds("3"), parse_seeds("4, 9")
+    ([0, 1, 2], [4, 9])
+    """
+    parts = [p.strip() for p in (text or "").split(",")]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise BadInput(f"{text!r} must be a count of seeds (5) or a list of seeds (1,2,7)", where) from None
+    if len(values) == 1:
+        if not 1 <= values[0] <= MAX_SEEDS:
+            raise BadInput(f"the number of seeds must be from 1 to {MAX_SEEDS}, got {values[0]}", where)
+        return list(range(values[0]))
+    if len(set(values)) != len(values):
+        raise BadInput("a seed is listed twice", where)
+    for v in values:
+        check_seed(v, where)
+    return values
