@@ -733,6 +733,52 @@ def explain_cmd(
     emit(explain(_function(expression, variables, surfaces_file=surfaces, dims=dims), wrt), fmt)
 
 
+@app.command("taylor")
+def taylor_cmd(
+    expression: str = typer.Argument(..., help="The function (or a surface name)."),
+    at: Optional[str] = typer.Option(None, "--at", help="The point a: 1,2."),
+    order: int = typer.Option(2, "--order", help="1: the linear model; 2: also the quadratic one."),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Gradient steps to check, comma-separated: predicted against actual decrease."),
+    direction: Optional[str] = typer.Option(None, "--dir", help="Direction of the sample offsets (default: −∇f)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw the model's contours over f, shading |f − m| < tol, to FILE.png."),
+    tol: float = typer.Option(0.1, "--tol", help="With --plot: shade where |f − m| < tol."),
+    radius: Optional[float] = typer.Option(None, "--radius", help="With --plot: half-width of the window around a."),
+    dpi: int = DpiOpt,
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Linear and quadratic Taylor models at a point: errors, Newton step, safe step.
+
+    Example: gradlab taylor "exp(x)*cos(y)" --at 0,0 --lr 0.5
+    """
+    import math
+
+    from gradlab.taylor import taylor
+
+    if plot:
+        from gradlab.files import check_writable
+
+        check_writable(plot, (".png",), "--plot")
+        _check_dpi(dpi)
+        if not (math.isfinite(tol) and tol > 0):
+            raise BadInput(f"must be a positive number, got {tol}", "--tol")
+        if radius is not None and not (math.isfinite(radius) and radius > 0):
+            raise BadInput(f"must be a positive number, got {radius}", "--radius")
+    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
+    point = _point(at, parsed, required=True)
+    dvec = [float(v) for v in _point(direction, parsed, where="--dir")] if direction else None
+    result = taylor(parsed, point, order, _numbers(lr, "--lr") if lr else (), dvec)
+    if plot:
+        from gradlab.plots import save
+        from gradlab.training_plots import taylor_figure
+
+        save(taylor_figure(result, tol, radius), plot, dpi)
+        note(f"wrote {plot}")
+    emit(result, fmt)
+
+
 def _check_dpi(dpi: int) -> None:
     if not 10 <= dpi <= 600:
         raise BadInput(f"--dpi must be from 10 to 600, got {dpi}", "--dpi")

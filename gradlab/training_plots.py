@@ -233,3 +233,87 @@ def _edges(centres: np.ndarray) -> np.ndarray:
         return np.array([c[0] - 0.5, c[0] + 0.5])
     mid = (c[1:] + c[:-1]) / 2
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
+    """f with the Taylor model's contours over it, shading where |f − m| < tol; the point,
+    the Newton step's minimiser and the gradient steps marked. One variable: the graphs of
+    f, m₁ and m₂, with the stretch where |f − m| < tol shaded."""
+    from gradlab.numeric import Compiled
+
+    n = len(t.parsed.variables)
+    fc = Compiled([t.parsed.expr], t.parsed.variables)
+    a = t.a
+    g = t.g
+    r = radius
+    if r is None:
+        reach = [1.0]
+        if t.newton_step is not None:
+            reach.append(1.3 * float(np.linalg.norm(t.newton_step.value)))
+        reach += [1.3 * c.lr * float(np.linalg.norm(g)) for c in t.steps]
+        r = min(max(reach), 1e6)
+    order = t.order
+    mname = "m₂" if order == 2 else "m₁"
+    if n == 1:
+        fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+        ax = fig.subplots()
+        x = np.linspace(a[0] - r, a[0] + r, 600)
+        with np.errstate(all="ignore"):
+            fx = np.broadcast_to(fc(x[None, :])[0], x.shape)
+        m1 = t.model(x[None, :], 1)
+        ax.plot(x, fx, color="black", lw=2, label="f")
+        ax.plot(x, m1, "--", color="tab:blue", label="m₁ (linear)")
+        m = m1
+        if order == 2:
+            m = t.model(x[None, :], 2)
+            ax.plot(x, m, "--", color="tab:orange", label="m₂ (quadratic)")
+        close = np.abs(fx - m) < tol
+        lo, hi = np.nanmin(fx), np.nanmax(fx)
+        ax.fill_between(x, lo, hi, where=close, color="tab:green", alpha=0.15, label=f"|f − {mname}| < {tol:g}")
+        ax.plot(a, [t.f.value], "o", color="black", label="a")
+        if t.minimiser is not None:
+            ax.plot(t.minimiser.value, [t.model_min], "*", color="tab:red", ms=12, label="minimiser of m₂")
+        pad = 0.1 * (hi - lo if hi > lo else 1.0)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel(t.parsed.variables[0].name)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_title(f"Taylor models of {t.parsed.text} at {t.parsed.variables[0].name} = {a[0]:g}")
+        return fig
+    fig = Figure(figsize=(7.2, 6.0), layout="constrained")
+    ax = fig.subplots()
+    X, Y = np.meshgrid(np.linspace(a[0] - r, a[0] + r, 240), np.linspace(a[1] - r, a[1] + r, 240))
+    rest = [np.full_like(X, v) for v in a[2:]]
+    P = np.stack([X, Y, *rest])
+    with np.errstate(all="ignore"):
+        F = np.broadcast_to(fc(P)[0], X.shape)
+    M = t.model(P)
+    Fm = np.ma.masked_invalid(F)
+    levels = np.linspace(float(Fm.min()), float(Fm.max()), 18) if Fm.count() else 10
+    cs = ax.contourf(X, Y, Fm, levels=levels, cmap="viridis", alpha=0.9)
+    cb = fig.colorbar(cs, ax=ax)
+    cb.set_label("f")
+    ax.contour(X, Y, np.ma.masked_invalid(M), levels=levels, colors="white", linestyles="--", linewidths=1.0)
+    close = np.ma.masked_invalid(np.abs(F - M)) < tol
+    ax.contourf(X, Y, close.filled(False).astype(float), levels=[0.5, 1.5], colors="none", hatches=["///"])
+    ax.contour(X, Y, close.filled(False).astype(float), levels=[0.5], colors="red", linewidths=1.5)
+    ax.plot([], [], color="white", ls="--", label=f"contours of {mname} (same levels as f)")
+    ax.plot([], [], color="red", label=f"|f − {mname}| < {tol:g} inside (hatched)")
+    ax.plot(*a[:2], "o", color="white", mec="black", ms=8, label="a")
+    if order == 2 and t.minimiser is not None and np.all(np.abs(np.array(t.minimiser.value[:2]) - a[:2]) <= r):
+        ax.plot(*t.minimiser.value[:2], "*", color="tab:red", mec="white", ms=16, label="minimiser of m₂ (Newton)")
+    for c in t.steps:
+        x1 = a - c.lr * g
+        ax.annotate("", xy=x1[:2], xytext=a[:2], arrowprops=dict(arrowstyle="->", color="orange", lw=1.8))
+        ratio = f", ratio {c.ratio:.3g}" if c.ratio is not None else ""
+        ax.plot(*x1[:2], "s", color="orange", ms=5, label=f"gradient step lr={c.lr:g}{ratio}")
+    ax.set_xlim(a[0] - r, a[0] + r)
+    ax.set_ylim(a[1] - r, a[1] + r)
+    ax.set_aspect("equal")
+    vx, vy = (v.name for v in t.parsed.variables[:2])
+    ax.set_xlabel(vx)
+    ax.set_ylabel(vy)
+    at = ", ".join(f"{v:g}" for v in a)
+    ax.set_title(f"{mname} of {t.parsed.text} at ({at})", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left", framealpha=0.8)
+    return fig
