@@ -503,9 +503,15 @@ def surfaces_cmd(
 def descend_cmd(
     target: str = typer.Argument(..., help="A surface name (see gradlab surfaces) or an expression."),
     lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma-separated: 0.01,0.03 (default: the surface's; 1 for newton)."),
-    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton (comma-separated)."),
+    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton, bfgs, lbfgs (comma-separated)."),
     start: Optional[list[str]] = typer.Option(None, "--start", help="Start point, e.g. -4,2 (repeatable)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Most steps per run (default: the surface's, else 1000)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch SGD: rows per batch on a surface with data (default: all)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the mini-batch draws (0)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the data (instead of --steps)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Learning-rate schedule, optax's: constant, exponential:decay_rate=R, step:decay_rate=R,transition_steps=K, cosine[:decay_steps=T,alpha=A], warmup-cosine:warmup_steps=W."),
+    line_search: Optional[str] = typer.Option(None, "--line-search", help="armijo (c1=1e-4, rho=0.5) or wolfe (strong Wolfe, SciPy): lr is the first trial step."),
+    sharpness: bool = typer.Option(False, "--sharpness", help="Record λmax of the Hessian at every iterate, against 2/lr."),
     tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
     momentum: Optional[float] = MomentumOpt,
     beta1: Optional[float] = Beta1Opt,
@@ -548,10 +554,17 @@ def descend_cmd(
     starts = [parse_point(s, n, names, "--start") for s in start] if start else None
     lrs = _numbers(lr, "--lr") if lr else None
     optimizers = [o.strip() for o in optimizer.split(",")]
+    from gradlab.training import Settings, run_training, wanted
+
+    settings = Settings(batch_size, seed, epochs, schedule, line_search.strip().lower() if line_search else None,
+                        sharpness)
     update, close = _progress()
     try:
-        result = run_descent(surface, optimizers, lrs, starts, steps, tol, hyper,
-                             trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
+        if wanted(optimizers, settings):
+            result = run_training(surface, optimizers, lrs, starts, steps, tol, hyper, settings, progress=update)
+        else:
+            result = run_descent(surface, optimizers, lrs, starts, steps, tol, hyper,
+                                 trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
     finally:
         close()
     if plot or loss_plot or animate:
@@ -561,7 +574,12 @@ def descend_cmd(
             plots.save(plots.surface3d_figure(result) if three_d else plots.descent_figure(result), plot, dpi)
             note(f"wrote {plot}")
         if loss_plot:
-            plots.save(plots.loss_figure(result), loss_plot, dpi)
+            if wanted(optimizers, settings):
+                from gradlab.training_plots import training_figure
+
+                plots.save(training_figure(result), loss_plot, dpi)
+            else:
+                plots.save(plots.loss_figure(result), loss_plot, dpi)
             note(f"wrote {loss_plot}")
         if animate:
             frames = plots.animate(result, animate, min(dpi, 100))
@@ -588,11 +606,16 @@ def sweep_cmd(
     start: Optional[str] = typer.Option(None, "--start", help="Start point (default: the surface's)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Steps per run (default: the surface's, else 1000)."),
     tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
-    momentum: Optional[float] = MomentumOpt,
+    lr: Optional[str] = typer.Option(None, "--lr", help="The rates as a range A:B or A:B:N (instead of --lr-min, --lr-max, --num)."),
+    momentum: Optional[str] = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9); a range C:D or C:D:N draws a stability map over (lr, β)."),
     beta1: Optional[float] = Beta1Opt,
     beta2: Optional[float] = Beta2Opt,
     eps: Optional[float] = EpsOpt,
-    plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr to FILE.png."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch sweep: rows per batch on a surface with data."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Mini-batch sweep: a count of seeds (5) or a list (1,2,7); the spread is shown."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Mini-batch sweep: passes over the data (instead of --steps)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Mini-batch sweep: a learning-rate schedule (see descend)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr (or the stability map) to FILE.png."),
     dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
@@ -605,9 +628,17 @@ def sweep_cmd(
     """
     from gradlab.files import check_writable
     from gradlab.parsing import parse_point
+    from gradlab.stability import parse_range
     from gradlab.sweep import default_range, run_sweep
 
-    hyper = _hyper(momentum, beta1, beta2, eps)
+    beta_range = parse_range(momentum, "--momentum", 0.0, 1.0, strict_hi=True) if momentum and ":" in momentum \
+        else None
+    hyper = _hyper(None if beta_range or momentum is None else _numbers(momentum, "--momentum")[0], beta1, beta2, eps)
+    lr_range = parse_range(lr, "--lr", 0.0) if lr else None
+    if lr_range is not None and (lr_min is not None or lr_max is not None):
+        raise BadInput("give --lr A:B or --lr-min/--lr-max, not both", "--lr")
+    if lr_range is not None and lr_range[0] <= 0:
+        raise BadInput(f"the rates in {lr!r} must be positive", "--lr")
     if plot:
         check_writable(plot, (".png",), "--plot")
         _check_dpi(dpi)
@@ -615,6 +646,25 @@ def sweep_cmd(
     names = [v.name for v in surface.parsed.variables]
     x0 = parse_point(start, len(names), names, "--start") if start else None
     optimizers = [o.strip() for o in optimizer.split(",")]
+    if beta_range is not None or batch_size is not None or seeds is not None:
+        from gradlab.training_cli import special_sweep
+
+        result, figure = special_sweep(surface, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear,
+                                       x0, steps, tol, hyper, batch_size, seeds, epochs, schedule, bool(plot),
+                                       _progress)
+        if plot:
+            from gradlab.plots import save
+
+            save(figure(result), plot, dpi)
+            note(f"wrote {plot}")
+        emit(result, fmt)
+        return
+    if epochs is not None or schedule is not None:
+        raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
+                       if epochs is not None else "--schedule")
+    if lr_range is not None:
+        lr_min, lr_max = lr_range[0], lr_range[1]
+        num = lr_range[2] or num
     lo, hi = default_range(surface, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
     lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
     update, close = _progress()
@@ -778,6 +828,52 @@ def explain_cmd(
     from gradlab.explain import explain
 
     emit(explain(_function(expression, variables, surfaces_file=surfaces, dims=dims), wrt), fmt)
+
+
+@app.command("taylor")
+def taylor_cmd(
+    expression: str = typer.Argument(..., help="The function (or a surface name)."),
+    at: Optional[str] = typer.Option(None, "--at", help="The point a: 1,2."),
+    order: int = typer.Option(2, "--order", help="1: the linear model; 2: also the quadratic one."),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Gradient steps to check, comma-separated: predicted against actual decrease."),
+    direction: Optional[str] = typer.Option(None, "--dir", help="Direction of the sample offsets (default: −∇f)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw the model's contours over f, shading |f − m| < tol, to FILE.png."),
+    tol: float = typer.Option(0.1, "--tol", help="With --plot: shade where |f − m| < tol."),
+    radius: Optional[float] = typer.Option(None, "--radius", help="With --plot: half-width of the window around a."),
+    dpi: int = DpiOpt,
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Linear and quadratic Taylor models at a point: errors, Newton step, safe step.
+
+    Example: gradlab taylor "exp(x)*cos(y)" --at 0,0 --lr 0.5
+    """
+    import math
+
+    from gradlab.taylor import taylor
+
+    if plot:
+        from gradlab.files import check_writable
+
+        check_writable(plot, (".png",), "--plot")
+        _check_dpi(dpi)
+        if not (math.isfinite(tol) and tol > 0):
+            raise BadInput(f"must be a positive number, got {tol}", "--tol")
+        if radius is not None and not (math.isfinite(radius) and radius > 0):
+            raise BadInput(f"must be a positive number, got {radius}", "--radius")
+    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
+    point = _point(at, parsed, required=True)
+    dvec = [float(v) for v in _point(direction, parsed, where="--dir")] if direction else None
+    result = taylor(parsed, point, order, _numbers(lr, "--lr") if lr else (), dvec)
+    if plot:
+        from gradlab.plots import save
+        from gradlab.training_plots import taylor_figure
+
+        save(taylor_figure(result, tol, radius), plot, dpi)
+        note(f"wrote {plot}")
+    emit(result, fmt)
 
 
 def _check_dpi(dpi: int) -> None:
