@@ -232,31 +232,16 @@ def _surface(text: str, surfaces_file: Optional[str], dims: Optional[int] = None
 
     t = text.strip()
     forced = t.startswith(SURFACE_PREFIX)
-    if forced:
-        t = t[len(SURFACE_PREFIX):].strip()
-    elif not looks_like_name(t):
+    if not forced and not looks_like_name(t):
         if dims is not None:
             raise BadInput("--dims needs a surface that declares dims", "--dims")
-        return None  # an expression: no need to read the catalogue
-    import difflib
+        return None  # an expression: no need to read the catalogue (nor import PyYAML)
+    from gradlab.surfaces import resolve
 
-    from gradlab.surfaces import catalogue, lookup
-
-    cat, notes = catalogue(surfaces_file)
+    surface, notes = resolve(t[len(SURFACE_PREFIX):] if forced else t, surfaces_file, dims, forced)
     for n in notes:
         note(n)
-    if t not in cat:
-        close = difflib.get_close_matches(t, list(cat), n=1, cutoff=0.8)
-        if forced or close:  # "rosenbrok" is a misspelt name, not a one-variable function
-            try:
-                lookup(t, cat)
-            except BadInput as exc:
-                raise BadInput(f"{exc.what} (for an expression, write ({t}))", "surface") from None
-        if dims is not None:
-            raise BadInput("--dims needs a surface that declares dims", "--dims")
-        return None
-    surface = cat[t]
-    return surface.with_dims(dims) if dims is not None else surface
+    return surface
 
 
 def _target(text: str, start: Optional[str], variables: Optional[str], surfaces_file: Optional[str],

@@ -429,9 +429,19 @@ def _close(name: str, names: list[str]) -> bool:
     return bool(difflib.get_close_matches(name, names, n=1, cutoff=0.8))
 
 
-def resolve(text: str, user_file: str | None = None, dims: int | None = None) -> tuple[Surface | None, list[str]]:
-    """The surface ``text`` names, if it names one (``None`` for an expression)."""
-    if not looks_like_name(text):
+def resolve(text: str, user_file: str | None = None, dims: int | None = None,
+            forced: bool = False) -> tuple[Surface | None, list[str]]:
+    """The surface ``text`` names, if the catalogue has that name (``None``: an expression).
+
+    ``x-y`` is an expression unless a surface has that very name; a near miss of a name
+    ("rosenbrok") is refused as a misspelt surface; ``forced`` (``surface:NAME``) refuses
+    anything but a catalogued name.
+
+    >>> resolve("x-y")[0] is None and resolve("bowl")[0].name == "bowl"
+    True
+    """
+    name = text.strip()
+    if not forced and not looks_like_name(name):
         if dims is not None:
             raise BadInput("--dims needs a surface that declares dims", "--dims")
         return None, []
@@ -442,20 +452,20 @@ def resolve(text: str, user_file: str | None = None, dims: int | None = None) ->
         # no built-in name and does not look like one is an expression, with a note that
         # the file was skipped. A file that exists but is broken is always an error.
         base = builtin()
-        if not user_file or os.access(user_file, os.R_OK) or text.strip() in base or "-" in text or \
-                _close(text.strip(), list(base)):
+        if forced or not user_file or os.access(user_file, os.R_OK) or name in base or \
+                _close(name, list(base)):
             raise
         return None, [f"note: skipped the surfaces file: {exc.line()}"]
-    if text.strip() not in cat:
-        import difflib
-
-        # "six-hump-camle" or "rosenbrok" is a misspelt name, not an expression.
-        if "-" in text or _close(text.strip(), list(cat)):
-            lookup(text.strip(), cat)
+    if name not in cat:
+        if forced or _close(name, list(cat)):  # "rosenbrok" is a misspelt name
+            try:
+                lookup(name, cat)
+            except BadInput as exc:
+                raise BadInput(f"{exc.what} (for an expression, write ({name}))", "surface") from None
         if dims is not None:
             raise BadInput("--dims needs a surface that declares dims", "--dims")
         return None, notes
-    surface = cat[text.strip()]
+    surface = cat[name]
     if dims is not None:
         surface = surface.with_dims(dims)
     return surface, notes
