@@ -325,7 +325,8 @@ def value(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Expr] | None = No
     Every symbol of ``expr`` must have a value in ``point`` (numbers or numeric SymPy
     expressions such as ``pi/2``).
     """
-    point = dict(point or {})
+    # Plain Python numbers (a library caller's ints) are read exactly, as SymPy numbers.
+    point = {k: v if isinstance(v, sympy.Basic) else sympy.Rational(v) for k, v in (point or {}).items()}
     prec = _start_bits(expr, point)
     prev: object = None
     rung = 0
