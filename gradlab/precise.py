@@ -22,7 +22,7 @@ every machine.
 >>> import sympy
 >>> x = sympy.Symbol("x", real=True)
 >>> float(value(sympy.acos(1 - x), {x: sympy.Rational(1, 10**30)}).number)
-1.4142135623730951e-15
+1.414213562373095e-15
 >>> value(sympy.log(x), {x: sympy.Integer(0)}).problem
 'a pole: division by zero or log(0)'
 """
@@ -295,6 +295,15 @@ _FUNCS = {
 }
 
 
+def as_number(v) -> sympy.Expr:
+    """A point's coordinate as a SymPy number (a Python int or float is taken exactly)."""
+    if isinstance(v, sympy.Basic):
+        return v
+    if isinstance(v, (int, float)):
+        return sympy.Rational(v)
+    raise TypeError(f"not a number: {v!r}")
+
+
 def _start_bits(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Expr]) -> int:
     """Enough bits to hold every rational of the input exactly (64 at least)."""
     most = 0
@@ -325,7 +334,7 @@ def value(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Expr] | None = No
     Every symbol of ``expr`` must have a value in ``point`` (numbers or numeric SymPy
     expressions such as ``pi/2``).
     """
-    point = dict(point or {})
+    point = {k: as_number(v) for k, v in (point or {}).items()}
     prec = _start_bits(expr, point)
     prev: object = None
     rung = 0
