@@ -299,7 +299,7 @@ def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) ->
     grad_values = _evaluate_all(grad, pm, "a partial derivative")
     values = _matrix_at(matrix, pm, "a second derivative")
     eig = tuple(eigenvalues([[v.value for v in row] for row in values]))
-    zeros = [d.is_zero_at(g, v) for g, v in zip(grad, grad_values)]
+    zeros = [d.is_zero_at(g, v, pm) for g, v in zip(grad, grad_values)]
     critical = all(z for z, _ in zeros)
     warnings = d.kink_warnings([parsed.expr], pm) + _missing(values)
     if critical and not all(proven for _, proven in zeros):

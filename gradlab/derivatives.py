@@ -394,18 +394,25 @@ def _checked_or_none(e: sympy.Expr, pm: dict) -> sympy.Expr | None:
     return out if out.is_Rational else None
 
 
-def is_zero_at(expr: sympy.Expr, value: Value) -> tuple[bool, bool]:
+#: Largest expression (nodes) whose vanishing at a point is proven with ``simplify``.
+MAX_PROOF_SIZE = 80
+
+
+def is_zero_at(expr: sympy.Expr, value: Value, point: Point | None = None) -> tuple[bool, bool]:
     """Whether an evaluated expression is 0 there, and whether that is proven exactly.
 
-    A nonzero float is certainly not 0 (the float is correctly computed); a 0.0 is
-    proven by SymPy (a number, or a ``simplify`` under the budget), else it is 0 to
-    more than 300 digits without proof.
+    A nonzero float is certainly not 0 (the float is correctly computed). A 0.0 is 0
+    when SymPy's exact value is the number 0; else when high-precision evaluation shows
+    rounding noise that shrinks with the precision (a tiny number such as exp(-10**8)
+    does not), proven by ``simplify`` within the budget for small expressions.
     """
     if value.value != 0.0:
         return False, True
     ex = value.exact
-    if ex is None:
-        return True, False
-    if ex.is_Number:
+    if ex is not None and ex.is_Number:
         return bool(ex == 0), True
+    if point is not None and not precise.vanishes(expr, point):
+        return False, True
+    if ex is None or budget.size_of(ex, cap=MAX_PROOF_SIZE) > MAX_PROOF_SIZE:
+        return True, False
     return True, bool(budget.is_zero(ex).value)

@@ -20,7 +20,6 @@ from typing import Any, Sequence
 import numpy as np
 import sympy
 
-from gradlab import budget
 from gradlab import derivatives as d
 from gradlab.errors import BadInput
 from gradlab.numeric import complex_step, central_difference, forward_difference, lambdify
@@ -118,12 +117,10 @@ SAMPLES = 12
 
 def _same(a: sympy.Expr, b: sympy.Expr, variables: Sequence[sympy.Symbol], at: Sequence[float]) -> bool:
     """Whether two expressions are the same function (the values at the point itself are
-    compared by the caller first): identical, or shown equal by ``simplify`` within the
-    budget, else equal at every sample point (to 1e-9 relative)."""
-    diff = a - b
-    if diff == 0:
-        return True
-    if budget.is_zero(diff).value:
+    compared by the caller first): identical once SymPy has put both in canonical form,
+    else equal at every sample point (to 1e-9 relative). No ``simplify``: the verdict
+    must not depend on how long the machine gives it."""
+    if a - b == 0:
         return True
     f = lambdify(variables, [a, b])
     rng = np.random.default_rng(0)

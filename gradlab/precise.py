@@ -379,6 +379,29 @@ def is_zero(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Expr] | None = 
     return abs(got.number) < FLOAT_ZERO
 
 
+def vanishes(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Expr] | None = None) -> bool:
+    """Whether ``expr`` (whose float is 0.0) is 0 rather than a tiny nonzero number: at
+    1024 and 4096 bits a true 0 comes out as rounding noise that shrinks with the
+    precision, a tiny number such as exp(-10**8) as the same magnitude twice.
+
+    >>> import sympy
+    >>> vanishes(sympy.log(6) - sympy.log(2) - sympy.log(3)), vanishes(sympy.exp(-10**8))
+    (True, False)
+    """
+    point = {k: as_number(v) for k, v in (point or {}).items()}
+    got = []
+    for rung, prec in enumerate((1024, 4096)):
+        with mpmath.workprec(prec):
+            try:
+                got.append(_Evaluator(point, prec, rung).ev(expr))
+            except (_Stop, ZeroDivisionError):
+                return False
+    low, high = (abs(v) for v in got)
+    if high == 0:
+        return True
+    return bool(high < low * mpmath.mpf(2) ** -1000)
+
+
 def digits_of(p: Precise) -> int:
     """The decimal digits the agreeing precision stands for (for messages)."""
     return int(p.bits * math.log10(2))
