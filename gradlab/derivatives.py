@@ -218,6 +218,9 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     nodes = budget.size_of(expr, cap=MAX_EXACT_FORM)
     if nodes > MAX_EXACT_FORM:
         return Value(None, value, f"the exact form has more than {MAX_EXACT_FORM} nodes: only its float is given")
+    if got.wild:
+        return Value(None, value, "an intermediate value is beyond 10**±19,700: SymPy's exact form is not built, "
+                                  "only the float (computed to the last bit) is given")
     exact, _ = exact_form(expr, point, got)
     return Value(exact=exact, value=value)
 

@@ -62,10 +62,12 @@ def test_undefined_or_too_large_is_a_clear_refusal(text, at, words):
         _eval(text, at)
 
 
-def test_exact_form_of_a_huge_intermediate_stays_unevaluated_and_parses_back():
+def test_exact_form_of_a_huge_intermediate_is_null_with_a_reason():
     p = parse("sigmoid(exp(x))")
     r = eval_report(p, parse_point("1e8", 1))
-    assert to_text(r.result.exact) == "sigmoid(exp(100000000))"
+    assert r.result.exact is None and r.result.value == 1.0
+    assert r.to_record()["result"]["exact"] is None
+    assert any("10**±19,700" in w for w in r.warnings)
 
 
 # ------------------------------------------------------------------ derivatives of kinks
