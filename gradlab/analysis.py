@@ -1,9 +1,13 @@
 """Critical points: every x with ∇f(x) = 0, found exactly and numerically, classified.
 
-SymPy's ``solve`` runs first, under a time limit; it may fail, time out, or (as on
-Himmelblau's function) return only some of the points without saying so. So a
-multi-start Newton search over the window always runs too, and its points are merged
-with the exact ones. Each point is classified by the Hessian's eigenvalues.
+SymPy's ``solve`` runs first, within the budget of exact work (:mod:`gradlab.budget`):
+a polynomial system whose Bézout bound (the product of the degrees) is above the degree
+limit, or a system larger than the size limit, is not attempted, so the same input gives
+the same answer on every machine; what is attempted runs under the ``timeout`` deadline,
+and when that deadline decides, the status says so. ``solve`` may also return only some
+of the points without saying so, so a multi-start Newton search over the window always
+runs too, and its points are merged with the exact ones. Each point is classified by the
+Hessian's inertia: exactly at rational points, else from its eigenvalues.
 
 >>> from gradlab.parsing import parse
 >>> res = critical_points(parse("x**2 - y**2"), (-5, 5, -5, 5), timeout=5)
@@ -15,16 +19,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import sympy
 
+from gradlab import budget
 from gradlab import derivatives as d
 from gradlab.errors import Undefined
 from gradlab.numeric import Compiled, eigenvalues
 from gradlab.parsing import Parsed, to_text
-from gradlab.timelimit import within
 from gradlab.views import View
 
 STARTS_PER_AXIS = 15
@@ -65,11 +69,21 @@ class CriticalResult:
     points: tuple[CriticalPoint, ...]
     exact_status: str
     tolerance: float = EIG_TOL
+    #: Whether a wall-clock deadline decided the exact solve (the outcome may then
+    #: differ on another machine).
+    deadline: bool = False
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        if not self.deadline:
+            return ()
+        return (f"exact solve: {self.exact_status}; the exact points shown may differ on another machine",)
 
     def to_record(self) -> dict[str, Any]:
         return {"command": "critical", "expression": self.parsed.text,
                 "variables": [v.name for v in self.parsed.variables], "window": list(self.window),
-                "exact_solve": self.exact_status, "eigenvalue_tolerance": self.tolerance,
+                "exact_solve": self.exact_status, "exact_solve_deadline": self.deadline,
+                "eigenvalue_tolerance": self.tolerance,
                 "points": [p.to_record() for p in self.points]}
 
     def view(self) -> View:
@@ -122,7 +136,8 @@ def _derived(parsed: Parsed) -> tuple:
     return g, H, Compiled(g, parsed.variables), Compiled([e for row in H for e in row], parsed.variables)
 
 
-def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | None = None) -> np.ndarray:
+def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Critical points from Newton's method on ∇f = 0, started from a grid of points."""
     n = len(parsed.variables)
     _, _, grad, hess = derived or _derived(parsed)
@@ -134,7 +149,9 @@ def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | Non
         rng = np.random.default_rng(0)
         X = np.vstack([X, rng.uniform(ymin, ymax, size=(n - 2, X.shape[1]))])
     with np.errstate(all="ignore"):
-        for _ in range(NEWTON_STEPS):
+        for k in range(NEWTON_STEPS):
+            if progress is not None:
+                progress(k, NEWTON_STEPS)
             G = grad(X)
             Hm = np.moveaxis(hess(X).reshape(n, n, -1), -1, 0)
             ok = np.isfinite(G).all(axis=0) & np.isfinite(Hm).all(axis=(1, 2))
@@ -172,25 +189,50 @@ def numeric_critical(parsed: Parsed, window: Sequence[float]) -> list[tuple[floa
     return [tuple(float(v) for v in pts[i]) for i in _merge(pts, 1e-6 * scale)]
 
 
-def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.0) -> CriticalResult:
-    """Every critical point of ``parsed.expr``, exact where SymPy finds them within
-    ``timeout`` seconds, numeric over ``window`` always; raises Undefined if none."""
+def exact_solve(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol], timeout: float,
+                tick: Callable[[], None] | None = None) -> budget.Outcome:
+    """``sympy.solve(∇f = 0)`` within the budget: refused by size first (a polynomial
+    system above the degree limit, or more nodes than the size limit), then run under
+    ``timeout`` seconds. The value is the list of solutions, or None."""
+    lim = budget.limits()
+    bound = budget.polynomial_degree(list(grad), list(variables))
+    if bound is not None and bound > lim.degree:
+        return budget.Outcome(None, False, f"not attempted: a polynomial system with up to {bound} solutions "
+                                           f"(limit GRADLAB_EXACT_DEGREE={lim.degree})")
+    return budget.attempt("sympy.solve", _solve, grad, variables, size=budget.size_of(*grad), seconds=timeout,
+                          limit=lim, tick=tick)
+
+
+def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.0,
+                    progress: Callable[[int, int], None] | None = None) -> CriticalResult:
+    """Every critical point of ``parsed.expr``, exact where SymPy finds them within the
+    budget (``timeout`` seconds at most), numeric over ``window`` always; raises
+    Undefined if none. ``progress(k, total)`` is called as the search goes."""
     variables = parsed.variables
     if not variables:
         raise Undefined("a constant function has no isolated critical points")
     derived = _derived(parsed)
     grad, H, _, hess = derived
-    ok, answer = within(timeout, _solve, grad, variables)
+    total = NEWTON_STEPS + 10
+    ticks = [0]
+
+    def tick() -> None:  # the exact solve: up to 10 steps of the bar
+        ticks[0] = min(ticks[0] + 1, 9)
+        if progress is not None:
+            progress(ticks[0], total)
+
+    solved = exact_solve(grad, variables, timeout, tick)
     exact_found: list[tuple[tuple[sympy.Expr, ...], tuple[float, ...]]] = []
-    if ok:
-        for sol in answer:
+    if solved.exact:
+        for sol in solved.value:
             rp = _real_point(sol, variables)
             if rp is not None:
                 exact_found.append(rp)
         status = f"{len(exact_found)} real point{'s' if len(exact_found) != 1 else ''} from sympy.solve"
     else:
-        status = f"no exact answer ({answer})"
-    numeric = _newton_search(parsed, window, derived)
+        status = f"no exact answer ({solved.reason})"
+    numeric = _newton_search(parsed, window, derived,
+                             None if progress is None else (lambda k, n: progress(10 + k, total)))
 
     scale = max(1.0, *(abs(w) for w in window))
     tol = 1e-6 * scale
@@ -210,11 +252,15 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
         if not (math.isfinite(f) and np.isfinite(Hp).all()):
             continue
         eig = tuple(eigenvalues(Hp))
-        singular = d.exactly_singular([[e.xreplace(dict(zip(variables, exact_found[i][0]))) for e in row]
-                                       for row in H]) if i < len(exact_found) else None
-        out.append(CriticalPoint(exact, tuple(float(v) for v in p), f, eig, d.classify(eig, singular, EIG_TOL),
+        if i < len(exact_found):
+            inert = d.inertia(H, dict(zip(variables, exact_found[i][0])), eig)
+        else:
+            inert = d.classify_floats(eig, EIG_TOL)
+        out.append(CriticalPoint(exact, tuple(float(v) for v in p), f, eig, inert.classification(True),
                                  ", ".join(found_by)))
+    if progress is not None:
+        progress(total, total)
     if not out:
         raise Undefined(f"no critical point found (exact solve: {status}; numeric search over the window found none)")
     out.sort(key=lambda c: c.value)
-    return CriticalResult(parsed, tuple(window), tuple(out), status)
+    return CriticalResult(parsed, tuple(window), tuple(out), status, deadline=solved.deadline)

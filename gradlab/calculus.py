@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import sympy
 
+from gradlab import budget
 from gradlab import derivatives as d
 from gradlab.derivatives import Value
 from gradlab.errors import BadInput
@@ -66,15 +67,52 @@ def _derived(symbolic: Any, values: Any | None) -> dict[str, Any]:
 
     out = {"symbolic": walk(symbolic, to_text)}
     if values is not None:
-        out["exact"] = walk(values, lambda v: str(v.exact))
+        out["exact"] = walk(values, _exact)
         out["value"] = walk(values, lambda v: v.value)
     return out
+
+
+def _exact(v: Value) -> str | None:
+    """The exact value as text for JSON: None when it was too large to build."""
+    return None if v.exact is None else str(v.exact)
+
+
+def _shown(v: Value) -> str:
+    """The exact value for a table or a note: ``≈ float`` when there is none."""
+    return f"≈ {v.value!r}" if v.exact is None else str(v.exact)
+
+
+def _missing(*groups: Any) -> tuple[str, ...]:
+    """A warning for values shown without their exact form (JSON ``exact: null``)."""
+    flat: list[Value] = []
+
+    def walk(x):
+        if isinstance(x, Value):
+            flat.append(x)
+        elif isinstance(x, (list, tuple)):
+            for i in x:
+                walk(i)
+
+    walk(groups)
+    reasons = sorted({v.reason for v in flat if v.exact is None and v.reason})
+    return tuple(f"no exact value ({r})" for r in reasons)
+
+
+def _norm(values: Sequence[Value]) -> Value:
+    """‖v‖ exactly, or from the floats when an exact value is missing."""
+    if any(v.exact is None for v in values):
+        import math
+
+        return Value(None, math.hypot(*(v.value for v in values)), "an exact component is missing")
+    return d.evaluate(d.norm([v.exact for v in values]), {}, "the gradient's norm")
 
 
 def _cell(expr: sympy.Expr, value: Value | None) -> str:
     text = to_text(expr)
     if value is None:
         return text
+    if value.exact is None:
+        return f"{text} ≈ {value.value:.10g}"
     exact = str(value.exact)
     if exact == text:
         return exact
@@ -103,7 +141,7 @@ class GradResult:
         rec = _head("grad", self.parsed, self.point)
         rec["gradient"] = _derived(self.partials, self.values)
         if self.norm is not None:
-            rec["norm"] = {"exact": str(self.norm.exact), "value": self.norm.value}
+            rec["norm"] = {"exact": _exact(self.norm), "value": self.norm.value}
         return rec
 
     def view(self) -> View:
@@ -112,9 +150,9 @@ class GradResult:
             rows = tuple((n, to_text(p)) for n, p in zip(names, self.partials))
             return View(f"∇f for f = {self.parsed.text}", ("variable", "∂f/∂variable"), rows)
         rows = tuple(
-            (n, to_text(p), str(v.exact), v.value) for n, p, v in zip(names, self.partials, self.values)
+            (n, to_text(p), _shown(v), v.value) for n, p, v in zip(names, self.partials, self.values)
         )
-        notes = (f"‖∇f‖ = {self.norm.exact} ≈ {self.norm.value!r}",) if self.norm else ()
+        notes = (f"‖∇f‖ = {_shown(self.norm)} ≈ {self.norm.value!r}",) if self.norm else ()
         return View(
             f"∇f at {_at(self.point)} for f = {self.parsed.text}",
             ("variable", "∂f/∂variable", "exact", "value"),
@@ -136,8 +174,9 @@ def grad_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> Gr
     pm = _point_map(parsed, point)
     d.evaluate(parsed.expr, pm)  # a gradient where f itself is undefined means nothing
     values = _evaluate_all(partials, pm, "a partial derivative")
-    norm = d.evaluate(d.norm([v.exact for v in values]), {}, "the gradient's norm")
-    return GradResult(parsed, partials, tuple(point), values, norm, d.kink_warnings([parsed.expr], pm))
+    norm = _norm(values)
+    return GradResult(parsed, partials, tuple(point), values, norm,
+                      d.kink_warnings([parsed.expr], pm) + _missing(values))
 
 
 # --------------------------------------------------------------------------- jacobian
@@ -190,14 +229,19 @@ def jacobian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -
     pm = _point_map(parsed, point)
     _evaluate_all(parsed.exprs, pm, "the function")
     values = _matrix_at(matrix, pm, "a partial derivative")
-    return JacobianResult(parsed, matrix, tuple(point), values, d.kink_warnings(parsed.exprs, pm))
+    return JacobianResult(parsed, matrix, tuple(point), values, d.kink_warnings(parsed.exprs, pm) + _missing(values))
 
 
 # --------------------------------------------------------------------------- hessian
 @dataclass(frozen=True)
 class HessianResult:
-    """The Hessian; at a point also its eigenvalues (ascending), whether the point is
-    critical (∇f = 0 exactly) and the second-derivative test's classification."""
+    """The Hessian; at a point also its eigenvalues (ascending, float64), whether the
+    point is critical (∇f = 0 there), the curvature (``Inertia.curvature``: positive
+    definite, negative definite, indefinite, positive/negative semidefinite, zero) and
+    the classification: at a critical point the second-derivative test's ``minimum |
+    maximum | saddle | inconclusive``; elsewhere only the curvature's ``convex | concave
+    | indefinite | degenerate``. ``decided`` says how the eigenvalues' signs were
+    decided (``exact``, ``numeric`` to 45 digits, or ``float``)."""
 
     parsed: Parsed
     matrix: Matrix
@@ -207,13 +251,16 @@ class HessianResult:
     critical: bool | None = None
     classification: str | None = None
     warnings: tuple[str, ...] = ()
+    curvature: str | None = None
+    decided: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         rec = _head("hessian", self.parsed, self.point)
         rec["hessian"] = _derived(self.matrix, self.values)
         if self.point is not None:
             rec["hessian"].update(
-                eigenvalues=list(self.eigenvalues), classification=self.classification, critical=self.critical
+                eigenvalues=list(self.eigenvalues), classification=self.classification, critical=self.critical,
+                curvature=self.curvature, signs_decided=self.decided,
             )
         return rec
 
@@ -224,16 +271,22 @@ class HessianResult:
             at = f" at {_at(self.point)}"
             eig = ", ".join(f"{v:.10g}" for v in self.eigenvalues)
             crit = "∇f = 0 here: a critical point" if self.critical else "∇f ≠ 0 here: not a critical point"
-            notes = (f"eigenvalues: {eig}", crit, f"classification: {self.classification}")
-            if not self.critical:
-                notes += ("(at a non-critical point the classification describes the curvature only)",)
+            notes = (f"eigenvalues: {eig} ({self.curvature}; signs decided {_DECIDED[self.decided]})", crit)
+            if self.critical:
+                notes += (f"classification: {self.classification}",)
+            else:
+                notes += (f"curvature: {self.classification} (only a critical point is a minimum, maximum "
+                          "or saddle)",)
         labels = [v.name for v in self.parsed.variables]
         return _matrix_view(f"Hessian{at} of f = {self.parsed.text}", self.parsed, labels, self.matrix,
                             self.values, notes)
 
 
+_DECIDED = {"exact": "exactly", "numeric": "to 45 digits", "float": "in float64"}
+
+
 def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> HessianResult:
-    """The Hessian, and at ``point`` its eigenvalues and classification."""
+    """The Hessian, and at ``point`` its eigenvalues, curvature and classification."""
     _needs_variables(parsed)
     from gradlab.numeric import eigenvalues  # numpy only when a point asks for numbers
 
@@ -242,13 +295,18 @@ def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) ->
         return HessianResult(parsed, matrix)
     pm = _point_map(parsed, point)
     d.evaluate(parsed.expr, pm)
-    grad_values = _evaluate_all(d.gradient(parsed.expr, parsed.variables), pm, "a partial derivative")
+    grad = d.gradient(parsed.expr, parsed.variables)
+    grad_values = _evaluate_all(grad, pm, "a partial derivative")
     values = _matrix_at(matrix, pm, "a second derivative")
     eig = tuple(eigenvalues([[v.value for v in row] for row in values]))
-    singular = d.exactly_singular([[v.exact for v in row] for row in values])
-    critical = all(v.exact.is_zero for v in grad_values)
-    return HessianResult(parsed, matrix, tuple(point), values, eig, critical, d.classify(eig, singular),
-                         d.kink_warnings([parsed.expr], pm))
+    zeros = [d.is_zero_at(g, v, pm) for g, v in zip(grad, grad_values)]
+    critical = all(z for z, _ in zeros)
+    warnings = d.kink_warnings([parsed.expr], pm) + _missing(values)
+    if critical and not all(proven for _, proven in zeros):
+        warnings += ("∇f is 0 here to more than 300 digits, but that was not proven exactly",)
+    inert = d.inertia(matrix, pm, eig, [[v.exact for v in row] for row in values])
+    return HessianResult(parsed, matrix, tuple(point), values, eig, critical, inert.classification(critical),
+                         warnings, inert.curvature, inert.how)
 
 
 # --------------------------------------------------------------------------- directional
@@ -273,20 +331,20 @@ class DirectionalResult:
         rec = _head("directional", self.parsed, self.point)
         rec["direction"] = _strs(self.direction)
         rec["unit_direction"] = {"exact": _strs(self.unit), "value": [float(u) for u in self.unit]}
-        rec["gradient"] = {"exact": [str(g.exact) for g in self.gradient], "value": [g.value for g in self.gradient]}
+        rec["gradient"] = {"exact": [_exact(g) for g in self.gradient], "value": [g.value for g in self.gradient]}
         rec["directional_derivative"] = {
-            "symbolic": to_text(self.symbolic), "exact": str(self.result.exact), "value": self.result.value,
+            "symbolic": to_text(self.symbolic), "exact": _exact(self.result), "value": self.result.value,
         }
-        rec["steepest"] = {"exact": str(self.steepest.exact), "value": self.steepest.value}
+        rec["steepest"] = {"exact": _exact(self.steepest), "value": self.steepest.value}
         return rec
 
     def view(self) -> View:
         u = ", ".join(_strs(self.unit))
-        rows = (("D_u f", str(self.result.exact), self.result.value),)
+        rows = (("D_u f", _shown(self.result), self.result.value),)
         notes = (
             f"u = ({u}), the direction scaled to length 1",
-            f"∇f = ({', '.join(str(g.exact) for g in self.gradient)})",
-            f"steepest rate ‖∇f‖ = {self.steepest.exact} ≈ {self.steepest.value!r} (along ∇f)",
+            f"∇f = ({', '.join(_shown(g) for g in self.gradient)})",
+            f"steepest rate ‖∇f‖ = {_shown(self.steepest)} ≈ {self.steepest.value!r} (along ∇f)",
         )
         return View(f"directional derivative of f = {self.parsed.text} at {_at(self.point)}",
                     ("", "exact", "value"), rows, plain=(1, 2), notes=notes)
@@ -301,11 +359,18 @@ def directional_report(parsed: Parsed, point: Sequence[sympy.Expr], direction: S
     d.evaluate(parsed.expr, pm)
     gvals = _evaluate_all(grad, pm, "a partial derivative")
     symbolic = sum((g * u for g, u in zip(grad, unit)), sympy.S.Zero)
-    exact = sympy.radsimp(sum((g.exact * u for g, u in zip(gvals, unit)), sympy.S.Zero))
-    result = d.evaluate(sympy.nsimplify(exact) if exact.is_Float else exact, {}, "the directional derivative")
-    steepest = d.evaluate(d.norm([g.exact for g in gvals]), {}, "the gradient's norm")
+    if any(g.exact is None for g in gvals):
+        value = sum(g.value * float(u) for g, u in zip(gvals, unit))
+        result = Value(None, value, "an exact partial derivative is missing")
+    else:
+        raw = sum((g.exact * u for g, u in zip(gvals, unit)), sympy.S.Zero)
+        exact = budget.attempt("radsimp", sympy.radsimp, raw, size=budget.size_of(raw), fallback=lambda: raw).value
+        if exact.is_Float:  # a decimal point given as a float: its exact rational, within the budget
+            exact = budget.attempt("nsimplify", sympy.nsimplify, exact, size=1, fallback=lambda: exact).value
+        result = d.evaluate(exact, {}, "the directional derivative")
+    steepest = _norm(gvals)
     return DirectionalResult(parsed, tuple(point), tuple(direction), unit, symbolic, gvals, result, steepest,
-                             d.kink_warnings([parsed.expr], pm))
+                             d.kink_warnings([parsed.expr], pm) + _missing(gvals))
 
 
 # --------------------------------------------------------------------------- eval
@@ -320,16 +385,17 @@ class EvalResult:
 
     def to_record(self) -> dict[str, Any]:
         rec = _head("eval", self.parsed, self.point)
-        rec["result"] = {"symbolic": to_text(self.parsed.expr), "exact": str(self.result.exact),
+        rec["result"] = {"symbolic": to_text(self.parsed.expr), "exact": _exact(self.result),
                          "value": self.result.value}
         return rec
 
     def view(self) -> View:
         return View(f"f = {self.parsed.text} at {_at(self.point)}", ("", "exact", "value"),
-                    (("f", str(self.result.exact), self.result.value),), plain=(1, 2))
+                    (("f", _shown(self.result), self.result.value),), plain=(1, 2))
 
 
 def eval_report(parsed: Parsed, point: Sequence[sympy.Expr]) -> EvalResult:
     """The value of f at ``point``."""
     pm = _point_map(parsed, point)
-    return EvalResult(parsed, tuple(point), d.evaluate(parsed.expr, pm), ())
+    result = d.evaluate(parsed.expr, pm)
+    return EvalResult(parsed, tuple(point), result, _missing(result))

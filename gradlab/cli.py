@@ -430,7 +430,7 @@ def _numbers(text: str, option: str) -> list[float]:
     return [float(v) for v in parse_point(text, None, None, option)]
 
 
-def _progress():
+def _progress(label: str = "descending"):
     """A progress callback that shows a bar on a terminal once a run has taken a second."""
     import time
 
@@ -447,7 +447,7 @@ def _progress():
 
             state["bar"] = Progress(console=Console(stderr=True), transient=True)
             state["bar"].start()
-            state["task"] = state["bar"].add_task("descending", total=total)
+            state["task"] = state["bar"].add_task(label, total=total)
         if "bar" in state:
             state["bar"].update(state["task"], completed=k)
 
@@ -731,7 +731,12 @@ def critical_cmd(
     surface = _surface(target, surfaces, dims)
     parsed = surface.parsed if surface is not None else _function(target, variables)
     win = _window(window) if window else (tuple(surface.window) if surface is not None else (-5.0, 5.0, -5.0, 5.0))
-    emit(critical_points(parsed, win, timeout), fmt)
+    update, close = _progress("searching")
+    try:
+        result = critical_points(parsed, win, timeout, progress=update)
+    finally:
+        close()
+    emit(result, fmt)
 
 
 def _window(text: str) -> tuple[float, ...]:

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 
 import sympy
 
-from gradlab import precise
+from gradlab import budget, precise
 from gradlab.errors import BadInput, Undefined
 from gradlab.functions import KINKED
 from gradlab.parsing import to_text
@@ -124,14 +124,19 @@ def hessian(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[tuple[
 class Value:
     """An exact value and its float.
 
-    ``exact`` is a SymPy number (``7*sqrt(2)``); ``value`` its nearest float64.
+    ``exact`` is a SymPy number (``7*sqrt(2)``), or None when the exact form is too large
+    to build (``reason`` says why); ``value`` is its float64, correct to the last bit or two.
     """
 
-    exact: sympy.Expr
+    exact: sympy.Expr | None
     value: float
+    reason: str | None = None
 
 
 MAX_EXACT_DIGITS = 10_000
+#: An expression larger than this (nodes) gets no exact value at a point, only its float:
+#: SymPy's evaluation of the substituted form costs time in proportion, for no reader.
+MAX_EXACT_FORM = 5_000
 
 
 def _checked_replace(expr: sympy.Expr, point: dict) -> sympy.Expr:
@@ -195,8 +200,9 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     >>> from gradlab.parsing import symbol
     >>> x = symbol("x")
     >>> evaluate(sympy.sqrt(x), {x: sympy.Integer(8)})
-    Value(exact=2*sqrt(2), value=2.8284271247461903)
+    Value(exact=2*sqrt(2), value=2.8284271247461903, reason=None)
     """
+    point = {k: precise.as_number(v) for k, v in point.items()}
     missing = expr.free_symbols - set(point)
     if missing:
         raise BadInput(f"no value given for {', '.join(sorted(s.name for s in missing))}", "--at")
@@ -209,6 +215,12 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     value = got.as_float()
     if not math.isfinite(value):
         raise Undefined(f"{what} at {where} is too large for a float")
+    nodes = budget.size_of(expr, cap=MAX_EXACT_FORM)
+    if nodes > MAX_EXACT_FORM:
+        return Value(None, value, f"the exact form has more than {MAX_EXACT_FORM} nodes: only its float is given")
+    if got.wild:
+        return Value(None, value, "an intermediate value is beyond 10**±19,700: SymPy's exact form is not built, "
+                                  "only the float (computed to the last bit) is given")
     exact, _ = exact_form(expr, point, got)
     return Value(exact=exact, value=value)
 
@@ -254,7 +266,8 @@ def norm(values: Sequence[sympy.Expr]) -> sympy.Expr:
 
 
 def classify(eigenvalues: Sequence[float], singular: bool | None = None, tol: float = 1e-9) -> str:
-    """minimum | maximum | saddle | inconclusive, from the Hessian's eigenvalues.
+    """minimum | maximum | saddle | inconclusive, from float eigenvalues of the Hessian
+    at a critical point.
 
     An eigenvalue within ``tol`` × max(1, max|λ|) of zero, or a Hessian known to be
     exactly singular, makes the second-derivative test inconclusive.
@@ -265,18 +278,144 @@ def classify(eigenvalues: Sequence[float], singular: bool | None = None, tol: fl
     scale = max([1.0, *(abs(v) for v in eigenvalues)])
     pos = sum(v > tol * scale for v in eigenvalues)
     neg = sum(v < -tol * scale for v in eigenvalues)
-    if pos and neg:
-        return "saddle"
-    if singular or pos + neg < len(eigenvalues):
-        return "inconclusive"
-    return "minimum" if pos else "maximum"
+    return Inertia(pos, neg, len(eigenvalues) - pos - neg, "float").classification(True) \
+        if not singular else ("saddle" if pos and neg else "inconclusive")
 
 
-def exactly_singular(matrix: Sequence[Sequence[sympy.Expr]], max_size: int = 6) -> bool | None:
-    """Whether an exact numeric matrix has determinant exactly 0 (None if too large)."""
-    if len(matrix) > max_size:
+#: Relative size below which a high-precision eigenvalue counts as 0 (about 45 digits).
+ZERO_EIGEN_BITS = 150
+#: Largest Hessian whose exact characteristic polynomial is computed.
+MAX_EXACT_ORDER = 12
+
+
+@dataclass(frozen=True)
+class Inertia:
+    """How many eigenvalues of a symmetric matrix are positive, negative and zero, and
+    how that was decided: ``exact`` (the characteristic polynomial over the rationals and
+    Descartes' rule of signs, exact for a symmetric matrix, whose roots are all real),
+    ``numeric`` (eigenvalues to 150 bits; one below 2**-150 of the largest entry is 0)
+    or ``float`` (float64 eigenvalues with a relative tolerance)."""
+
+    positive: int
+    negative: int
+    zero: int
+    how: str
+
+    @property
+    def curvature(self) -> str:
+        """positive definite | negative definite | indefinite | positive semidefinite |
+        negative semidefinite | zero."""
+        if self.positive and self.negative:
+            return "indefinite"
+        if self.positive:
+            return "positive definite" if not self.zero else "positive semidefinite"
+        if self.negative:
+            return "negative definite" if not self.zero else "negative semidefinite"
+        return "zero"
+
+    def classification(self, critical: bool) -> str:
+        """At a critical point: minimum | maximum | saddle | inconclusive. Elsewhere the
+        Hessian describes the curvature only: convex | concave | indefinite | degenerate
+        (semidefinite: a zero eigenvalue and no eigenvalue of the opposite sign)."""
+        curv = self.curvature
+        if critical:
+            return {"positive definite": "minimum", "negative definite": "maximum",
+                    "indefinite": "saddle"}.get(curv, "inconclusive")
+        return {"positive definite": "convex", "negative definite": "concave",
+                "indefinite": "indefinite"}.get(curv, "degenerate")
+
+
+def _descartes(coeffs: Sequence[sympy.Rational]) -> Inertia:
+    n = len(coeffs) - 1
+    zero = 0
+    while zero < n and coeffs[n - zero] == 0:
+        zero += 1
+    signs = [c > 0 for c in coeffs[: n - zero + 1] if c != 0]
+    pos = sum(a != b for a, b in zip(signs, signs[1:]))
+    return Inertia(pos, n - zero - pos, zero, "exact")
+
+
+def inertia(matrix: Sequence[Sequence[sympy.Expr]], point: Point, fallback: Sequence[float] = (),
+            exact: Sequence[Sequence[sympy.Expr]] | None = None) -> Inertia:
+    """The inertia of the symmetric ``matrix`` of expressions at ``point``.
+
+    Exact when every entry is rational there (a polynomial at a rational point, or
+    ``exact``, the entries' exact values, all rational), else from eigenvalues computed
+    to 150 bits; ``fallback`` float eigenvalues are used when an entry has no precise
+    value.
+
+    >>> from gradlab.parsing import parse
+    >>> p = parse("10000000000*x**2 + y**2")
+    >>> inertia(hessian(p.expr, p.variables), {v: sympy.S.Zero for v in p.variables})
+    Inertia(positive=2, negative=0, zero=0, how='exact')
+    """
+    import mpmath
+
+    pm = dict(point)
+    n = len(matrix)
+    entries = exact or [[_checked_or_none(e, pm) for e in row] for row in matrix]
+    if n <= MAX_EXACT_ORDER and all(e is not None and e.is_Rational for row in entries for e in row):
+        lam = sympy.Dummy("lam")
+        poly = sympy.Matrix(entries).charpoly(lam)
+        return _descartes(poly.all_coeffs())
+    with mpmath.workprec(ZERO_EIGEN_BITS + 60):
+        rows = []
+        for row in matrix:
+            vals = []
+            for e in row:
+                got = precise.value(e, pm, bits=ZERO_EIGEN_BITS + 20)
+                if got.number is None or mpmath.isinf(got.number):
+                    return classify_floats(fallback)
+                vals.append(got.number)
+            rows.append(vals)
+        scale = max([abs(v) for r in rows for v in r] + [mpmath.mpf(0)])
+        if scale == 0:
+            return Inertia(0, 0, n, "exact")
+        eig = mpmath.eigsy(mpmath.matrix(rows), eigvals_only=True)
+        tiny = mpmath.ldexp(scale, -ZERO_EIGEN_BITS)
+        pos = sum(1 for v in eig if v > tiny)
+        neg = sum(1 for v in eig if v < -tiny)
+    return Inertia(pos, neg, n - pos - neg, "numeric")
+
+
+def classify_floats(eigenvalues: Sequence[float], tol: float = 1e-9) -> Inertia:
+    """The inertia from float eigenvalues: one within ``tol``·max(1, max|λ|) of 0 is 0."""
+    scale = max([1.0, *(abs(v) for v in eigenvalues)])
+    pos = sum(v > tol * scale for v in eigenvalues)
+    neg = sum(v < -tol * scale for v in eigenvalues)
+    return Inertia(pos, neg, len(eigenvalues) - pos - neg, "float")
+
+
+def _checked_or_none(e: sympy.Expr, pm: dict) -> sympy.Expr | None:
+    """The entry at the point as SymPy evaluates it, when that is cheap and safe."""
+    if not all(v.is_Rational for v in pm.values()):
         return None
-    det = sympy.Matrix(matrix).det(method="bareiss")
-    if det.is_zero is not None:
-        return bool(det.is_zero)
-    return abs(sympy.N(det, 50)) < sympy.Float("1e-40")
+    try:
+        out = _checked_replace(e, pm)
+    except (_Unevaluated, TypeError):
+        return None
+    return out if out.is_Rational else None
+
+
+#: Largest expression (nodes) whose vanishing at a point is proven with ``simplify``.
+MAX_PROOF_SIZE = 80
+
+
+def is_zero_at(expr: sympy.Expr, value: Value, point: Point | None = None) -> tuple[bool, bool]:
+    """Whether an evaluated expression is 0 there, and whether that is proven exactly.
+
+    A nonzero float is certainly not 0 (the float is correctly computed). A 0.0 is 0
+    when SymPy's exact value is the number 0; else when high-precision evaluation shows
+    rounding noise that shrinks with the precision (a tiny number such as exp(-10**8)
+    does not), proven by ``simplify`` within the budget for small expressions.
+    """
+    if value.value != 0.0:
+        return False, True
+    ex = value.exact
+    if ex is not None and ex.is_Number:
+        return bool(ex == 0), True
+    if point is not None and not precise.vanishes(expr, point):
+        return False, True
+    if ex is None or budget.size_of(ex, cap=MAX_PROOF_SIZE) > MAX_PROOF_SIZE:
+        return True, False
+    return True, bool(budget.is_zero(ex).value)

@@ -12,7 +12,20 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import time
 from typing import Any, Callable
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when its parent dies (SIGTERM to gradlab must not
+    leave a solver holding the CPU and the output pipe)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's finally-block still kills the worker
 
 
 def _child(conn, fn, args, kwargs) -> None:
@@ -21,6 +34,7 @@ def _child(conn, fn, args, kwargs) -> None:
     # The parent's SIGTERM handler (raise, unwind, clean up) is not the child's job: a
     # terminated worker just ends, and the parent's ``finally`` kills it anyway.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
     try:
         result = (True, fn(*args, **kwargs))
     except Exception as exc:  # the parent decides what a failure means
@@ -33,8 +47,12 @@ def _child(conn, fn, args, kwargs) -> None:
         conn.close()
 
 
-def within(seconds: float, fn: Callable, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
-    """``(True, fn(*args))`` if it finished within ``seconds``, else ``(False, reason)``."""
+def within(seconds: float, fn: Callable, *args: Any, tick: Callable[[], None] | None = None,
+           **kwargs: Any) -> tuple[bool, Any]:
+    """``(True, fn(*args))`` if it finished within ``seconds``, else ``(False, reason)``.
+
+    ``tick()``, if given, is called every quarter second while waiting (a progress bar).
+    """
     try:
         ctx = multiprocessing.get_context("fork")
     except ValueError:
@@ -47,12 +65,18 @@ def within(seconds: float, fn: Callable, *args: Any, **kwargs: Any) -> tuple[boo
     proc.start()
     child.close()
     try:
-        if parent.poll(seconds):
-            try:
-                return pickle.loads(parent.recv_bytes())
-            except (EOFError, OSError):
-                return False, "the worker died"
-        return False, f"timed out after {seconds:g} s"
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, f"timed out after {seconds:g} s"
+            if parent.poll(min(left, 0.25) if tick else left):
+                try:
+                    return pickle.loads(parent.recv_bytes())
+                except (EOFError, OSError):
+                    return False, "the worker died"
+            if tick:
+                tick()
     finally:
         if proc.is_alive():
             proc.kill()

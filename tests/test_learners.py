@@ -169,14 +169,51 @@ def test_explain_unknown_variable():
     assert_error(run("explain", "x**2", "--wrt", "z"), 2, "z")
 
 
-def test_himmelblau_incomplete_exact_answer_is_completed_numerically():
-    # Given the time, sympy.solve returns only the four minima, three of them as
-    # casus-irreducibilis radicals full of I: those are shown as floats, and the Newton
-    # search adds the maximum and the four saddles.
-    res = critical_points(parse("(x**2 + y - 11)**2 + (x + y**2 - 7)**2"), W, timeout=60)
-    assert res.exact_status.startswith("4 real points")
-    assert len(res.points) == 9
-    both = [p for p in res.points if p.method == "exact, numeric"]
-    assert len(both) == 4 and all(p.classification == "minimum" for p in both)
-    assert [p.exact for p in both if p.exact is not None] == [(3, 2)]
-    assert sum(p.method == "numeric" for p in res.points) == 5
+def test_himmelblau_is_the_same_whatever_the_timeout():
+    # A polynomial system with up to 3·3 = 9 solutions is above the degree limit (8):
+    # the exact solve is not attempted, by size, so no deadline decides anything and the
+    # points and methods are the same with any --timeout.
+    text = "(x**2 + y - 11)**2 + (x + y**2 - 7)**2"
+    quick = critical_points(parse(text), W, timeout=0.5)
+    slow = critical_points(parse(text), W, timeout=30)
+    assert quick.exact_status.startswith("no exact answer (not attempted")
+    assert [(p.value, p.method, p.classification) for p in quick.points] == \
+        [(p.value, p.method, p.classification) for p in slow.points]
+    assert len(quick.points) == 9 and not quick.deadline and quick.warnings == ()
+    assert {p.method for p in quick.points} == {"numeric"}
+
+
+def test_degree_limit_is_an_environment_override(monkeypatch):
+    monkeypatch.setenv("GRADLAB_EXACT_DEGREE", "2")
+    res = critical_points(parse("x**3 + y**3 + 3*x**2 - 6*y**2 - 2"), W)  # Bézout bound 2·2 = 4
+    assert "GRADLAB_EXACT_DEGREE=2" in res.exact_status
+    assert {p.method for p in res.points} == {"numeric"} and len(res.points) == 4
+    monkeypatch.setenv("GRADLAB_EXACT_DEGREE", "zero")
+    assert_error(run("critical", "x**2 - y**2"), 2, "GRADLAB_EXACT_DEGREE")
+
+
+def test_a_deadline_that_decides_is_said():
+    # No polynomial: only the deadline can stop sympy.solve here, and the output says so.
+    r = run("critical", "sin(x*y) + cos(x + y**2) + exp(x)*y/7 + x**5*y**3/1000", "--timeout", "0.2",
+            "-f", "json")
+    doc = json.loads(r.out)
+    assert doc["exact_solve_deadline"] is True and "deadline" in doc["exact_solve"]
+    assert "warning:" in r.err and "machine" in r.err
+
+
+@pytest.mark.parametrize("text, at, grad", [
+    ("x**2", "5", "2*x + relu(x-3)"),  # 12 against 10 at the point; equal on [-2, 2]
+    ("x**2*y", "4,1", "2*x*y + relu(x - 3)*y, x**2"),
+])
+def test_users_gradient_is_compared_at_the_point_itself(text, at, grad):
+    p = parse(text)
+    r = gradient_check(p, parse_point(at, len(p.variables)), user=parse_components(grad))
+    assert r.passed is False and r.components[0].user_right is False
+    assert r.components[0].user_value != r.components[0].exact
+
+
+def test_users_gradient_wrong_only_away_from_minus_two_two():
+    # At 2.5, 2x + relu(x - 3) and 2x agree, and they agree on all of [-2, 2]; they
+    # differ only beyond 3, which the box of radius max(1, |p|) around the point reaches.
+    r = gradient_check(parse("x**2"), parse_point("2.5", 1), user=parse_components("2*x + relu(x - 3)"))
+    assert r.passed is False
