@@ -200,10 +200,10 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]
     obj = objective_for(surface, starts)
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
-    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}))
+    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}, obj))
 
 
-def _bounds(surface: Surface, runs, hyper: dict) -> tuple[OptimizerTheory | None, ...]:
+def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -> tuple[OptimizerTheory | None, ...]:
     """Each run's stability bound at the known minimum nearest where it ended."""
     import numpy as np
 
@@ -223,7 +223,8 @@ def _bounds(surface: Surface, runs, hyper: dict) -> tuple[OptimizerTheory | None
         end = np.array(r.x if all(math.isfinite(v) for v in r.x) else r.start)
         k = int(np.argmin(np.linalg.norm(points - end, axis=1)))
         if k not in curvatures:
-            c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum")
+            c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum",
+                             obj.gradient_exprs if obj is not None else None)
             curvatures[k] = c
         c = curvatures[k]
         out.append(optimizer_theory(r.optimizer, c.eigenvalues, hyper, c.exact) if c.eigenvalues[-1] > 0 else None)

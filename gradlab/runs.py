@@ -21,8 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gradlab import derivatives as d
-from gradlab import optimizers
+from gradlab import numeric, optimizers
 from gradlab.numeric import Compiled
 from gradlab.parsing import Parsed
 
@@ -48,7 +47,7 @@ class Objective:
         self.variables = parsed.variables
         self.n = len(parsed.variables)
         self.f = Compiled([parsed.expr], parsed.variables)
-        self.gradient_exprs = d.gradient(parsed.expr, parsed.variables)
+        self.gradient_exprs = numeric.gradient(parsed.expr, parsed.variables)
         self.grad = Compiled(self.gradient_exprs, parsed.variables)
         self.minima = np.asarray(minima, dtype=float).reshape(-1, self.n)
         self.f_star = f_star
@@ -58,7 +57,7 @@ class Objective:
     def hessian(self, X: np.ndarray) -> np.ndarray:
         """The Hessian at each column of ``X``: shape ``(n, n, R)``."""
         if self._hess is None:
-            H = d.hessian(self.parsed.expr, self.variables)
+            H = numeric.hessian(self.parsed.expr, self.variables, self.gradient_exprs)
             self._hess = Compiled([e for row in H for e in row], self.variables)
         return self._hess(X).reshape(self.n, self.n, *X.shape[1:])
 
@@ -262,8 +261,9 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
             k0 += L
         fvals = objective.f(final)[0]
 
-    dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
-            if len(objective.minima) else np.full(R, np.nan))
+    with np.errstate(all="ignore"):  # a diverged run's distance overflows: NaN below
+        dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
+                if len(objective.minima) else np.full(R, np.nan))
     dist[~np.isfinite(final).all(axis=0)] = np.nan
     hypers = {grp.opt.name: grp.opt.hyper for grp in groups}  # as make() resolved them
     return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
