@@ -469,14 +469,17 @@ def descend_cmd(
     if plot or loss_plot or animate:
         from gradlab import plots
 
+        shown, capped = result.for_plot()  # at most 12 panels, 200 runs drawn
+        if capped:
+            note(capped)
         if plot:
-            plots.save(plots.surface3d_figure(result) if three_d else plots.descent_figure(result), plot, dpi)
+            plots.save(plots.surface3d_figure(shown) if three_d else plots.descent_figure(shown), plot, dpi)
             note(f"wrote {plot}")
         if loss_plot:
-            plots.save(plots.loss_figure(result), loss_plot, dpi)
+            plots.save(plots.loss_figure(shown), loss_plot, dpi)
             note(f"wrote {loss_plot}")
         if animate:
-            frames = plots.animate(result, animate, min(dpi, 100))
+            frames = plots.animate(shown, animate, min(dpi, 100))
             note(f"wrote {animate} ({frames} frames)")
     if trajectory:
         from gradlab.output import trajectory_csv, trajectory_json

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import sympy
@@ -31,6 +31,9 @@ MAX_WORK = 200_000_000  # runs × steps: about half a minute of numpy at the mos
 #: Numbers kept when every iterate is asked for (--trajectory, plots): runs × (steps + 1)
 #: × (n + 1), 8 bytes each in memory and about 20 characters each in a file.
 MAX_TRAJECTORY = 10_000_000
+#: What a figure or an animation draws at most (DescentResult.for_plot).
+MAX_PANELS = 12
+MAX_PLOT_RUNS = 200
 
 
 def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
@@ -116,6 +119,37 @@ class DescentResult:
             "f_star": self.f_star,
             "runs": [self._record(i) for i in range(len(self.runs))],
         }
+
+    def for_plot(self, max_panels: int = MAX_PANELS, max_runs: int = MAX_PLOT_RUNS) -> tuple["DescentResult", str | None]:
+        """The result with at most ``max_panels`` (optimizer, lr) pairs and ``max_runs``
+        runs, spread evenly over the batch, for drawing; and a note saying what was left
+        out (``None`` when nothing was). A figure of 1,000 panels helps nobody and takes
+        minutes to draw.
+
+        >>> from gradlab.surfaces import builtin
+        >>> res = run_descent(builtin()["bowl"], ["gd"], [0.01 * k for k in range(1, 31)], steps=3)
+        >>> small, note = res.for_plot()
+        >>> len(small.runs), note
+        (12, 'drawing 12 of 30 (optimizer, lr) pairs, spread over the batch; every run is in the output')
+        """
+        runs = list(self.runs)
+        pairs = list(dict.fromkeys((r.optimizer, r.lr) for r in runs))
+        keep_pairs = pairs if len(pairs) <= max_panels else \
+            [pairs[round(k * (len(pairs) - 1) / (max_panels - 1))] for k in range(max_panels)]
+        chosen = set(keep_pairs)
+        idx = [i for i, r in enumerate(runs) if (r.optimizer, r.lr) in chosen]
+        if len(idx) > max_runs:
+            idx = [idx[round(k * (len(idx) - 1) / (max_runs - 1))] for k in range(max_runs)]
+        if len(idx) == len(runs):
+            return self, None
+        parts = []
+        if len(keep_pairs) < len(pairs):
+            parts.append(f"{len(keep_pairs)} of {len(pairs)} (optimizer, lr) pairs")
+        if len(idx) < sum(1 for r in runs if (r.optimizer, r.lr) in chosen):
+            parts.append(f"{len(idx)} of {len(runs)} runs")
+        note = f"drawing {' and '.join(parts)}, spread over the batch; every run is in the output"
+        bounds = tuple(self.bounds[i] for i in idx) if self.bounds else ()
+        return replace(self, runs=tuple(runs[i] for i in idx), bounds=bounds), note
 
     def _record(self, i: int) -> dict[str, Any]:
         rec = self.runs[i].to_record()
