@@ -354,7 +354,9 @@ def _numbers(text: str, option: str) -> list[float]:
     """A comma-separated list of real numbers (exact syntax allowed: 1/100, 2e-3)."""
     from gradlab.parsing import parse_point
 
-    return [float(v) for v in parse_point(text, None, None, option)]
+    from gradlab.descent import plain_numbers
+
+    return plain_numbers(text) or [float(v) for v in parse_point(text, None, None, option)]
 
 
 def _progress():
@@ -438,7 +440,7 @@ def descend_cmd(
 
     Example: gradlab descend elongated --lr 0.01,0.03,0.06,0.08
     """
-    from gradlab.descent import run_descent
+    from gradlab.descent import plain_numbers, run_descent
     from gradlab.files import atomic_write, check_writable
     from gradlab.parsing import parse_point
 
@@ -457,7 +459,7 @@ def descend_cmd(
     if (three_d or animate) and n < 2:
         raise BadInput("a 3-D view or an animation needs two variables", "--3d" if three_d else "--animate")
     names = [v.name for v in surface.parsed.variables]
-    starts = [parse_point(s, n, names, "--start") for s in start] if start else None
+    starts = [plain_numbers(s, n) or parse_point(s, n, names, "--start") for s in start] if start else None
     lrs = _numbers(lr, "--lr") if lr else None
     optimizers = [o.strip() for o in optimizer.split(",")]
     update, close = _progress()

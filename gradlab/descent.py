@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
@@ -34,6 +35,37 @@ MAX_TRAJECTORY = 10_000_000
 #: What a figure or an animation draws at most (DescentResult.for_plot).
 MAX_PANELS = 12
 MAX_PLOT_RUNS = 200
+
+
+_PLAIN = re.compile(r"[+-]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?:[eE][+-]?\d{1,3})?")
+
+
+def plain_numbers(text: str, count: int | None = None) -> list[float] | None:
+    """Comma-separated plain decimal numbers (``0.01,2e-3,-4``) as floats, fast; ``None``
+    when any part is something else (``pi/4``, ``x=1``, ``1/100``), has another count
+    than ``count``, or is out of range: the caller then uses the safe parser, which
+    reads it or says exactly what is wrong. A decimal read exactly and then rounded is
+    the float ``float()`` gives, so both paths agree.
+
+    >>> plain_numbers("0.01, 2e-3,-4"), plain_numbers("pi/4"), plain_numbers("1,2", count=3)
+    ([0.01, 0.002, -4.0], None, None)
+    """
+    parts = text.split(",")
+    if count is not None and len(parts) != count:
+        return None
+    out = []
+    for p in parts:
+        p = p.strip()
+        if not _PLAIN.fullmatch(p):
+            return None
+        mantissa, _, exponent = p.lower().partition("e")
+        if exponent and abs(int(exponent)) > 300:
+            return None  # the parser's limit on exponents decides, and says so
+        v = float(p)
+        if not abs(v) <= 1e300:
+            return None
+        out.append(v)
+    return out
 
 
 def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
