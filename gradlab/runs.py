@@ -335,7 +335,7 @@ class Runs(Sequence[Run]):
         out = []
         for i, spec in enumerate(self.specs):
             status, div, dist = str(self.status[i]), divs[i] if divs[i] >= 0 else None, dists[i]
-            rec = {"optimizer": spec.optimizer, "lr": float(spec.lr), "start": [float(v) for v in spec.start],
+            rec = {"optimizer": spec.optimizer, "lr": float(spec.lr), "start": list(spec.start),
                    "status": status, "steps": steps[i], "x": xs[i], "f": fs[i], "grad_norm": gns[i],
                    "diverged_at": div, "distance_to_minimum": None if dist != dist else dist}
             rec.update(self._hypers[spec.optimizer])
