@@ -427,7 +427,9 @@ def _numbers(text: str, option: str) -> list[float]:
     """A comma-separated list of real numbers (exact syntax allowed: 1/100, 2e-3)."""
     from gradlab.parsing import parse_point
 
-    return [float(v) for v in parse_point(text, None, None, option)]
+    from gradlab.descent import plain_numbers
+
+    return plain_numbers(text) or [float(v) for v in parse_point(text, None, None, option)]
 
 
 def _progress(label: str = "descending"):
@@ -517,7 +519,7 @@ def descend_cmd(
 
     Example: gradlab descend elongated --lr 0.01,0.03,0.06,0.08
     """
-    from gradlab.descent import run_descent
+    from gradlab.descent import plain_numbers, run_descent
     from gradlab.files import atomic_write, check_writable
     from gradlab.parsing import parse_point
 
@@ -536,7 +538,7 @@ def descend_cmd(
     if (three_d or animate) and n < 2:
         raise BadInput("a 3-D view or an animation needs two variables", "--3d" if three_d else "--animate")
     names = [v.name for v in surface.parsed.variables]
-    starts = [parse_point(s, n, names, "--start") for s in start] if start else None
+    starts = [plain_numbers(s, n) or parse_point(s, n, names, "--start") for s in start] if start else None
     lrs = _numbers(lr, "--lr") if lr else None
     optimizers = [o.strip() for o in optimizer.split(",")]
     from gradlab.training import Settings, run_training, wanted
@@ -555,8 +557,11 @@ def descend_cmd(
     if plot or loss_plot or animate:
         from gradlab import plots
 
+        shown, capped = result.for_plot()  # at most 12 panels, 200 runs drawn
+        if capped:
+            note(capped)
         if plot:
-            plots.save(plots.surface3d_figure(result) if three_d else plots.descent_figure(result), plot, dpi)
+            plots.save(plots.surface3d_figure(shown) if three_d else plots.descent_figure(shown), plot, dpi)
             note(f"wrote {plot}")
         if loss_plot:
             if wanted(optimizers, settings):
@@ -564,10 +569,10 @@ def descend_cmd(
 
                 plots.save(training_figure(result), loss_plot, dpi)
             else:
-                plots.save(plots.loss_figure(result), loss_plot, dpi)
+                plots.save(plots.loss_figure(shown), loss_plot, dpi)
             note(f"wrote {loss_plot}")
         if animate:
-            frames = plots.animate(result, animate, min(dpi, 100))
+            frames = plots.animate(shown, animate, min(dpi, 100))
             note(f"wrote {animate} ({frames} frames)")
     if trajectory:
         from gradlab.output import trajectory_csv, trajectory_json

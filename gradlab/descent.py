@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import sympy
@@ -31,6 +32,40 @@ MAX_WORK = 200_000_000  # runs × steps: about half a minute of numpy at the mos
 #: Numbers kept when every iterate is asked for (--trajectory, plots): runs × (steps + 1)
 #: × (n + 1), 8 bytes each in memory and about 20 characters each in a file.
 MAX_TRAJECTORY = 10_000_000
+#: What a figure or an animation draws at most (DescentResult.for_plot).
+MAX_PANELS = 12
+MAX_PLOT_RUNS = 200
+
+
+_PLAIN = re.compile(r"[+-]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?:[eE][+-]?\d{1,3})?")
+
+
+def plain_numbers(text: str, count: int | None = None) -> list[float] | None:
+    """Comma-separated plain decimal numbers (``0.01,2e-3,-4``) as floats, fast; ``None``
+    when any part is something else (``pi/4``, ``x=1``, ``1/100``), has another count
+    than ``count``, or is out of range: the caller then uses the safe parser, which
+    reads it or says exactly what is wrong. A decimal read exactly and then rounded is
+    the float ``float()`` gives, so both paths agree.
+
+    >>> plain_numbers("0.01, 2e-3,-4"), plain_numbers("pi/4"), plain_numbers("1,2", count=3)
+    ([0.01, 0.002, -4.0], None, None)
+    """
+    parts = text.split(",")
+    if count is not None and len(parts) != count:
+        return None
+    out = []
+    for p in parts:
+        p = p.strip()
+        if not _PLAIN.fullmatch(p):
+            return None
+        mantissa, _, exponent = p.lower().partition("e")
+        if exponent and abs(int(exponent)) > 300:
+            return None  # the parser's limit on exponents decides, and says so
+        v = float(p)
+        if not abs(v) <= 1e300:
+            return None
+        out.append(v)
+    return out
 
 
 def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
@@ -114,14 +149,48 @@ class DescentResult:
             "max_steps": self.steps,
             "tol": self.tol,
             "f_star": self.f_star,
-            "runs": [self._record(i) for i in range(len(self.runs))],
+            "runs": self._records(),
         }
 
-    def _record(self, i: int) -> dict[str, Any]:
-        rec = self.runs[i].to_record()
-        b = self.bounds[i] if self.bounds else None
-        rec["stability_bound"] = b.bound if b is not None else None
-        return rec
+    def for_plot(self, max_panels: int = MAX_PANELS, max_runs: int = MAX_PLOT_RUNS) -> tuple["DescentResult", str | None]:
+        """The result with at most ``max_panels`` (optimizer, lr) pairs and ``max_runs``
+        runs, spread evenly over the batch, for drawing; and a note saying what was left
+        out (``None`` when nothing was). A figure of 1,000 panels helps nobody and takes
+        minutes to draw.
+
+        >>> from gradlab.surfaces import builtin
+        >>> res = run_descent(builtin()["bowl"], ["gd"], [0.01 * k for k in range(1, 31)], steps=3)
+        >>> small, note = res.for_plot()
+        >>> len(small.runs), note
+        (12, 'drawing 12 of 30 (optimizer, lr) pairs, spread over the batch; every run is in the output')
+        """
+        runs = list(self.runs)
+        pairs = list(dict.fromkeys((r.optimizer, r.lr) for r in runs))
+        keep_pairs = pairs if len(pairs) <= max_panels else \
+            [pairs[round(k * (len(pairs) - 1) / (max_panels - 1))] for k in range(max_panels)]
+        chosen = set(keep_pairs)
+        idx = [i for i, r in enumerate(runs) if (r.optimizer, r.lr) in chosen]
+        if len(idx) > max_runs:
+            idx = [idx[round(k * (len(idx) - 1) / (max_runs - 1))] for k in range(max_runs)]
+        if len(idx) == len(runs):
+            return self, None
+        parts = []
+        if len(keep_pairs) < len(pairs):
+            parts.append(f"{len(keep_pairs)} of {len(pairs)} (optimizer, lr) pairs")
+        if len(idx) < sum(1 for r in runs if (r.optimizer, r.lr) in chosen):
+            parts.append(f"{len(idx)} of {len(runs)} runs")
+        note = f"drawing {' and '.join(parts)}, spread over the batch; every run is in the output"
+        bounds = tuple(self.bounds[i] for i in idx) if self.bounds else ()
+        return replace(self, runs=tuple(runs[i] for i in idx), bounds=bounds), note
+
+    def _records(self) -> list[dict[str, Any]]:
+        # From the columns when the runs are a batch (Runs): 10,000 Run objects cost more
+        # than the JSON text itself.
+        recs = self.runs.records() if hasattr(self.runs, "records") else [r.to_record() for r in self.runs]
+        for i, rec in enumerate(recs):
+            b = self.bounds[i] if self.bounds else None
+            rec["stability_bound"] = b.bound if b is not None else None
+        return recs
 
     def _below(self, i: int) -> bool | None:
         """Whether run i's rate is below its stability bound (None: no bound known)."""
@@ -216,10 +285,10 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]
     obj = objective_for(surface, starts)
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
-    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}))
+    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}, obj))
 
 
-def _bounds(surface: Surface, runs, hyper: dict) -> tuple[OptimizerTheory | None, ...]:
+def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -> tuple[OptimizerTheory | None, ...]:
     """Each run's stability bound at the known minimum nearest where it ended."""
     import numpy as np
 
@@ -239,7 +308,8 @@ def _bounds(surface: Surface, runs, hyper: dict) -> tuple[OptimizerTheory | None
         end = np.array(r.x if all(math.isfinite(v) for v in r.x) else r.start)
         k = int(np.argmin(np.linalg.norm(points - end, axis=1)))
         if k not in curvatures:
-            c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum")
+            c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum",
+                             obj.gradient_exprs if obj is not None else None)
             curvatures[k] = c
         c = curvatures[k]
         out.append(optimizer_theory(r.optimizer, c.eigenvalues, hyper, c.exact) if c.eigenvalues[-1] > 0 else None)

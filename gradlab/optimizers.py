@@ -155,6 +155,8 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
 
     def update(g, state, x):
         a = state[0]
+        if g.shape[1] == 1:
+            return _one(g, a, hessian(x)[:, :, 0])
         H = np.moveaxis(hessian(x), -1, 0)  # (R, n, n)
         d = np.full(g.shape[::-1], np.nan)  # (R, n)
         finite = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=0)
@@ -175,6 +177,17 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
             d[finite] = df
             modified[np.flatnonzero(finite)[~pd]] = True
         return -a * d.T, (a, modified)
+
+    def _one(g, a, H):
+        """The same step for a single run, without the batch's bookkeeping."""
+        gv = g[:, 0]
+        if not (np.isfinite(H).all() and np.isfinite(gv).all()):
+            return np.full_like(g, np.nan), (a, np.zeros(1, dtype=bool))
+        if np.linalg.eigvalsh(H).min() > 0:
+            return -a * np.linalg.solve(H, gv)[:, None], (a, np.zeros(1, dtype=bool))
+        w, V = np.linalg.eigh(H)
+        w = np.maximum(np.abs(w), 1e-8 * np.abs(w).max())
+        return -a * (V @ ((V.T @ gv) / w))[:, None], (a, np.ones(1, dtype=bool))
 
     return Optimizer("newton", {}, init, update, flag=1)
 

@@ -21,8 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gradlab import derivatives as d
-from gradlab import optimizers
+from gradlab import numeric, optimizers
 from gradlab.numeric import Compiled
 from gradlab.parsing import Parsed
 from gradlab.views import plural
@@ -49,7 +48,7 @@ class Objective:
         self.variables = parsed.variables
         self.n = len(parsed.variables)
         self.f = Compiled([parsed.expr], parsed.variables)
-        self.gradient_exprs = d.gradient(parsed.expr, parsed.variables)
+        self.gradient_exprs = numeric.gradient(parsed.expr, parsed.variables)
         self.grad = Compiled(self.gradient_exprs, parsed.variables)
         self.minima = np.asarray(minima, dtype=float).reshape(-1, self.n)
         self.f_star = f_star
@@ -59,8 +58,15 @@ class Objective:
     def hessian(self, X: np.ndarray) -> np.ndarray:
         """The Hessian at each column of ``X``: shape ``(n, n, R)``."""
         if self._hess is None:
-            H = d.hessian(self.parsed.expr, self.variables)
+            H = numeric.hessian(self.parsed.expr, self.variables, self.gradient_exprs)
             self._hess = Compiled([e for row in H for e in row], self.variables)
+        if X.ndim == 2 and X.shape[1] == 1:
+            # One run: Python floats, as for its gradient (numpy's per-call cost on
+            # 1-element arrays would be most of a Newton step); numpy where math raises.
+            try:
+                return np.array(self._hess.scalar(*X[:, 0].tolist()), dtype=float).reshape(self.n, self.n, 1)
+            except (ValueError, OverflowError, ZeroDivisionError, TypeError):
+                pass
         return self._hess(X).reshape(self.n, self.n, *X.shape[1:])
 
 
@@ -71,6 +77,9 @@ class RunSpec:
     optimizer: str
     lr: float
     start: tuple[float, ...]
+
+    def __post_init__(self) -> None:  # (3, 4) and (3.0, 4.0) are the same start, as floats
+        object.__setattr__(self, "start", tuple(float(v) for v in self.start))
 
 
 @dataclass(frozen=True)
@@ -173,12 +182,14 @@ class _Group:
 
 def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: float,
             hyper: dict | None = None, trajectory: bool = False,
-            progress: Callable[[int, int], None] | None = None, watch: int | None = None) -> "Runs":
+            progress: Callable[[int, int], None] | None = None, watch: int | None = None,
+            fast: bool = True) -> "Runs":
     """Run every spec for at most ``steps`` updates; the one loop of gradlab.
 
     ``hyper`` holds ``momentum``, ``beta1``, ``beta2``, ``eps`` (``None`` = default).
     ``progress(k, steps)`` is called now and then from the loop. ``watch``: also record
     every run's f at that step (``Runs.watched``; NaN for runs that ended before).
+    ``fast=False`` turns off the float path of single runs (tests compare the two).
     """
     hyper = hyper or {}
     R, n = len(specs), objective.n
@@ -214,6 +225,18 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
 
     with np.errstate(all="ignore"):
         k0 = 0
+        # One run of a first-order optimizer: a loop on Python floats, the same steps.
+        if fast and R == 1 and not trajectory and watch is None and specs[0].optimizer in SCALAR_OPTIMIZERS:
+            grp = groups[0]
+            h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **grp.opt.hyper}
+            out = scalar_loop(objective, specs[0].optimizer)(
+                tuple(starts[0].tolist()), steps, tol, bound, float(specs[0].lr), h["momentum"], h["beta1"],
+                h["beta2"], h["beta2"], h["eps"])
+            if out[0] is not None:
+                status[0], taken[0], final[:, 0], gnorm[0] = out[0], out[1], out[2], out[3]
+                if out[0] == "diverged":
+                    diverged_at[0] = out[1]
+                k0 = steps + 1  # done: the array loop below has nothing to do
         while k0 <= steps:
             live = [g for g in groups if g.idx.size]
             if not live:
@@ -263,8 +286,9 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
             k0 += L
         fvals = objective.f(final)[0]
 
-    dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
-            if len(objective.minima) else np.full(R, np.nan))
+    with np.errstate(all="ignore"):  # a diverged run's distance overflows: NaN below
+        dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
+                if len(objective.minima) else np.full(R, np.nan))
     dist[~np.isfinite(final).all(axis=0)] = np.nan
     hypers = {grp.opt.name: grp.opt.hyper for grp in groups}  # as make() resolved them
     return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
@@ -303,28 +327,46 @@ class Runs(Sequence[Run]):
             self._cache[i] = self._make(i)
         return self._cache[i]
 
-    def _make(self, i: int) -> Run:
-        spec, obj = self.specs[i], self._objective
-        status, steps = str(self.status[i]), int(self.steps[i])
-        div = int(self.diverged_at[i]) if self.diverged_at[i] >= 0 else None
+    def _message(self, i: int, status: str, steps: int, div: int | None) -> str:
         message = {
             "converged": f"‖∇f‖ fell below the tolerance after {plural(steps, 'step')}",
             "max_steps": f"still moving after {plural(steps, 'step')}",
             "diverged": ("f or ∇f is undefined or infinite at the start" if div == 0 else
-                         f"left the region |x| ≤ {obj.bound:g}, overflowed or reached where f is undefined "
-                         f"at step {div}"),
+                         f"left the region |x| ≤ {self._objective.bound:g}, overflowed or reached where f is "
+                         f"undefined at step {div}"),
         }[status]
         modified = int(self.modified[i])
-        if spec.optimizer == "newton" and modified:
+        if self.specs[i].optimizer == "newton" and modified:
             message += (f"; {modified} step{'s' if modified != 1 else ''} met a Hessian that is not positive "
                         "definite and used |eigenvalues| instead (saddle-free Newton)")
+        return message
+
+    def _make(self, i: int) -> Run:
+        spec, obj = self.specs[i], self._objective
+        status, steps = str(self.status[i]), int(self.steps[i])
+        div = int(self.diverged_at[i]) if self.diverged_at[i] >= 0 else None
+        message = self._message(i, status, steps, div)
         trace, trace_f = _trace_of(i, self._traces, obj, steps) if self._traces is not None else (None, None)
         dist = float(self.distance[i])
         return Run(spec.optimizer, float(spec.lr), tuple(float(v) for v in spec.start), status, steps,
                    tuple(self.x[:, i].tolist()), float(self.f[i]), float(self.grad_norm[i]), div,
                    None if math.isnan(dist) else dist, self._hypers[spec.optimizer], message, trace, trace_f)
 
-
+    def records(self) -> list[dict[str, Any]]:
+        """``[runs[i].to_record() for i in ...]``, built from the columns at once: for
+        10,000 runs, making each :class:`Run` first costs more than the JSON itself."""
+        xs, fs, gns = self.x.T.tolist(), self.f.tolist(), self.grad_norm.tolist()
+        steps, divs, dists = self.steps.tolist(), self.diverged_at.tolist(), self.distance.tolist()
+        out = []
+        for i, spec in enumerate(self.specs):
+            status, div, dist = str(self.status[i]), divs[i] if divs[i] >= 0 else None, dists[i]
+            rec = {"optimizer": spec.optimizer, "lr": float(spec.lr), "start": list(spec.start),
+                   "status": status, "steps": steps[i], "x": xs[i], "f": fs[i], "grad_norm": gns[i],
+                   "diverged_at": div, "distance_to_minimum": None if dist != dist else dist}
+            rec.update(self._hypers[spec.optimizer])
+            rec["message"] = self._message(i, status, steps[i], div)
+            out.append(rec)
+        return out
 
 
 def _norms(Gs: np.ndarray, gn2: np.ndarray) -> np.ndarray:
@@ -386,3 +428,101 @@ def _trace_of(i: int, traces: list, objective: Objective, steps: int) -> tuple[n
     points = np.concatenate(rows)[: steps + 1]
     with np.errstate(all="ignore"):
         return points, objective.f(points.T)[0]
+
+
+# --------------------------------------------------------------------------- one run on floats
+#: Optimizers whose single runs take the Python-float path (Newton needs linear algebra).
+SCALAR_OPTIMIZERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+
+# The update of each optimizer on one coordinate, in exactly the operations (and order)
+# of optimizers.py, so the float path and the array path give the same bits.
+_UPDATES = {
+    "gd": ["x{i} = x{i} + na * g{i}"],
+    "momentum": ["s{i} = beta * s{i} + g{i}", "x{i} = x{i} + -a * s{i}"],
+    "nesterov": ["s{i} = beta * s{i} + g{i}", "x{i} = x{i} + -a * (beta * s{i} + g{i})"],
+    "adagrad": ["s{i} = s{i} + g{i} * g{i}", "x{i} = x{i} + -a * g{i} / (sqrt(s{i}) + eps)"],
+    "rmsprop": ["s{i} = decay * s{i} + (1 - decay) * g{i} * g{i}", "x{i} = x{i} + -a * g{i} / (sqrt(s{i}) + eps)"],
+    "adam": ["s{i} = beta1 * s{i} + (1 - beta1) * g{i}", "u{i} = beta2 * u{i} + (1 - beta2) * g{i} * g{i}",
+             "x{i} = x{i} + -a * (s{i} / c1) / (sqrt(u{i} / c2) + eps)"],
+}
+
+
+def _body(variables, exprs, prefix: str, names: list[str]) -> list[str]:
+    """Straight-line Python for ``names = exprs`` (CSE temporaries ``prefix0, …``), the
+    code lambdify_scalar makes, with the variables as ``x0, x1, …``."""
+    import inspect
+
+    import sympy
+
+    args, renamed, _ = numeric._safe(variables, exprs)
+    fn = sympy.lambdify(args, renamed, modules=[numeric._MATH_FUNCS, "math"],
+                        cse=lambda es: sympy.cse(es, symbols=sympy.numbered_symbols(prefix)), dummify=False)
+    lines = inspect.getsource(fn).splitlines()[1:]
+    ret = lines[-1].strip()
+    assert ret.startswith("return [") and ret.endswith("]")
+    body = [ln.strip() for ln in lines[:-1]]
+    body.append(f"{', '.join(names)}, = ({ret[len('return ['):-1]},)")
+    out = []
+    for ln in body:  # the variables' own names: _v3 → x3 (longest first: _v12 before _v1)
+        for k in range(len(variables) - 1, -1, -1):
+            ln = ln.replace(f"_v{k}", f"x{k}")
+        out.append(ln)
+    return out, fn.__globals__
+
+
+def scalar_loop(objective: Objective, optimizer: str) -> Callable:
+    """A generated loop for one run of ``optimizer`` on Python floats, with ∇f and f
+    inlined (common subexpressions shared), the stop tests at every step.
+
+    ``loop(x, steps, tol, bound, hyper) -> (status, k, x, gn)`` with status
+    ``converged``, ``diverged``, ``max_steps``, or ``None`` when something needs the array
+    engine's care (a math error where numpy gives inf/nan, a norm that under- or
+    overflows when squared): the caller then runs the array engine, which the loop
+    matches step for step.
+    """
+    key = ("_scalar", optimizer)
+    cache = objective.__dict__.setdefault("_loops", {})
+    if key in cache:
+        return cache[key]
+    n = objective.n
+    xs = [f"x{i}" for i in range(n)]
+    gs = [f"g{i}" for i in range(n)]
+    gbody, namespace = _body(objective.variables, objective.gradient_exprs, "_c", gs)
+    fbody, _ = _body(objective.variables, [objective.parsed.expr], "_e", ["fv"])
+    upd = [ln.format(i=i) for i in range(n) for ln in _UPDATES[optimizer]]
+    state = [f"s{i} = 0.0" for i in range(n)] + ([f"u{i} = 0.0" for i in range(n)] if optimizer == "adam" else [])
+    src = [
+        "def _loop(x, steps, tol, bound, a, beta, beta1, beta2, decay, eps):",
+        f"    {', '.join(xs)}, = x",
+        "    na = -a",
+        "    t = 0",
+        *(f"    {s}" for s in state),
+        "    inf = float('inf')",
+        "    tol2 = tol * tol if 1e-140 < tol < 1e140 else None",
+        "    try:",
+        "        for k in range(steps + 1):",
+        *(f"            {ln}" for ln in gbody),
+        *(f"            {ln}" for ln in fbody),
+        f"            gn2 = {' + '.join(f'{g} * {g}' for g in gs)}",
+        "            if not 1e-290 < gn2 < inf:",
+        "                return None, k, None, None",
+        "            bad = not (-inf < fv < inf) or not (" + " and ".join(f"-bound <= {x} <= bound" for x in xs) + ")",
+        "            if bad:",
+        f"                return 'diverged', k, ({', '.join(xs)},), sqrt(gn2)",
+        "            if tol2 is None or gn2 < tol2:",
+        "                gn = sqrt(gn2)",
+        "                if gn < tol:",
+        f"                    return 'converged', k, ({', '.join(xs)},), gn",
+        "            if k == steps:",
+        f"                return 'max_steps', k, ({', '.join(xs)},), sqrt(gn2)",
+        *(["            t += 1", "            c1 = 1 - beta1**t", "            c2 = 1 - beta2**t"]
+          if optimizer == "adam" else []),
+        *(f"            {ln}" for ln in upd),
+        "    except (ValueError, OverflowError, ZeroDivisionError, TypeError):",
+        "        return None, 0, None, None",
+    ]
+    ns = dict(namespace)
+    ns.setdefault("sqrt", math.sqrt)
+    exec(compile("\n".join(src) + "\n", f"<gradlab scalar loop {optimizer}>", "exec"), ns)  # noqa: S102
+    cache[key] = ns["_loop"]
+    return ns["_loop"]

@@ -158,15 +158,15 @@ class Curvature:
 
 
 def curvature_at(expr: sympy.Expr, variables: Sequence[sympy.Symbol], point: Sequence[sympy.Expr],
-                 source: str) -> Curvature:
-    """The Hessian of ``expr`` at ``point`` (exact numbers where the point is exact)."""
-    from gradlab import derivatives as d
-    from gradlab.numeric import eigenvalues
+                 source: str, gradient: Sequence[sympy.Expr] | None = None) -> Curvature:
+    """The Hessian of ``expr`` at ``point`` (exact numbers where the point is exact);
+    ``gradient``: ∇expr when the caller has it already."""
+    from gradlab.numeric import eigenvalues, hessian
 
-    H = d.hessian(expr, variables)
+    H = hessian(expr, variables, gradient)
     pm = dict(zip(variables, point))
-    exact_matrix = [[e.xreplace(pm) for e in row] for row in H]
-    floats = tuple(tuple(float(sympy.N(e, 20)) for e in row) for row in exact_matrix)
+    exact_matrix = [[e.xreplace(pm) if e.free_symbols else e for e in row] for row in H]
+    floats = tuple(tuple(float(e) if e.is_Rational else float(sympy.N(e, 20)) for e in row) for row in exact_matrix)
     eig = tuple(eigenvalues(floats))
     quadratic = all(not e.free_symbols for row in H for e in row)
     exact = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy
+from hypothesis import given, strategies as st
 
 from gradlab.descent import run_descent
 from gradlab.parsing import parse
@@ -160,3 +161,29 @@ def test_trajectories_count_against_a_limit():
 
     with pytest.raises(LimitExceeded):
         run_descent(builtin()["bowl"], ["gd"], [0.1, 0.2, 0.3, 0.4], steps=1_000_000, tol=0.0, trajectory=True)
+
+
+def test_column_records_equal_the_run_records():
+    s = builtin()["himmelblau"]
+    res = run_descent(s, ["gd", "newton", "adam"], [0.001, 0.5, 2.0], [(0, 0), (1, 1), (-3, 3)], steps=60)
+    assert res.runs.records() == [r.to_record() for r in res.runs]
+    assert {r.status for r in res.runs} == {"converged", "max_steps", "diverged"}
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300), min_size=1,
+                max_size=5), st.sampled_from([repr, lambda v: f"{v:.6e}", lambda v: f"{v:.3f}"]))
+def test_plain_numbers_read_what_the_safe_parser_reads(values, fmt):
+    from gradlab.descent import plain_numbers
+    from gradlab.parsing import parse_point
+
+    text = ",".join(fmt(v) for v in values)
+    fast = plain_numbers(text)
+    if fast is not None:  # where the fast path answers, it answers as the parser does
+        assert fast == [float(v) for v in parse_point(text, None, None, "--lr")]
+
+
+def test_plain_numbers_leave_expressions_to_the_parser():
+    from gradlab.descent import plain_numbers
+
+    for text in ("pi/4", "1/100", "x=1,y=2", "1e-400", "1e400", "nan", "inf", "", "1,,2", "0x10", "1_000"):
+        assert plain_numbers(text) is None, text
