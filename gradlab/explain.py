@@ -20,7 +20,7 @@ from typing import Any
 import sympy
 
 from gradlab.errors import BadInput
-from gradlab.functions import logsumexp, relu, sigmoid, softplus, step
+from gradlab.functions import Abs, logsumexp, relu, sigmoid, sign, softplus, step
 from gradlab.parsing import Parsed, symbol, to_text
 from gradlab.views import View
 
@@ -45,7 +45,9 @@ _OUTER = {
     sigmoid: ("sigmoid", lambda u: sigmoid(u) * (1 - sigmoid(u))),
     softplus: ("softplus", lambda u: sigmoid(u)),
     relu: ("relu (relu'(0) taken as 0)", lambda u: step(u)),
-    sympy.Abs: ("abs (abs'(0) taken as 0)", lambda u: sympy.sign(u)),
+    Abs: ("abs (abs'(0) taken as 0)", lambda u: sign(u)),
+    sign: ("sign (0 away from 0)", lambda u: sympy.S.Zero),
+    sympy.Abs: ("abs (abs'(0) taken as 0)", lambda u: sign(u)),
     sympy.sign: ("sign (0 away from 0)", lambda u: sympy.S.Zero),
     step: ("step (0 away from 0)", lambda u: sympy.S.Zero),
 }

@@ -420,5 +420,75 @@ def softmax(args) -> list[sympy.Expr]:
     return [sympy.exp(a - lse) for a in args]
 
 
+# --------------------------------------------------------------------------- abs and sign
+class Abs(sympy.Abs):
+    """|u| for gradlab's real-valued maths (``abs`` in expressions).
+
+    SymPy's Abs decides the sign of a number from a 2-digit estimate, so
+    ``Abs(1 - 10**20*acos(tanh(30)))`` came out negative; here :func:`sign_of` decides.
+    Its derivative is sign(u)·u' for every u (SymPy's, for a u not known to be real such
+    as acos(x), is written with re, im and atan2).
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> Abs(1 - 10**20 * sympy.acos(sympy.tanh(30)))
+    -1 + 100000000000000000000*acos(tanh(30))
+    >>> sympy.diff(Abs(sympy.acos(x)), x)
+    -sign(acos(x))/sqrt(1 - x**2)
+    """
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_number:
+            s = sign_of(arg)
+            if s is not None:
+                return arg if s > 0 else -arg if s < 0 else sympy.S.Zero
+            if _not_real(arg):
+                return sympy.S.NaN  # abs(asin(2)) is undefined, not the modulus of a complex
+            return None
+        if arg.is_extended_nonnegative:
+            return arg
+        if arg.is_extended_nonpositive:
+            return -arg
+        if arg.could_extract_minus_sign():
+            return cls(-arg)
+        return None
+
+    def fdiff(self, argindex=1):
+        return sign(self.args[0])
+
+    def _eval_derivative(self, x):
+        return sign(self.args[0]) * self.args[0].diff(x)
+
+
+class sign(sympy.sign):  # noqa: N801
+    """The sign of a real u, decided by :func:`sign_of`; its derivative is taken as 0
+    everywhere (the derivative gradlab gives abs has its kink at 0)."""
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_number:
+            s = sign_of(arg)
+            if s is not None:
+                return sympy.Integer(s)
+            if _not_real(arg):
+                return sympy.S.NaN
+            return None
+        if arg.is_extended_positive:
+            return sympy.S.One
+        if arg.is_extended_negative:
+            return sympy.S.NegativeOne
+        if arg.is_zero:
+            return sympy.S.Zero
+        if arg.could_extract_minus_sign():
+            return -cls(-arg)
+        return None
+
+    def fdiff(self, argindex=1):
+        return sympy.S.Zero
+
+    def _eval_derivative(self, x):
+        return sympy.S.Zero
+
+
 #: Functions with a kink: their derivative uses a convention at the kink.
 KINKED = (sympy.Abs, relu, step, sympy.sign)

@@ -29,7 +29,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from gradlab.errors import BadInput, LimitExceeded
-from gradlab.functions import logsumexp, mp_value, relu, sigmoid, softmax, softplus, step
+from gradlab.functions import Abs, logsumexp, mp_value, relu, sigmoid, sign, softmax, softplus, step
 
 # Limits, all checked before SymPy builds anything large (README: "What gradlab refuses").
 MAX_CHARS = 10_000
@@ -47,13 +47,13 @@ _UNARY = {
     "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan,
     "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
     "asinh": sympy.asinh, "acosh": sympy.acosh, "atanh": sympy.atanh,
-    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs,
+    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": Abs,
     "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
     # What gradlab can print must read back in (README, "Names gradlab knows"): sign and
     # step are the derivatives of abs and relu; re, im,
     # lambertw come out of SymPy's calculus and solve. max and min are built from relu
 # (max(a, b) = b + relu(a - b)), which knows its kink and is defined at every real point.
-    "sign": sympy.sign, "step": step, "re": sympy.re, "im": sympy.im, "lambertw": sympy.LambertW,
+    "sign": sign, "step": step, "re": sympy.re, "im": sympy.im, "lambertw": sympy.LambertW,
 }
 # name -> (fewest, most) arguments; None is no upper bound
 _VARIADIC = {"logsumexp": (1, None), "softmax": (1, None), "max": (1, None), "min": (1, None), "atan2": (2, 2)}
@@ -545,7 +545,16 @@ def parse_scalar(text: str, where: str = "expression", ctx: Context | None = Non
     if isinstance(tree, ast.Tuple):
         raise BadInput("expected one expression, found a comma-separated list", where)
     cleaned = _check_text(text, where).strip()
-    return _Walker(cleaned, where, ctx or Context()).walk(tree)
+    return _own(_Walker(cleaned, where, ctx or Context()).walk(tree))
+
+
+def _own(e: sympy.Expr) -> sympy.Expr:
+    """SymPy makes its own Abs and sign (sqrt(x**2) is Abs(x)): use gradlab's, whose
+    signs of numbers are sound, so one expression never mixes the two."""
+    if any(type(a) in (sympy.Abs, sympy.sign) for a in e.atoms(sympy.Abs, sympy.sign)):
+        e = e.replace(lambda a: type(a) is sympy.Abs, lambda a: Abs(a.args[0]))
+        e = e.replace(lambda a: type(a) is sympy.sign, lambda a: sign(a.args[0]))
+    return e
 
 
 def parse_components(text: str, where: str = "expression", ctx: Context | None = None) -> list[sympy.Expr]:
@@ -575,7 +584,7 @@ def _softmax(text: str, where: str, ctx: Context | None) -> list[sympy.Expr]:
     walker = _Walker(_check_text(text, where).strip(), where, ctx or Context())
     if tree.keywords or not tree.args:
         raise BadInput("softmax() needs one or more plain arguments", where)
-    return softmax([walker.walk(a) for a in tree.args])
+    return [_own(c) for c in softmax([walker.walk(a) for a in tree.args])]
 
 
 def variables_of(exprs: Sequence[sympy.Expr], declared: str | None = None,
@@ -627,7 +636,7 @@ def parse_number(text: str, where: str) -> sympy.Expr:
     tree = _syntax_tree(text, where)
     if isinstance(tree, ast.Tuple):
         raise BadInput("expected one number", where)
-    value = _Walker(_check_text(text, where).strip(), where, Context(), constant_only=True).walk(tree)
+    value = _own(_Walker(_check_text(text, where).strip(), where, Context(), constant_only=True).walk(tree))
     if value.is_extended_real is False or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise BadInput(f"{text.strip()} is not a finite real number", where)
     if not math.isfinite(float(sympy.N(value, 20))):

@@ -15,7 +15,7 @@ import pytest
 import sympy
 from hypothesis import given, strategies as st
 
-from gradlab.functions import logsumexp, relu, sigmoid, sign_of, softmax, softplus, step
+from gradlab.functions import Abs, logsumexp, relu, sigmoid, sign, sign_of, softmax, softplus, step
 from gradlab.numeric import lambdify
 from gradlab.parsing import parse, symbol
 from tests.conftest import run
@@ -129,4 +129,30 @@ def test_softmax_components_sum_to_one_and_printed_form_is_stable():
 
 def test_relu_of_a_non_real_number_is_undefined():
     r = run("eval", "relu(asin(x)) - asin(x)", "--at", "2")
+    assert r.code == 1 and "undefined" in r.err
+
+
+def test_abs_and_sign_of_numbers_are_decided_soundly():
+    a = 10**20 * sympy.acos(sympy.tanh(30))  # ≈ 1.87e7; SymPy's own Abs and sign get it wrong
+    assert Abs(1 - a) == a - 1 and sign(a) == 1 and sign(1 - a) == -1
+    doc = json.loads(run("eval", "abs(10**20*acos(tanh(x)) - 1)", "--at", "30", "-f", "json").out)
+    assert parse(doc["result"]["exact"]).expr == a - 1
+    assert doc["result"]["value"] > 1e7  # its digits are evaluate's business (20-digit N)
+
+
+def test_abs_of_a_quotient_has_the_textbook_hessian():
+    # for x, y > 0, |x/y| = x/y: H = [[0, -1/y²], [-1/y², 2x/y³]]
+    doc = json.loads(run("hessian", "abs(x/y)", "--at", "1,2", "-f", "json").out)
+    assert doc["hessian"]["value"] == [[0.0, -0.25], [-0.25, 0.25]]
+
+
+def test_abs_derivative_is_sign_times_inner_derivative():
+    doc = json.loads(run("grad", "abs(acos(x))", "--at", "1/2", "-f", "json").out)
+    (text,) = doc["gradient"]["symbolic"]
+    assert "re(" not in text and "atan2" not in text
+    assert doc["gradient"]["value"][0] == pytest.approx(-1 / math.sqrt(1 - 0.25), rel=1e-12)
+
+
+def test_abs_of_a_non_real_number_is_undefined_not_its_modulus():
+    r = run("eval", "abs(asin(x))", "--at", "2")
     assert r.code == 1 and "undefined" in r.err
