@@ -124,11 +124,20 @@ def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
         return _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
 
 
+# The names the parser treats specially (tests check this against gradlab.parsing).
+EXPRESSION_HELP = (
+    "Expressions: + - * / ** (or ^), numbers (0.1 is exactly 1/10), variables. "
+    "Constants: pi, e (Euler's number; E also reads). "
+    "Functions: abs acos acosh asin asinh atan atan2 atanh cos cosh exp im lambertw log logsumexp "
+    "max min re relu sigmoid sign sin sinh softmax softplus sqrt step tan tanh. "
+    "Everything gradlab prints reads back in."
+)
+
 app = typer.Typer(
     cls=GradlabGroup,
     name="gradlab",
     help="gradlab: exact derivatives and optimizers in your terminal. "
-         "Shell completion: gradlab --install-completion.",
+         "Shell completion: gradlab --install-completion.\n\n" + EXPRESSION_HELP,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
