@@ -229,9 +229,10 @@ def emit(result: Any, out: "Out | Format") -> None:
         note(f"warning: {w}")
     kind = out.kind
     if kind == "json":
+        from gradlab.formats import stable_keys
         from gradlab.output import render_json
 
-        write_out(render_json(result.to_record(), ascii=ascii_only(), compact=out.compact))
+        write_out(render_json(stable_keys(result.to_record()), ascii=ascii_only(), compact=out.compact))
     elif kind == "plain":
         from gradlab.output import render_plain
 
@@ -243,7 +244,9 @@ def emit(result: Any, out: "Out | Format") -> None:
     elif kind in ("jsonl", "csv", "tsv"):
         from gradlab.formats import DOC_SCHEMAS, doc_jsonl_records
 
-        record = result.to_record()
+        from gradlab.formats import stable_keys
+
+        record = stable_keys(result.to_record())
         if record.get("command") in DOC_SCHEMAS or kind == "jsonl":
             if kind == "jsonl":
                 from gradlab.formats import jsonl_lines

@@ -221,6 +221,18 @@ def delimited(rows: Iterable[Any], columns: Sequence[Column], kind: str, header:
         yield line([cell_text(c.get(r)) for c in columns])
 
 
+def stable_keys(record: dict) -> dict:
+    """The JSON record with the keys every run has: an optimizer's hyper-parameters
+    are present on every run, null where they do not apply.
+
+    >>> stable_keys({"command": "descend", "runs": [{"optimizer": "gd"}]})["runs"]
+    [{'optimizer': 'gd', 'momentum': None, 'beta1': None, 'beta2': None, 'eps': None}]
+    """
+    if record.get("command") in ("descend", "sweep") and isinstance(record.get("runs"), list):
+        record = {**record, "runs": [{**r, **{k: r.get(k) for k in HYPER}} for r in record["runs"]]}
+    return record
+
+
 def jsonl_lines(records: Iterable[dict], ascii: bool = False) -> Iterable[str]:
     """One strict JSON object per line."""
     from gradlab.output import json_safe
