@@ -238,7 +238,10 @@ def jsonl_lines(records: Iterable[dict], ascii: bool = False) -> Iterable[str]:
     from gradlab.output import json_safe
 
     for rec in records:
-        yield json.dumps(json_safe(rec), allow_nan=False, ensure_ascii=ascii, separators=(",", ":")) + "\n"
+        try:  # the common case, all finite: no need to walk the record
+            yield json.dumps(rec, allow_nan=False, ensure_ascii=ascii, separators=(",", ":")) + "\n"
+        except ValueError:
+            yield json.dumps(json_safe(rec), allow_nan=False, ensure_ascii=ascii, separators=(",", ":")) + "\n"
 
 
 def doc_jsonl_records(doc: dict) -> list[dict]:

@@ -23,7 +23,6 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Iterable, Sequence, TextIO
 
 from gradlab.errors import BadInput, GradlabError
@@ -129,6 +128,27 @@ def csv_points(path: str, names: Sequence[str]) -> list[Line]:
     return out
 
 
+_PARTS = re.compile(r"\s*([+-]?)(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?\s*\Z")
+
+
+def _exact_decimal(text: str) -> str:
+    """The exact value of a decimal literal as SymPy writes it: ``0.25`` → ``1/4``.
+
+    >>> _exact_decimal("-0.25"), _exact_decimal("1.5e3"), _exact_decimal("007")
+    ('-1/4', '1500', '7')
+    """
+    sign, whole, frac, exp = _PARTS.match(text).groups()
+    num = int((whole or "0") + frac)
+    shift = int(exp or 0) - len(frac)
+    if shift >= 0:
+        return f"{'-' if sign == '-' and num else ''}{num * 10 ** shift}"
+    den = 10 ** -shift
+    g = math.gcd(num, den)
+    num, den = num // g, den // g
+    text = f"{num}" if den == 1 else f"{num}/{den}"
+    return f"-{text}" if sign == "-" and num else text
+
+
 def _fast(text: str) -> tuple[float, str] | None:
     """``(float, exact text)`` for a plain decimal literal, else None."""
     t = text.strip()
@@ -140,8 +160,7 @@ def _fast(text: str) -> tuple[float, str] | None:
     value = float(t)
     if not math.isfinite(value):
         return None
-    exact = Fraction(t)
-    return value, str(exact)
+    return value, _exact_decimal(t)
 
 
 def read_point(line: Line, names: Sequence[str], need_sympy: bool = False) -> Point:
