@@ -26,6 +26,7 @@ from gradlab.numeric import Compiled, eigenvalues
 from gradlab.parsing import Parsed, to_text
 from gradlab.timelimit import within
 from gradlab.views import View
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 STARTS_PER_AXIS = 15
 NEWTON_STEPS = 60
@@ -57,7 +58,7 @@ class CriticalPoint:
 
 
 @dataclass(frozen=True)
-class CriticalResult:
+class CriticalResult(Presentable):
     """All critical points found, with how the search went."""
 
     parsed: Parsed

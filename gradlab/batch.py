@@ -27,6 +27,7 @@ import numpy as np
 from gradlab.errors import BadInput, GradlabError, Undefined
 from gradlab.inputs import Failed, Line, Point
 from gradlab.parsing import Parsed, to_text
+from gradlab.present import Presentable
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ def _needs_variables(parsed: Parsed) -> None:
 
 
 @dataclass(frozen=True)
-class Batch:
+class Batch(Presentable):
     """Every answer of a many-input call, in input order.
 
     ``to_record()`` is the JSON document: the command and ``results``, one record per

@@ -24,6 +24,7 @@ from gradlab.functions import relu, sigmoid, softplus, step
 from gradlab.parsing import Parsed, symbol, to_text
 from gradlab.timelimit import within
 from gradlab.views import View
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 MAX_STEPS = 500
 
@@ -62,7 +63,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Explanation:
+class Explanation(Presentable):
     """The derivation of ∂f/∂``wrt``: its steps and the simplified ``result``."""
 
     parsed: Parsed

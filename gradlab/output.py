@@ -16,9 +16,10 @@ from gradlab.views import Cell, View
 
 
 def cell_text(cell: Cell) -> str:
-    """One cell as plain text: floats round-trip, ``None`` is empty."""
+    """One cell as plain text: floats round-trip, ``None`` is ``NA`` (never an empty
+    field: ``IFS=$'\\t' read`` would collapse it and shift the columns)."""
     if cell is None:
-        return ""
+        return "NA"
     if isinstance(cell, float):
         return repr(float(cell))  # float(): NumPy 2 scalars repr as np.float64(...)
     if isinstance(cell, tuple):
