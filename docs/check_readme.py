@@ -32,7 +32,8 @@ def main() -> int:
     bad = 0
     for cmd, expected in examples(text):
         table = not any("\t" in line for line in expected) and not cmd.startswith("gradlab plot")
-        full = cmd + (" --format table" if table and "|" not in cmd else "")
+        named = "--format" in cmd or re.search(r"\s-f\s", cmd)  # a format given twice is refused
+        full = cmd + (" --format table" if table and "|" not in cmd and not named else "")
         p = subprocess.run(full, shell=True, capture_output=True, text=True, env=env, cwd=folder)
         got = [line.rstrip() for line in (p.stdout + p.stderr).rstrip().split("\n")]
         # stderr notes may come before or after a table: compare lines as a multiset

@@ -22,6 +22,7 @@ from gradlab.runs import Objective, Run, RunSpec, descend
 from gradlab.surfaces import Surface
 from gradlab.theory import OptimizerTheory
 from gradlab.views import View, plural
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 DEFAULT_LR = 0.01
 DEFAULT_STEPS = 1000
@@ -125,7 +126,7 @@ def check_options(optimizers: Sequence[str], lrs: Sequence[float], starts: Seque
 
 
 @dataclass(frozen=True)
-class DescentResult:
+class DescentResult(Presentable):
     """Every run of one ``descend`` call, with the surface and the settings used.
 
     ``bounds[i]`` is the stability bound theory gives run i's optimizer at the known

@@ -23,6 +23,7 @@ from gradlab.errors import BadInput
 from gradlab.functions import Abs, logsumexp, relu, sigmoid, sign, softplus, step
 from gradlab.parsing import Parsed, symbol, to_text
 from gradlab.views import View
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 MAX_STEPS = 500
 
@@ -75,7 +76,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Explanation:
+class Explanation(Presentable):
     """The derivation of ∂f/∂``wrt``: its ``steps``, the derivative as the rules give it
     (``raw``) and tidied (``result``, see :func:`tidy`)."""
 

@@ -15,6 +15,7 @@ from gradlab import derivatives as d
 from gradlab.parsing import to_text
 from gradlab.surfaces import Surface
 from gradlab.views import View
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 
 def _point(p) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def _minima(s: Surface) -> str:
 
 
 @dataclass(frozen=True)
-class SurfaceList:
+class SurfaceList(Presentable):
     """Every surface of a catalogue, in file order."""
 
     surfaces: tuple[Surface, ...]
@@ -68,7 +69,7 @@ def surface_list(cat: Mapping[str, Surface]) -> SurfaceList:
 
 
 @dataclass(frozen=True)
-class SurfaceDetail:
+class SurfaceDetail(Presentable):
     """One surface with its gradient, Hessian and, at each known minimum, the Hessian's
     eigenvalues (``minima`` rows: point, f, eigenvalues, classification)."""
 

@@ -30,6 +30,7 @@ from gradlab.surfaces import Surface
 from gradlab.theory import ADAPTIVE, Curvature, OptimizerTheory, curvature_at, optimizer_theory, \
     predicted_steps, spectral_radius
 from gradlab.views import View, plural
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 MAX_NUM = 100_000
 POINTS_PER_ROUND = 15
@@ -73,7 +74,7 @@ class OptimizerSweep:
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class SweepResult(Presentable):
     """A sweep: the grid's runs (one per optimizer × rate), each optimizer's answer, and
     the curvature the theory used."""
 

@@ -255,7 +255,9 @@ def test_hostile_input_is_refused(case: Case, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("gradlab: error: "), r
     assert "Traceback" not in r.err
     assert case.word.lower() in lines[0].lower(), (case.word, lines[0])
-    assert elapsed < 1.0, f"took {elapsed:.2f} s"
+    # Refused before any real work: a hang would show as minutes, so the bound is loose
+    # enough for a loaded machine (speed itself is measured in bench/, not here).
+    assert elapsed < 10.0, f"took {elapsed:.2f} s"
     assert _snapshot(tmp_path) == before  # nothing created or changed
     assert {p for p in os.listdir(".") if not p.startswith(".")} == cwd_before
     assert not sentinel.exists()

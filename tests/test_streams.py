@@ -49,11 +49,16 @@ def test_full_disk_is_one_error_line():
     one_error_line(gradlab("grad", "x**2", "--at", "3", shell_tail=">/dev/full"), 1, "No space left")
 
 
-FORMATS = ["table", "plain", "json"]
+FORMATS = ["table", "plain", "json", "jsonl", "csv", "tsv"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_head_ends_quietly_in_every_format(fmt):
+    # 3,000 points give more output than a pipe buffer holds, so the writer does see
+    # the closed pipe.
+    p = gradlab("eval", "x**2", "--at", "-", "-f", fmt, shell_tail="| head -1; exit ${PIPESTATUS[0]}",
+                executable="/bin/bash", input="\n".join(str(i) for i in range(3000)) + "\n")
+    assert p.returncode == 0 and p.stderr == "" and p.stdout.count("\n") == 1, p
     p = gradlab("descend", "elongated", "--lr", ",".join(f"0.0{i}" for i in range(1, 10)), "-f", fmt,
                 shell_tail="| head -1; exit ${PIPESTATUS[0]}", executable="/bin/bash")
     assert p.returncode == 0 and p.stderr == "", p
