@@ -477,7 +477,7 @@ def draw_loss(ax, result, f_star: float) -> None:
         else:
             ax.plot(np.arange(len(y)), y, lw=1.4, color=c, label=f"{label}: {_outcome([r])}")
             ax.plot(len(y) - 1, y[-1], "o", ms=5, color=c, mec="black", mew=0.5)
-    lengths = [len(v) for v in losses if len(v)]
+    lengths = [len(v) for r, v in zip(result.runs, losses) if len(v) and r.status != "diverged"]
     if lengths and max(lengths) > 50 * max(min(lengths), 1):
         # runs of 6 and 20,000 steps: a log step axis past k = 10 shows both
         ax.set_xscale("symlog", linthresh=10, linscale=0.5)
