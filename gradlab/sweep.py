@@ -145,9 +145,10 @@ class SweepResult(Presentable):
                                  f"{p['momentum']:.6g}, contraction {p['factor']:.6g} per step")
             notes.append(f"  {o.explanation}")
         name = self.surface.name or f"f = {self.surface.text}"
+        start = "(" + ", ".join(f"{v:.6g}" for v in self.start) + ")"
+        notes.insert(0, f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}")
         return View(
-            f"learning-rate sweep on {name} from {tuple(round(v, 6) for v in self.start)} "
-            f"({plural(self.steps, 'step')}, ‖∇f‖ < {self.tol:g})",
+            f"learning-rate sweep on {name} from {start}",
             ("optimizer", "lr", "status", "steps", "f", "stable", "predicted steps"), rows, notes=tuple(notes),
             digits=5, fold=(0,),
         )

@@ -291,4 +291,5 @@ def render(view: View, console: Console) -> None:
     else:
         console.print(_table(lay), soft_wrap=False)
     for note in view.notes:
-        _print_lines(console, wrap(note, width, " " * NOTE_INDENT, " " * (NOTE_INDENT + 2)))
+        lead = " " * (NOTE_INDENT + len(note) - len(note.lstrip(" ")))  # a note's own indent is kept
+        _print_lines(console, wrap(note, width, lead, lead + "  "))
