@@ -607,7 +607,7 @@ def tangents(graph: Graph, jacs: Mapping[tuple[str, int], list], direction: Mapp
     tan: dict[str, Comps] = {}
     for n in graph.nodes:
         if n.is_leaf:
-            tan[n.name] = tuple(direction[n.name])
+            tan[n.name] = tuple(_num(v) for v in direction[n.name])
             continue
         acc: list[list] = [[] for _ in range(size(n.shape))]
         for k, u in enumerate(n.inputs):
@@ -808,7 +808,7 @@ def _point_text(graph: Graph, point: Mapping[str, Comps]) -> str:
 
 
 def _point_map(graph: Graph, point: Mapping[str, Comps]) -> dict[sympy.Symbol, sympy.Expr]:
-    return {s: v for name in graph.leaves for s, v in zip(components(name, graph.node(name).shape), point[name])}
+    return {s: _num(v) for name in graph.leaves for s, v in zip(components(name, graph.node(name).shape), point[name])}
 
 
 def _wrt(graph: Graph, wrt: str | Sequence[str] | None) -> tuple[str, ...]:
