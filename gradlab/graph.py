@@ -31,8 +31,8 @@ import sympy
 from gradlab import derivatives as d
 from gradlab.derivatives import Value
 from gradlab.errors import BadInput, LimitExceeded, Undefined
-from gradlab.parsing import (CONSTANTS, FUNCTIONS, MAX_NODES, Context, _NOT_ALLOWED, _UNARY, _Walker, _check_text,
-                             _closest, _syntax_tree, symbol, to_text)
+from gradlab.parsing import (CONSTANTS, FUNCTIONS, MAX_NODES, Context, _GradlabPrinter, _NOT_ALLOWED, _UNARY, _Walker,
+                             _check_text, _closest, _syntax_tree, symbol, to_text)
 from gradlab.shapes import (MAX_JACOBIAN_ENTRIES, Shape, check_name, check_total, component_name, components,
                             natural_order, nest, parse_shape, shape_text, size)
 
@@ -1005,10 +1005,33 @@ def _dot(grad: Sequence[Sequence[Value]], direction: Sequence[Comps]) -> sympy.E
     return sympy.Add(*(g.exact * v for gs, vs in zip(grad, direction) for g, v in zip(gs, vs)))
 
 
+class _ManyPrinter(_GradlabPrinter):
+    """gradlab's printer for many related forms: terms in SymPy's own order (sorting
+    34,000 terms costs seconds) and each distinct sum printed once (the 1,024 entries of
+    ∂L/∂W share 32 sums)."""
+
+    def __init__(self) -> None:
+        super().__init__({"order": "none"})
+        self.memo: dict[sympy.Expr, str] = {}
+
+    def _print_Add(self, expr, order=None):
+        if expr not in self.memo:
+            self.memo[expr] = super()._print_Add(expr, order)
+        return self.memo[expr]
+
+
+def texts(exprs: Sequence[sympy.Expr]) -> list[str]:
+    """Expressions in gradlab's syntax; past a few dozen, with the faster printer."""
+    if len(exprs) <= 64:
+        return [to_text(e) for e in exprs]
+    printer = _ManyPrinter()
+    return [printer.doprint(e) for e in exprs]
+
+
 def _gradient_record(graph: Graph, wrt: Sequence[str], symbolic: Sequence[Comps],
                      values: Sequence[Sequence[Value]] | None) -> dict[str, Any]:
     shapes = [graph.node(w).shape for w in wrt]
-    rec: dict[str, Any] = {"symbolic": [nest([to_text(e) for e in s], sh) for s, sh in zip(symbolic, shapes)]}
+    rec: dict[str, Any] = {"symbolic": [nest(texts(s), sh) for s, sh in zip(symbolic, shapes)]}
     if values is not None:
         rec["exact"] = [nest([str(v.exact) for v in vs], sh) for vs, sh in zip(values, shapes)]
         rec["value"] = [nest([v.value for v in vs], sh) for vs, sh in zip(values, shapes)]
@@ -1066,7 +1089,7 @@ def backprop(graph: Graph, point: Mapping[str, Comps], wrt: str | Sequence[str] 
     syms = leaf_symbols(graph)
     composed = forward(graph, syms)
     sym_adj, _ = backward(graph, composed, local_jacobians(graph, composed))
-    symbolic = tuple(tuple(d._clean(e) for e in sym_adj[w]) for w in wrt_names)
+    symbolic = tuple(sym_adj[w] for w in wrt_names)
     gradient = tuple(adjoints[w] for w in wrt_names)
     pm = _point_map(graph, point)
     hpm = {s: _hp(v) for s, v in pm.items()}
@@ -1314,19 +1337,23 @@ def shaped_grad(graph: Graph, point: Mapping[str, Comps] | None, wrt: str | Sequ
     names = _wrt(graph, wrt)
     syms, composed = _composed(graph)
     sym_adj, _ = backward(graph, composed, local_jacobians(graph, composed))
-    symbolic = tuple(tuple(d._clean(e) for e in sym_adj[w]) for w in names)
+    symbolic = tuple(sym_adj[w] for w in names)
     if point is None:
         return ShapedGradResult(graph, names, symbolic)
     exact = forward(graph, point)
-    approx = forward(graph, {n: tuple(_hp(v) for v in point[n]) for n in graph.leaves})
+    adj, _ = backward(graph, exact, local_jacobians(graph, exact))
+    if all(v.is_Rational for comps in (*exact.values(), *adj.values()) for v in comps):
+        approx, adj_hp = exact, adj  # rational all the way: the floats come straight from the fractions
+    else:
+        approx = forward(graph, {n: tuple(_hp(v) for v in point[n]) for n in graph.leaves})
+        adj_hp, _ = backward(graph, approx, local_jacobians(graph, approx))
     for n in graph.nodes:
         if not n.is_leaf:
             _values(exact[n.name], f"node {n.label}", approx[n.name])  # undefined anywhere: exit 1, naming where
-    adj, _ = backward(graph, exact, local_jacobians(graph, exact))
-    adj_hp, _ = backward(graph, approx, local_jacobians(graph, approx))
     values = tuple(_values(adj[w], f"∂{graph.output}/∂{w}", adj_hp[w]) for w in names)
-    norm = _value(sympy.sqrt(sympy.Add(*(v.exact**2 for vs in values for v in vs))), "the gradient's norm",
-                  sympy.sqrt(sympy.Add(*(a**2 for w in names for a in adj_hp[w]))))
+    square = sympy.Add(*(v.exact * v.exact for vs in values for v in vs))
+    approx_square = square if square.is_Rational else sympy.Add(*(_hp(a) * _hp(a) for w in names for a in adj_hp[w]))
+    norm = _value(sympy.sqrt(square), "the gradient's norm", sympy.sqrt(_hp(approx_square)))
     closed = closed_forms(graph, names, exact, adj)
     warnings = d.kink_warnings([composed[graph.output][0]], _point_map(graph, point)) if size_of(graph) <= 500 else ()
     return ShapedGradResult(graph, names, symbolic, dict(point), values, norm, closed, warnings)
