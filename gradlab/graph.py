@@ -1088,12 +1088,19 @@ def backprop(graph: Graph, point: Mapping[str, Comps], wrt: str | Sequence[str] 
     adjoints = {name: _values(c, f"the adjoint of {name}", adj_hp[name]) for name, c in adj.items()}
     syms = leaf_symbols(graph)
     composed = forward(graph, syms)
-    sym_adj, _ = backward(graph, composed, local_jacobians(graph, composed))
-    symbolic = tuple(sym_adj[w] for w in wrt_names)
     gradient = tuple(adjoints[w] for w in wrt_names)
     pm = _point_map(graph, point)
     hpm = {s: _hp(v) for s, v in pm.items()}
-    check = _self_check(graph, wrt_names, composed[graph.output][0], pm, hpm, gradient, adj_hp)
+    n_wrt = sum(size(graph.node(w).shape) for w in wrt_names)
+    if n_wrt <= SELF_CHECK_LIMIT:
+        # SymPy's own derivatives of the composed function: the symbolic gradient `grad`
+        # prints, and the reference the backward pass is checked against.
+        symbolic = tuple(tuple(d.derivative(composed[graph.output][0], s) for s in syms[w]) for w in wrt_names)
+        check = _self_check(graph, wrt_names, symbolic, pm, hpm, gradient, adj_hp)
+    else:
+        sym_adj, _ = backward(graph, composed, local_jacobians(graph, composed))
+        symbolic = tuple(sym_adj[w] for w in wrt_names)
+        check = SelfCheck(None, f"{n_wrt} components; SymPy re-differentiates at most {SELF_CHECK_LIMIT}")
     tangent = None
     if direction is not None:
         full = {n: direction.get(n, (0,) * size(graph.node(n).shape)) for n in graph.leaves}
@@ -1122,19 +1129,17 @@ def backprop(graph: Graph, point: Mapping[str, Comps], wrt: str | Sequence[str] 
                           "forward" if direction is not None else "reverse", direction, why, paths, warnings)
 
 
-def _self_check(graph: Graph, wrt: Sequence[str], composed_out: sympy.Expr, pm: Mapping, hpm: Mapping,
+def _self_check(graph: Graph, wrt: Sequence[str], reference: Sequence[Comps], pm: Mapping, hpm: Mapping,
                 gradient: Sequence[Sequence[Value]], adj_hp: Mapping[str, Comps]) -> SelfCheck:
-    """SymPy's own derivative of the composed function, evaluated at the point to 40
-    digits, against the adjoints: equal exactly when both are rational, else to 25 digits."""
-    n = sum(size(graph.node(w).shape) for w in wrt)
-    if n > SELF_CHECK_LIMIT:
-        return SelfCheck(None, f"{n} components; SymPy re-differentiates at most {SELF_CHECK_LIMIT}")
+    """SymPy's derivatives of the composed function (``reference``) at the point, against
+    the adjoints: compared exactly when both are rational, else to 25 digits (40-digit
+    evaluation)."""
     all_exact = True
     rational = all(v.is_Rational for v in pm.values())
-    for w, vals in zip(wrt, gradient):
-        for s, v, a in zip(components(w, graph.node(w).shape), vals, adj_hp[w]):
+    for w, refs, vals in zip(wrt, reference, gradient):
+        for s, r, v, a in zip(components(w, graph.node(w).shape), refs, vals, adj_hp[w]):
             exact = rational and v.exact.is_Rational
-            ref = d.derivative(composed_out, s).xreplace(pm if exact else hpm)
+            ref = r.xreplace(pm if exact else hpm)
             if exact and ref.is_Rational:
                 ok = ref == v.exact
             else:
