@@ -753,6 +753,7 @@ class Path:
     symbolic: sympy.Expr
     product: Value
     approx: sympy.Expr = sympy.S.Zero  # the product to 40 digits
+    values: tuple[float, ...] = ()  # each local derivative's value
 
     def to_record(self) -> dict[str, Any]:
         return {"nodes": list(self.nodes), "locals": list(self.locals), "symbolic": to_text(self.symbolic),
@@ -768,10 +769,13 @@ class ClosedForm:
     layout: str
     verified: bool
     detail: str = ""
+    rows: tuple[tuple[str, tuple[float, ...]], ...] = ()  # named vectors the form is made of (ŷ, y)
 
     def to_record(self) -> dict[str, Any]:
-        return {"variable": self.variable, "formula": self.formula, "layout": self.layout,
-                "verified": self.verified, "detail": self.detail}
+        rec = {"variable": self.variable, "formula": self.formula, "layout": self.layout,
+               "verified": self.verified, "detail": self.detail}
+        rec.update({name.split(" = ")[0]: list(vals) for name, vals in self.rows})
+        return rec
 
     def note(self) -> str:
         mark = "verified on every component" if self.verified else "NOT confirmed on the components"
@@ -792,7 +796,7 @@ class SelfCheck:
     def note(self) -> str:
         if self.passed is None:
             return f"self-check skipped: {self.method}"
-        verdict = "equal" if self.passed else "DIFFER FROM"
+        verdict = "=" if self.passed else "DIFFER FROM"
         return f"self-check: the leaves' adjoints {verdict} SymPy's gradient of the composed function ({self.method})"
 
 
@@ -988,7 +992,8 @@ class BackpropResult:
 
         out, name = self.graph.output, self.why
         adj = self.node(name).adjoint[0]
-        rows = tuple((" → ".join(p.nodes), " · ".join(f"({s})" for s in p.locals), to_text(p.symbolic),
+        rows = tuple((" → ".join(p.nodes), " · ".join(_local_cell(s, v) for s, v in zip(p.locals, p.values)),
+                      to_text(p.symbolic),
                       _fmt(p.product)) for p in self.paths)
         plain = tuple((" > ".join(p.nodes), to_text(p.symbolic), p.product.value) for p in self.paths)
         total = sympy.Add(*(p.product.exact for p in self.paths))
@@ -997,12 +1002,14 @@ class BackpropResult:
         notes = (f"sum over the {len(self.paths)} path{'s' if len(self.paths) != 1 else ''}: "
                  f"{' + '.join(_short(p.product) for p in self.paths) or '0'} = {_short(_value(total, 'the sum', approx))}",
                  f"∂{out}/∂{name} from the backward pass = {_fmt(adj)} ({'equal' if ok else 'NOT EQUAL'})")
+
         return View(f"why ∂{out}/∂{name}: the sum over paths {name} → {out} of the products of local derivatives",
                     ("path", "local derivatives", "product", "value"), rows, notes=notes, plain_cells=plain)
 
 
-def _dot(grad: Sequence[Sequence[Value]], direction: Sequence[Comps]) -> sympy.Expr:
-    return sympy.Add(*(g.exact * v for gs, vs in zip(grad, direction) for g, v in zip(gs, vs)))
+def _local_cell(formula: str, value: float) -> str:
+    shown = f"{value:.4g}"
+    return f"({formula})" if formula == shown else f"({formula} = {shown})"
 
 
 class _ManyPrinter(_GradlabPrinter):
@@ -1156,7 +1163,7 @@ def _why(graph: Graph, name: str, jacs, jacs_hp) -> tuple[Path, ...]:
     nodes = {n.name: n for n in graph.nodes}
     result = []
     for trail in _paths(graph, name):
-        names, locs, sym, prod, approx = [name], [], [], sympy.S.One, sympy.S.One
+        names, locs, sym, prod, approx, vals = [name], [], [], sympy.S.One, sympy.S.One, []
         prev = name
         for target, k in trail:
             t = nodes[target]
@@ -1167,10 +1174,11 @@ def _why(graph: Graph, name: str, jacs, jacs_hp) -> tuple[Path, ...]:
             sym.append(_local_expr(t, k))
             prod *= jacs[(target, k)][0][2] if jacs[(target, k)] else 0
             approx *= jacs_hp[(target, k)][0][2] if jacs_hp[(target, k)] else 0
+            vals.append(float(jacs_hp[(target, k)][0][2]) if jacs_hp[(target, k)] else 0.0)
             names.append(target)
             prev = target
         result.append(Path(tuple(names), tuple(locs), sympy.Mul(*sym),
-                           _value(prod, "a product of local derivatives", approx), approx))
+                           _value(prod, "a product of local derivatives", approx), approx, tuple(vals)))
     return tuple(result)
 
 
@@ -1219,8 +1227,9 @@ def closed_forms(graph: Graph, wrt: Sequence[str], exact: Mapping[str, Comps],
             want = [(si - yi) * scale for si, yi in zip(s, y)]
             head = f"∂{out}/∂{v} = ŷ − y" if c.name == out else f"∂{out}/∂{v} = (ŷ − y)·∂{out}/∂{c.name}"
             forms.append(ClosedForm(v, f"{head}, ŷ = softmax({v}), y = onehot({c.param})", layout,
-                                    _all_same(want, adj[v]),
-                                    f"ŷ = {_brief(s)}, y = [{', '.join(map(str, y))}]"))
+                                    _all_same(want, adj[v]), "",
+                                    ((f"ŷ = softmax({v})", tuple(float(sympy.N(x, 17)) for x in s)),
+                                     (f"y = onehot({c.param})", tuple(float(x) for x in y)))))
         elif c.op == "softmax":
             s = exact[c.name]
             dot = sympy.Add(*(si * bi for si, bi in zip(s, delta)))
@@ -1292,10 +1301,16 @@ class ShapedGradResult:
         if all(not self.graph.node(w).shape for w in self.wrt):
             return self._scalar_view()
         rows: list[tuple] = []
+        plain: list[tuple] = []
         for k, w in enumerate(self.wrt):
             shape = self.graph.node(w).shape
             cells = [v.value for v in self.values[k]] if self.values is not None else [to_text(e) for e in self.symbolic[k]]
-            rows.extend(_matrix_rows(f"∂{out}/∂{w}", shape, cells))
+            for c in self.closed_forms:
+                if c.variable == w:
+                    rows.extend((name, *vals) for name, vals in c.rows)
+            label = f"∂{out}/∂{w}" + (" = ŷ − y" if any(c.variable == w and c.rows for c in self.closed_forms) else "")
+            rows.extend(_matrix_rows(label, shape, cells))
+            plain.extend(_matrix_rows(f"∂{out}/∂{w}", shape, cells))
         width = max(len(r) for r in rows)
         cols = ("", *[str(j) for j in range(width - 1)])
         padded = tuple(r + (None,) * (width - len(r)) for r in rows)
@@ -1306,7 +1321,7 @@ class ShapedGradResult:
         notes.append(f"each block has its variable's shape ({', '.join(f'{w}: {shape_text(self.graph.node(w).shape)}' for w in self.wrt)}); "
                      "exact values and symbolic forms: --format json")
         return View(f"∇{out}{at} for {out} = {self.graph.text}", cols, padded, notes=tuple(notes),
-                    plain_cells=tuple(tuple(rows)))
+                    plain_cells=tuple(plain))
 
 
     def _scalar_view(self):
@@ -1407,7 +1422,7 @@ class ShapedJacobianResult:
             body = [[to_text(e) for e in r] for r in self.matrix]
         rows = tuple((lab, *r) for lab, r in zip(self.rows, body))
         at = " at the given values" if self.point is not None else ""
-        notes = tuple(c.note() for c in self.closed_forms) + ("rows = outputs, columns = variables (numerator layout)",)
+        notes = tuple(c.note() for c in self.closed_forms) or ("rows = outputs, columns = variables (numerator layout)",)
         return View(f"Jacobian ({m}×{n}){at} of {self.graph.text}", ("", *self.columns), rows, notes=notes,
                     plain_cells=tuple(tuple(r) for r in body))
 

@@ -57,7 +57,7 @@ def test_backprop_table_shows_sums_and_self_check():
     r = run("backprop", "x*x + x", "--at", "3", "--format", "table", env={"COLUMNS": "100"})
     assert r.code == 0
     assert "1 × 3 + 1 × 3 + 1 × 1" in r.out  # the fan-in sum, written out
-    assert "self-check" in r.out and "equal" in r.out
+    assert "self-check: the leaves' adjoints = SymPy's gradient" in r.out
 
 
 def test_backprop_wrt():
@@ -159,7 +159,11 @@ def test_softmax_and_cross_entropy_cli():
     assert np.allclose(d["gradient"]["value"][0], s - np.eye(4)[3], rtol=1e-13)
     r = run("grad", "cross_entropy(z, 3)", "--shape", "z=4", "--at", "z=[2,1,0.5,3]", "--format", "table",
             env={"COLUMNS": "120"})
-    assert "ŷ − y" in r.out and "y = [0, 0, 0, 1]" in r.out
+    assert "∂f/∂z = ŷ − y" in r.out and "y = onehot(3)" in r.out
+    d = doc("grad", "cross_entropy(z, 3)", "--shape", "z=4", "--at", "z=[2,1,0.5,3]")
+    (form,) = d["closed_forms"]
+    assert form["verified"] and form["y"] == [0, 0, 0, 1]
+    assert np.allclose(form["ŷ"], s, rtol=1e-15)
 
 
 def test_hessian_and_check_on_components():
