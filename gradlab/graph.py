@@ -23,7 +23,7 @@ import ast
 import math
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 import sympy
@@ -85,14 +85,23 @@ class Graph:
     leaves: tuple[str, ...]
 
     def node(self, name: str) -> Node:
-        return self._index()[name]
+        return self._index[name]
 
+    @cached_property
     def _index(self) -> dict[str, Node]:
         return {n.name: n for n in self.nodes}
 
+    @cached_property
+    def _out_edges(self) -> dict[str, list[tuple[Node, int]]]:
+        out: dict[str, list[tuple[Node, int]]] = {n.name: [] for n in self.nodes}
+        for n in self.nodes:
+            for k, u in enumerate(n.inputs):
+                out[u].append((n, k))
+        return out
+
     def consumers(self, name: str) -> list[tuple[Node, int]]:
         """Every edge out of ``name``: (consumer, input slot), in topological order."""
-        return [(n, k) for n in self.nodes for k, u in enumerate(n.inputs) if u == name]
+        return list(self._out_edges[name])
 
     @property
     def shapes(self) -> dict[str, Shape]:

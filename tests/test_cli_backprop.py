@@ -184,3 +184,39 @@ def test_steps_declare_shapes():
     d = doc("backprop", "W: 2x2; x: 2; h = W@x; L = sum(h**2)", "--seed", "1")
     assert {n["name"]: n["shape"] for n in d["nodes"]}["W"] == [2, 2]
     assert d["self_check"]["passed"] is True
+
+
+# --------------------------------------------------------------------------- fuzzing: the error contract
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_tokens = st.sampled_from(["x", "y", "W", "b", "t1", "1", "0", "2.5", "+", "-", "*", "/", "**", "@", ".T", "(", ")",
+                           "[", "]", ",", ";", "=", ":", " ", "3x2", "sum", "mean", "softmax", "logsumexp",
+                           "cross_entropy", "sigmoid", "log", "sqrt", "relu", "pi", "__class__", "'", "lambda"])
+_soup = st.lists(_tokens, min_size=0, max_size=18).map("".join)
+
+
+def _contract(r) -> None:
+    assert r.code in (0, 1, 2), r
+    assert "Traceback" not in r.err
+    if r.code:
+        lines = r.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("gradlab: error: ") and r.out == "", r
+        assert "internal error" not in lines[0], r
+
+
+@given(_soup)
+@settings(max_examples=40)
+def test_backprop_keeps_the_error_contract(text):
+    _contract(run("backprop", "--", text, "--at", "x=1,y=2", "--shape", "W=2x2,b=2", "--seed", "1"))
+    _contract(run("grad", "--", text, "--shape", "W=2x2,b=2", "--seed", "1"))
+
+
+_values = st.lists(st.sampled_from(["[", "]", ",", "1", "-2", "1/0", "x", "W=", "b=", "nan", "[[", "]]", "0.5", " "]),
+                   min_size=1, max_size=14).map("".join)
+
+
+@given(_values)
+@settings(max_examples=40)
+def test_values_keep_the_error_contract(text):
+    _contract(run("grad", "sum(W@b)", "--shape", "W=2x2,b=2", "--at", text))
