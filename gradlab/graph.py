@@ -632,6 +632,9 @@ def leaf_symbols(graph: Graph) -> dict[str, Comps]:
 
 
 # --------------------------------------------------------------------------- local derivatives, as a learner writes them
+VJP = "vector-Jacobian product: "  # where a matrix derivative reads better as what it does to ḡ
+
+
 def local_formula(graph: Graph, node: Node, slot: int) -> str:
     """∂node/∂input as a formula in node names: ``a*(1 - a)`` for a = sigmoid(z)."""
     u = node.inputs[slot]
@@ -644,8 +647,8 @@ def local_formula(graph: Graph, node: Node, slot: int) -> str:
     a = node.inputs[0]
     b = node.inputs[1] if len(node.inputs) > 1 else ""
     return {
-        "@": f"ḡ·{b}ᵀ" if slot == 0 else f"{a}ᵀ·ḡ",
-        "T": "ḡᵀ",
+        "@": f"{VJP}ḡ·{b}ᵀ" if slot == 0 else f"{VJP}{a}ᵀ·ḡ",
+        "T": f"{VJP}ḡᵀ",
         "index": f"1 at {node.label[len(u):]}",
         "stack": "1",
         "sum": "1 for every component",
@@ -969,6 +972,10 @@ class BackpropResult:
             cols = ("node", "definition", "value", f"∂{out}/∂node", f"= Σ ∂{out}/∂consumer × local")
             title = f"backprop at {at}: {self._definition()}"
             for e in self.edges:
+                if e.local.startswith(VJP):
+                    notes.append(f"∂{out}/∂{e.source} gets {e.local[len(VJP):]} from {e.target} "
+                                 f"(ḡ = ∂{out}/∂{e.target}, a {VJP[:-2]})")
+                    continue
                 val = f" = {_short(e.local_value)}" if e.local_value is not None else ""
                 val = "" if val == f" = {e.local}" else val
                 notes.append(f"∂{e.target}/∂{e.source} = {e.local}{val}")
@@ -993,7 +1000,7 @@ class BackpropResult:
             if e.local_value is not None and adj is not None and len(adj) == 1:
                 parts.append(f"{_paren(_short(adj[0]))} × {_paren(_short(e.local_value))}")
             else:
-                parts.append(f"Jᵀ{e.target}̄")
+                parts.append(f"(∂{e.target}/∂{name})ᵀ·∂{self.graph.output}/∂{e.target}")
         return " + ".join(parts) if parts else "0 (unused)"
 
     def _why_view(self):

@@ -220,3 +220,8 @@ _values = st.lists(st.sampled_from(["[", "]", ",", "1", "-2", "1/0", "x", "W=", 
 @settings(max_examples=40)
 def test_values_keep_the_error_contract(text):
     _contract(run("grad", "sum(W@b)", "--shape", "W=2x2,b=2", "--at", text))
+
+
+def test_help_has_an_example():
+    r = run("backprop", "--help")
+    assert r.code == 0 and "Example: gradlab backprop" in " ".join(r.out.split())

@@ -307,3 +307,29 @@ def test_errors_are_gradlab_errors():
     for text in ["x @ y", "sum(x, 1)", "x[0]", "softmax()", "mean()"]:
         with pytest.raises(GradlabError):
             build(text)
+
+
+def test_symbolic_gradient_reads_back_with_shapes():
+    shapes = {"W": (2, 2), "x": (2,)}
+    g = build("sum((W@x)**2) + W[0,1]*x[1]", shapes)
+    r = shaped_grad(g, None, "W")
+    for expr in r.symbolic[0]:
+        from gradlab.graph import _composed, texts
+
+        (text,) = texts([expr])
+        back = build(text, shapes)
+        _, composed = _composed(back)
+        assert sympy.expand(composed[back.output][0] - expr) == 0
+
+
+def test_matrix_graph_backprop_edges():
+    shapes = {"W": (2, 3), "x": (3,), "b": (2,)}
+    point = seeded_values(0, shapes)
+    r = backprop(build("h = W@x + b; L = mean(h**2)", shapes), point)
+    assert r.self_check.passed is True
+    W, x, b = (np.array([float(v) for v in point[k]]) for k in "Wxb")
+    W = W.reshape(2, 3)
+    h = W @ x + b
+    assert np.allclose([v.value for v in r.node("h").adjoint], h, rtol=1e-14)  # d mean(h²)/dh = 2h/2
+    vjp = [e for e in r.edges if e.source == "W"][0]
+    assert "xᵀ" in vjp.local
