@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradlab.graph import Graph
+from gradlab.graph import VJP, Graph
+from gradlab.shapes import shape_text
 
 LEAF, INNER, OUTPUT = "#dbeafe", "#f3f4f6", "#fde68a"
 
@@ -92,7 +93,7 @@ def graph_figure(result: Any):
         (x0, y0), (x1, y1) = pos[e.source], pos[e.target]
         ax.add_patch(FancyArrowPatch((x0 + bw / 2, y0), (x1 - bw / 2, y1), arrowstyle="-|>", mutation_scale=10,
                                      color="#6b7280", lw=0.9, shrinkA=0, shrinkB=0, zorder=1))
-        local = e.local.replace(" (elementwise)", "")
+        local = e.local.replace(" (elementwise)", "").replace(VJP, "")
         text = _clip(local, 16)
         if e.local_value is not None and local != f"{e.local_value.exact}":
             text += f" = {e.local_value.value:.3g}"
@@ -106,6 +107,8 @@ def graph_figure(result: Any):
         ax.add_patch(FancyBboxPatch((x0 - bw / 2, y0 - bh / 2), bw, bh, boxstyle="round,pad=0.02,rounding_size=0.06",
                                     fc=colour, ec="#374151", lw=0.9, zorder=2))
         head = n.name if n.is_leaf else f"{n.name} = {_clip(n.label, 18)}"
+        if n.shape:
+            head += f"  ({shape_text(n.shape)})"
         second = r.tangent if forward else r.adjoint
         lines = [head, f"value {_num(r.value)}", f"{'tangent' if forward else 'grad'} {_num(second)}"]
         ax.text(x0, y0 + 0.18, lines[0], fontsize=8, ha="center", va="center", weight="bold", zorder=4)

@@ -247,14 +247,12 @@ def seeded_values(seed: int, shapes: Mapping[str, Shape]) -> dict[str, tuple[sym
     >>> a = seeded_values(0, {"x": (3,)}); a == seeded_values(0, {"x": (3,)}), len(a["x"])
     (True, 3)
     """
-    import numpy as np
+    import random
 
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in shapes.items():
-        draws = rng.standard_normal(size(shape))
-        out[name] = tuple(sympy.Rational(round(float(v) * 10**SEED_DECIMALS), 10**SEED_DECIMALS) for v in draws)
-    return out
+    rng = random.Random(seed)  # the standard library's: no NumPy import for a few numbers
+    scale = 10**SEED_DECIMALS
+    return {name: tuple(sympy.Rational(round(rng.gauss(0.0, 1.0) * scale), scale) for _ in range(size(shape)))
+            for name, shape in shapes.items()}
 
 
 def point_values(at: str | None, seed: int | None, shapes: Mapping[str, Shape],
