@@ -202,7 +202,7 @@ def stability_map_figure(m) -> Figure:
     lo = max(float(np.nanmin(rate[stable])) if stable.any() else 0.5, 1e-6)
     mesh = ax.pcolormesh(_edges(lrs), _edges(betas), shown, cmap="viridis_r", vmin=lo, vmax=1.0, shading="flat")
     cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label("measured rate per step (‖∇f_K‖/‖∇f_0‖)^(1/K)")
+    cb.set_label("measured rate per step, (‖∇f(x_K)‖/‖∇f(x_K/2)‖)^(2/K)")
     ax.pcolormesh(_edges(lrs), _edges(betas), np.ma.masked_where(stable, np.ones_like(rate)), cmap="Greys",
                   vmin=0, vmax=4, shading="flat")
     ax.plot([], [], "s", color="lightgrey", label="unstable (did not converge or close in)")

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gradlab.descent import run_descent
@@ -174,6 +174,8 @@ def g_el(x):
 
 @settings(max_examples=12)
 @given(st.floats(0.01, 10))
+@example(0.01)
+@example(10.0)
 def test_gd_with_armijo_converges_on_the_elongated_bowl_from_any_lr(lr):
     r = run_training(ELONGATED, ["gd"], [lr], settings=Settings(line_search="armijo")).runs[0]
     assert r.status == "converged"
