@@ -85,8 +85,8 @@ class TaylorResult:
       H is positive definite (``None`` otherwise, with ``newton_note`` saying why).
     - ``safe_step``: 2‖g‖²/gᵀHg, ``cauchy_step``: ‖g‖²/gᵀHg (``None`` when gᵀHg ≤ 0).
     - ``direction``: the unit vector u of the samples; ``samples``: f, m₁, m₂ at a + t·u;
-      ``slope1``, ``slope2``: least-squares slopes of log error over log t (2 and 3
-      for a smooth f; ``None`` where the errors are all at rounding level).
+      ``slope1``, ``slope2``: least-squares slopes of log error over log t for t ≤ 0.1
+      (2 and 3 for a smooth f; ``None`` where the errors are all at rounding level).
     - ``steps``: predicted against actual decrease for gradient steps of the given rates.
     """
 
@@ -218,8 +218,9 @@ def _exact_vec(v: Value) -> str:
 
 
 def _slope(ts: np.ndarray, errs: np.ndarray, scale: float) -> float | None:
-    """Least-squares slope of log err over log t, using errors well above rounding."""
-    keep = errs > 1e-11 * max(1.0, scale)
+    """Least-squares slope of log err over log t, over the small offsets (t ≤ 0.1, where
+    the leading term dominates) whose errors stand well above rounding."""
+    keep = (errs > 1e-11 * max(1.0, scale)) & (ts <= 0.1)
     if keep.sum() < 3:
         return None
     return float(np.polyfit(np.log(ts[keep]), np.log(errs[keep]), 1)[0])
