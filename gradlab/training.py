@@ -154,9 +154,9 @@ class TrainingResult(DescentResult):
                 continue
             if r.evaluations is not None and r.lr_per_step is not None and len(r.lr_per_step):
                 a = np.asarray(r.lr_per_step)
-                out.append(f"{r.optimizer} lr={r.lr:g}, {s.line_search or 'wolfe'} line search: α from "
-                           f"{a.min():.4g} to {a.max():.4g} (median {np.median(a):.4g}), "
-                           f"{np.mean(r.evaluations):.3g} f evaluations a step")
+                out.append(f"{r.optimizer} lr={r.lr:g}: {s.line_search or 'wolfe'} α from {a.min():.4g} to "
+                           f"{a.max():.4g} (median {np.median(a):.4g}), {np.mean(r.evaluations):.3g} f-evaluations "
+                           "a step")
             if r.sharpness is not None and len(r.sharpness):
                 lam = np.asarray(r.sharpness)
                 k = int(np.nanargmax(lam)) if np.isfinite(lam).any() else 0
