@@ -33,13 +33,13 @@ import sympy
 
 from gradlab import derivatives as d
 from gradlab.derivatives import Value
-from gradlab.errors import BadInput
+from gradlab.errors import BadInput, LimitExceeded
 from gradlab.parsing import Parsed, to_text
 from gradlab.views import View
 
 OFFSETS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 MAX_EXACT_DIMS = 4
-MAX_DIMS = 200
+MAX_DIMS = 20  # the exact Hessian has n² entries, each evaluated exactly
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
     if n == 0:
         raise BadInput("the expression has no variables", "expression")
     if n > MAX_DIMS:
-        raise BadInput(f"at most {MAX_DIMS} variables", "expression")
+        raise LimitExceeded(f"taylor works with at most {MAX_DIMS} variables, got {n}", "expression")
     for lr in lrs:
         if not (math.isfinite(lr) and lr > 0):
             raise BadInput(f"learning rate {lr!r} must be a positive number", "--lr")
@@ -320,7 +320,9 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
         actual = f0.value - f1
         ratio = actual / p2 if p2 != 0 and math.isfinite(actual) else None
         checks.append(StepCheck(float(lr), p1, p2, actual, ratio))
-    # Expanded, the models read as polynomials in the variables (and can be fed back to gradlab).
-    linear, quad = sympy.expand(linear), sympy.expand(quad)
+    if exact_ok:
+        # Expanded, the models read as polynomials in the variables (and can be fed back to
+        # gradlab); only with rational coefficients, where expanding cannot blow up.
+        linear, quad = sympy.expand(linear), sympy.expand(quad)
     return TaylorResult(parsed, tuple(point), order, f0, g, Hv, eig, linear, quad, newton, minimiser, model_min, note,
                         safe, cauchy, tuple(float(v) for v in u), samples, slope1, slope2, tuple(checks))

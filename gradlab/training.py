@@ -218,6 +218,9 @@ def check(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence[float]
             raise BadInput("give --epochs or --steps, not both", "--epochs")
         if not 1 <= settings.epochs <= MAX_STEPS:
             raise LimitExceeded(f"--epochs must be from 1 to {MAX_STEPS}", "--epochs")
+    if settings.epochs is not None and not surface.spec.get("data"):
+        raise BadInput(f"an epoch is a pass over the data; {surface.name or 'this expression'} has none "
+                       "(use --steps)", "--epochs")
     if settings.seed is not None and settings.batch_size is None:
         raise BadInput("--seed draws the mini-batches; give --batch-size too", "--seed")
     if settings.batch_size is not None and settings.batch_size < 1:

@@ -104,6 +104,7 @@ def test_taylor_plain_and_plot(tmp_path):
     (("descend", "linear-regression", "--batch-size", "2", "--seed", "-1"), ["seed"]),
     (("descend", "linear-regression", "--epochs", "3", "--steps", "10"), ["not both"]),
     (("descend", "linear-regression", "--epochs", "0"), ["--epochs"]),
+    (("descend", "elongated", "--epochs", "3"), ["pass over the data"]),
     (("descend", "elongated", "--line-search", "exact"), ["unknown line search"]),
     (("descend", "elongated", "--line-search", "armijo", "-o", "adam"), ["descent direction"]),
     (("descend", "elongated", "-o", "bfgs,bfgs"), ["twice"]),
