@@ -280,3 +280,19 @@ def test_sharpness_along_rosenbrock_is_the_hessians_top_eigenvalue():
         x, y = r.trajectory[k]
         H = np.array([[2 - 400 * (y - 3 * x * x), -400 * x], [-400 * x, 200]])
         assert r.sharpness[k] == pytest.approx(max(np.linalg.eigvalsh(H)), rel=1e-12)
+
+
+def test_seed_sweep_columns_match_the_per_run_loop():
+    from gradlab.training import run_seed_sweep
+
+    lrs, seeds = [0.003, 0.03, 0.2], [0, 5]
+    sweep = run_seed_sweep(LINREG, "momentum", lrs, seeds, Settings(batch_size=4, epochs=40,
+                                                                      schedule="cosine"), hyper={"momentum": 0.5})
+    for i, lr in enumerate(lrs):
+        for j, seed in enumerate(seeds):
+            r = run_training(LINREG, ["momentum"], [lr], hyper={"momentum": 0.5},
+                             settings=Settings(batch_size=4, epochs=40, seed=seed, schedule="cosine")).runs[0]
+            assert sweep.status[i, j] == r.status
+            if r.status != "diverged":
+                assert sweep.final[i, j] == pytest.approx(r.f, rel=1e-9)
+                assert np.allclose(sweep.epoch_loss[i, j, :len(r.epoch_loss)], r.epoch_loss, rtol=1e-9)
