@@ -44,6 +44,7 @@ SEARCHABLE = ("gd", "newton", "bfgs", "lbfgs")
 #: Trajectory points kept for sharpness at most (evenly spaced beyond that).
 MAX_SHARPNESS_POINTS = 5000
 MAX_SHARPNESS_DIMS = 50
+LOOP_WORK = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -272,9 +273,9 @@ def run_training(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence
     specs = [RunSpec(o, float(lr), s) for o in optimizer_names for lr in per[o] for s in starts]
     if len(specs) > MAX_RUNS:
         raise LimitExceeded(f"{len(specs)} runs; the limit is {MAX_RUNS}", "--lr/--start")
-    # This loop is Python per step: a tenth of the batch engine's budget.
-    if len(specs) * steps > MAX_WORK // 10:
-        raise LimitExceeded(f"{len(specs)} runs × {steps} steps is more than {MAX_WORK // 10:.0e} steps in all "
+    # This loop is Python per step (some 20,000 steps a second): a budget of about a minute.
+    if len(specs) * steps > LOOP_WORK:
+        raise LimitExceeded(f"{len(specs)} runs × {steps} steps is more than {LOOP_WORK:.0e} steps in all "
                             "for the step-by-step loop", "--steps")
     if isinstance(settings.schedule, str):
         settings = replace(settings, schedule=parse_schedule(settings.schedule, steps))

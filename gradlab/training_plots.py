@@ -269,7 +269,8 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
             ax.plot(x, m, "--", color="tab:orange", label="m₂ (quadratic)")
         close = np.abs(fx - m) < tol
         lo, hi = np.nanmin(fx), np.nanmax(fx)
-        ax.fill_between(x, lo, hi, where=close, color="tab:green", alpha=0.15, label=f"|f − {mname}| < {tol:g}")
+        ax.fill_between(x, 0, 1, where=close, color="tab:green", alpha=0.15, transform=ax.get_xaxis_transform(),
+                        label=f"|f − {mname}| < {tol:g}")
         ax.plot(a, [t.f.value], "o", color="black", label="a")
         if t.minimiser is not None:
             ax.plot(t.minimiser.value, [t.model_min], "*", color="tab:red", ms=12, label="minimiser of m₂")
