@@ -8,20 +8,12 @@ atomically.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 
 from gradlab import plots  # noqa: F401  (sets the Agg backend before Figure is used)
-from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
-
-
-def _label(r) -> str:
-    return f"{r.optimizer} lr={r.lr:g}" + (f" from {tuple(round(v, 3) for v in r.start)}" if False else "")
 
 
 def _positive(values: np.ndarray, shift: float) -> tuple[np.ndarray, bool]:
