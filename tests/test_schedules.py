@@ -92,3 +92,27 @@ def test_bad_specs_say_why(spec, words):
     with pytest.raises(BadInput) as e:
         parse_schedule(spec, T)
     assert words in str(e.value)
+
+
+@given(st.text(max_size=80))
+def test_any_text_is_a_schedule_or_a_bad_input(text):
+    from gradlab.errors import GradlabError
+
+    try:
+        s = parse_schedule(text, T)
+    except GradlabError:
+        return
+    assert s.name in ("constant", "exponential", "step", "cosine", "warmup-cosine")
+
+
+@given(st.text(alphabet="0123456789.:-/e, x", max_size=30))
+def test_any_text_is_a_range_or_seeds_or_a_bad_input(text):
+    from gradlab.errors import GradlabError
+    from gradlab.stability import parse_range
+    from gradlab.training import parse_seeds
+
+    for parse in (lambda t: parse_range(t, "--lr", 0.0), parse_seeds):
+        try:
+            parse(text)
+        except GradlabError:
+            pass
