@@ -176,7 +176,7 @@ def parse_schedule(text: str, steps: int, where: str = "--schedule") -> Schedule
                 raise BadInput(f"{name} needs {key} (e.g. --schedule {_example(name)})", where)
             params[key] = steps if default == "steps" else default
             continue
-        v = _number(given[key], where)
+        v = _number(given[key], f"{where} {key}")
         if kind in ("count", "count0"):
             if v != int(v) or not (v >= (1 if kind == "count" else 0)) or v > MAX_COUNT:
                 low = 1 if kind == "count" else 0

@@ -33,13 +33,13 @@ import sympy
 
 from gradlab import derivatives as d
 from gradlab.derivatives import Value
-from gradlab.errors import BadInput
+from gradlab.errors import BadInput, LimitExceeded
 from gradlab.parsing import Parsed, to_text
 from gradlab.views import View
 
 OFFSETS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 MAX_EXACT_DIMS = 4
-MAX_DIMS = 200
+MAX_DIMS = 20  # the exact Hessian has n² entries, each evaluated exactly
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class TaylorResult:
       H is positive definite (``None`` otherwise, with ``newton_note`` saying why).
     - ``safe_step``: 2‖g‖²/gᵀHg, ``cauchy_step``: ‖g‖²/gᵀHg (``None`` when gᵀHg ≤ 0).
     - ``direction``: the unit vector u of the samples; ``samples``: f, m₁, m₂ at a + t·u;
-      ``slope1``, ``slope2``: least-squares slopes of log error over log t (2 and 3
-      for a smooth f; ``None`` where the errors are all at rounding level).
+      ``slope1``, ``slope2``: least-squares slopes of log error over log t for t ≤ 0.1
+      (2 and 3 for a smooth f; ``None`` where the errors are all at rounding level).
     - ``steps``: predicted against actual decrease for gradient steps of the given rates.
     """
 
@@ -218,8 +218,9 @@ def _exact_vec(v: Value) -> str:
 
 
 def _slope(ts: np.ndarray, errs: np.ndarray, scale: float) -> float | None:
-    """Least-squares slope of log err over log t, using errors well above rounding."""
-    keep = errs > 1e-11 * max(1.0, scale)
+    """Least-squares slope of log err over log t, over the small offsets (t ≤ 0.1, where
+    the leading term dominates) whose errors stand well above rounding."""
+    keep = (errs > 1e-11 * max(1.0, scale)) & (ts <= 0.1)
     if keep.sum() < 3:
         return None
     return float(np.polyfit(np.log(ts[keep]), np.log(errs[keep]), 1)[0])
@@ -235,7 +236,7 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
     if n == 0:
         raise BadInput("the expression has no variables", "expression")
     if n > MAX_DIMS:
-        raise BadInput(f"at most {MAX_DIMS} variables", "expression")
+        raise LimitExceeded(f"taylor works with at most {MAX_DIMS} variables, got {n}", "expression")
     for lr in lrs:
         if not (math.isfinite(lr) and lr > 0):
             raise BadInput(f"learning rate {lr!r} must be a positive number", "--lr")
@@ -319,7 +320,9 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
         actual = f0.value - f1
         ratio = actual / p2 if p2 != 0 and math.isfinite(actual) else None
         checks.append(StepCheck(float(lr), p1, p2, actual, ratio))
-    # Expanded, the models read as polynomials in the variables (and can be fed back to gradlab).
-    linear, quad = sympy.expand(linear), sympy.expand(quad)
+    if exact_ok:
+        # Expanded, the models read as polynomials in the variables (and can be fed back to
+        # gradlab); only with rational coefficients, where expanding cannot blow up.
+        linear, quad = sympy.expand(linear), sympy.expand(quad)
     return TaylorResult(parsed, tuple(point), order, f0, g, Hv, eig, linear, quad, newton, minimiser, model_min, note,
                         safe, cauchy, tuple(float(v) for v in u), samples, slope1, slope2, tuple(checks))

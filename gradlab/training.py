@@ -44,6 +44,7 @@ SEARCHABLE = ("gd", "newton", "bfgs", "lbfgs")
 #: Trajectory points kept for sharpness at most (evenly spaced beyond that).
 MAX_SHARPNESS_POINTS = 5000
 MAX_SHARPNESS_DIMS = 50
+LOOP_WORK = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,9 @@ class TrainingResult(DescentResult):
                 continue
             if r.evaluations is not None and r.lr_per_step is not None and len(r.lr_per_step):
                 a = np.asarray(r.lr_per_step)
-                out.append(f"{r.optimizer} lr={r.lr:g}, {s.line_search or 'wolfe'} line search: α from "
-                           f"{a.min():.4g} to {a.max():.4g} (median {np.median(a):.4g}), "
-                           f"{np.mean(r.evaluations):.3g} f evaluations a step")
+                out.append(f"{r.optimizer} lr={r.lr:g}: {s.line_search or 'wolfe'} α from {a.min():.4g} to "
+                           f"{a.max():.4g} (median {np.median(a):.4g}), {np.mean(r.evaluations):.3g} f-evaluations "
+                           "a step")
             if r.sharpness is not None and len(r.sharpness):
                 lam = np.asarray(r.sharpness)
                 k = int(np.nanargmax(lam)) if np.isfinite(lam).any() else 0
@@ -218,6 +219,9 @@ def check(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence[float]
             raise BadInput("give --epochs or --steps, not both", "--epochs")
         if not 1 <= settings.epochs <= MAX_STEPS:
             raise LimitExceeded(f"--epochs must be from 1 to {MAX_STEPS}", "--epochs")
+    if settings.epochs is not None and not surface.spec.get("data"):
+        raise BadInput(f"an epoch is a pass over the data; {surface.name or 'this expression'} has none "
+                       "(use --steps)", "--epochs")
     if settings.seed is not None and settings.batch_size is None:
         raise BadInput("--seed draws the mini-batches; give --batch-size too", "--seed")
     if settings.batch_size is not None and settings.batch_size < 1:
@@ -269,9 +273,9 @@ def run_training(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence
     specs = [RunSpec(o, float(lr), s) for o in optimizer_names for lr in per[o] for s in starts]
     if len(specs) > MAX_RUNS:
         raise LimitExceeded(f"{len(specs)} runs; the limit is {MAX_RUNS}", "--lr/--start")
-    # This loop is Python per step: a tenth of the batch engine's budget.
-    if len(specs) * steps > MAX_WORK // 10:
-        raise LimitExceeded(f"{len(specs)} runs × {steps} steps is more than {MAX_WORK // 10:.0e} steps in all "
+    # This loop is Python per step (some 20,000 steps a second): a budget of about a minute.
+    if len(specs) * steps > LOOP_WORK:
+        raise LimitExceeded(f"{len(specs)} runs × {steps} steps is more than {LOOP_WORK:.0e} steps in all "
                             "for the step-by-step loop", "--steps")
     if isinstance(settings.schedule, str):
         settings = replace(settings, schedule=parse_schedule(settings.schedule, steps))
@@ -589,6 +593,9 @@ def run_seed_sweep(surface: Surface, optimizer: str, lrs: Sequence[float], seeds
     total = len(lrs) * len(seeds)
     starts = [tuple(float(v) for v in (start if start is not None else surface.start))]
     prepared = {"rows": RowLoss(surface), "obj": objective_for(surface, starts)}
+    if optimizer in optimizers.NAMES and optimizer != "newton" and settings.line_search is None:
+        return _seed_sweep_columns(surface, optimizer, lrs, seeds, settings, steps, tol, hyper or {}, starts[0],
+                                   prepared)
     for j, seed in enumerate(seeds):
         res = run_training(surface, [optimizer], list(lrs), starts, steps, tol,
                            hyper, replace(settings, seed=seed), trajectory=False,
@@ -632,3 +639,66 @@ def parse_seeds(text: str, where: str = "--seeds") -> list[int]:
     for v in values:
         check_seed(v, where)
     return values
+
+
+def _seed_sweep_columns(surface: Surface, optimizer: str, lrs: Sequence[float], seeds: Sequence[int],
+                        settings: Settings, steps: int | None, tol: float, hyper: dict, start: tuple,
+                        prepared: dict) -> SeedSweep:
+    """Every rate × seed advanced together as the columns of (n, R) arrays: the steps of
+    :func:`run_one`, vectorised (each column draws its own batches)."""
+    rows: RowLoss = prepared["rows"]
+    obj: Objective = prepared["obj"]
+    check(surface, [optimizer], list(lrs), [start], steps, tol, replace(settings, seed=seeds[0]))
+    B = check_batch(settings.batch_size, rows.n_rows)
+    bpe = rows.batches_per_epoch(B)
+    if settings.epochs is not None:
+        steps = settings.epochs * bpe
+    steps = steps if steps is not None else (surface.steps or DEFAULT_STEPS)
+    if not 1 <= steps <= MAX_STEPS:
+        raise LimitExceeded(f"{steps} steps; the limit is {MAX_STEPS}", "--steps")
+    pairs = [(lr, seed) for lr in lrs for seed in seeds]
+    R, n = len(pairs), obj.n
+    if R * steps > MAX_WORK:
+        raise LimitExceeded(f"{R} runs × {steps} steps is more than {MAX_WORK:.0e} steps in all", "--steps")
+    sched = parse_schedule(settings.schedule, steps) if isinstance(settings.schedule, str) else settings.schedule
+    mult = sched.multipliers(1.0, steps) if sched is not None else None
+    opt = optimizers.make(optimizer, np.array([p[0] for p in pairs]), None, **hyper)
+    X = np.repeat(np.array(start, dtype=float)[:, None], R, axis=1)
+    state = opt.init(X)
+    draws = [batches(rows.n_rows, B, seed) for _, seed in pairs]
+    alive = np.ones(R, dtype=bool)
+    status = np.full(R, "max_steps", dtype=object)
+    final_f = np.full(R, np.nan)
+    epochs = steps // bpe + 1
+    curves = np.full((R, epochs), np.nan)
+    bound = obj.bound
+    g_row = rows._g.function
+    with np.errstate(all="ignore"):
+        for k in range(steps + 1):
+            G = obj.grad(X)
+            F = np.broadcast_to(obj.f(X)[0], (R,))
+            if k % bpe == 0:
+                curves[alive, k // bpe] = F[alive]
+            gn = np.sqrt(np.einsum("ir,ir->r", G, G))
+            bad = alive & ~(np.isfinite(gn) & np.isfinite(F) & (np.abs(X) <= bound).all(axis=0))
+            conv = alive & ~bad & (gn < tol)
+            status[bad], status[conv] = "diverged", "converged"
+            final_f[conv] = F[conv]
+            alive &= ~(bad | conv)
+            if k == steps or not alive.any():
+                final_f[alive] = F[alive]
+                break
+            idx = np.stack([next(d) for d in draws])  # (R, b): every run's batch of this step
+            parts = g_row(*X[:, :, None], *rows.data[:, idx])
+            Gb = np.stack([np.broadcast_to(v, idx.shape).mean(axis=1) for v in parts])
+            step, state = opt.update(Gb, state, X)
+            if mult is not None:
+                step = step * mult[k]
+            X = np.where(alive, X + step, X)
+    final = final_f.reshape(len(lrs), len(seeds))
+    stat = status.reshape(len(lrs), len(seeds))
+    final[stat == "diverged"] = np.nan
+    f0 = float(obj.f(np.array(start, dtype=float))[0])
+    return SeedSweep(surface, optimizer, B, rows.n_rows, steps, tuple(float(v) for v in lrs),
+                     tuple(int(v) for v in seeds), final, stat, curves.reshape(len(lrs), len(seeds), epochs), f0,
+                     replace(settings, schedule=sched))

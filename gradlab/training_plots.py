@@ -8,20 +8,12 @@ atomically.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 
 from gradlab import plots  # noqa: F401  (sets the Agg backend before Figure is used)
-from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
-
-
-def _label(r) -> str:
-    return f"{r.optimizer} lr={r.lr:g}" + (f" from {tuple(round(v, 3) for v in r.start)}" if False else "")
 
 
 def _positive(values: np.ndarray, shift: float) -> tuple[np.ndarray, bool]:
@@ -202,7 +194,7 @@ def stability_map_figure(m) -> Figure:
     lo = max(float(np.nanmin(rate[stable])) if stable.any() else 0.5, 1e-6)
     mesh = ax.pcolormesh(_edges(lrs), _edges(betas), shown, cmap="viridis_r", vmin=lo, vmax=1.0, shading="flat")
     cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label("measured rate per step (‖∇f_K‖/‖∇f_0‖)^(1/K)")
+    cb.set_label("measured rate per step, (‖∇f(x_K)‖/‖∇f(x_K/2)‖)^(2/K)")
     ax.pcolormesh(_edges(lrs), _edges(betas), np.ma.masked_where(stable, np.ones_like(rate)), cmap="Greys",
                   vmin=0, vmax=4, shading="flat")
     ax.plot([], [], "s", color="lightgrey", label="unstable (did not converge or close in)")
@@ -269,7 +261,8 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
             ax.plot(x, m, "--", color="tab:orange", label="m₂ (quadratic)")
         close = np.abs(fx - m) < tol
         lo, hi = np.nanmin(fx), np.nanmax(fx)
-        ax.fill_between(x, lo, hi, where=close, color="tab:green", alpha=0.15, label=f"|f − {mname}| < {tol:g}")
+        ax.fill_between(x, 0, 1, where=close, color="tab:green", alpha=0.15, transform=ax.get_xaxis_transform(),
+                        label=f"|f − {mname}| < {tol:g}")
         ax.plot(a, [t.f.value], "o", color="black", label="a")
         if t.minimiser is not None:
             ax.plot(t.minimiser.value, [t.model_min], "*", color="tab:red", ms=12, label="minimiser of m₂")
