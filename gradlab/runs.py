@@ -212,6 +212,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     # ‖∇f‖ < tol is decided on exact norms (_norms); the squared norms only rule out a
     # stop quickly, where tol² is neither under- nor overflowing.
     tol2 = tol * tol if 1e-140 < tol < 1e140 else None
+    bound2 = objective.bound ** 2 if objective.bound < 1e150 else None
     bound, f_grad, f_value = objective.bound, objective.grad.function, objective.f.function
     # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
     # on 1-element arrays would otherwise dominate the loop.
@@ -271,11 +272,17 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                     watched[live_cols] = fs[watch - k0][grp.alive]
                     watched_gn[live_cols] = _norms(Gs[watch - k0:watch - k0 + 1], gn2[watch - k0:watch - k0 + 1])[0][grp.alive]
                 ended = k0 + L - 1 == steps
-                # One cheap test per chunk; per-run masks only when something happened.
+                # One cheap test per chunk that fails whenever some run has an event in it;
+                # the exact per-step masks (_settle) only then. A non-finite gradient makes
+                # the next iterate non-finite (every update multiplies or divides by g), so
+                # beyond the last row it shows in Σx², which is also a sufficient test of
+                # |x_i| ≤ bound; a sum of f is non-finite if any f is (or overflows: then
+                # _settle looks and finds nothing).
                 if ended or tol2 is None or not (
-                        minimum(gn2, axis=None) >= tol2 and maximum(gn2, axis=None) < math.inf
-                        and minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound
-                        and minimum(fs, axis=None) > -math.inf and maximum(fs, axis=None) < math.inf):
+                        minimum(gn2, axis=None) >= tol2 and maximum(gn2[-1]) < math.inf
+                        and (maximum(np.einsum("jir,jir->jr", Xs, Xs), axis=None) <= bound2 if bound2 else
+                             minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound)
+                        and math.isfinite(add.reduce(fs, axis=None))):
                     _settle(grp, k0, L, ended, Xs, _norms(Gs, gn2), fs, tol, bound, status, taken, final, gnorm,
                             diverged_at, modified)
                 else:
