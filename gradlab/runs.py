@@ -453,7 +453,7 @@ _UPDATES = {
 }
 
 
-def _body(variables, exprs, prefix: str, names: list[str]) -> list[str]:
+def _body(variables, exprs, prefix: str, names: list[str]) -> tuple[list[str], dict]:
     """Straight-line Python for ``names = exprs`` (CSE temporaries ``prefix0, …``), the
     code lambdify_scalar makes, with the variables as ``x0, x1, …``."""
     import inspect
@@ -497,33 +497,39 @@ def scalar_loop(objective: Objective, optimizer: str) -> Callable:
     fbody, _ = _body(objective.variables, [objective.parsed.expr], "_e", ["fv"])
     upd = [ln.format(i=i) for i in range(n) for ln in _UPDATES[optimizer]]
     state = [f"s{i} = 0.0" for i in range(n)] + ([f"u{i} = 0.0" for i in range(n)] if optimizer == "adam" else [])
+    xt = f"({', '.join(xs)},)"
+    test = [  # the stop tests at x_k; the common case costs one chained comparison
+        f"            gn2 = {' + '.join(f'{g} * {g}' for g in gs)}",
+        "            if not lo <= gn2 < inf:",
+        "                if not 1e-290 < gn2 < inf:",
+        "                    return None, k, None, None  # the array engine's exact norms decide",
+        "                if sqrt(gn2) < tol and fv - fv == 0.0 and " + " and ".join(f"nb <= {x} <= bound" for x in xs) + ":",
+        f"                    return 'converged', k, {xt}, sqrt(gn2)",
+        "            if not (fv - fv == 0.0 and " + " and ".join(f"nb <= {x} <= bound" for x in xs) + "):",
+        f"                return 'diverged', k, {xt}, sqrt(gn2)",
+    ]
     src = [
         "def _loop(x, steps, tol, bound, a, beta, beta1, beta2, decay, eps):",
         f"    {', '.join(xs)}, = x",
-        "    na = -a",
+        "    na, nb = -a, -bound",
         "    t = 0",
         *(f"    {s}" for s in state),
         "    inf = float('inf')",
-        "    tol2 = tol * tol if 1e-140 < tol < 1e140 else None",
+        # below lo every step is looked at closely; tol² where it is a safe float
+        "    lo = tol * tol if 1e-140 < tol < 1e140 else inf",
         "    try:",
-        "        for k in range(steps + 1):",
+        "        for k in range(steps):",
         *(f"            {ln}" for ln in gbody),
         *(f"            {ln}" for ln in fbody),
-        f"            gn2 = {' + '.join(f'{g} * {g}' for g in gs)}",
-        "            if not 1e-290 < gn2 < inf:",
-        "                return None, k, None, None",
-        "            bad = not (-inf < fv < inf) or not (" + " and ".join(f"-bound <= {x} <= bound" for x in xs) + ")",
-        "            if bad:",
-        f"                return 'diverged', k, ({', '.join(xs)},), sqrt(gn2)",
-        "            if tol2 is None or gn2 < tol2:",
-        "                gn = sqrt(gn2)",
-        "                if gn < tol:",
-        f"                    return 'converged', k, ({', '.join(xs)},), gn",
-        "            if k == steps:",
-        f"                return 'max_steps', k, ({', '.join(xs)},), sqrt(gn2)",
+        *test,
         *(["            t += 1", "            c1 = 1 - beta1**t", "            c2 = 1 - beta2**t"]
           if optimizer == "adam" else []),
         *(f"            {ln}" for ln in upd),
+        "        k = steps",
+        *(f"        {ln}" for ln in gbody),
+        *(f"        {ln}" for ln in fbody),
+        *(ln[4:] for ln in test),
+        f"        return 'max_steps', k, {xt}, sqrt(gn2)",
         "    except (ValueError, OverflowError, ZeroDivisionError, TypeError):",
         "        return None, 0, None, None",
     ]
