@@ -226,7 +226,10 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     with np.errstate(all="ignore"):
         k0 = 0
         # One run of a first-order optimizer: a loop on Python floats, the same steps.
-        if fast and R == 1 and not trajectory and watch is None and specs[0].optimizer in SCALAR_OPTIMIZERS:
+        # (Up to SCALAR_MAX_N coordinates: beyond, numpy's arrays win and the generated
+        # code would grow past what Python compiles comfortably.)
+        if fast and R == 1 and n <= SCALAR_MAX_N and not trajectory and watch is None and \
+                specs[0].optimizer in SCALAR_OPTIMIZERS:
             grp = groups[0]
             h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **grp.opt.hyper}
             out = scalar_loop(objective, specs[0].optimizer)(
@@ -439,6 +442,7 @@ def _trace_of(i: int, traces: list, objective: Objective, steps: int) -> tuple[n
 # --------------------------------------------------------------------------- one run on floats
 #: Optimizers whose single runs take the Python-float path (Newton needs linear algebra).
 SCALAR_OPTIMIZERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+SCALAR_MAX_N = 64
 
 # The update of each optimizer on one coordinate, in exactly the operations (and order)
 # of optimizers.py, so the float path and the array path give the same bits.
