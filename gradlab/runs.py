@@ -259,6 +259,9 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                     else:
                         for i, v in enumerate(f_grad(*grp.xrows[j])):
                             g[i] = v
+                    if grp.opt.step_into is not None:
+                        grp.state = grp.opt.step_into(g, grp.state, grp.xs[j], grp.xs[j + 1])
+                        continue
                     step, grp.state = grp.opt.update(g, grp.state, grp.xs[j])
                     if grp.Fb is not None:
                         grp.Fb[j] = grp.state[grp.opt.flag]
