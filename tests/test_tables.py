@@ -237,3 +237,12 @@ def test_numbers_round_to_their_digits(value, digits):
     assert re.fullmatch(r"-?\d(\.\d+)?(e-?\d+)?|-?\d+(\.\d+)?", text), text
     assert len(re.sub(r"e.*|[-.]", "", text).lstrip("0")) <= digits
     assert abs(float(text) - value) <= 0.5 * 10 ** (1 - digits) * abs(value) * 1.000001
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"jacobian softmax"}))
+def test_at_80_columns_every_default_table_is_a_table(name):
+    """4-D points, five runs, the catalogue: all fit an 80-column terminal as a table
+    (the softmax Jacobian's entries are paragraphs: one block per row suits them)."""
+    from gradlab.tables import layout
+
+    assert not layout(view_of(name), 80).vertical
