@@ -99,7 +99,7 @@ class CriticalResult(Presentable):
                  f"{', '.join(f'{w:g}' for w in self.window)}",
                  f"an eigenvalue within {self.tolerance:g}·max(1, max|λ|) of 0 makes the test inconclusive")
         return View(f"critical points of f = {self.parsed.text}",
-                    ("exact", "value", "f", "eigenvalues", "classification", "method"), rows, notes=notes,
+                    ("exact", "value", "f", "eigenvalues", "kind", "method"), rows, notes=notes,
                     plain_cells=plain, digits=8)
 
 
