@@ -350,3 +350,15 @@ def test_matmul_gradients_every_shape_pair(sa, sb):
     gA, gB = 2 * C @ B2.T, 2 * A2.T @ C
     assert np.allclose(np.array([v.value for v in r.values[0]]).reshape(sa), gA.reshape(sa), rtol=1e-13)
     assert np.allclose(np.array([v.value for v in r.values[1]]).reshape(sb), gB.reshape(sb), rtol=1e-13)
+
+
+@pytest.mark.parametrize("text, point, error", [
+    ("x**(10**8)", 3, LimitExceeded),            # refused while reading, as the parser refuses it
+    ("x**9000", 3, Undefined),                   # 4,294 digits: refused before SymPy computes it
+    ("a = x*x; b = a*a; c = b*b; d = c*c; f = d*d; g = f*f; h = g*g; i = h*h; j = i*i; k = j*j; l = k*k; "
+     "m = l*l; n = m*m; o = n*n; p = o*o; q = p*p", 3, Undefined),  # digits double at every step
+    ("x**400", 3, Undefined),                    # exact, but past the largest float
+])
+def test_huge_exact_values_are_refused(text, point, error):
+    with pytest.raises(error):
+        backprop(build(text), {"x": (point,)})
