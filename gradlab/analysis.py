@@ -197,8 +197,8 @@ def exact_solve(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol], t
     lim = budget.limits()
     bound = budget.polynomial_degree(list(grad), list(variables))
     if bound is not None and bound > lim.degree:
-        return budget.Outcome(None, False, f"not attempted: a polynomial system with up to {bound} solutions "
-                                           f"(limit GRADLAB_EXACT_DEGREE={lim.degree})")
+        return budget.Outcome(None, False, f"not attempted: up to {bound} solutions, above "
+                                           f"GRADLAB_EXACT_DEGREE={lim.degree}")
     return budget.attempt("sympy.solve", _solve, grad, variables, size=budget.size_of(*grad), seconds=timeout,
                           limit=lim, tick=tick)
 
@@ -229,6 +229,8 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
             if rp is not None:
                 exact_found.append(rp)
         status = f"{len(exact_found)} real point{'s' if len(exact_found) != 1 else ''} from sympy.solve"
+    elif solved.reason.startswith("not attempted"):
+        status = solved.reason
     else:
         status = f"no exact answer ({solved.reason})"
     numeric = _newton_search(parsed, window, derived,
