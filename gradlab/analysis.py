@@ -211,6 +211,8 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
     variables = parsed.variables
     if not variables:
         raise Undefined("a constant function has no isolated critical points")
+    if parsed.expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise Undefined("f is undefined everywhere: it divides by a constant that is zero")
     derived = _derived(parsed)
     grad, H, _, hess = derived
     total = NEWTON_STEPS + 10

@@ -224,3 +224,8 @@ def test_critical_reports_progress_up_to_its_total():
     critical_points(parse("x**2 - y**2"), W, timeout=60, progress=lambda k, n: seen.append((k, n)))
     ks = [k for k, _ in seen]
     assert ks == sorted(ks) and seen[-1][0] == seen[-1][1] and len({n for _, n in seen}) == 1
+
+
+def test_critical_of_a_function_undefined_everywhere_is_exit_1():
+    # atan(z - z) is the constant 0: f divides by zero at every point
+    assert_error(run("critical", "cosh(sin(log(z) / atan(z - z))) + y"), 1, "undefined")
