@@ -61,9 +61,10 @@ def expression(rng: random.Random, names: list[str], depth: int) -> str:
 
 
 def corpus(n: int, seed: int) -> list[tuple[str, list[str], str]]:
-    """``n`` (expression, variables, point) triples; every variable occurs."""
+    """``n`` distinct (expression, variables, point) triples; every variable occurs."""
     rng = random.Random(seed)
     out = []
+    seen: set[str] = set()
     while len(out) < n:
         k = rng.randint(1, 5)
         names = NAMES[:k]
@@ -72,6 +73,9 @@ def corpus(n: int, seed: int) -> list[tuple[str, list[str], str]]:
             if name not in text:
                 text = f"{text} + {name}"
         point = ",".join(rng.choice(POINT_VALUES) for _ in names)
+        if text in seen:
+            continue
+        seen.add(text)
         out.append((text, names, point))
     return out
 
