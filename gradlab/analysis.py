@@ -30,6 +30,7 @@ from gradlab.errors import Undefined
 from gradlab.numeric import Compiled, eigenvalues
 from gradlab.parsing import Parsed, to_text
 from gradlab.views import View
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 STARTS_PER_AXIS = 15
 NEWTON_STEPS = 60
@@ -61,7 +62,7 @@ class CriticalPoint:
 
 
 @dataclass(frozen=True)
-class CriticalResult:
+class CriticalResult(Presentable):
     """All critical points found, with how the search went."""
 
     parsed: Parsed

@@ -23,6 +23,7 @@ from gradlab.derivatives import Value
 from gradlab.errors import BadInput
 from gradlab.parsing import Parsed, to_text
 from gradlab.views import View
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 Matrix = tuple[tuple[sympy.Expr, ...], ...]
 
@@ -134,7 +135,7 @@ def _cell(expr: sympy.Expr, value: Value | None) -> str:
 
 # --------------------------------------------------------------------------- grad
 @dataclass(frozen=True)
-class GradResult:
+class GradResult(Presentable):
     """The gradient of a scalar function, and its value at a point when one is given.
 
     ``partials`` are the symbolic partial derivatives in variable order; ``values`` and
@@ -205,7 +206,7 @@ def _matrix_view(title: str, parsed: Parsed, labels: Sequence[str], matrix: Matr
 
 
 @dataclass(frozen=True)
-class JacobianResult:
+class JacobianResult(Presentable):
     """The m×n Jacobian of a map ℝⁿ → ℝᵐ: ``matrix[i][j]`` = ∂fᵢ/∂xⱼ."""
 
     parsed: Parsed
@@ -245,7 +246,7 @@ def jacobian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -
 
 # --------------------------------------------------------------------------- hessian
 @dataclass(frozen=True)
-class HessianResult:
+class HessianResult(Presentable):
     """The Hessian; at a point also its eigenvalues (ascending, float64), whether the
     point is critical (∇f = 0 there), the curvature (``Inertia.curvature``: positive
     definite, negative definite, indefinite, positive/negative semidefinite, zero) and
@@ -322,7 +323,7 @@ def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) ->
 
 # --------------------------------------------------------------------------- directional
 @dataclass(frozen=True)
-class DirectionalResult:
+class DirectionalResult(Presentable):
     """D_u f = ∇f · u for the unit vector u along the given direction.
 
     ``steepest`` is ‖∇f‖, the largest rate over all directions (along ∇f itself).
@@ -386,7 +387,7 @@ def directional_report(parsed: Parsed, point: Sequence[sympy.Expr], direction: S
 
 # --------------------------------------------------------------------------- eval
 @dataclass(frozen=True)
-class EvalResult:
+class EvalResult(Presentable):
     """f at a point, exact and as a float."""
 
     parsed: Parsed

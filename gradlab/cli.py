@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from gradlab import __version__
 from gradlab.errors import BadInput, GradlabError
+from gradlab.streams import Out as Out_, Terminated, ascii_only, terminal_width, write_out
 
 # ------------------------------------------------------------------ process behaviour
 
@@ -42,16 +43,52 @@ def _fail(line: str, code: int) -> int:
     return code
 
 
+GLOBAL_FLAGS = ("--quiet", "--debug")  # not -q: "-q" may be an expression
+
+
 class GradlabGroup(TyperGroup):
     """Runs the app with gradlab's error contract: one line on stderr, documented codes."""
 
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
              complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
-        code = _run(super().main, args, prog_name or "gradlab", extra)
+        if not args:  # bare `gradlab`: the help, not an empty error line
+            args = ["--help"]
+        code = _run(lambda args, **kw: super(GradlabGroup, self).main(args=self._normalise(args), **kw),
+                    args, prog_name or "gradlab", extra)
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def _normalise(self, args: list[str]) -> list[str]:
+        """Leading-minus expressions made positional; repeated or empty options refused."""
+        from gradlab.argv import Opt, normalise
+
+        # --quiet and --debug belong to gradlab, not one command: accept them anywhere
+        # before a --, and hand them to the root.
+        cut = args.index("--") if "--" in args else len(args)
+        hoisted = [a for a in args[:cut] if a in GLOBAL_FLAGS]
+        args = hoisted + [a for a in args[:cut] if a not in GLOBAL_FLAGS] + args[cut:]
+        i = 0
+        while i < len(args) and args[i].startswith("-") and args[i] != "--":
+            i += 1  # root options: --debug, --version, --help
+        command = self.commands.get(args[i]) if i < len(args) else None
+        if command is None:
+            return args
+        spec: dict[str, Opt] = {}
+        aliases: dict[str, str] = {}
+        for param in command.params:
+            names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
+            if not names or param.param_type_name != "option":
+                continue
+            opt = Opt(takes_value=not (param.is_flag or param.count), repeatable=param.multiple or param.count)
+            longest = max(names, key=len)
+            for n in names:
+                spec[n] = opt
+                aliases[n] = longest
+        for n in ("-h", "--help"):
+            spec[n] = Opt(False)
+        return args[: i] + normalise(args[i:], spec, aliases)
 
 
 def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
@@ -75,12 +112,18 @@ def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
         return _fail(" ".join(exc.format_message().split()), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except Terminated:  # SIGTERM: the finally blocks on the way out removed temp files
+        return _fail("terminated", 143)
     except BrokenPipeError:
         # The reader went away (| head): stop quietly, and keep Python from
         # complaining when it flushes stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except SystemExit as exc:
+        if exc.code == 1 and isinstance(exc.__context__, BrokenPipeError):
+            return 0  # rich's answer to a closed pipe (| head) while it printed: still quiet
+        raise
     except typer.Abort:
         return _fail("aborted", 1)
     except Exception as exc:  # a bug: still one line, the traceback behind --debug
@@ -89,10 +132,20 @@ def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
         return _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
 
 
+# The names the parser treats specially (tests check this against gradlab.parsing).
+EXPRESSION_HELP = (
+    "Expressions: + - * / ** (or ^), numbers (0.1 is exactly 1/10), variables. "
+    "Constants: pi, e (Euler's number; E also reads). "
+    "Functions: abs acos acosh asin asinh atan atan2 atanh cos cosh exp im lambertw log logsumexp "
+    "max min re relu sigmoid sign sin sinh softmax softplus sqrt step tan tanh. "
+    "Everything gradlab prints reads back in."
+)
+
 app = typer.Typer(
     cls=GradlabGroup,
     name="gradlab",
-    help="gradlab: exact derivatives and optimizers in your terminal.",
+    help="gradlab: exact derivatives and optimizers in your terminal. "
+         "Shell completion: gradlab --install-completion.\n\n" + EXPRESSION_HELP,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -110,8 +163,11 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks (or set GRADLAB_DEBUG=1)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No notes or warnings on stderr (errors still show); anywhere on the line."),
 ) -> None:
     """gradlab: exact derivatives and optimizers in your terminal."""
+    global QUIET
+    QUIET = quiet or os.environ.get("GRADLAB_QUIET", "") not in ("", "0")
 
 
 # ------------------------------------------------------------------ output
@@ -122,6 +178,10 @@ class Format(str, enum.Enum):
     table = "table"
     plain = "plain"
     json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    tsv = "tsv"
+    latex = "latex"
 
 
 def stdout_is_terminal() -> bool:
@@ -138,34 +198,144 @@ def resolve_format(fmt: Format) -> str:
     return fmt.value
 
 
+QUIET = False  # --quiet: notes and warnings off; errors always shown
+
+
 def note(message: str) -> None:
     """A note or warning for the user: stderr, never mixed with data."""
-    sys.stderr.write(f"gradlab: {message}\n")
+    if not QUIET:
+        sys.stderr.write(f"gradlab: {message}\n")
 
 
-def emit(result: Any, fmt: Format) -> None:
+class Out:
+    """How results are written: the format and its switches, chosen once per call."""
+
+    def __init__(self, fmt: Format, header: bool = True, compact: bool = False) -> None:
+        self.kind = resolve_format(fmt)
+        self.header = header
+        self.compact = compact
+
+    def check(self, command: str, point: bool = True) -> "Out":
+        """Refuse, before any work, a format this command cannot write (exit 2)."""
+        from gradlab.formats import DOC_SCHEMAS, LATEX_COMMANDS, POINT_SCHEMAS
+
+        if self.kind == "latex" and command not in LATEX_COMMANDS:
+            raise BadInput(f"latex output is for {', '.join(LATEX_COMMANDS)}", "--format")
+        if self.kind in ("csv", "tsv"):
+            if command in POINT_SCHEMAS and not point:
+                raise BadInput(f"{self.kind} rows are values at points: give --at (or use --format json or latex)",
+                               "--format")
+            if command not in POINT_SCHEMAS and command not in DOC_SCHEMAS:
+                raise BadInput(f"{command} has no {self.kind} output", "--format")
+        return self
+
+
+def emit(result: Any, out: "Out | Format") -> None:
     """Render one result in the chosen format."""
+    if not isinstance(out, Out):
+        out = Out(out)
     for w in getattr(result, "warnings", ()):
         note(f"warning: {w}")
-    kind = resolve_format(fmt)
+    kind = out.kind
     if kind == "json":
+        from gradlab.formats import stable_keys
         from gradlab.output import render_json
 
-        sys.stdout.write(render_json(result.to_record()))
+        write_out(render_json(stable_keys(result.to_record()), ascii=ascii_only(), compact=out.compact))
     elif kind == "plain":
         from gradlab.output import render_plain
 
-        sys.stdout.write(render_plain([result.view()]))
+        write_out(render_plain([result.view()]))
+    elif kind == "latex":
+        from gradlab.formats import latex
+
+        write_out("".join(line + "\n" for line in latex(result)))
+    elif kind in ("jsonl", "csv", "tsv"):
+        from gradlab.formats import DOC_SCHEMAS, doc_jsonl_records
+
+        from gradlab.formats import stable_keys
+
+        record = stable_keys(result.to_record())
+        if record.get("command") in DOC_SCHEMAS or kind == "jsonl":
+            if kind == "jsonl":
+                from gradlab.formats import jsonl_lines
+
+                _write_lines(jsonl_lines(doc_jsonl_records(record), ascii_only()))
+            else:
+                from gradlab.formats import delimited
+
+                rows, columns = DOC_SCHEMAS[record["command"]](record)
+                _write_lines(delimited(rows, columns, kind, out.header))
+        else:  # a calculus result at one point: a batch of one
+            emit_batch(_single_batch(result, record), out)
     else:
         from rich.console import Console
 
         from gradlab.tables import render
 
-        render(result.view(), Console(highlight=False, soft_wrap=False))
-    sys.stdout.flush()
+        render(result.view(), Console(file=Out_(), width=terminal_width(), highlight=False, soft_wrap=False))
 
 
-FormatOpt = typer.Option(Format.auto, "--format", "-f", help="auto (table on a terminal, plain when piped), table, plain or json.")
+def _write_lines(lines) -> None:
+    # Written in blocks: a closed pipe is noticed early, memory stays flat.
+    block: list[str] = []
+    for line in lines:
+        block.append(line)
+        if len(block) >= 512:
+            write_out("".join(block))
+            block.clear()
+    if block:
+        write_out("".join(block))
+
+
+def _single_batch(result: Any, record: dict):
+    from gradlab.batch import Answer, Batch
+    from gradlab.inputs import Line
+
+    names = tuple(record.get("variables", ()))
+    coords = tuple(float(p) for p in result.point) if getattr(result, "point", None) is not None else None
+    meta = {"outputs": len(result.matrix)} if record["command"] == "jacobian" else {}
+    if record["command"] == "check":
+        meta["yours"] = bool(getattr(result, "user", False))
+    answer = Answer(Line("--at", ""), record["command"], record.get("expression", ""), names, coords, record)
+    return Batch(record["command"], (answer,), names, meta=meta)
+
+
+def emit_batch(batch, out: "Out") -> None:
+    """Render a many-input batch: one record or row per input, in input order."""
+    from gradlab.formats import POINT_SCHEMAS
+
+    columns = POINT_SCHEMAS[batch.command](batch.variables, batch.meta)
+    kind = out.kind
+    if kind == "json":
+        from gradlab.output import render_json
+
+        write_out(render_json(batch.to_record(), ascii=ascii_only(), compact=out.compact))
+    elif kind == "jsonl":
+        from gradlab.formats import jsonl_lines
+
+        _write_lines(jsonl_lines((a.to_record() for a in batch.answers), ascii_only()))
+    elif kind in ("csv", "tsv", "plain"):
+        from gradlab.formats import delimited
+
+        _write_lines(delimited(batch.answers, columns, kind, out.header))
+    else:
+        from rich.console import Console
+
+        from gradlab.tables import render
+
+        render(batch.view(columns), Console(file=Out_(), width=terminal_width(), highlight=False, soft_wrap=False))
+
+
+FormatOpt = typer.Option(Format.auto, "--format", "-f",
+                         help="auto (table on a terminal, plain when piped), table, plain, json, jsonl, csv, tsv, latex.")
+HeaderOpt = typer.Option(True, "--header/--no-header", help="csv/tsv: write the header row (default) or not.")
+CompactOpt = typer.Option(False, "--compact", help="json: the whole document on one line.")
+AtOpt = typer.Option(None, "--at", help="Point: 2,5 or x=2,y=5. Repeat for many points; - reads them from stdin, one per line.")
+PointsOpt = typer.Option(None, "--points", help="A CSV file of points whose header names the variables.")
+ExactOpt = typer.Option(False, "--exact", help="Many points: exact values at every point (slower).")
+FailFastOpt = typer.Option(False, "--fail-fast", help="Many inputs: stop at the first one that fails.")
+ExitStatusOpt = typer.Option(False, "--exit-status", help="Exit 3 when a run diverged (default: divergence is a result, exit 0).")
 VarsOpt = typer.Option(None, "--vars", help='Variable order, e.g. "y,x" (also adds variables).')
 SurfacesOpt = typer.Option(None, "--surfaces", envvar="GRADLAB_SURFACES",
                            help="A YAML catalogue of your own surfaces, over the built-in ones.")
@@ -175,176 +345,358 @@ Beta1Opt = typer.Option(None, "--beta1", help="Adam's β₁ (0.9).")
 Beta2Opt = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9).")
 EpsOpt = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8).")
 DpiOpt = typer.Option(100, "--dpi", help="Resolution of plots.")
+ShapeOpt = typer.Option(None, "--shape", help="Shapes of vector and matrix variables: W=3x4,x=4,b=3 (see backprop).")
+SeedOpt = typer.Option(None, "--seed", help="With --shape: seeded standard-normal values for variables --at leaves out.")
+WrtOpt = typer.Option(None, "--wrt", help="Differentiate with respect to these variables only: W or W,b.")
 
 
 # ------------------------------------------------------------------ inputs
 
 
+from gradlab import resolve as _resolve  # noqa: E402  (inputs read the same way by CLI and API)
+
+SURFACE_PREFIX = _resolve.SURFACE_PREFIX
+
+
 def _surface(text: str, surfaces_file: Optional[str], dims: Optional[int] = None):
-    """The surface ``text`` names, or None when it is an expression."""
-    from gradlab.parsing import looks_like_name
-
-    if not looks_like_name(text) and dims is None:
-        return None  # an expression: no need to read the catalogue
-    from gradlab.surfaces import resolve
-
-    surface, notes = resolve(text, surfaces_file, dims)
-    for n in notes:
-        note(n)
-    return surface
+    return _resolve.surface(text, surfaces_file, dims, note)
 
 
-def _target(text: str, start: Optional[str], variables: Optional[str], surfaces_file: Optional[str],
-            dims: Optional[int]):
-    """A surface by name, or an expression made a surface around ``start`` (required)."""
-    from gradlab.descent import inline_surface
-    from gradlab.parsing import parse, parse_point
-
-    surface = _surface(text, surfaces_file, dims)
-    if surface is not None:
-        return surface
-    parsed = parse(text, variables)
-    if not start:
-        raise BadInput("an expression needs a start point: --start 1,2", "--start")
-    return inline_surface(parsed, parse_point(start, len(parsed.variables),
-                                              [v.name for v in parsed.variables], "--start"))
+def _target(text, start, variables, surfaces_file, dims):
+    return _resolve.target(text, start, variables, surfaces_file, dims, note)
 
 
-def _hyper(momentum, beta1, beta2, eps) -> dict:
-    """The optimizers' hyper-parameters, checked (None: each optimizer's default)."""
-    import math
-
-    for name, v in (("--momentum", momentum), ("--beta1", beta1), ("--beta2", beta2)):
-        if v is not None and not (0 <= v < 1):
-            raise BadInput(f"must be in [0, 1), got {v}", name)
-    if eps is not None and not (math.isfinite(eps) and eps > 0):
-        raise BadInput(f"must be a positive number, got {eps}", "--eps")
-    return {"momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps}
+def _function(text, variables, vector=False, surfaces_file=None, dims=None):
+    return _resolve.function(text, variables, vector, surfaces_file, dims, note)
 
 
-def _function(text: str, variables: Optional[str], vector: bool = False, surfaces_file: Optional[str] = None,
-              dims: Optional[int] = None):
-    """A surface name or an expression, parsed."""
+_hyper = _resolve.hyper
+_point = _resolve.point
+
+
+# ------------------------------------------------------------------ many inputs
+
+
+def _many(expression: str, at: Optional[list[str]], points_file: Optional[str]) -> bool:
+    """Many-input mode: expressions from stdin, --at repeated or -, or --points."""
+    at = at or []
+    return expression.strip() == "-" or bool(points_file) or len(at) > 1 or any(a.strip() == "-" for a in at)
+
+
+def _stdin_text() -> str:
+    try:
+        return sys.stdin.read()
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read standard input: {exc}", "stdin") from None
+
+
+def run_many(command: str, expression: str, at: Optional[list[str]], points_file: Optional[str],
+             variables: Optional[str], surfaces: Optional[str], dims: Optional[int], exact: bool, fail_fast: bool,
+             out: Out, report, vectorised=None, vector: bool = False, meta: Optional[dict] = None,
+             verdict: bool = False) -> int:
+    """Answer every expression at every point; one record per answer, exit 1 if any failed.
+
+    ``report(parsed, point)`` is the single-point library call; ``vectorised(parsed,
+    points)`` its many-point float version (None: ``report`` at each point).
+    """
+    import io
+
+    from gradlab import batch as b
+    from gradlab import inputs
     from gradlab.parsing import Parsed, parse, variables_of
 
-    surface = _surface(text, surfaces_file, dims)
-    if surface is not None:
-        p = surface.parsed
-        if variables:
-            return Parsed(p.text, p.exprs, variables_of(p.exprs, variables))
-        return p
-    return parse(text, variables, vector=vector)
+    at = list(at or [])
+    if expression.strip() == "-" and any(a.strip() == "-" for a in at):
+        raise BadInput("expressions and points cannot both come from stdin: give points with --at or --points",
+                       "--at")
+    # The expressions: one, or one per stdin line (a bad line is that line's error).
+    exprs: list[tuple[inputs.Line, Any]] = []
+    if expression.strip() == "-":
+        for line in inputs.expression_lines(io.StringIO(_stdin_text())):
+            try:
+                exprs.append((line, _function(line.text, variables, vector=vector, surfaces_file=surfaces)))
+            except BadInput as exc:
+                exprs.append((line, inputs.Failed(line, BadInput(exc.what, line.where))))
+        good = [p for _, p in exprs if isinstance(p, Parsed)]
+        if not variables and good:  # one set of columns for all: the union of the variables
+            from gradlab.parsing import natural_key
 
-
-def _point(text: Optional[str], parsed, where: str = "--at", required: bool = False):
-    from gradlab.parsing import parse_point
-
-    if text is None:
-        if required:
-            raise BadInput("a point is required", where)
-        return None
-    return parse_point(text, len(parsed.variables), [v.name for v in parsed.variables], where)
+            union = sorted({v.name for p in good for v in p.variables}, key=natural_key)
+            exprs = [(line, Parsed(p.text, p.exprs, variables_of(p.exprs, ",".join(union))) if isinstance(p, Parsed)
+                      else p) for line, p in exprs]
+    else:
+        exprs.append((inputs.Line("expression", expression),
+                      _function(expression, variables, vector=vector, surfaces_file=surfaces, dims=dims)))
+    parsed_all = [p for _, p in exprs if isinstance(p, Parsed)]
+    names = [v.name for v in parsed_all[0].variables] if parsed_all else []
+    # The points: --at values (- reads stdin), then the rows of --points.
+    lines = inputs.at_lines(at, _stdin_text)
+    if points_file:
+        lines += inputs.csv_points(points_file, names)
+    answers: list = []
+    failures = 0
+    for line, parsed in exprs:
+        if isinstance(parsed, inputs.Failed):
+            answers.append(b.failed(command, parsed, line.text))
+        else:
+            first = len(answers)
+            pnames = [v.name for v in parsed.variables]
+            if not lines:  # no points: the symbolic answer for each expression
+                try:
+                    answers.append(b.Answer(line, command, parsed.text, tuple(pnames), None,
+                                            report(parsed, None).to_record()))
+                except GradlabError as exc:
+                    answers.append(b.Answer(line, command, parsed.text, tuple(pnames), None, None,
+                                            type(exc)(exc.what, line.where)))
+            else:
+                points = []
+                for pl in lines:
+                    try:
+                        points.append(inputs.read_point(pl, pnames, need_sympy=exact))
+                    except GradlabError as exc:
+                        points.append(inputs.Failed(pl, exc))
+                try:
+                    if exact or vectorised is None:
+                        answers += b.exact_many(command, parsed, points, lambda sp: report(parsed, sp))
+                    else:
+                        answers += vectorised(parsed, points)
+                except GradlabError as exc:  # the expression itself cannot be answered
+                    answers.append(b.Answer(line, command, parsed.text, tuple(pnames), None, None,
+                                            type(exc)(exc.what, line.where)))
+            if line.where != "expression":  # name the expression's line too
+                answers[first:] = [a if a.ok or a.error.where == line.where else
+                                   b.relabel(a, f"{line.where}, {a.error.where}" if len(lines) > 1 else line.where)
+                                   for a in answers[first:]]
+        if fail_fast and any(not a.ok for a in answers):
+            break
+    if fail_fast:
+        first = next((i for i, a in enumerate(answers) if not a.ok), None)
+        if first is not None:
+            answers = answers[: first + 1]
+    for a in answers:
+        if not a.ok:
+            failures += 1
+            _fail(a.error.line(), 1)
+    meta = dict(meta or {})
+    if command == "jacobian":
+        meta["outputs"] = max([len(p.exprs) for p in parsed_all] or [1])
+    emit_batch(b.Batch(command, tuple(answers), tuple(names), meta), out)
+    if verdict and any(a.ok and not a.record.get("passed", True) for a in answers):
+        return 1  # a check that failed: the answer is "no"
+    return 1 if failures else 0
 
 
 # ------------------------------------------------------------------ calculus commands
 
 
+def _first(at: Optional[list[str]]) -> Optional[str]:
+    return at[0] if at else None
+
+
+def _shaped_point(expression: str, at: Optional[list[str]], points: Optional[str]) -> Optional[str]:
+    """The one point a shaped (vector and matrix) call takes: many inputs are scalar-only."""
+    if _many(expression, at, points):
+        raise BadInput("--shape takes one point: give one --at (or --seed)", "--shape")
+    return _first(at)
+
+
 @app.command("grad")
 def grad_cmd(
-    expression: str = typer.Argument(..., help="The function, e.g. 'x**2*y + 3*y'."),
-    at: Optional[str] = typer.Option(None, "--at", help="Point: 2,5 or x=2,y=5."),
+    expression: str = typer.Argument(..., help="The function, e.g. 'x**2*y + 3*y'; - reads one per line from stdin."),
+    at: Optional[list[str]] = AtOpt,
+    points: Optional[str] = PointsOpt,
+    exact: bool = ExactOpt,
+    fail_fast: bool = FailFastOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
+    shape: Optional[str] = ShapeOpt,
+    seed: Optional[int] = SeedOpt,
+    wrt: Optional[str] = WrtOpt,
     fmt: Format = FormatOpt,
-) -> None:
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
+) -> int:
     """Partial derivatives and the gradient, exact and at a point.
 
     Example: gradlab grad "x**2*y + 3*y" --at 2,5
     """
     from gradlab.calculus import grad_report
 
+    out = Out(fmt, header, compact).check("grad", bool(at or points))
+    if shape or seed is not None or wrt:
+        from gradlab.cli_backprop import shaped
+
+        return shaped("grad", expression, shape, _shaped_point(expression, at, points), seed, wrt, variables, out)
+
+    if _many(expression, at, points):
+        from gradlab.batch import grad_many
+
+        return run_many("grad", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
+                        grad_report, grad_many)
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    emit(grad_report(parsed, _point(at, parsed)), fmt)
+    emit(grad_report(parsed, _point(_first(at), parsed)), out)
+    return 0
 
 
 @app.command("jacobian")
 def jacobian_cmd(
-    expressions: str = typer.Argument(..., help="The components, 'f1, f2, ...', or softmax(a,b,c)."),
-    at: Optional[str] = typer.Option(None, "--at", help="Point: 2,3 or x=2,y=3."),
+    expressions: str = typer.Argument(..., help="The components, 'f1, f2, ...', or softmax(a,b,c); - reads stdin."),
+    at: Optional[list[str]] = AtOpt,
+    points: Optional[str] = PointsOpt,
+    exact: bool = ExactOpt,
+    fail_fast: bool = FailFastOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
+    shape: Optional[str] = ShapeOpt,
+    seed: Optional[int] = SeedOpt,
+    wrt: Optional[str] = WrtOpt,
     fmt: Format = FormatOpt,
-) -> None:
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
+) -> int:
     """The Jacobian matrix of a map (rows = outputs, columns = variables).
 
     Example: gradlab jacobian "x**2*y, x + y**3" --at 2,3
     """
     from gradlab.calculus import jacobian_report
 
+    out = Out(fmt, header, compact).check("jacobian", bool(at or points))
+    if shape or seed is not None or wrt:
+        from gradlab.cli_backprop import shaped
+
+        return shaped("jacobian", expressions, shape, _shaped_point(expressions, at, points), seed, wrt, variables, out)
+
+    if _many(expressions, at, points):
+        from gradlab.batch import jacobian_many
+
+        return run_many("jacobian", expressions, at, points, variables, surfaces, dims, exact, fail_fast, out,
+                        jacobian_report, jacobian_many, vector=True)
     parsed = _function(expressions, variables, vector=True, surfaces_file=surfaces, dims=dims)
-    emit(jacobian_report(parsed, _point(at, parsed)), fmt)
+    emit(jacobian_report(parsed, _point(_first(at), parsed)), out)
+    return 0
 
 
 @app.command("hessian")
 def hessian_cmd(
-    expression: str = typer.Argument(..., help="The function, e.g. 'x**2 - y**2'."),
-    at: Optional[str] = typer.Option(None, "--at", help="Point: 0,0 or x=0,y=0."),
+    expression: str = typer.Argument(..., help="The function, e.g. 'x**2 - y**2'; - reads one per line from stdin."),
+    at: Optional[list[str]] = AtOpt,
+    points: Optional[str] = PointsOpt,
+    exact: bool = ExactOpt,
+    fail_fast: bool = FailFastOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
+    shape: Optional[str] = ShapeOpt,
+    seed: Optional[int] = SeedOpt,
     fmt: Format = FormatOpt,
-) -> None:
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
+) -> int:
     """The Hessian; at a point its eigenvalues and the classification.
 
     Example: gradlab hessian "x**2 - y**2" --at 0,0
     """
     from gradlab.calculus import hessian_report
 
+    out = Out(fmt, header, compact).check("hessian", bool(at or points))
+    if shape or seed is not None:
+        from gradlab.cli_backprop import flat_function
+
+        point = _shaped_point(expression, at, points)
+        emit(hessian_report(*flat_function("hessian", expression, shape, point, seed, variables, False)), out)
+        return 0
+    if _many(expression, at, points):
+        from gradlab.batch import hessian_many
+
+        return run_many("hessian", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
+                        hessian_report, hessian_many)
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    emit(hessian_report(parsed, _point(at, parsed)), fmt)
+    emit(hessian_report(parsed, _point(_first(at), parsed)), out)
+    return 0
 
 
 @app.command("directional")
 def directional_cmd(
-    expression: str = typer.Argument(..., help="The function, e.g. 'x**2 + y**2'."),
-    at: Optional[str] = typer.Option(None, "--at", help="Point: 3,4."),
+    expression: str = typer.Argument(..., help="The function, e.g. 'x**2 + y**2'; - reads one per line from stdin."),
+    at: Optional[list[str]] = AtOpt,
     direction: Optional[str] = typer.Option(None, "--dir", help="Direction (any length): 1,1."),
+    points: Optional[str] = PointsOpt,
+    exact: bool = ExactOpt,
+    fail_fast: bool = FailFastOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
-) -> None:
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
+) -> int:
     """The derivative along a direction, with the steepest rate ‖∇f‖.
 
     Example: gradlab directional "x**2 + y**2" --at 3,4 --dir 1,1
     """
     from gradlab.calculus import directional_report
 
+    out = Out(fmt, header, compact).check("directional")
+    if _many(expression, at, points):
+        from gradlab.batch import directional_many
+
+        if direction is None:
+            raise BadInput("a direction is required", "--dir")
+
+        def report(parsed, point):
+            return directional_report(parsed, _require(point), _point(direction, parsed, "--dir", True))
+
+        return run_many("directional", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
+                        report, lambda parsed, pts: directional_many(parsed, pts, _point(direction, parsed, "--dir", True)))
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    point = _point(at, parsed, required=True)
+    point = _point(_first(at), parsed, required=True)
     dvec = _point(direction, parsed, where="--dir", required=True)
-    emit(directional_report(parsed, point, dvec), fmt)
+    emit(directional_report(parsed, point, dvec), out)
+    return 0
+
+
+def _require(point):
+    if point is None:
+        raise BadInput("a point is required", "--at")
+    return point
 
 
 @app.command("eval")
 def eval_cmd(
-    expression: str = typer.Argument(..., help="The function, e.g. 'log(x) + y'."),
-    at: Optional[str] = typer.Option(None, "--at", help="Point: 1,2."),
+    expression: str = typer.Argument(..., help="The function, e.g. 'log(x) + y'; - reads one per line from stdin."),
+    at: Optional[list[str]] = AtOpt,
+    points: Optional[str] = PointsOpt,
+    exact: bool = ExactOpt,
+    fail_fast: bool = FailFastOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
-) -> None:
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
+) -> int:
     """The value of a function at a point, exact and as a float.
 
     Example: gradlab eval "sqrt(x) + y" --at 8,1/2
     """
     from gradlab.calculus import eval_report
 
+    out = Out(fmt, header, compact).check("eval")
+    if _many(expression, at, points):
+        from gradlab.batch import eval_many
+
+        def report(parsed, point):
+            if point is None and parsed.variables:
+                raise BadInput("a point is required", "--at")
+            return eval_report(parsed, point or ())
+
+        return run_many("eval", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
+                        report, eval_many)
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    emit(eval_report(parsed, _point(at, parsed, required=bool(parsed.variables)) or ()), fmt)
+    emit(eval_report(parsed, _point(_first(at), parsed, required=bool(parsed.variables)) or ()), out)
+    return 0
 
 
 # ------------------------------------------------------------------ surfaces and descent
@@ -354,7 +706,9 @@ def _numbers(text: str, option: str) -> list[float]:
     """A comma-separated list of real numbers (exact syntax allowed: 1/100, 2e-3)."""
     from gradlab.parsing import parse_point
 
-    return [float(v) for v in parse_point(text, None, None, option)]
+    from gradlab.descent import plain_numbers
+
+    return plain_numbers(text) or [float(v) for v in parse_point(text, None, None, option)]
 
 
 def _progress(label: str = "descending"):
@@ -391,11 +745,14 @@ def surfaces_cmd(
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
 ) -> None:
     """List the surface catalogue, or show one surface with its derivatives and minima.
 
     Example: gradlab surfaces elongated
     """
+    out = Out(fmt, header, compact).check("surfaces")
     from gradlab.gallery import surface_detail, surface_list
     from gradlab.surfaces import catalogue, lookup
 
@@ -405,25 +762,31 @@ def surfaces_cmd(
     if name is None:
         if dims is not None:
             raise BadInput("--dims goes with a surface name", "--dims")
-        emit(surface_list(cat), fmt)
+        emit(surface_list(cat), out)
         return
     surface = lookup(name, cat)
-    emit(surface_detail(surface.with_dims(dims) if dims is not None else surface), fmt)
+    emit(surface_detail(surface.with_dims(dims) if dims is not None else surface), out)
 
 
 @app.command("descend")
 def descend_cmd(
     target: str = typer.Argument(..., help="A surface name (see gradlab surfaces) or an expression."),
     lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma-separated: 0.01,0.03 (default: the surface's; 1 for newton)."),
-    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton (comma-separated)."),
-    start: Optional[list[str]] = typer.Option(None, "--start", help="Start point, e.g. -4,2 (repeatable)."),
+    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton, bfgs, lbfgs (comma-separated)."),
+    start: Optional[list[str]] = typer.Option(None, "--start", help="Start point, e.g. -4,2 (repeatable; - reads one per line from stdin)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Most steps per run (default: the surface's, else 1000)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch SGD: rows per batch on a surface with data (default: all)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the mini-batch draws (0)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the data (instead of --steps)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Learning-rate schedule, optax's: constant, exponential:decay_rate=R, step:decay_rate=R,transition_steps=K, cosine[:decay_steps=T,alpha=A], warmup-cosine:warmup_steps=W."),
+    line_search: Optional[str] = typer.Option(None, "--line-search", help="armijo (c1=1e-4, rho=0.5) or wolfe (strong Wolfe, SciPy): lr is the first trial step."),
+    sharpness: bool = typer.Option(False, "--sharpness", help="Record λmax of the Hessian at every iterate, against 2/lr."),
     tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
     momentum: Optional[float] = MomentumOpt,
     beta1: Optional[float] = Beta1Opt,
     beta2: Optional[float] = Beta2Opt,
     eps: Optional[float] = EpsOpt,
-    trajectory: Optional[str] = typer.Option(None, "--trajectory", help="Write every iterate to FILE.csv or FILE.json."),
+    trajectory: Optional[str] = typer.Option(None, "--trajectory", help="Write every iterate to FILE.csv or FILE.json (- : CSV on stdout, instead of the summary)."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Draw one panel per optimizer × lr, with loss curves, to FILE.png."),
     loss_plot: Optional[str] = typer.Option(None, "--loss-plot", help="Draw the loss curves alone to FILE.png."),
     three_d: bool = typer.Option(False, "--3d", help="With --plot: a 3-D surface with the trajectories on it."),
@@ -433,18 +796,28 @@ def descend_cmd(
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
-) -> None:
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
+    exit_status: bool = ExitStatusOpt,
+) -> int:
     """Run optimizers on a surface: every optimizer × learning rate × start in one batch.
 
     Example: gradlab descend elongated --lr 0.01,0.03,0.06,0.08
     """
-    from gradlab.descent import run_descent
+    out = Out(fmt, header, compact).check("descend")
+    from gradlab.descent import plain_numbers, run_descent
     from gradlab.files import atomic_write, check_writable
     from gradlab.parsing import parse_point
 
     hyper = _hyper(momentum, beta1, beta2, eps)
-    if trajectory:
+    if trajectory and trajectory != "-":
         check_writable(trajectory, (".csv", ".json"), "--trajectory")
+    if start and any(s.strip() == "-" for s in start):
+        from gradlab.inputs import at_lines
+
+        start = [line.text for line in at_lines(start, _stdin_text)]
+        if not start:
+            raise BadInput("no start point on standard input", "--start")
     for path, option, ending in ((plot, "--plot", ".png"), (loss_plot, "--loss-plot", ".png"),
                                  (animate, "--animate", ".gif")):
         if path:
@@ -457,35 +830,63 @@ def descend_cmd(
     if (three_d or animate) and n < 2:
         raise BadInput("a 3-D view or an animation needs two variables", "--3d" if three_d else "--animate")
     names = [v.name for v in surface.parsed.variables]
-    starts = [parse_point(s, n, names, "--start") for s in start] if start else None
+    starts = [plain_numbers(s, n) or parse_point(s, n, names, "--start") for s in start] if start else None
     lrs = _numbers(lr, "--lr") if lr else None
     optimizers = [o.strip() for o in optimizer.split(",")]
+    from gradlab.training import Settings, run_training, wanted
+
+    settings = Settings(batch_size, seed, epochs, schedule, line_search.strip().lower() if line_search else None,
+                        sharpness)
     update, close = _progress()
     try:
-        result = run_descent(surface, optimizers, lrs, starts, steps, tol, hyper,
-                             trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
+        if wanted(optimizers, settings):
+            result = run_training(surface, optimizers, lrs, starts, steps, tol, hyper, settings, progress=update)
+        else:
+            result = run_descent(surface, optimizers, lrs, starts, steps, tol, hyper,
+                                 trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
     finally:
         close()
     if plot or loss_plot or animate:
         from gradlab import plots
 
+        shown, capped = result.for_plot()  # at most 12 panels, 200 runs drawn
+        if capped:
+            note(capped)
         if plot:
-            plots.save(plots.surface3d_figure(result) if three_d else plots.descent_figure(result), plot, dpi)
+            plots.save(plots.surface3d_figure(shown) if three_d else plots.descent_figure(shown), plot, dpi)
             note(f"wrote {plot}")
         if loss_plot:
-            plots.save(plots.loss_figure(result), loss_plot, dpi)
+            if wanted(optimizers, settings):
+                from gradlab.training_plots import training_figure
+
+                plots.save(training_figure(result), loss_plot, dpi)
+            else:
+                plots.save(plots.loss_figure(shown), loss_plot, dpi)
             note(f"wrote {loss_plot}")
         if animate:
-            frames = plots.animate(result, animate, min(dpi, 100))
+            frames = plots.animate(shown, animate, min(dpi, 100))
             note(f"wrote {animate} ({frames} frames)")
-    if trajectory:
+    if trajectory == "-":  # the iterates are the data: CSV on stdout, no summary
+        from gradlab.output import trajectory_rows
+
+        _write_lines(trajectory_rows(result.runs, names))
+    elif trajectory:
         from gradlab.output import trajectory_csv, trajectory_json
 
         data = (trajectory_json(result.runs, names) if trajectory.lower().endswith(".json")
                 else trajectory_csv(result.runs, names))
         atomic_write(trajectory, lambda fh: fh.write(data))
         note(f"wrote {trajectory}")
-    emit(result, fmt)
+    if trajectory != "-":
+        emit(result, out)
+    return _diverged_code(result.runs, exit_status)
+
+
+EXIT_DIVERGED = 3  # with --exit-status: a run diverged
+
+
+def _diverged_code(runs, exit_status: bool) -> int:
+    return EXIT_DIVERGED if exit_status and any(r.status == "diverged" for r in runs) else 0
 
 
 @app.command("sweep")
@@ -500,26 +901,43 @@ def sweep_cmd(
     start: Optional[str] = typer.Option(None, "--start", help="Start point (default: the surface's)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Steps per run (default: the surface's, else 1000)."),
     tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
-    momentum: Optional[float] = MomentumOpt,
+    lr: Optional[str] = typer.Option(None, "--lr", help="The rates as a range A:B or A:B:N (instead of --lr-min, --lr-max, --num)."),
+    momentum: Optional[str] = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9); a range C:D or C:D:N draws a stability map over (lr, β)."),
     beta1: Optional[float] = Beta1Opt,
     beta2: Optional[float] = Beta2Opt,
     eps: Optional[float] = EpsOpt,
-    plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr to FILE.png."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch sweep: rows per batch on a surface with data."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Mini-batch sweep: a count of seeds (5) or a list (1,2,7); the spread is shown."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Mini-batch sweep: passes over the data (instead of --steps)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Mini-batch sweep: a learning-rate schedule (see descend)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr (or the stability map) to FILE.png."),
     dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
-) -> None:
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
+    exit_status: bool = ExitStatusOpt,
+) -> int:
     """Find the largest stable learning rate by experiment, and explain it from the Hessian.
 
     Example: gradlab sweep elongated --optimizer gd,momentum
     """
+    out = Out(fmt, header, compact).check("sweep")
     from gradlab.files import check_writable
     from gradlab.parsing import parse_point
+    from gradlab.stability import parse_range
     from gradlab.sweep import default_range, run_sweep
 
-    hyper = _hyper(momentum, beta1, beta2, eps)
+    beta_range = parse_range(momentum, "--momentum", 0.0, 1.0, strict_hi=True) if momentum and ":" in momentum \
+        else None
+    hyper = _hyper(None if beta_range or momentum is None else _numbers(momentum, "--momentum")[0], beta1, beta2, eps)
+    lr_range = parse_range(lr, "--lr", 0.0) if lr else None
+    if lr_range is not None and (lr_min is not None or lr_max is not None):
+        raise BadInput("give --lr A:B or --lr-min/--lr-max, not both", "--lr")
+    if lr_range is not None and lr_range[0] <= 0:
+        raise BadInput(f"the rates in {lr!r} must be positive", "--lr")
     if plot:
         check_writable(plot, (".png",), "--plot")
         _check_dpi(dpi)
@@ -527,6 +945,25 @@ def sweep_cmd(
     names = [v.name for v in surface.parsed.variables]
     x0 = parse_point(start, len(names), names, "--start") if start else None
     optimizers = [o.strip() for o in optimizer.split(",")]
+    if beta_range is not None or batch_size is not None or seeds is not None:
+        from gradlab.training_cli import special_sweep
+
+        result, figure = special_sweep(surface, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear,
+                                       x0, steps, tol, hyper, batch_size, seeds, epochs, schedule, bool(plot),
+                                       _progress)
+        if plot:
+            from gradlab.plots import save
+
+            save(figure(result), plot, dpi)
+            note(f"wrote {plot}")
+        emit(result, fmt)
+        return
+    if epochs is not None or schedule is not None:
+        raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
+                       if epochs is not None else "--schedule")
+    if lr_range is not None:
+        lr_min, lr_max = lr_range[0], lr_range[1]
+        num = lr_range[2] or num
     lo, hi = default_range(surface, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
     lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
     update, close = _progress()
@@ -539,7 +976,8 @@ def sweep_cmd(
 
         save(sweep_figure(result), plot, dpi)
         note(f"wrote {plot}")
-    emit(result, fmt)
+    emit(result, out)
+    return _diverged_code(result.runs, exit_status)
 
 
 @app.command("plot")
@@ -596,11 +1034,14 @@ def critical_cmd(
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
 ) -> None:
     """Every critical point (∇f = 0), exact where possible, classified by the Hessian.
 
     Example: gradlab critical "x**3 + y**3 + 3*x**2 - 6*y**2 - 2"
     """
+    out = Out(fmt, header, compact).check("critical")
     from gradlab.analysis import critical_points
 
     if not (0 < timeout <= 600):
@@ -613,7 +1054,7 @@ def critical_cmd(
         result = critical_points(parsed, win, timeout, progress=update)
     finally:
         close()
-    emit(result, fmt)
+    emit(result, out)
 
 
 def _window(text: str) -> tuple[float, ...]:
@@ -625,38 +1066,67 @@ def _window(text: str) -> tuple[float, ...]:
 
 @app.command("check")
 def check_cmd(
-    expression: str = typer.Argument(..., help="The function."),
-    at: Optional[str] = typer.Option(None, "--at", help="Point: 1,2."),
+    expression: str = typer.Argument(..., help="The function; - reads one per line from stdin."),
+    at: Optional[list[str]] = AtOpt,
     grad: Optional[str] = typer.Option(None, "--grad", help='Your gradient to check: "g1, g2, ...".'),
     h: float = typer.Option(1e-5, "--h", help="Finite-difference step."),
     tol: float = typer.Option(1e-6, "--tol", help="Relative tolerance of the verdict."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Error against h, log-log, to FILE.png."),
     dpi: int = DpiOpt,
+    points: Optional[str] = PointsOpt,
+    fail_fast: bool = FailFastOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
+    shape: Optional[str] = ShapeOpt,
+    seed: Optional[int] = SeedOpt,
     fmt: Format = FormatOpt,
-) -> None:
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
+) -> int:
     """Check a gradient: exact against finite differences, or yours against the exact one.
+
+    Exits 1 when the check fails (your gradient is wrong), so `if gradlab check ...` works.
 
     Example: gradlab check "x**2*y + y*z**3" --at 1,2,3 --grad "2*x*y, x**2 + z**3, 3*y*z**2"
     """
     from gradlab.gradcheck import gradient_check
     from gradlab.parsing import parse_components
 
+    out = Out(fmt, header, compact).check("check")
     if plot:
         from gradlab.files import check_writable
 
         check_writable(plot, (".png",), "--plot")
         _check_dpi(dpi)
-    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    point = _point(at, parsed, required=True)
-    user = parse_components(grad, "--grad") if grad is not None else None
-    if user is not None:
-        extra = set().union(*(u.free_symbols for u in user)) - set(parsed.variables)
-        if extra:
-            raise BadInput(f"--grad uses {', '.join(sorted(s.name for s in extra))}, which f does not", "--grad")
-    result = gradient_check(parsed, point, h, tol, user)
+    user_all = parse_components(grad, "--grad") if grad is not None else None
+
+    def checked(parsed, point):
+        user = user_all
+        if user is not None:
+            extra = set().union(*(u.free_symbols for u in user)) - set(parsed.variables)
+            if extra:
+                raise BadInput(f"--grad uses {', '.join(sorted(s.name for s in extra))}, which f does not", "--grad")
+        return gradient_check(parsed, _require(point), h, tol, user)
+
+    if shape or seed is not None:
+        from gradlab.cli_backprop import flat_function
+
+        if grad is not None:
+            raise BadInput("--grad does not go with --shape (check the exact gradient against differences)", "--grad")
+        parsed, point = flat_function("check", expression, shape, _shaped_point(expression, at, points), seed,
+                                      variables, True)
+        result = checked(parsed, point)
+    elif _many(expression, at, points):
+        if plot:
+            raise BadInput("--plot draws one point: give one --at", "--plot")
+        code = run_many("check", expression, at, points, variables, surfaces, dims, True, fail_fast, out,
+                        checked, None, meta={"yours": grad is not None}, verdict=True)
+        return code
+    else:
+        parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
+        point = _point(_first(at), parsed, required=True)
+        result = checked(parsed, point)
     if plot:
         import numpy as np
 
@@ -667,7 +1137,8 @@ def check_cmd(
         fe, ce = error_curve(parsed, point, hs)
         plots.save(plots.check_figure(parsed, point, hs, fe, ce), plot, dpi)
         note(f"wrote {plot}")
-    emit(result, fmt)
+    emit(result, out)
+    return 0 if result.passed else 1
 
 
 @app.command("explain")
@@ -678,19 +1149,71 @@ def explain_cmd(
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
     fmt: Format = FormatOpt,
+    header: bool = HeaderOpt,
+    compact: bool = CompactOpt,
 ) -> None:
     """Derive ∂f/∂x step by step, naming each rule.
 
     Example: gradlab explain "x*exp(x)" --wrt x
     """
+    out = Out(fmt, header, compact).check("explain")
     from gradlab.explain import explain
 
-    emit(explain(_function(expression, variables, surfaces_file=surfaces, dims=dims), wrt), fmt)
+    emit(explain(_function(expression, variables, surfaces_file=surfaces, dims=dims), wrt), out)
+
+
+@app.command("taylor")
+def taylor_cmd(
+    expression: str = typer.Argument(..., help="The function (or a surface name)."),
+    at: Optional[str] = typer.Option(None, "--at", help="The point a: 1,2."),
+    order: int = typer.Option(2, "--order", help="1: the linear model; 2: also the quadratic one."),
+    lr: Optional[str] = typer.Option(None, "--lr", help="Gradient steps to check, comma-separated: predicted against actual decrease."),
+    direction: Optional[str] = typer.Option(None, "--dir", help="Direction of the sample offsets (default: −∇f)."),
+    plot: Optional[str] = typer.Option(None, "--plot", help="Draw the model's contours over f, shading |f − m| < tol, to FILE.png."),
+    tol: float = typer.Option(0.1, "--tol", help="With --plot: shade where |f − m| < tol."),
+    radius: Optional[float] = typer.Option(None, "--radius", help="With --plot: half-width of the window around a."),
+    dpi: int = DpiOpt,
+    variables: Optional[str] = VarsOpt,
+    surfaces: Optional[str] = SurfacesOpt,
+    dims: Optional[int] = DimsOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Linear and quadratic Taylor models at a point: errors, Newton step, safe step.
+
+    Example: gradlab taylor "exp(x)*cos(y)" --at 0,0 --lr 0.5
+    """
+    import math
+
+    from gradlab.taylor import taylor
+
+    if plot:
+        from gradlab.files import check_writable
+
+        check_writable(plot, (".png",), "--plot")
+        _check_dpi(dpi)
+        if not (math.isfinite(tol) and tol > 0):
+            raise BadInput(f"must be a positive number, got {tol}", "--tol")
+        if radius is not None and not (math.isfinite(radius) and radius > 0):
+            raise BadInput(f"must be a positive number, got {radius}", "--radius")
+    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
+    point = _point(at, parsed, required=True)
+    dvec = [float(v) for v in _point(direction, parsed, where="--dir")] if direction else None
+    result = taylor(parsed, point, order, _numbers(lr, "--lr") if lr else (), dvec)
+    if plot:
+        from gradlab.plots import save
+        from gradlab.training_plots import taylor_figure
+
+        save(taylor_figure(result, tol, radius), plot, dpi)
+        note(f"wrote {plot}")
+    emit(result, fmt)
 
 
 def _check_dpi(dpi: int) -> None:
     if not 10 <= dpi <= 600:
         raise BadInput(f"--dpi must be from 10 to 600, got {dpi}", "--dpi")
+
+
+from gradlab import cli_backprop  # noqa: E402,F401  registers `backprop` (computational graphs)
 
 
 def main() -> None:
@@ -701,15 +1224,22 @@ def main() -> None:
     costs a tenth of a second or more and does nothing for the user. Every file gradlab
     writes is complete and closed before this point.
     """
+    from gradlab import streams
+
+    streams.prepare()
+    if {"--install-completion", "--show-completion"} & set(sys.argv[1:]) or "_GRADLAB_COMPLETE" in os.environ:
+        app._add_completion = True  # typer builds the completion options only when asked: start-up stays fast
     try:
         app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     else:
         code = 0
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass  # the reader went away: nothing more to say
+    finally:
+        streams.cleanup()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # the reader went away or the disk is full: the error line is already out
     os._exit(code)

@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import sympy
@@ -20,7 +21,8 @@ from gradlab.parsing import Parsed
 from gradlab.runs import Objective, Run, RunSpec, descend
 from gradlab.surfaces import Surface
 from gradlab.theory import OptimizerTheory
-from gradlab.views import View
+from gradlab.views import View, plural
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 DEFAULT_LR = 0.01
 DEFAULT_STEPS = 1000
@@ -28,14 +30,51 @@ DEFAULT_TOL = 1e-6
 MAX_STEPS = 1_000_000
 MAX_RUNS = 100_000
 MAX_WORK = 200_000_000  # runs × steps: about half a minute of numpy at the most
+#: Numbers kept when every iterate is asked for (--trajectory, plots): runs × (steps + 1)
+#: × (n + 1), 8 bytes each in memory and about 20 characters each in a file.
+MAX_TRAJECTORY = 10_000_000
+#: What a figure or an animation draws at most (DescentResult.for_plot).
+MAX_PANELS = 12
+MAX_PLOT_RUNS = 200
+
+
+_PLAIN = re.compile(r"[+-]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?:[eE][+-]?\d{1,3})?")
+
+
+def plain_numbers(text: str, count: int | None = None) -> list[float] | None:
+    """Comma-separated plain decimal numbers (``0.01,2e-3,-4``) as floats, fast; ``None``
+    when any part is something else (``pi/4``, ``x=1``, ``1/100``), has another count
+    than ``count``, or is out of range: the caller then uses the safe parser, which
+    reads it or says exactly what is wrong. A decimal read exactly and then rounded is
+    the float ``float()`` gives, so both paths agree.
+
+    >>> plain_numbers("0.01, 2e-3,-4"), plain_numbers("pi/4"), plain_numbers("1,2", count=3)
+    ([0.01, 0.002, -4.0], None, None)
+    """
+    parts = text.split(",")
+    if count is not None and len(parts) != count:
+        return None
+    out = []
+    for p in parts:
+        p = p.strip()
+        if not _PLAIN.fullmatch(p):
+            return None
+        mantissa, _, exponent = p.lower().partition("e")
+        if exponent and abs(int(exponent)) > 300:
+            return None  # the parser's limit on exponents decides, and says so
+        v = float(p)
+        if not abs(v) <= 1e300:
+            return None
+        out.append(v)
+    return out
 
 
 def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
     """A surface for an expression typed on the command line: no known minima, a window
     around the start."""
     if len(start) != len(parsed.variables):
-        raise BadInput(f"the start has {len(start)} coordinates; the function has "
-                       f"{len(parsed.variables)} variables", "--start")
+        raise BadInput(f"the start has {plural(len(start), 'coordinate')}; the function has "
+                       f"{plural(len(parsed.variables), 'variable')}", "--start")
     r = max([5.0, *(2 * abs(float(v)) for v in start)])
     s = [float(v) for v in start] + [0.0, 0.0]
     window = (s[0] - r, s[0] + r, s[1] - r, s[1] + r)
@@ -54,8 +93,13 @@ def objective_for(surface: Surface, starts: Sequence[Sequence[float]] = ()) -> O
 
 
 def check_options(optimizers: Sequence[str], lrs: Sequence[float], starts: Sequence[Sequence[float]],
-                  steps: int, tol: float) -> None:
-    """Refuse bad options before any work (exit 2)."""
+                  steps: int, tol: float, runs: int | None = None, trajectory: bool = False,
+                  n: int = 2) -> None:
+    """Refuse bad options before any work (exit 2).
+
+    ``runs``: how many runs the batch makes (default: every optimizer × every lr × every
+    start); ``trajectory``: every iterate is kept, ``n`` coordinates each.
+    """
     for name in optimizers:
         if name not in NAMES:
             raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
@@ -66,17 +110,23 @@ def check_options(optimizers: Sequence[str], lrs: Sequence[float], starts: Seque
             raise BadInput(f"learning rate {lr!r} must be a positive number", "--lr")
     if not 1 <= steps <= MAX_STEPS:
         raise LimitExceeded(f"--steps must be from 1 to {MAX_STEPS}", "--steps")
-    if not (math.isfinite(tol) and tol > 0):
-        raise BadInput("the tolerance must be a positive number", "--tol")
-    runs = len(optimizers) * len(lrs) * len(starts)
+    if not (math.isfinite(tol) and tol >= 0):
+        raise BadInput("the tolerance must be a number ≥ 0 (0: run every step)", "--tol")
+    if runs is None:
+        runs = len(optimizers) * len(lrs) * len(starts)
     if runs > MAX_RUNS:
         raise LimitExceeded(f"{runs} runs; the limit is {MAX_RUNS}", "--lr/--start")
     if runs * steps > MAX_WORK:
         raise LimitExceeded(f"{runs} runs × {steps} steps is more than {MAX_WORK:.0e} steps in all", "--steps")
+    kept = runs * (steps + 1) * (n + 1)
+    if trajectory and kept > MAX_TRAJECTORY:
+        raise LimitExceeded(f"keeping every iterate of {runs} run{'s' if runs != 1 else ''} × {steps} steps "
+                            f"({n} coordinates and f each) is more than {MAX_TRAJECTORY:.0e} numbers; "
+                            "use fewer --steps or runs", "--trajectory/--plot/--animate")
 
 
 @dataclass(frozen=True)
-class DescentResult:
+class DescentResult(Presentable):
     """Every run of one ``descend`` call, with the surface and the settings used.
 
     ``bounds[i]`` is the stability bound theory gives run i's optimizer at the known
@@ -100,56 +150,105 @@ class DescentResult:
             "max_steps": self.steps,
             "tol": self.tol,
             "f_star": self.f_star,
-            "runs": [self._record(i) for i in range(len(self.runs))],
+            "runs": self._records(),
         }
 
-    def _record(self, i: int) -> dict[str, Any]:
-        rec = self.runs[i].to_record()
-        b = self.bounds[i] if self.bounds else None
-        rec["stability_bound"] = b.bound if b is not None else None
-        return rec
+    def for_plot(self, max_panels: int = MAX_PANELS, max_runs: int = MAX_PLOT_RUNS) -> tuple["DescentResult", str | None]:
+        """The result with at most ``max_panels`` (optimizer, lr) pairs and ``max_runs``
+        runs, spread evenly over the batch, for drawing; and a note saying what was left
+        out (``None`` when nothing was). A figure of 1,000 panels helps nobody and takes
+        minutes to draw.
 
-    def _versus(self, i: int) -> str | None:
-        """"0.06 > 2/λmax = 0.04": the run's rate against its bound."""
+        >>> from gradlab.surfaces import builtin
+        >>> res = run_descent(builtin()["bowl"], ["gd"], [0.01 * k for k in range(1, 31)], steps=3)
+        >>> small, note = res.for_plot()
+        >>> len(small.runs), note
+        (12, 'drawing 12 of 30 (optimizer, lr) pairs, spread over the batch; every run is in the output')
+        """
+        runs = list(self.runs)
+        pairs = list(dict.fromkeys((r.optimizer, r.lr) for r in runs))
+        keep_pairs = pairs if len(pairs) <= max_panels else \
+            [pairs[round(k * (len(pairs) - 1) / (max_panels - 1))] for k in range(max_panels)]
+        chosen = set(keep_pairs)
+        idx = [i for i, r in enumerate(runs) if (r.optimizer, r.lr) in chosen]
+        if len(idx) > max_runs:
+            idx = [idx[round(k * (len(idx) - 1) / (max_runs - 1))] for k in range(max_runs)]
+        if len(idx) == len(runs):
+            return self, None
+        parts = []
+        if len(keep_pairs) < len(pairs):
+            parts.append(f"{len(keep_pairs)} of {len(pairs)} (optimizer, lr) pairs")
+        if len(idx) < sum(1 for r in runs if (r.optimizer, r.lr) in chosen):
+            parts.append(f"{len(idx)} of {len(runs)} runs")
+        note = f"drawing {' and '.join(parts)}, spread over the batch; every run is in the output"
+        bounds = tuple(self.bounds[i] for i in idx) if self.bounds else ()
+        return replace(self, runs=tuple(runs[i] for i in idx), bounds=bounds), note
+
+    def _records(self) -> list[dict[str, Any]]:
+        # From the columns when the runs are a batch (Runs): 10,000 Run objects cost more
+        # than the JSON text itself.
+        recs = self.runs.records() if hasattr(self.runs, "records") else [r.to_record() for r in self.runs]
+        for i, rec in enumerate(recs):
+            b = self.bounds[i] if self.bounds else None
+            rec["stability_bound"] = b.bound if b is not None else None
+        return recs
+
+    def _below(self, i: int) -> bool | None:
+        """Whether run i's rate is below its stability bound (None: no bound known)."""
         b = self.bounds[i] if self.bounds else None
-        if b is None or b.bound is None:
-            return None
-        lr = self.runs[i].lr
-        sign = "<" if lr < b.bound else ">" if lr > b.bound else "="
-        return f"{lr:g} {sign} {b.short} = {b.bound:.4g}"
+        return None if b is None or b.bound is None else bool(self.runs[i].lr < b.bound)
+
+    def _bound_notes(self) -> tuple[str, ...]:
+        """One line per optimizer and bound: "gd: stable for lr < 2/λmax = 0.04"."""
+        seen: dict[str, None] = {}
+        minima = [m for m in self.surface.minima if not m.kink]
+        for r, b in zip(self.runs, self.bounds):
+            if b is not None and b.bound is not None:
+                value = f"{b.bound:.4g}"
+                rule = value if b.short in ("", value) else f"{b.short} = {value}"
+                where = ""
+                if len(minima) > 1:  # name the minimum the bound was taken at, as _bounds chose it
+                    end = r.x if all(math.isfinite(v) for v in r.x) else r.start
+                    m = min(minima, key=lambda m: math.dist([float(v) for v in m.point], end))
+                    where = " at the minimum (" + ", ".join(f"{float(v):.4g}" for v in m.point) + ")"
+                seen[f"{r.optimizer}: theory says stable for lr < {rule}{where}"] = None
+        lines = tuple(seen)
+        if any("λmax" in line for line in lines):
+            lines += ("λmax: the largest eigenvalue of the Hessian at the nearest known minimum",)
+        return lines
 
     def view(self) -> View:
         """Plain rows: optimizer, lr, start, status, steps, f, ‖∇f‖, diverged_at,
         distance to the nearest known minimum, x. The table leaves out what does not
-        vary or is not known, to fit a terminal."""
-        plain = tuple(
+        vary or is not known, to fit a terminal, and explains the bound below."""
+        plain_rows = tuple(
             (r.optimizer, r.lr, r.start, r.status, r.steps, r.f, r.grad_norm, r.diverged_at, r.distance, r.x)
             for r in self.runs
         )
-        cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "div. at", "to min",
-                "lr vs bound", "x"]
-        plain_rows = plain
-        plain = tuple(row[:9] + (self._versus(i), row[9]) for i, row in enumerate(plain))
-        drop = set()
-        if all(row[9] is None for row in plain):
+        cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "diverged at", "to min",
+                "lr < bound", "x"]
+        rows = tuple(row[:9] + (self._below(i), row[9]) for i, row in enumerate(plain_rows))
+        drop = {10}  # the end point stays in plain and JSON output
+        if all(row[9] is None for row in rows):
             drop.add(9)
-        else:
-            # room for the bound: x and the distance stay in plain and JSON output
-            drop.update({8, 10})
         if len({r.start for r in self.runs}) == 1:
             drop.add(2)
-        if all(r.distance is None for r in self.runs):
-            drop.add(8)
-        if all(r.diverged_at is None for r in self.runs):
-            drop.add(7)
+        if all(r.distance is None for r in self.runs) or 9 not in drop:
+            drop.add(8)  # room for the bound: the distance stays in plain and JSON output
+        if all(r.diverged_at is None or r.diverged_at == r.steps for r in self.runs):
+            drop.add(7)  # a diverged run's steps already say when
         keep = [i for i in range(len(cols)) if i not in drop]
         name = self.surface.name or f"f = {self.surface.text}"
-        notes = tuple(f"{r.optimizer} lr={r.lr!r}: {r.message}" for r in self.runs if "Hessian" in r.message)
+        notes = (f"runs stop when ‖∇f‖ < {self.tol:g} (converged) or after "
+                 f"{plural(self.steps, 'step')} (max_steps)",)
+        if any(r.status == "diverged" for r in self.runs) and 7 in drop:
+            notes += ("diverged: at the step shown, a coordinate left ±1000 × the surface's size or a value overflowed",)
+        notes += self._bound_notes()
+        notes += tuple(f"{r.optimizer} lr={r.lr!r}: {r.message}" for r in self.runs if "Hessian" in r.message)
         return View(
-            f"descent on {name} from {_start(self.runs)} ({self.steps} steps at most, ‖∇f‖ < {self.tol:g})",
-            tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in plain),
-            notes=notes, plain_cells=plain_rows, digits=3,
-            nowrap=tuple(k for k, i in enumerate(keep) if cols[i] == "lr vs bound"),
+            f"descent on {name} from {_start(self.runs)}",
+            tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in rows),
+            notes=notes, plain_cells=plain_rows, digits=4, fold=(0,) if 0 in keep else (),
         )
 
 
@@ -177,18 +276,20 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     starts = [tuple(float(v) for v in s) for s in (starts or [surface.start])]
     steps = steps if steps is not None else (surface.steps or DEFAULT_STEPS)
     per_optimizer = {o: list(lrs) if lrs is not None else default_lrs(surface, o) for o in optimizers}
-    check_options(optimizers, [lr for v in per_optimizer.values() for lr in v], starts, steps, tol)
+    n = len(surface.parsed.variables)
     for s in starts:
-        if len(s) != len(surface.parsed.variables):
-            raise BadInput(f"a start has {len(s)} coordinates; the function has "
-                           f"{len(surface.parsed.variables)} variables", "--start")
+        if len(s) != n:
+            raise BadInput(f"a start has {plural(len(s), 'coordinate')}; the function has "
+                           f"{plural(n, 'variable')}", "--start")
+    check_options(optimizers, [lr for v in per_optimizer.values() for lr in v], starts, steps, tol,
+                  runs=sum(len(v) for v in per_optimizer.values()) * len(starts), trajectory=trajectory, n=n)
     specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]
     obj = objective_for(surface, starts)
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
-    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}))
+    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}, obj))
 
 
-def _bounds(surface: Surface, runs, hyper: dict) -> tuple[OptimizerTheory | None, ...]:
+def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -> tuple[OptimizerTheory | None, ...]:
     """Each run's stability bound at the known minimum nearest where it ended."""
     import numpy as np
 
@@ -208,7 +309,8 @@ def _bounds(surface: Surface, runs, hyper: dict) -> tuple[OptimizerTheory | None
         end = np.array(r.x if all(math.isfinite(v) for v in r.x) else r.start)
         k = int(np.argmin(np.linalg.norm(points - end, axis=1)))
         if k not in curvatures:
-            c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum")
+            c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum",
+                             obj.gradient_exprs if obj is not None else None)
             curvatures[k] = c
         c = curvatures[k]
         out.append(optimizer_theory(r.optimizer, c.eigenvalues, hyper, c.exact) if c.eigenvalues[-1] > 0 else None)

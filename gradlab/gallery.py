@@ -15,6 +15,7 @@ from gradlab import derivatives as d
 from gradlab.parsing import to_text
 from gradlab.surfaces import Surface
 from gradlab.views import View
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 
 def _point(p) -> dict[str, Any]:
@@ -36,8 +37,17 @@ def _summary(s: Surface) -> dict[str, Any]:
     }
 
 
+def _minima(s: Surface) -> str:
+    """The first known minimum, and how many more (``gradlab surfaces NAME`` lists all)."""
+    if not s.minima:
+        return "none"
+    m = s.minima[0]
+    first = f"f{_short(m.point)} = {m.f if len(str(m.f)) < 12 else format(float(m.f), '.6g')}"
+    return first + (f" and {len(s.minima) - 1} more" if len(s.minima) > 1 else "")
+
+
 @dataclass(frozen=True)
-class SurfaceList:
+class SurfaceList(Presentable):
     """Every surface of a catalogue, in file order."""
 
     surfaces: tuple[Surface, ...]
@@ -48,8 +58,7 @@ class SurfaceList:
     def view(self) -> View:
         rows = tuple(
             (s.name, f"{len(s.parsed.variables)}{' (--dims)' if s.dims else ''}", s.text,
-             "; ".join(f"f{_short(m.point)} = {m.f if len(str(m.f)) < 12 else format(float(m.f), '.6g')}"
-                       for m in s.minima) or "none")
+             _minima(s))
             for s in self.surfaces
         )
         return View("surfaces", ("name", "dims", "expression", "minima"), rows)
@@ -60,7 +69,7 @@ def surface_list(cat: Mapping[str, Surface]) -> SurfaceList:
 
 
 @dataclass(frozen=True)
-class SurfaceDetail:
+class SurfaceDetail(Presentable):
     """One surface with its gradient, Hessian and, at each known minimum, the Hessian's
     eigenvalues (``minima`` rows: point, f, eigenvalues, classification)."""
 

@@ -25,6 +25,7 @@ from gradlab.errors import BadInput
 from gradlab.numeric import complex_step, central_difference, forward_difference, lambdify
 from gradlab.parsing import Parsed, to_text
 from gradlab.views import View
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 DEFAULT_H = 1e-5
 DEFAULT_TOL = 1e-6
@@ -62,7 +63,7 @@ class Component:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Presentable):
     """A gradient check at one point, with the step ``h`` and relative tolerance used.
 
     ``passed``: with ``--grad``, every one of the user's components is right; otherwise

@@ -34,6 +34,9 @@ class Optimizer(NamedTuple):
     hyper: dict
     init: Callable[[np.ndarray], State]
     update: Update
+    #: Index in the state of a per-run flag the engine counts over the steps it keeps
+    #: (Newton: steps that met a Hessian that is not positive definite), or None.
+    flag: int | None = None
 
 
 def _lr_and_buffer(lr: np.ndarray) -> Callable[[np.ndarray], State]:
@@ -132,27 +135,61 @@ def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:
 def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optimizer:
     """Newton's method with the exact Hessian: step = −lr·H⁻¹g.
 
-    Where H is not positive definite, each eigenvalue λ is replaced by max(|λ|, δ) with
-    δ = 1e-8·max(1, max|λ|) (the "saddle-free" Newton step): the step then always goes
-    downhill, and moves away from saddles instead of towards them. The state counts these
-    modified steps per run.
+    Where H is positive definite (every eigenvalue > 0) the step uses H itself. Elsewhere
+    each eigenvalue λ is replaced by max(|λ|, 1e-8·max|λ|) (the "saddle-free" Newton step):
+    the step then always goes downhill, and moves away from saddles instead of towards
+    them. Where H has a non-finite entry (f undefined nearby) the step is NaN, so that run
+    diverges and the others go on. The state's second entry flags, per run, whether this
+    step met a Hessian that is not positive definite; the engine counts the flags of the
+    steps it keeps.
+
+    >>> opt = newton(np.array([1.0]), lambda X: np.array([[[2.0], [0.0]], [[0.0], [-2.0]]]))
+    >>> x = np.array([[1.0], [1.0]])
+    >>> step, (_, flag) = opt.update(np.array([[2.0], [-2.0]]), opt.init(x), x)
+    >>> (x + step).ravel().tolist(), flag.tolist()
+    ([0.0, 2.0], [True])
     """
 
     def init(x):
-        return (np.array(lr, dtype=float), np.zeros(x.shape[1], dtype=int))
+        return (np.array(lr, dtype=float), np.zeros(x.shape[1], dtype=bool))
 
     def update(g, state, x):
-        a, modified = state
+        a = state[0]
+        if g.shape[1] == 1:
+            return _one(g, a, hessian(x)[:, :, 0])
         H = np.moveaxis(hessian(x), -1, 0)  # (R, n, n)
-        w, V = np.linalg.eigh(H)
-        floor = 1e-8 * np.maximum(1.0, np.abs(w).max(axis=1, keepdims=True))
-        bad = (w <= floor).any(axis=1)
-        w = np.maximum(np.abs(w), floor)
-        gt = g.T[:, :, None]  # (R, n, 1)
-        d = V @ ((np.swapaxes(V, 1, 2) @ gt) / w[:, :, None])
-        return -a * d[:, :, 0].T, (a, modified + bad)
+        d = np.full(g.shape[::-1], np.nan)  # (R, n)
+        finite = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=0)
+        modified = np.zeros(H.shape[0], dtype=bool)
+        if finite.any():
+            Hf, gf = H[finite], g.T[finite][:, :, None]  # (r, n, n), (r, n, 1)
+            # eigvalsh decides; only the Hessians that need it pay for eigenvectors.
+            pd = np.linalg.eigvalsh(Hf).min(axis=1) > 0
+            df = np.empty(gf.shape[:2])
+            if pd.any():
+                df[pd] = np.linalg.solve(Hf[pd], gf[pd])[:, :, 0]
+            if not pd.all():
+                w, V = np.linalg.eigh(Hf[~pd])
+                floor = 1e-8 * np.abs(w).max(axis=1, keepdims=True)
+                w = np.maximum(np.abs(w), floor)  # all-zero H: 0/0, a NaN step, divergence
+                gn = gf[~pd]
+                df[~pd] = (V @ ((np.swapaxes(V, 1, 2) @ gn) / w[:, :, None]))[:, :, 0]
+            d[finite] = df
+            modified[np.flatnonzero(finite)[~pd]] = True
+        return -a * d.T, (a, modified)
 
-    return Optimizer("newton", {}, init, update)
+    def _one(g, a, H):
+        """The same step for a single run, without the batch's bookkeeping."""
+        gv = g[:, 0]
+        if not (np.isfinite(H).all() and np.isfinite(gv).all()):
+            return np.full_like(g, np.nan), (a, np.zeros(1, dtype=bool))
+        if np.linalg.eigvalsh(H).min() > 0:
+            return -a * np.linalg.solve(H, gv)[:, None], (a, np.zeros(1, dtype=bool))
+        w, V = np.linalg.eigh(H)
+        w = np.maximum(np.abs(w), 1e-8 * np.abs(w).max())
+        return -a * (V @ ((V.T @ gv) / w))[:, None], (a, np.ones(1, dtype=bool))
+
+    return Optimizer("newton", {}, init, update, flag=1)
 
 
 def make(name: str, lr: np.ndarray, hessian: Callable | None = None, **hyper: float) -> Optimizer:

@@ -16,9 +16,10 @@ from gradlab.views import Cell, View
 
 
 def cell_text(cell: Cell) -> str:
-    """One cell as plain text: floats round-trip, ``None`` is empty."""
+    """One cell as plain text: floats round-trip, ``None`` is ``NA`` (never an empty
+    field: ``IFS=$'\\t' read`` would collapse it and shift the columns)."""
     if cell is None:
-        return ""
+        return "NA"
     if isinstance(cell, float):
         return repr(float(cell))  # float(): NumPy 2 scalars repr as np.float64(...)
     if isinstance(cell, tuple):
@@ -36,20 +37,94 @@ def render_plain(views: Iterable[View]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _json_safe(value: Any) -> Any:
-    # JSON has no NaN or infinity: a non-finite float is written as null.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+def _nonfinite(value: float) -> str:
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _has_nonfinite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return any(_has_nonfinite(v) for v in value)
+    return False
+
+
+def _marks(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isfinite(value) else _nonfinite(value)
+    return [_marks(v) for v in value]
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` made valid JSON (RFC 8259): a non-finite float becomes null, and the key
+    that held it gains a sibling ``<key>_nonfinite`` saying which (``"inf"``, ``"-inf"``,
+    ``"nan"``; for a list, a list of those and nulls).
+
+    >>> json_safe({"f": float("inf"), "x": [1.0, float("nan")]})
+    {'f': None, 'f_nonfinite': 'inf', 'x': [1.0, None], 'x_nonfinite': [None, 'nan']}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out[k] = json_safe(v)
+            if _has_nonfinite(v) and not isinstance(v, dict):
+                out[f"{k}_nonfinite"] = _marks(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # a NumPy scalar
+        return json_safe(value.item())
     return value
 
 
-def render_json(record: dict[str, Any]) -> str:
-    """One JSON document, strict (no NaN), floats round-trip."""
-    return json.dumps(_json_safe(record), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+_json_safe = json_safe
+
+
+def _pretty(value: Any, indent: str, ascii: bool) -> str:
+    """Indented JSON with every list of numbers (or of null/strings) kept on one line."""
+    dumps = lambda v: json.dumps(v, allow_nan=False, ensure_ascii=ascii)  # noqa: E731
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = indent + "  "
+        items = [f"{inner}{dumps(k)}: {_pretty(v, inner, ascii)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value) or all(
+                isinstance(v, list) and all(not isinstance(w, (dict, list)) for w in v) for v in value):
+            return dumps(value) if all(not isinstance(v, list) for v in value) else \
+                "[" + ", ".join(dumps(v) for v in value) + "]"
+        inner = indent + "  "
+        return "[\n" + ",\n".join(inner + _pretty(v, inner, ascii) for v in value) + "\n" + indent + "]"
+    return dumps(value)
+
+
+def render_json(record: dict[str, Any], ascii: bool = False, compact: bool = False) -> str:
+    """One JSON document, strict (no NaN), floats round-trip; lists of numbers stay on
+    one line; ``compact`` writes the whole document on one line; ``ascii`` escapes
+    non-ASCII characters (``\\u2207``) for a stream that cannot encode them.
+
+    >>> print(render_json({"x": [1.0, 2.0], "m": [[1, 2], [3, 4]]}))
+    {
+      "x": [1.0, 2.0],
+      "m": [[1, 2], [3, 4]]
+    }
+    <BLANKLINE>
+    """
+    safe = json_safe(record)
+    if compact:
+        return json.dumps(safe, allow_nan=False, ensure_ascii=ascii, separators=(",", ":")) + "\n"
+    return _pretty(safe, "", ascii) + "\n"
+
+
+def trajectory_rows(runs, variables):
+    """The CSV lines of :func:`trajectory_csv`, one at a time (for ``--trajectory -``)."""
+    yield ",".join(["run", "optimizer", "lr", "step", *variables, "f"]) + "\n"
+    for i, r in enumerate(runs):
+        for k, (row, f) in enumerate(zip(r.trajectory, r.trajectory_f)):
+            yield ",".join([str(i), r.optimizer, repr(r.lr), str(k), *(repr(float(v)) for v in row), repr(float(f))]) + "\n"
 
 
 def trajectory_csv(runs, variables) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import io
+import keyword
 import math
 import re
 import tokenize
@@ -23,11 +24,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
+import mpmath
 import sympy
 from sympy.printing.str import StrPrinter
 
 from gradlab.errors import BadInput, LimitExceeded
-from gradlab.functions import relu, sigmoid, softplus, step
+from gradlab.functions import Abs, logsumexp, mp_value, relu, sigmoid, sign, softmax, softplus, step
 
 # Limits, all checked before SymPy builds anything large (README: "What gradlab refuses").
 MAX_CHARS = 10_000
@@ -44,17 +46,32 @@ _UNARY = {
     "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
     "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan,
     "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
-    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs,
+    "asinh": sympy.asinh, "acosh": sympy.acosh, "atanh": sympy.atanh,
+    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": Abs,
     "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
-    # sign and step are what gradlab prints for the derivatives of abs and relu, so
-    # they must read back in.
-    "sign": sympy.sign, "step": step,
+    # What gradlab can print must read back in (README, "Names gradlab knows"): sign and
+    # step are the derivatives of abs and relu; re, im,
+    # lambertw come out of SymPy's calculus and solve. max and min are built from relu
+# (max(a, b) = b + relu(a - b)), which knows its kink and is defined at every real point.
+    "sign": sign, "step": step, "re": sympy.re, "im": sympy.im, "lambertw": sympy.LambertW,
 }
-_VARIADIC = ("logsumexp", "softmax")
+# name -> (fewest, most) arguments; None is no upper bound
+_VARIADIC = {"logsumexp": (1, None), "softmax": (1, None), "max": (1, None), "min": (1, None), "atan2": (2, 2)}
 FUNCTIONS = tuple(sorted([*_UNARY, *_VARIADIC]))
 CONSTANTS = {"pi": sympy.pi, "e": sympy.E}
+# SymPy's own spellings, which its str() prints in exact values (JSON "exact"): read as
+# gradlab's names, so every printed result parses back.
+ALIASES = {"E": "e", "Abs": "abs", "LambertW": "lambertw", "Max": "max", "Min": "min"}
 # Names that look like numbers or SymPy internals: refused rather than made variables.
-_RESERVED = {"nan", "inf", "infinity", "oo", "zoo", "I", "E", "true", "false", "none"}
+_RESERVED = {"nan", "inf", "infinity", "oo", "zoo", "I", "true", "false", "none"}
+# Names from other tools, with what to write instead.
+_INSTEAD = {
+    "ln": "log", "log10": "log(x)/log(10)", "log2": "log(x)/log(2)", "arcsin": "asin", "arccos": "acos",
+    "arctan": "atan", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "pow": "x**y",
+    "power": "x**y", "sgn": "sign", "fabs": "abs", "absolute": "abs", "expit": "sigmoid", "logistic": "sigmoid",
+    "cot": "1/tan(x)", "sec": "1/cos(x)", "csc": "1/sin(x)", "atan2d": "atan2", "heaviside": "step (step(0) = 0)", "Heaviside": "step (step(0) = 0)",
+    "maximum": "max", "minimum": "min", "amax": "max", "amin": "min",
+}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
 
@@ -122,25 +139,66 @@ def _check_text(text: str, where: str) -> str:
     return text.replace("^", "**")
 
 
+_OPERAND_END = (tokenize.NUMBER, tokenize.NAME)
+
+
+def _is_operand(tok: tokenize.TokenInfo) -> bool:
+    return tok.type in _OPERAND_END and not keyword.iskeyword(tok.string)
+
+
 def _check_tokens(text: str, where: str) -> None:
-    """Literal and nesting limits, checked on tokens before ``ast`` builds a tree."""
-    depth = 0
+    """Literal and nesting limits, checked on tokens before ``ast`` builds a tree, and
+    the mistakes people make most (``2x``, ``(a)(b)``, an unclosed bracket), named with
+    their fix before Python's parser words them its own way."""
+    depth, prev = 0, None
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.ENDMARKER,
+                            tokenize.INDENT, tokenize.DEDENT):
+                continue
+            col = tok.start[1] + 1
             if tok.type == tokenize.OP and tok.string in "([{":
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise LimitExceeded(f"nesting deeper than {MAX_DEPTH} levels", where)
             elif tok.type == tokenize.OP and tok.string in ")]}":
                 depth -= 1
+                if depth < 0:
+                    raise BadInput(f"unmatched {tok.string!r} at column {col}", where)
             elif tok.type == tokenize.NUMBER:
                 _check_literal(tok.string, where)
             elif tok.type == tokenize.STRING:
                 raise BadInput("strings are not allowed", where)
-    except tokenize.TokenError as exc:
-        raise BadInput(f"incomplete expression: {exc.args[0]}", where) from None
+            elif tok.type == tokenize.OP and tok.string in ("=", ";") and (depth == 0 or tok.string == ";"):
+                raise BadInput(f"{tok.string!r} at column {col} is not allowed: give one expression "
+                               "(a point is written x=2,y=5 only after --at)", where)
+            elif tok.type == tokenize.ERRORTOKEN and tok.string.strip():
+                raise BadInput(f"character {tok.string!r} at column {col} is not part of an expression", where)
+            _check_juxtaposed(prev, tok, where)
+            prev = tok
+    except tokenize.TokenError:
+        missing = "')'" if depth > 0 else "something"
+        raise BadInput(f"syntax error: the expression is unfinished: missing {missing}?", where) from None
     except (SyntaxError, IndentationError) as exc:  # tokenize raises these for bad indents
         raise BadInput(f"syntax error: {exc.msg}", where) from None
+    if prev is not None and prev.type == tokenize.OP and prev.string in ("+", "-", "*", "/", "**", "^", ","):
+        raise BadInput(f"syntax error: the expression ends with {prev.string!r}: something is missing after it", where)
+
+
+def _check_juxtaposed(prev: tokenize.TokenInfo | None, tok: tokenize.TokenInfo, where: str) -> None:
+    """Two operands side by side (``2x``, ``2 x``, ``x y``, ``(a)(b)``, ``2(x)``): a
+    product written as in a textbook; say how to write it."""
+    if prev is None:
+        return
+    left_ends = _is_operand(prev) or (prev.type == tokenize.OP and prev.string == ")")
+    right_starts = _is_operand(tok) or (tok.type == tokenize.OP and tok.string == "(")
+    if not (left_ends and right_starts):
+        return
+    if prev.type == tokenize.NAME and tok.string == "(":
+        return  # a call: f(x)
+    a = prev.string if prev.string != ")" else "(...)"
+    b = tok.string if tok.string != "(" else "(...)"
+    raise BadInput(f"{a} and {b} are side by side at column {tok.start[1] + 1}: write {a}*{b}", where)
 
 
 def _check_literal(lit: str, where: str) -> None:
@@ -166,7 +224,10 @@ def _syntax_tree(text: str, where: str) -> ast.expr:
         raise BadInput(f"syntax error: {exc}", where) from None
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
-        raise BadInput(f"syntax error{col}: {exc.msg}", where) from None
+        msg = exc.msg.split(". Perhaps")[0]  # Python's guesses ("forgot a comma?") mislead here
+        if "'='" in msg or "assignment" in msg or "expression cannot contain" in msg:
+            msg = "'=' is not allowed; give the expression only (or x=2,y=5 for a point)"
+        raise BadInput(f"syntax error{col}: {msg}", where) from None
     except (RecursionError, MemoryError, ValueError):
         raise LimitExceeded("expression is too complex to read", where) from None
     nodes, stack = 0, [(tree.body, 1)]
@@ -265,6 +326,7 @@ class _Walker:
         name = node.id
         if name in self.env:
             return self.env[name]
+        name = ALIASES.get(name, name)
         if name in CONSTANTS:
             return CONSTANTS[name]
         if name in _UNARY or name in _VARIADIC:
@@ -290,6 +352,8 @@ class _Walker:
             parts, bits = [], 0
             for inverted, operand in _chain(node):
                 value = self.walk(operand)
+                if inverted and family == "mul" and value.is_zero:
+                    raise self.fail("division by zero", operand)
                 if family == "mul" and value.is_Rational:
                     # a product's digits add up: refuse before SymPy multiplies them out
                     bits += max(int(abs(value.p)).bit_length(), int(value.q).bit_length())
@@ -300,7 +364,29 @@ class _Walker:
             return self.check_size(result, node)
         left, right = self.walk(node.left), self.walk(node.right)
         self.check_power(left, right, node)
-        return self.check_size(left**right, node)
+        if left.is_zero and right.is_extended_negative:
+            raise self.fail("division by zero (0 to a negative power)", node)
+        if left.is_number and left.is_extended_negative and not right.is_number:
+            # (-2)**x is complex at every non-integer x: not a function gradlab can draw
+            raise self.fail(f"{ast.get_source_segment(self.text, node) or 'the power'} is not real when the "
+                            "exponent is not a whole number; use a positive base", node)
+        return self.check_real(self.check_size(left**right, node), node)
+
+    def check_real(self, value: sympy.Expr, node: ast.AST) -> sympy.Expr:
+        """Refuse a constant that is not a finite real number (``sqrt(-1)``, ``log(0)``,
+        ``asin(pi)``), where it is written, as surface files do: gradlab's maths is real."""
+        if value.is_Rational or not value.is_number:
+            return value
+        text = ast.get_source_segment(self.text, node) or to_text(value)
+        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            raise self.fail(f"{text} is undefined (a pole, such as division by zero or log(0))", node)
+        real = value.is_extended_real
+        if real is None:  # undecided: a value whose imaginary part is not negligible
+            v = mp_value(value, 64)
+            real = not (isinstance(v, mpmath.mpc) and abs(v.imag) > abs(v) * 2.0**-40)
+        if not real:
+            raise self.fail(f"{text} is not a real number", node)
+        return value
 
     def check_power(self, base: sympy.Expr, exponent: sympy.Expr, node: ast.AST) -> None:
         """Refuse powers whose exact value would be enormous, before computing them."""
@@ -327,25 +413,31 @@ class _Walker:
 
     def call(self, node: ast.Call) -> sympy.Expr:
         if not isinstance(node.func, ast.Name):
-            raise self.fail("only named functions can be called", node)
-        name = node.func.id
+            raise self.fail("only named functions can be called; for a product write (...)*(...)", node)
+        name = ALIASES.get(node.func.id, node.func.id)
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail(f"{name}() takes plain arguments only", node)
         if name in ("sum", "mean") and (self.ctx.columns or self.ctx.vector):
             return self.aggregate(name, node)
         if name == "softmax":
             raise self.fail("softmax is vector-valued; use it on its own in jacobian", node)
-        if name not in _UNARY and name != "logsumexp":
-            hint = _closest(name, FUNCTIONS)
-            raise self.fail(f"unknown function {name!r}{hint}", node)
+        if name not in _UNARY and name not in _VARIADIC:
+            raise self.fail(_unknown_function(name, self.env, self.ctx), node)
         args = [self.walk(a) for a in node.args]
-        if name == "logsumexp":
-            if not args:
-                raise self.fail("logsumexp() needs at least one argument", node)
-            return sympy.log(sympy.Add(*[sympy.exp(a) for a in args]))
+        if name in _VARIADIC:
+            lo, hi = _VARIADIC[name]
+            if len(args) < lo or (hi is not None and len(args) > hi):
+                want = f"exactly {lo}" if lo == hi else f"at least {lo}"
+                raise self.fail(f"{name}() takes {want} argument{'s' if lo != 1 else ''}, got {len(args)}", node)
+            fn = {"logsumexp": logsumexp, "max": _max, "min": _min, "atan2": sympy.atan2}[name]
+            return self.check_real(fn(*args), node)
+        if name == "lambertw" and len(args) == 2:  # the printed form LambertW(u, k)
+            if not args[1].is_Integer:
+                raise self.fail("the branch k of lambertw(u, k) is a whole number", node)
+            return self.check_real(sympy.LambertW(*args), node)
         if len(args) != 1:
             raise self.fail(f"{name}() takes exactly one argument, got {len(args)}", node)
-        return _UNARY[name](args[0])
+        return self.check_real(_UNARY[name](args[0]), node)
 
     def constant_int(self, node: ast.AST, what: str) -> int:
         value = self.walk(node)
@@ -392,9 +484,37 @@ class _Walker:
             self.env = saved
 
 
+def _max(*args: sympy.Expr) -> sympy.Expr:
+    out = args[0]
+    for a in args[1:]:
+        out = a + relu(out - a)
+    return out
+
+
+def _min(*args: sympy.Expr) -> sympy.Expr:
+    out = args[0]
+    for a in args[1:]:
+        out = out - relu(out - a)
+    return out
+
+
+def _unknown_function(name: str, env: Mapping[str, sympy.Expr], ctx: Context) -> str:
+    """Why ``name(...)`` is not a call gradlab knows, and what to write instead."""
+    if name in _INSTEAD:
+        return f"unknown function {name!r}: use {_INSTEAD[name]}"
+    if name in ("sum", "mean"):
+        return f"{name}(...) is only for data columns and vectors of a surface file"
+    hint = _closest(name, FUNCTIONS)
+    if name in CONSTANTS or name in env or (len(name) <= 2 and not hint):
+        return f"unknown function {name!r}; for a product write {name}*(...)"
+    return f"unknown function {name!r}{hint}"
+
+
 def _closest(name: str, choices: Iterable[str]) -> str:
     import difflib
 
+    if name.lower() in choices and name.lower() != name:
+        return f"; did you mean {name.lower()}?"
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(close)}?" if close else ""
 
@@ -425,7 +545,16 @@ def parse_scalar(text: str, where: str = "expression", ctx: Context | None = Non
     if isinstance(tree, ast.Tuple):
         raise BadInput("expected one expression, found a comma-separated list", where)
     cleaned = _check_text(text, where).strip()
-    return _Walker(cleaned, where, ctx or Context()).walk(tree)
+    return _own(_Walker(cleaned, where, ctx or Context()).walk(tree))
+
+
+def _own(e: sympy.Expr) -> sympy.Expr:
+    """SymPy makes its own Abs and sign (sqrt(x**2) is Abs(x)): use gradlab's, whose
+    signs of numbers are sound, so one expression never mixes the two."""
+    if any(type(a) in (sympy.Abs, sympy.sign) for a in e.atoms(sympy.Abs, sympy.sign)):
+        e = e.replace(lambda a: type(a) is sympy.Abs, lambda a: Abs(a.args[0]))
+        e = e.replace(lambda a: type(a) is sympy.sign, lambda a: sign(a.args[0]))
+    return e
 
 
 def parse_components(text: str, where: str = "expression", ctx: Context | None = None) -> list[sympy.Expr]:
@@ -455,9 +584,7 @@ def _softmax(text: str, where: str, ctx: Context | None) -> list[sympy.Expr]:
     walker = _Walker(_check_text(text, where).strip(), where, ctx or Context())
     if tree.keywords or not tree.args:
         raise BadInput("softmax() needs one or more plain arguments", where)
-    args = [walker.walk(a) for a in tree.args]
-    total = sympy.Add(*[sympy.exp(a) for a in args])
-    return [sympy.exp(a) / total for a in args]
+    return [_own(c) for c in softmax([walker.walk(a) for a in tree.args])]
 
 
 def variables_of(exprs: Sequence[sympy.Expr], declared: str | None = None,
@@ -472,7 +599,7 @@ def variables_of(exprs: Sequence[sympy.Expr], declared: str | None = None,
         return tuple(sorted(free, key=lambda s: natural_key(s.name)))
     names = [n.strip() for n in declared.split(",")]
     for n in names:
-        if not _NAME.match(n) or n in CONSTANTS or n in _UNARY or n in _RESERVED or len(n) > MAX_NAME:
+        if not _NAME.match(n) or n in CONSTANTS or n in ALIASES or n in _UNARY or n in _RESERVED or len(n) > MAX_NAME:
             raise BadInput(f"{n!r} is not a variable name", where)
     if len(set(names)) != len(names):
         raise BadInput("a variable is listed twice", where)
@@ -509,7 +636,7 @@ def parse_number(text: str, where: str) -> sympy.Expr:
     tree = _syntax_tree(text, where)
     if isinstance(tree, ast.Tuple):
         raise BadInput("expected one number", where)
-    value = _Walker(_check_text(text, where).strip(), where, Context(), constant_only=True).walk(tree)
+    value = _own(_Walker(_check_text(text, where).strip(), where, Context(), constant_only=True).walk(tree))
     if value.is_extended_real is False or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise BadInput(f"{text.strip()} is not a finite real number", where)
     if not math.isfinite(float(sympy.N(value, 20))):
@@ -527,6 +654,9 @@ def parse_point(text: str, dims: int | None = None, names: Sequence[str] | None 
     (2, 5)
     """
     _check_text(text, where)
+    bare = text.strip()
+    if len(bare) > 1 and (bare[0], bare[-1]) in (("(", ")"), ("[", "]")) and len(_split_top(bare[1:-1])) > 1:
+        raise BadInput(f"write the point without brackets: {where} {bare[1:-1].strip()}", where)
     pieces = _split_top(text)
     if any(not p.strip() for p in pieces):
         raise BadInput("a coordinate is empty (check for doubled or trailing commas)", where)
@@ -557,7 +687,9 @@ def parse_point(text: str, dims: int | None = None, names: Sequence[str] | None 
 
 # --------------------------------------------------------------------------- printing
 class _GradlabPrinter(StrPrinter):
-    """SymPy's str printer, speaking gradlab's input syntax (``abs``, ``e``)."""
+    """SymPy's str printer, speaking gradlab's input syntax: every name it prints is one
+    :func:`parse_scalar` reads (``abs``, ``e``, ``max``, ``lambertw``; Heaviside as step
+    and sign)."""
 
     def _print_Abs(self, expr):
         return f"abs({self._print(expr.args[0])})"
@@ -568,11 +700,37 @@ class _GradlabPrinter(StrPrinter):
     def _print_Float(self, expr):  # gradlab never builds floats, but keep them parseable
         return repr(float(expr))
 
+    def _call(self, name: str, args) -> str:
+        return f"{name}({', '.join(self._print(a) for a in args)})"
+
+    def _print_Max(self, expr):
+        return self._call("max", expr.args)
+
+    def _print_Min(self, expr):
+        return self._call("min", expr.args)
+
+    def _print_Heaviside(self, expr):
+        # H(u) with H(0) = h0 is step(u) + h0·[u = 0]; SymPy's default h0 = 1/2 is (1 + sign(u))/2
+        arg, h0 = expr.args[0], expr.args[1] if len(expr.args) > 1 else sympy.S.Half
+        u = self._print(arg)
+        if h0 == 0:
+            return f"step({u})"
+        if h0 == 1:
+            return f"(1 - step(-({u})))"
+        if h0 == sympy.S.Half:
+            return f"(1 + sign({u}))/2"
+        return f"(step({u}) + {self._print(h0)}*(1 - abs(sign({u}))))"
+
+    def _print_LambertW(self, expr):
+        return self._call("lambertw", expr.args if len(expr.args) > 1 and expr.args[1] != 0 else expr.args[:1])
+
 
 def to_text(expr: sympy.Expr) -> str:
     """An expression in gradlab's own syntax: ``parse_scalar(to_text(e)) == e``.
 
     >>> to_text(sympy.Abs(symbol("x")) + sympy.E)
     'abs(x) + e'
+    >>> to_text(sympy.Max(symbol("x"), 0) + sympy.LambertW(2))
+    'max(0, x) + lambertw(2)'
     """
     return _GradlabPrinter({"order": None}).doprint(expr)

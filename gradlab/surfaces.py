@@ -32,6 +32,9 @@ FIELDS = {"description", "expression", "variables", "start", "window", "minima",
           "dims", "vector"}
 REQUIRED = {"description", "expression", "start"}
 MINIMUM_FIELDS = {"point", "f", "kink"}
+#: Nesting of YAML lists and mappings: a catalogue needs 4; libyaml's loader recurses
+#: once per level in C, and 30,000 levels crash the process.
+MAX_YAML_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,20 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 
 def _refuse_aliases(text: str, path: str) -> None:
     """Anchors and aliases (&name, *name) are refused outright: they are how a few
-    hundred bytes of YAML expand to gigabytes ("billion laughs")."""
+    hundred bytes of YAML expand to gigabytes ("billion laughs"). So is nesting deeper
+    than MAX_YAML_DEPTH, before the recursive loader sees it (the event parser does not
+    recurse)."""
+    depth = 0
     for event in yaml.parse(text, Loader=_Base):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise BadInput("YAML anchors and aliases (&name, *name) are not allowed", _mark(path, event.start_mark))
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise LimitExceeded(f"lists and mappings nested deeper than {MAX_YAML_DEPTH} levels",
+                                    _mark(path, event.start_mark))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _read(path: str) -> str:
@@ -281,7 +294,9 @@ def _build(name: str, spec: Mapping[str, Any], where: str, dims: int | None = No
             point = _tile(point, n)
         if len(point) != n:
             raise BadInput(f"a minimum has {len(point)} coordinates; the surface has {n} variables", at("minima"))
-        f_value = _number(m["f"], at("minima")) if "f" in m else expr.xreplace(dict(zip(variables, point)))
+        at_point = expr.xreplace(dict(zip(variables, point)))
+        _check_real(at_point, point, at("minima"))
+        f_value = _number(m["f"], at("minima")) if "f" in m else at_point
         minima.append(Minimum(point, f_value, bool(m.get("kink", False))))
 
     lr = spec.get("lr")
@@ -294,6 +309,17 @@ def _build(name: str, spec: Mapping[str, Any], where: str, dims: int | None = No
         raise BadInput("steps must be a positive whole number", at("steps"))
     return Surface(name, spec["description"].strip(), spec["expression"], parsed, start, window,
                    tuple(minima), where, lr, steps, dims, spec)
+
+
+def _check_real(value: sympy.Expr, point: tuple, where: str) -> None:
+    """Refuse a minimum where f is not a real number (sqrt(x) at x = −1, 1/x at 0)."""
+    try:
+        v = complex(sympy.N(value, 15))
+    except (TypeError, ValueError):  # zoo, nan: not a number at all
+        v = complex(math.nan)
+    if not (math.isfinite(v.real) and math.isfinite(v.imag) and abs(v.imag) <= 1e-12 * max(1.0, abs(v.real))):
+        shown = ", ".join(str(p) for p in point)
+        raise BadInput(f"f is not a real number at the minimum ({shown})", where)
 
 
 class Catalogue(Mapping[str, Surface]):
@@ -397,23 +423,49 @@ def lookup(name: str, cat: Mapping[str, Surface]) -> Surface:
     raise BadInput(f"unknown surface {name!r}{hint}", "surface")
 
 
-def resolve(text: str, user_file: str | None = None, dims: int | None = None) -> tuple[Surface | None, list[str]]:
-    """The surface ``text`` names, if it names one (``None`` for an expression)."""
-    if not looks_like_name(text):
+def _close(name: str, names: list[str]) -> bool:
+    import difflib
+
+    return bool(difflib.get_close_matches(name, names, n=1, cutoff=0.8))
+
+
+def resolve(text: str, user_file: str | None = None, dims: int | None = None,
+            forced: bool = False) -> tuple[Surface | None, list[str]]:
+    """The surface ``text`` names, if the catalogue has that name (``None``: an expression).
+
+    ``x-y`` is an expression unless a surface has that very name; a near miss of a name
+    ("rosenbrok") is refused as a misspelt surface; ``forced`` (``surface:NAME``) refuses
+    anything but a catalogued name.
+
+    >>> resolve("x-y")[0] is None and resolve("bowl")[0].name == "bowl"
+    True
+    """
+    name = text.strip()
+    if not forced and not looks_like_name(name):
         if dims is not None:
             raise BadInput("--dims needs a surface that declares dims", "--dims")
         return None, []
-    cat, notes = catalogue(user_file)
-    if text.strip() not in cat:
-        import difflib
-
-        # "six-hump-camle" or "rosenbrok" is a misspelt name, not an expression.
-        if "-" in text or difflib.get_close_matches(text.strip(), list(cat), n=1, cutoff=0.8):
-            lookup(text.strip(), cat)
+    try:
+        cat, notes = catalogue(user_file)
+    except BadInput as exc:
+        # A missing file (often from GRADLAB_SURFACES) cannot hold the name: text that is
+        # no built-in name and does not look like one is an expression, with a note that
+        # the file was skipped. A file that exists but is broken is always an error.
+        base = builtin()
+        if forced or not user_file or os.access(user_file, os.R_OK) or name in base or \
+                _close(name, list(base)):
+            raise
+        return None, [f"note: skipped the surfaces file: {exc.line()}"]
+    if name not in cat:
+        if forced or _close(name, list(cat)):  # "rosenbrok" is a misspelt name
+            try:
+                lookup(name, cat)
+            except BadInput as exc:
+                raise BadInput(f"{exc.what} (for an expression, write ({name}))", "surface") from None
         if dims is not None:
             raise BadInput("--dims needs a surface that declares dims", "--dims")
         return None, notes
-    surface = cat[text.strip()]
+    surface = cat[name]
     if dims is not None:
         surface = surface.with_dims(dims)
     return surface, notes

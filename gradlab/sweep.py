@@ -1,8 +1,8 @@
 """Learning-rate sweeps: the largest stable learning rate, by experiment and by theory.
 
 A run is *stable* when it converged, or when it was still closing in: it did not
-diverge, f ended no higher than it started, and f still fell over the second half of the
-run. (A run that bounces across a valley forever, as gd does on Rosenbrock just above
+diverge, f ended no higher than it started, and both f and ‖∇f‖ still fell over the
+second half of the run (falling f alone is also a run escaping to −∞ down a saddle). (A run that bounces across a valley forever, as gd does on Rosenbrock just above
 2/λ_max, is not stable, though it never diverges.)
 The grid of rates runs as one batch; the edge of the stable region (scanning up from the
 smallest rate) is then narrowed by multisection, every optimizer's bracket refined in the
@@ -29,7 +29,8 @@ from gradlab.runs import Runs, RunSpec, descend
 from gradlab.surfaces import Surface
 from gradlab.theory import ADAPTIVE, Curvature, OptimizerTheory, curvature_at, optimizer_theory, \
     predicted_steps, spectral_radius
-from gradlab.views import View
+from gradlab.views import View, plural
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 MAX_NUM = 100_000
 POINTS_PER_ROUND = 15
@@ -64,7 +65,8 @@ class OptimizerSweep:
         if t is not None:
             theory = {"bound": t.bound, "bound_exact": t.bound_exact, "formula": t.formula, "best_lr": t.best_lr,
                       "best_lr_exact": t.best_lr_exact, "factor": t.factor, "factor_exact": t.factor_exact,
-                      "predicted_steps": self.predicted_steps, "note": t.note or None}
+                      "predicted_steps": self.predicted_steps, "note": t.note or None,
+                      "optimal": t.optimal}
         return {"optimizer": self.optimizer, "largest_stable_lr": self.largest_stable_lr,
                 "first_unstable_lr": self.first_unstable_lr, "precision": self.precision,
                 "refinement_rounds": self.rounds, "theory": theory, "agree": self.agree,
@@ -72,7 +74,7 @@ class OptimizerSweep:
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class SweepResult(Presentable):
     """A sweep: the grid's runs (one per optimizer × rate), each optimizer's answer, and
     the curvature the theory used."""
 
@@ -132,16 +134,23 @@ class SweepResult:
                     best = f"{t.best_lr:.6g}" + (f" = {t.best_lr_exact}" if t.best_lr_exact else "")
                     fac = f"{t.factor:.6g}" + (f" = {t.factor_exact}" if t.factor_exact else "")
                     line += f"; best lr {best}, contraction {fac} per step"
+                    if "β" in t.formula:
+                        line += " (for this β)"
                 if o.predicted_steps is not None:
-                    line += f"; about {o.predicted_steps} steps to ‖∇f‖ < {self.tol:g} at the best lr"
+                    line += f"; about {plural(o.predicted_steps, 'step')} to ‖∇f‖ < {self.tol:g} at the best lr"
                 notes.append(line)
+                if t.optimal is not None:
+                    p = t.optimal
+                    notes.append(f"  Polyak's optimal pair (choosing β too): lr {p['lr']:.6g} with β = "
+                                 f"{p['momentum']:.6g}, contraction {p['factor']:.6g} per step")
             notes.append(f"  {o.explanation}")
         name = self.surface.name or f"f = {self.surface.text}"
+        start = "(" + ", ".join(f"{v:.6g}" for v in self.start) + ")"
+        notes.insert(0, f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}")
         return View(
-            f"learning-rate sweep on {name} from {tuple(round(v, 6) for v in self.start)} "
-            f"({self.steps} steps, ‖∇f‖ < {self.tol:g})",
+            f"learning-rate sweep on {name} from {start}",
             ("optimizer", "lr", "status", "steps", "f", "stable", "predicted steps"), rows, notes=tuple(notes),
-            digits=5,
+            digits=5, fold=(0,),
         )
 
 
@@ -197,6 +206,8 @@ def _stable_runs(runs: Runs, f0: float) -> np.ndarray:
     # "still falling": by more than rounding, so that a 2-cycle (equal f every other
     # step; the two halves have even length) does not pass.
     closing_in = (runs.status == "max_steps") & (runs.f <= f0) & (runs.f < runs.watched - 1e-12 * np.abs(runs.watched))
+    # ‖∇f‖ shrinks towards a minimum; down a saddle's escape route it grows
+    closing_in &= runs.grad_norm < runs.watched_grad_norm
     return converged | closing_in
 
 

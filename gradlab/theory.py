@@ -5,7 +5,10 @@ linear map whose stability depends on the eigenvalues λ of H:
 
 - gd: each eigen-direction is multiplied by 1 − lr·λ, so it is stable iff lr < 2/λ_max;
   the best fixed rate 2/(λ_min + λ_max) contracts by (κ − 1)/(κ + 1), κ = λ_max/λ_min.
-- heavy-ball momentum β: stable iff lr < 2(1 + β)/λ_max.
+- heavy-ball momentum β: stable iff lr < 2(1 + β)/λ_max; for that β the best rate is
+  2(1 + β)/(λ_min + λ_max), contracting by max(√β, (t + √(t² − 4β))/2) with
+  t = (1 + β)(κ − 1)/(κ + 1). Polyak's optimal pair, a different β, is
+  lr = 4/(√λ_max + √λ_min)², β = ((√κ − 1)/(√κ + 1))², contracting by (√κ − 1)/(√κ + 1).
 - Nesterov β (Sutskever's form): stable iff lr < 2(1 + β)/((1 + 2β)λ_max).
 - Newton: the error is multiplied by 1 − lr, so stable iff lr < 2, whatever H.
 - AdaGrad, RMSProp, Adam rescale each step by the gradient's own size: no such bound.
@@ -34,8 +37,10 @@ class OptimizerTheory:
 
     ``bound``: the largest stable learning rate (``None`` for adaptive optimizers), with
     ``formula`` saying how it is computed; ``best_lr`` and ``factor``: the fastest fixed
-    rate and its contraction per step (gd and momentum); ``*_exact``: the same as exact
-    SymPy strings where the eigenvalues are exact.
+    rate for the hyper-parameters in use and its contraction per step (gd and momentum);
+    ``*_exact``: the same as exact SymPy strings where the eigenvalues are exact.
+    ``optimal``: for momentum, Polyak's optimal pair, which also chooses β:
+    ``{"lr", "momentum", "factor"}`` (``None`` otherwise).
     """
 
     optimizer: str
@@ -48,7 +53,14 @@ class OptimizerTheory:
     factor_exact: str | None = None
     note: str = ""
     short: str = ""  # the formula in a few characters, for tables
+    optimal: dict | None = None
 
+
+
+def _real(v: sympy.Expr) -> float:
+    """A real eigenvalue as a float, even when SymPy writes it with I (the casus
+    irreducibilis of a cubic: real roots through complex radicals)."""
+    return float(sympy.re(sympy.N(v, 30)))
 
 
 def _s(x: sympy.Expr | None) -> str | None:
@@ -65,7 +77,7 @@ def optimizer_theory(name: str, eigenvalues: Sequence[float], hyper: dict | None
     hyper = hyper or {}
     lam_min, lam_max = min(eigenvalues), max(eigenvalues)
     E = [sympy.sympify(v) for v in exact] if exact is not None else None
-    emin, emax = (min(E, key=float), max(E, key=float)) if E else (None, None)
+    emin, emax = (min(E, key=_real), max(E, key=_real)) if E else (None, None)
     if name in ADAPTIVE:
         return OptimizerTheory(name, None, "none: an adaptive optimizer rescales each step by the gradient's size",
                                note="adaptive optimizer: its step size does not scale with the curvature, so the "
@@ -92,14 +104,25 @@ def optimizer_theory(name: str, eigenvalues: Sequence[float], hyper: dict | None
     b = sympy.nsimplify(beta)
     if name == "momentum":
         bound = 2 * (1 + beta) / lam_max
-        # Polyak's optimal heavy ball: lr = 4/(√λmax + √λmin)², β = ((√κ − 1)/(√κ + 1))²
-        sq = math.sqrt(lam_max / lam_min) if lam_min > 0 else math.inf
-        factor = (sq - 1) / (sq + 1) if lam_min > 0 else None
-        best = 4 / (math.sqrt(lam_max) + math.sqrt(lam_min)) ** 2 if lam_min > 0 else None
         ex = {"bound_exact": _s(sympy.nsimplify(2 * (1 + b) / emax))} if E else {}
+        best = factor = optimal = None
+        if lam_min > 0:
+            # For the β in use: the rate that balances the slowest and the fastest direction
+            # (h = lr·λ symmetric about 1 + β), where each direction's recurrence
+            # z² − (1 + β − h)z + β has roots of modulus √β (complex) or (t + √(t² − 4β))/2.
+            best = 2 * (1 + beta) / (lam_min + lam_max)
+            t = (1 + beta) * (lam_max - lam_min) / (lam_max + lam_min)
+            factor = max(math.sqrt(beta), (t + math.sqrt(max(t * t - 4 * beta, 0.0))) / 2)
+            if E and float(emin) > 0:
+                ex["best_lr_exact"] = _s(sympy.radsimp(2 * (1 + b) / (emin + emax)))
+            # Polyak's optimal heavy ball chooses β too
+            sq = math.sqrt(lam_max / lam_min)
+            optimal = {"lr": 4 / (math.sqrt(lam_max) + math.sqrt(lam_min)) ** 2,
+                       "momentum": ((sq - 1) / (sq + 1)) ** 2, "factor": (sq - 1) / (sq + 1)}
         return OptimizerTheory(name, bound, f"2(1 + β)/λ_max with β = {beta:g}", best, factor, **ex,
-                               note="best_lr and factor are Polyak's, for β = ((√κ − 1)/(√κ + 1))²",
-                               short="2(1+β)/λmax")
+                               note=f"best_lr and factor are for β = {beta:g}; Polyak's optimal pair also "
+                                    "chooses β = ((√κ − 1)/(√κ + 1))²",
+                               short="2(1+β)/λmax", optimal=optimal)
     if name == "nesterov":
         bound = 2 * (1 + beta) / ((1 + 2 * beta) * lam_max)
         ex = {"bound_exact": _s(sympy.nsimplify(2 * (1 + b) / ((1 + 2 * b) * emax)))} if E else {}
@@ -135,15 +158,15 @@ class Curvature:
 
 
 def curvature_at(expr: sympy.Expr, variables: Sequence[sympy.Symbol], point: Sequence[sympy.Expr],
-                 source: str) -> Curvature:
-    """The Hessian of ``expr`` at ``point`` (exact numbers where the point is exact)."""
-    from gradlab import derivatives as d
-    from gradlab.numeric import eigenvalues
+                 source: str, gradient: Sequence[sympy.Expr] | None = None) -> Curvature:
+    """The Hessian of ``expr`` at ``point`` (exact numbers where the point is exact);
+    ``gradient``: ∇expr when the caller has it already."""
+    from gradlab.numeric import eigenvalues, hessian
 
-    H = d.hessian(expr, variables)
+    H = hessian(expr, variables, gradient)
     pm = dict(zip(variables, point))
-    exact_matrix = [[e.xreplace(pm) for e in row] for row in H]
-    floats = tuple(tuple(float(sympy.N(e, 20)) for e in row) for row in exact_matrix)
+    exact_matrix = [[e.xreplace(pm) if e.free_symbols else e for e in row] for row in H]
+    floats = tuple(tuple(float(e) if e.is_Rational else float(sympy.N(e, 20)) for e in row) for row in exact_matrix)
     eig = tuple(eigenvalues(floats))
     quadratic = all(not e.free_symbols for row in H for e in row)
     exact = None
@@ -151,7 +174,10 @@ def curvature_at(expr: sympy.Expr, variables: Sequence[sympy.Symbol], point: Seq
     # eigenvals can take minutes to simplify a 2×2 quadratic formula.
     if len(variables) <= 3 and all(e.is_Rational for row in exact_matrix for e in row):
         vals = sympy.Matrix(exact_matrix).eigenvals()
-        exact = tuple(sorted((v for v, m in vals.items() for _ in range(m)), key=float))
+        exact = tuple(sorted((v for v, m in vals.items() for _ in range(m)), key=_real))
+        # A cubic's real roots can come as complex radicals: exact, but not a form to show.
+        if any(v.has(sympy.I) for v in exact):
+            exact = None
     return Curvature(tuple(float(v) for v in point), eig, exact, quadratic, source, floats)
 
 

@@ -29,6 +29,11 @@ def _die_with_parent() -> None:
 
 
 def _child(conn, fn, args, kwargs) -> None:
+    import signal
+
+    # The parent's SIGTERM handler (raise, unwind, clean up) is not the child's job: a
+    # terminated worker just ends, and the parent's ``finally`` kills it anyway.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
     try:
         result = (True, fn(*args, **kwargs))

@@ -109,3 +109,15 @@ def test_closed_pipe_ends_quietly():
     p = subprocess.run(f"{sys.executable} -m gradlab descend elongated --lr 0.001,0.002,0.003,0.004,0.005 "
                        "--steps 10 | head -1", shell=True, capture_output=True, text=True, timeout=60)
     assert p.stdout.count("\n") == 1 and p.stderr == ""
+
+
+def test_plots_of_many_rates_are_capped_and_say_so(tmp_path):
+    from gradlab.descent import MAX_PANELS
+
+    lrs = ",".join(str(0.001 * k) for k in range(1, 41))
+    out = tmp_path / "many.png"
+    r = run("descend", "elongated", "--lr", lrs, "--steps", "5", "--plot", str(out), "--format", "plain")
+    assert r.code == 0, r
+    assert f"drawing {MAX_PANELS} of 40 (optimizer, lr) pairs" in r.err
+    assert len(r.out.strip().splitlines()) == 40  # every run still in the output
+    assert out.stat().st_size > 0

@@ -64,7 +64,7 @@ EXPRESSION = [
     Case("expr", ["grad", "1" * 5000], 2, "digits"),
     Case("expr", ["grad", "(" * 1000 + "x" + ")" * 1000], 2, "nest"),
     Case("expr", ["grad", "--", "-" * 5000 + "x"], 2, "complex"),
-    Case("expr", ["grad", "-" * 5000 + "x"], 2, "no such option"),
+    Case("expr", ["grad", "-" * 5000 + "x"], 2, "too complex"),
     Case("expr", ["grad", "+".join(["x"] * 100_000)], 2, "characters"),
     Case("expr", ["grad", "factorial(100000)"], 2, "unknown function"),
     Case("expr", ["grad", "x+" * 2500 + "x"], 2, "parts"),
@@ -89,7 +89,7 @@ EXPRESSION = [
 
 POINTS = [
     Case("point", ["eval", "x + y", "--at", "1,2,3"], 2, "coordinates"),
-    Case("point", ["eval", "x + y", "--at", "1"], 2, "coordinates"),
+    Case("point", ["eval", "x + y", "--at", "1"], 2, "1 coordinate;"),
     Case("point", ["eval", "x + y", "--at", "1,,2"], 2, "empty"),
     Case("point", ["eval", "x + y", "--at", "1,2,"], 2, "empty"),
     Case("point", ["eval", "x + y", "--at", ""], 2, "empty"),
@@ -105,7 +105,7 @@ POINTS = [
     Case("point", ["eval", "x + y", "--at", f"__import__('os').system('touch {S}'),1"], 2, "not allowed"),
     Case("point", ["eval", "x", "--at", BIG], 2, "digits"),
     Case("point", ["directional", "x + y", "--at", "1,1", "--dir", "0,0"], 2, "zero"),
-    Case("point", ["directional", "x + y", "--at", "1,1", "--dir", "1"], 2, "coordinates"),
+    Case("point", ["directional", "x + y", "--at", "1,1", "--dir", "1"], 2, "1 coordinate;"),
     Case("point", ["descend", "elongated", "--start", "1,2,3"], 2, "coordinates"),
     Case("point", ["descend", "elongated", "--start", "nan,0"], 2, "nan"),
     Case("undefined", ["eval", "1/x", "--at", "0"], 1, "undefined"),
@@ -255,7 +255,9 @@ def test_hostile_input_is_refused(case: Case, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("gradlab: error: "), r
     assert "Traceback" not in r.err
     assert case.word.lower() in lines[0].lower(), (case.word, lines[0])
-    assert elapsed < 1.0, f"took {elapsed:.2f} s"
+    # Refused before any real work: a hang would show as minutes, so the bound is loose
+    # enough for a loaded machine (speed itself is measured in bench/, not here).
+    assert elapsed < 10.0, f"took {elapsed:.2f} s"
     assert _snapshot(tmp_path) == before  # nothing created or changed
     assert {p for p in os.listdir(".") if not p.startswith(".")} == cwd_before
     assert not sentinel.exists()

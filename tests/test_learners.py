@@ -10,7 +10,7 @@ import pytest
 import sympy
 
 from gradlab.analysis import critical_points
-from gradlab.explain import explain
+from gradlab.explain import MAX_TIDY_OPS, explain
 from gradlab.gradcheck import gradient_check
 from gradlab.parsing import parse, parse_components, parse_point, symbol
 from tests.conftest import assert_error, run
@@ -229,3 +229,37 @@ def test_critical_reports_progress_up_to_its_total():
 def test_critical_of_a_function_undefined_everywhere_is_exit_1():
     # atan(z - z) is the constant 0: f divides by zero at every point
     assert_error(run("critical", "cosh(sin(log(z) / atan(z - z))) + y"), 1, "undefined")
+
+
+def test_explain_names_the_variable_it_differentiates_by():
+    r = explain(parse("sigmoid(w*x + b)"), "w")
+    assert r.steps[0].rule == "variable rule: dw/dw = 1"
+    assert not any("dx/dx" in s.rule for s in r.steps)
+
+
+def test_explain_has_no_simplify_step_that_changes_nothing():
+    rows = explain(parse("sigmoid(w*x + b)"), "w").view().rows
+    assert rows[-1][1] != "simplify"
+    rows = explain(parse("x*exp(x) + x**2*exp(x)"), "x").view().rows
+    assert rows[-1][1] == "simplify" and rows[-1][2] != rows[-1][3]
+
+
+@pytest.mark.parametrize("text", [
+    "logsumexp(x, 2*x, y)", "atan2(y, x**2)", "asinh(x) + acosh(x + 2) + atanh(x/2)", "max(x, y**2)",
+])
+def test_explain_knows_every_function_of_the_grammar(text):
+    p = parse(text, "x,y")
+    r = explain(p, "x")
+    assert "SymPy's derivative" not in " ".join(s.rule for s in r.steps)
+    x = symbol("x")
+    pts = [{x: sympy.Rational(1, 3), symbol("y"): sympy.Rational(-2, 5)}, {x: sympy.Rational(1, 7), symbol("y"): 2}]
+    for pt in pts:  # the derivation agrees with SymPy's derivative, exactly at these points
+        assert sympy.simplify((r.result - sympy.diff(p.expr, x)).xreplace(pt)) == 0
+
+
+def test_explain_tidying_is_bounded_by_size_not_time():
+    # 30 nested products: far past the size limit, so the raw derivative is the result,
+    # on every machine (no deadline decides)
+    text = "*".join(f"sin(x + {k})" for k in range(30))
+    r = explain(parse(text), "x")
+    assert sympy.count_ops(r.raw) > MAX_TIDY_OPS and r.result == r.raw

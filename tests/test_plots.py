@@ -36,7 +36,8 @@ def test_landscape_png(tmp_path):
     out = tmp_path / "ros.png"
     r = run("plot", "rosenbrock", "--out", str(out), "--dpi", "50")
     assert r.code == 0 and f"wrote {out}" in r.err and r.out == ""
-    assert _png_size(out) == (375, 300)  # 7.5 × 6 inches at 50 dpi
+    width, height = _png_size(out)
+    assert width == 420  # 8.4 inches at 50 dpi; the height follows the window's shape
     assert _not_blank(out)
 
 
@@ -160,3 +161,159 @@ def test_every_built_in_surface_plots(name, tmp_path):
     r = run("plot", name, "--out", str(out), "--dpi", "25")
     assert r.code == 0, r
     assert _not_blank(out)
+
+
+# ----------------------------------------------------------------- pictures that teach
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig
+
+
+def _elongated_panels():
+    from gradlab.plots import descent_figure
+
+    res = run_descent(builtin()["elongated"], ["gd"], [0.01, 0.03, 0.06, 0.08], trajectory=True)
+    return res, _drawn(descent_figure(res))
+
+
+def test_four_rates_are_a_2x2_grid_of_big_panels_titled_with_their_outcome():
+    res, fig = _elongated_panels()
+    axes = fig._gradlab_panels
+    boxes = [ax.get_position() for ax in axes]
+    assert len({round(b.x0, 3) for b in boxes}) == 2 and len({round(b.y0, 3) for b in boxes}) == 2
+    w, h = fig.get_size_inches()
+    assert all(b.width * w >= 3.9 and b.height * h >= 3.9 for b in boxes)  # about 4 inches each
+    titles = [ax.get_title() for ax in axes]
+    for r, title in zip(res.runs, titles):
+        assert title.startswith(f"lr = {r.lr:g}: ")
+        assert title.endswith(f"converged in {r.steps} steps" if r.status == "converged"
+                              else f"diverged at step {r.diverged_at}")
+    # gd on x² + 25y² is stable for lr < 2/λ_max = 2/50
+    assert any("2/λ_max = 0.04" in t.get_text() for t in fig.texts)
+    # the loss curves fill no empty cell: 2×2 panels, curves beside them
+    others = [ax for ax in fig.axes if ax not in axes]
+    assert any(ax.get_title().startswith("loss curves") for ax in others)
+
+
+@pytest.mark.parametrize("n,shape", [(1, (1, 1)), (2, (1, 2)), (3, (1, 3)), (4, (2, 2)), (5, (2, 3)),
+                                     (6, (2, 3)), (7, (3, 3)), (9, (3, 3))])
+def test_panel_grid_has_at_most_three_columns(n, shape):
+    from gradlab.plots import _grid_shape
+
+    assert _grid_shape(n) == shape
+
+
+def test_five_rates_leave_no_empty_cell():
+    from gradlab.plots import descent_figure
+
+    res = run_descent(builtin()["bowl"], ["gd"], [0.1, 0.3, 0.5, 0.9, 1.1], steps=50, trajectory=True)
+    fig = _drawn(descent_figure(res))
+    panels = fig._gradlab_panels
+    loss = next(ax for ax in fig.axes if ax.get_title().startswith("loss"))
+    # 2×3 grid: the loss curves take the sixth cell, in the panels' last row
+    assert abs(loss.get_position().y0 - panels[-1].get_position().y0) < 0.05
+
+
+def test_loss_range_is_set_by_the_finite_runs_and_diverging_runs_leave_the_frame():
+    res, fig = _elongated_panels()
+    loss = next(ax for ax in fig.axes if ax.get_title().startswith("loss"))
+    assert loss.get_yscale() == "log"
+    settled = [r for r in res.runs if r.status != "diverged"]
+    top = max(float(np.max(r.trajectory_f)) for r in settled)  # f* = 0 here
+    lo, hi = loss.get_ylim()
+    assert top < hi <= 100 * top
+    # each diverged run is marked where it leaves the frame
+    marks = [t.get_text() for t in loss.texts]
+    for r in res.runs:
+        if r.status == "diverged":
+            assert any(f"diverged at step {r.diverged_at}" in m for m in marks)
+
+
+def test_gradient_field_is_drawn_to_scale_or_says_it_is_not():
+    from gradlab.descent import inline_surface
+    from gradlab.parsing import parse
+    from gradlab.plots import landscape_figure
+
+    fig = landscape_figure(builtin()["elongated"])
+    ax = fig.axes[0]
+    assert ax.get_aspect() == 1.0 and "right angles" in ax.get_title()
+    flat = landscape_figure(inline_surface(parse("x*y"), [0, 0]), window=(0, 100, 0, 1))
+    assert flat.axes[0].get_aspect() != 1.0 and "NOT to scale" in flat.axes[0].get_title()
+
+
+def test_landscape_levels_are_log_spaced_with_colour_bars():
+    from gradlab.plots import Landscape, landscape_figure
+
+    s = builtin()["rosenbrock"]
+    land = Landscape(s.parsed, s.window)
+    steps = np.diff(land.levels)
+    assert np.allclose(steps, steps[0])  # equal steps of log₁₀(f − f_min)
+    # Rosenbrock's walls reach ~10³ above its valley: several decades of levels
+    assert land.levels[-1] - land.levels[0] > 3
+    fig = landscape_figure(s)
+    labels = [a.get_ylabel() for a in fig.axes]
+    assert any("log scale" in lab and "f − f_min" in lab for lab in labels)
+    assert any("‖∇f‖" in lab for lab in labels)
+
+
+def test_critical_points_one_marker_per_kind_with_a_legend():
+    from gradlab.analysis import numeric_critical
+    from gradlab.plots import landscape_figure
+
+    s = builtin()["himmelblau"]
+    fig = _drawn(landscape_figure(s, critical=numeric_critical(s.parsed, s.window)))
+    labels = sorted(t.get_text() for leg in fig.legends for t in leg.get_texts())
+    # Himmelblau's function: four minima, one maximum, four saddle points
+    assert labels == ["maximum (1)", "minimum (4)", "saddle (4)"]
+
+
+def test_titles_name_the_function_once_as_mathematics():
+    from gradlab.descent import inline_surface
+    from gradlab.parsing import parse
+    from gradlab.plots import landscape_figure
+
+    named = landscape_figure(builtin()["elongated"])._suptitle.get_text()
+    assert named.startswith("elongated:") and "$f(x, y) = x^{2} + 25 y^{2}$" in named
+    anon = landscape_figure(inline_surface(parse("x**2 + y**2"), [1, 1]))._suptitle.get_text()
+    assert anon.startswith("$f(x, y) =") and "f: f" not in anon
+
+
+def test_sweep_bound_is_a_vertical_line_and_the_legend_is_outside(tmp_path):
+    from gradlab.plots import sweep_figure
+    from gradlab.sweep import run_sweep
+
+    res = run_sweep(builtin()["elongated"], ["gd"], 1e-3, 0.5, 12, None, 1e-6, None, {}, 1e-2, True, None)
+    fig = _drawn(sweep_figure(res))
+    ax = fig.axes[0]
+    vertical = [line.get_xdata()[0] for line in ax.lines if len(set(line.get_xdata())) == 1]
+    assert any(abs(x - 2 / 50) < 1e-12 for x in vertical)  # 2/λ_max of x² + 25y²
+    legend = fig.legends[0].get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1 - 1
+
+
+def test_3d_marks_start_and_end_of_each_run():
+    from gradlab.plots import surface3d_figure
+
+    res = run_descent(builtin()["rosenbrock"], ["gd", "adam"], [0.001], steps=200, trajectory=True)
+    ax = surface3d_figure(res).axes[0]
+    markers = [line.get_marker() for line in ax.lines]
+    assert markers.count("s") == 2 and markers.count("o") >= 2
+
+
+@pytest.mark.parametrize("args", [
+    ("plot", "exp(x**2*y**2)", "--out", "{d}/p.png"),
+    ("plot", "1e300*x*y", "--out", "{d}/p.png"),
+    ("plot", "exp(exp(x + y))", "--out", "{d}/p.png"),
+    ("descend", "exp(x)", "--start", "500", "--plot", "{d}/p.png"),
+    ("descend", "exp(x)", "--start", "500", "--loss-plot", "{d}/p.png"),
+    ("descend", "exp(x**2 + y**2)", "--start", "10,10", "--plot", "{d}/p.png"),
+    ("descend", "exp(x**2 + y**2)", "--start", "10,10", "--3d", "--plot", "{d}/p.png"),
+    ("descend", "exp(x**2 + y**2)", "--start", "10,10", "--animate", "{d}/p.gif"),
+    ("sweep", "exp(x**2 + y**2)", "--start", "3,3", "--num", "5", "--plot", "{d}/p.png"),
+])
+def test_huge_values_still_draw(args, tmp_path):
+    r = run(*(a.format(d=tmp_path) for a in args), "--dpi", "20")
+    assert r.code == 0, r
+    assert "wrote" in r.err

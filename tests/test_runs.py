@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy
+from hypothesis import given, strategies as st
 
 from gradlab.descent import run_descent
 from gradlab.parsing import parse
@@ -113,3 +114,76 @@ def test_every_built_in_surface_descends_with_its_defaults(name):
         assert r.status in ("converged", "max_steps", "diverged")
         if r.status != "diverged":  # a descent method ends lower than it started
             assert np.isfinite(r.f) and r.f <= f0 + 1e-12, (r.optimizer, r.f, f0)
+
+
+def test_tolerance_zero_runs_every_step():
+    [r] = run_descent(builtin()["bowl"], ["gd"], [0.1], steps=7, tol=0.0).runs
+    assert r.status == "max_steps" and r.steps == 7
+    assert r.x == pytest.approx((3 * 0.8**7, 4 * 0.8**7), rel=1e-14)
+
+
+@pytest.mark.parametrize("tol", [1e-200, 1e-160, 1e-300])
+def test_tiny_tolerances_do_not_underflow(tol):
+    # gd with lr 0.25 on x² halves x each step: ‖∇f‖ = 2|x₀|/2^k falls below tol at the
+    # first k with 2·3/2^k < tol (a square would underflow to 0 long before)
+    [r] = descend(Objective(parse("x**2")), [RunSpec("gd", 0.25, (3.0,))], steps=2000, tol=tol)
+    k = next(k for k in range(2000) if 6.0 / 2.0**k < tol)
+    assert r.status == "converged" and r.steps == k
+    assert r.grad_norm == 6.0 / 2.0**k
+
+
+def test_huge_gradients_are_not_divergence_at_the_start():
+    # at (1e60, 0) f ≈ 1e242 and ∇f ≈ (4e182, −2e122) are finite; the norm squared is not
+    [r] = run_descent(builtin()["rosenbrock"], ["gd"], [0.001], [(1e60, 0)], steps=10).runs
+    assert r.status == "diverged" and r.diverged_at == 1 and r.steps == 1
+    assert "step 1" in r.message
+
+
+def test_zero_or_negative_tolerance_refused_or_allowed():
+    from gradlab.errors import BadInput
+
+    with pytest.raises(BadInput):
+        run_descent(builtin()["bowl"], ["gd"], [0.1], steps=5, tol=-1.0)
+
+
+def test_run_count_is_per_optimizer_lrs_times_starts():
+    # 7 optimizers, each with its own default lr, × 2,100 starts: 14,700 runs (under the
+    # limit of 100,000), not 7 × 7 × 2,100
+    from gradlab.optimizers import NAMES
+
+    starts = [(float(i % 50), float(i // 50)) for i in range(2100)]
+    res = run_descent(builtin()["bowl"], list(NAMES), None, starts, steps=1)
+    assert len(res.runs) == 7 * 2100
+
+
+def test_trajectories_count_against_a_limit():
+    from gradlab.errors import LimitExceeded
+
+    with pytest.raises(LimitExceeded):
+        run_descent(builtin()["bowl"], ["gd"], [0.1, 0.2, 0.3, 0.4], steps=1_000_000, tol=0.0, trajectory=True)
+
+
+def test_column_records_equal_the_run_records():
+    s = builtin()["himmelblau"]
+    res = run_descent(s, ["gd", "newton", "adam"], [0.001, 0.5, 2.0], [(0, 0), (1, 1), (-3, 3)], steps=60)
+    assert res.runs.records() == [r.to_record() for r in res.runs]
+    assert {r.status for r in res.runs} == {"converged", "max_steps", "diverged"}
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300), min_size=1,
+                max_size=5), st.sampled_from([repr, lambda v: f"{v:.6e}", lambda v: f"{v:.3f}"]))
+def test_plain_numbers_read_what_the_safe_parser_reads(values, fmt):
+    from gradlab.descent import plain_numbers
+    from gradlab.parsing import parse_point
+
+    text = ",".join(fmt(v) for v in values)
+    fast = plain_numbers(text)
+    if fast is not None:  # where the fast path answers, it answers as the parser does
+        assert fast == [float(v) for v in parse_point(text, None, None, "--lr")]
+
+
+def test_plain_numbers_leave_expressions_to_the_parser():
+    from gradlab.descent import plain_numbers
+
+    for text in ("pi/4", "1/100", "x=1,y=2", "1e-400", "1e400", "nan", "inf", "", "1,,2", "0x10", "1_000"):
+        assert plain_numbers(text) is None, text

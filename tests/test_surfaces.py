@@ -171,3 +171,36 @@ def test_surface_names_work_in_every_command():
 def test_load_is_lazy_but_user_files_are_checked_whole():
     with pytest.raises(BadInput):
         load(GOOD + "bad:\n  description: d\n  expression: '1 +'\n  variables: [x]\n  start: [1]\n", "x.yaml")
+
+
+@pytest.mark.parametrize("nest", ["[" * 30000 + "]" * 30000, "- " * 30000 + "1", "{a: " * 30000 + "1" + "}" * 30000],
+                         ids=["flow lists", "block lists", "flow mappings"])
+def test_deep_yaml_nesting_is_refused_before_loading(tmp_path, nest):
+    # in a child process: the C loader's recursion would kill the test run itself
+    import subprocess
+    import sys
+
+    path = tmp_path / "deep.yaml"
+    path.write_text("s:\n  description: d\n  expression: x\n  variables: [x]\n  start:\n    " + nest + "\n")
+    code = "from gradlab.surfaces import load_file\nimport sys\ntry:\n load_file(sys.argv[1])\nexcept Exception as e:\n print(type(e).__name__, e)"
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-300:]
+    assert out.stdout.startswith("LimitExceeded") and "nested deeper" in out.stdout
+
+
+@pytest.mark.parametrize("expr, point", [("sqrt(x) + y**2", "[-1, 0]"), ("1/x + y**2", "[0, 0]"),
+                                         ("log(x) + y**2", "[-2, 1]")])
+def test_minimum_where_f_is_not_real_is_refused(expr, point):
+    text = f"s:\n  description: d\n  expression: {expr}\n  variables: [x, y]\n  start: [1, 1]\n" \
+           f"  minima:\n    - {{point: {point}}}\n"
+    with pytest.raises(BadInput, match="not a real number"):
+        load(text, "t.yaml")
+
+
+def test_missing_surfaces_file_matters_only_for_surface_names():
+    env = {"GRADLAB_SURFACES": "/nonexistent/surfaces.yaml"}
+    r = run("grad", "x**2", "--at", "3", "--format", "plain", env=env)
+    assert r.code == 0 and r.out.split("\t")[:2] == ["x", "2*x"]
+    r = run("grad", "x", "--at", "1", "--format", "plain", env=env)
+    assert r.code == 0 and "skipped the surfaces file" in r.err
+    assert_error(run("surfaces", env=env), 2, "cannot read")

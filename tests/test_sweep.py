@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import json
 import math
 
@@ -121,6 +123,28 @@ def test_bad_ranges_are_exit_2(args, word):
 
 def test_descend_table_shows_lr_against_the_bound():
     r = run("descend", "elongated", "--lr", "0.01,0.06", "-f", "table", env={"COLUMNS": "160"})
-    assert "0.06 > 2/λmax = 0.04" in r.out
+    assert "gd: theory says stable for lr < 2/λmax = 0.04" in r.out
+    row = next(line.split() for line in r.out.splitlines() if line.split()[:1] == ["0.06"])
+    assert row[1] == "diverged" and row[-1] == "no"  # 0.06 is above the bound 2/50
     doc = json.loads(run("descend", "elongated", "--lr", "0.06", "-f", "json").out)
     assert doc["runs"][0]["stability_bound"] == pytest.approx(0.04)
+
+
+def test_saddle_escape_is_not_stable():
+    # f = x² − y² from (−4, 0.1): x_k = −4(1 − 2lr)^k, y_k = 0.1(1 + 2lr)^k. A run is
+    # still closing in only if f and ‖∇f‖ both fell from step 50 to step 100 (and f ≤ f0);
+    # a run racing down the y axis to −∞ is never stable.
+    from gradlab.sweep import run_sweep
+    from gradlab.surfaces import builtin
+
+    res = run_sweep(builtin()["saddle"], ["gd"], 1e-3, 0.9, num=25, steps=100)
+    for i in range(len(res.runs)):
+        lr = res.runs.specs[i].lr
+        x = lambda k: -4 * (1 - 2 * lr) ** k  # noqa: E731
+        y = lambda k: 0.1 * (1 + 2 * lr) ** k  # noqa: E731
+        f = lambda k: x(k) ** 2 - y(k) ** 2  # noqa: E731
+        g = lambda k: 2 * np.hypot(x(k), y(k))  # noqa: E731
+        expected = res.runs.status[i] == "max_steps" and f(100) <= f(0) and f(100) < f(50) and g(100) < g(50)
+        assert bool(res.stable[i]) == expected, lr
+        if res.runs.status[i] == "max_steps" and res.runs.f[i] < -100:
+            assert not res.stable[i]

@@ -1,0 +1,93 @@
+"""How the command line reads its words: leading minus, surface or expression,
+repeated and empty options (issue 11, items 2 and 9)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import assert_error, run
+
+
+@pytest.mark.parametrize("args, rows", [
+    # ∇(−x² − y²) = (−2x, −2y): at (1, 2) it is (−2, −4)
+    (("grad", "-x**2 - y**2", "--at", "1,2"), [["x", "-2*x", "-2.0"], ["y", "-2*y", "-4.0"]]),
+    # the Hessian of −x² − 3y² is diag(−2, −6) everywhere
+    (("hessian", "-x**2-3*y**2", "--at", "0,0"), [["-2.0", "0.0"], ["0.0", "-6.0"]]),
+    (("--debug", "hessian", "-x**2-3*y**2", "--at", "0,0"), [["-2.0", "0.0"], ["0.0", "-6.0"]]),
+    (("eval", "-x", "--at", "3"), [["-3", "-3.0"]]),
+    (("eval", "--at", "3", "-x"), [["-3", "-3.0"]]),
+    (("eval", "-(x+1)**2", "--at=2"), [["-9", "-9.0"]]),
+    # the user's own -- keeps working, before or after the options
+    (("grad", "--", "-x**2 - y**2", "--at", "1,2"), [["x", "-2*x", "-2.0"], ["y", "-2*y", "-4.0"]]),
+    (("grad", "--at", "1,2", "--", "-x**2 - y**2"), [["x", "-2*x", "-2.0"], ["y", "-2*y", "-4.0"]]),
+    (("directional", "-x*y", "--at", "1,2", "--dir", "1,0"), [["-2", "-2.0"]]),
+])
+def test_a_leading_minus_is_an_expression(args, rows):
+    r = run(*args)
+    assert r.code == 0, r
+    assert [line.split("\t") for line in r.out.splitlines()] == rows
+
+
+def test_leading_minus_works_for_descend_and_critical():
+    # −(x² + y²) + (x² + y²)²/2: minima on the circle r = 1; gd from (0.5, 0) goes to (1, 0)
+    r = run("descend", "-(x**2+y**2) + (x**2+y**2)**2/2", "--start", "0.5,0", "--lr", "0.1", "-f", "json")
+    assert r.code == 0, r
+    import json
+
+    [run_] = json.loads(r.out)["runs"]
+    assert run_["status"] == "converged" and run_["x"][0] == pytest.approx(1.0, abs=1e-5)
+    r = run("critical", "-x**2 - y**2", "-f", "json")
+    assert r.code == 0 and json.loads(r.out)["points"][0]["classification"] == "maximum"
+
+
+@pytest.mark.parametrize("text, partials", [
+    ("x-y", ["1", "-1"]), ("w-b", ["-1", "1"]), ("x-1", ["1"]), ("a-b-c", ["1", "-1", "-1"]),
+    ("(rosenbrock)", ["1"]),  # parentheses force an expression: one variable named rosenbrock
+])
+def test_a_text_is_a_surface_only_when_the_catalogue_has_it(text, partials):
+    r = run("grad", text)
+    assert r.code == 0, r
+    assert [line.split("\t")[1] for line in r.out.splitlines()] == partials
+
+
+def test_surface_prefix_forces_the_catalogue():
+    r = run("grad", "surface:bowl", "--at", "1,2")  # bowl = x² + y²
+    assert r.code == 0 and [line.split("\t")[2] for line in r.out.splitlines()] == ["2.0", "4.0"]
+    assert_error(run("grad", "surface:x-y"), 2, "unknown surface", "x-y")
+
+
+def test_a_misspelt_surface_is_refused_with_the_fix():
+    assert_error(run("grad", "rosenbrok", "--at", "1,2"), 2, "did you mean rosenbrock", "(rosenbrok)")
+
+
+@pytest.mark.parametrize("args, option", [
+    (("grad", "x", "--at", "1", "-f", "json", "--format", "plain"), "--format"),
+    (("grad", "x", "--at", "1", "-f", "json", "-f", "json"), "--format"),
+    (("descend", "bowl", "--lr", "0.1", "--lr", "0.2"), "--lr"),
+    (("descend", "bowl", "-o", "gd", "--optimizer", "adam"), "--optimizer"),
+    (("descend", "bowl", "--lr=0.1", "--lr", "0.2"), "--lr"),
+    (("sweep", "bowl", "--num", "3", "--num", "4"), "--num"),
+])
+def test_a_repeated_option_is_refused(args, option):
+    assert_error(run(*args), 2, "given twice", option)
+
+
+@pytest.mark.parametrize("args, option", [
+    (("descend", "bowl", "--lr", ""), "--lr"),
+    (("grad", "x*y", "--vars", ""), "--vars"),
+    (("plot", "bowl", "--out", "p.png", "--window", ""), "--window"),
+    (("descend", "bowl", "--plot", ""), "--plot"),
+    (("grad", "x", "--at", " "), "--at"),
+    (("descend", "bowl", "--lr="), "--lr"),
+])
+def test_an_empty_value_is_refused(args, option):
+    assert_error(run(*args), 2, "empty", option)
+
+
+def test_repeatable_options_still_repeat():
+    r = run("descend", "bowl", "--start", "1,1", "--start", "2,2", "--lr", "0.1", "-f", "json")
+    assert r.code == 0 and r.out.count('"start"') == 2
+
+
+def test_an_unknown_long_option_is_still_named():
+    assert_error(run("grad", "x", "--nope", "1"), 2, "--nope")

@@ -1,0 +1,335 @@
+"""Many inputs in one call and the stream formats (issue 14's facts)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+from fractions import Fraction
+
+import pytest
+
+from tests.conftest import assert_error, run
+
+
+def strict_json(text: str):
+    """RFC 8259 JSON: NaN and Infinity are refused."""
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def invoke(*args: str, stdin: str | None = None):
+    from typer.testing import CliRunner
+
+    from gradlab.cli import app
+    from tests.conftest import Run
+
+    return Run(CliRunner().invoke(app, list(args), input=stdin))
+
+
+# f = x²y + 3y − xz: ∇f = (2xy − z, x² + 3, −x)
+def grad_f(x, y, z):
+    return [2 * x * y - z, x * x + 3, -x]
+
+
+F = "x**2*y + 3*y - x*z"
+
+
+# ------------------------------------------------------------------ many points
+def test_a_thousand_points_from_stdin_match_single_calls_in_order():
+    rng = random.Random(14)
+    pts = [(rng.randint(-50, 50) / 4, rng.randint(-50, 50) / 8, rng.randint(-9, 9)) for _ in range(1000)]
+    stdin = "\n".join(f"{x} {y} {z}" if k % 2 else f"{x},{y},{z}" for k, (x, y, z) in enumerate(pts)) + "\n"
+    r = invoke("grad", F, "--at", "-", "-f", "jsonl", stdin=stdin)
+    assert r.code == 0 and r.err == "", r
+    recs = [strict_json(line) for line in r.out.splitlines()]
+    assert len(recs) == 1000
+    # in order, and right by the closed form (these points are exact in binary)
+    for rec, p in zip(recs, pts):
+        assert [float(Fraction(c)) for c in rec["point"]] == list(p)
+        assert rec["gradient"]["value"] == grad_f(*p)
+        assert rec["norm"]["value"] == pytest.approx(math.sqrt(sum(g * g for g in grad_f(*p))), rel=1e-15)
+        assert rec["error"] is None
+    # the same numbers as single calls (a sample)
+    for k in rng.sample(range(1000), 12):
+        single = strict_json(run("grad", F, "--at", ",".join(map(str, pts[k])), "-f", "json").out)
+        assert single["gradient"]["value"] == recs[k]["gradient"]["value"]
+        assert single["norm"]["value"] == pytest.approx(recs[k]["norm"]["value"], rel=1e-15)
+
+
+def test_transcendental_points_agree_with_single_exact_calls():
+    # Many points are evaluated in float64 (single calls round the exact value), so
+    # they agree to a few ulps where nothing cancels.
+    pts = ["0.1,0.7,-1.3", "2.5,-0.25,3", "1.5,40,0.5"]
+    g = "sin(x*y) + exp(z)*log(1 + x**2)"
+    r = invoke("grad", g, *sum((["--at", p] for p in pts), []), "-f", "json")
+    many = strict_json(r.out)["results"]
+    for p, rec in zip(pts, many):
+        single = strict_json(run("grad", g, "--at", p, "-f", "json").out)
+        assert rec["gradient"]["value"] == pytest.approx(single["gradient"]["value"], rel=1e-13, abs=1e-300)
+
+
+def test_a_bad_line_in_the_middle():
+    stdin = "1 2 3\n0.5,0.5,0.5\nnot a point\n# a comment\n\n4 5 6\n1,2\n-1 -2 -3\n"
+    r = invoke("grad", F, "--at", "-", "-f", "jsonl", stdin=stdin)
+    assert r.code == 1
+    recs = [strict_json(line) for line in r.out.splitlines()]
+    assert len(recs) == 6  # every input answered or refused, in order
+    bad = [rec for rec in recs if rec["error"] is not None]
+    assert [b["input"] for b in bad] == ["line 3", "line 7"]
+    assert "coordinates" in bad[1]["error"]  # 2 coordinates for 3 variables
+    errs = r.err.strip().splitlines()
+    assert len(errs) == 2 and all(e.startswith("gradlab: error: ") for e in errs)
+    assert "(line 3)" in errs[0] and "(line 7)" in errs[1]
+    good = [rec for rec in recs if rec["error"] is None]
+    assert [rec["gradient"]["value"] for rec in good] == [grad_f(1, 2, 3), grad_f(.5, .5, .5), grad_f(4, 5, 6),
+                                                         grad_f(-1, -2, -3)]
+
+
+def test_fail_fast_stops_at_the_first_bad_line():
+    r = invoke("eval", "x**2", "--at", "-", "--fail-fast", "-f", "csv", stdin="1\n2\nbad\n4\n")
+    assert r.code == 1
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [row["f"] for row in rows] == ["1.0", "4.0", "NA"]
+    assert len(r.err.strip().splitlines()) == 1 and "line 3" in r.err
+
+
+def test_undefined_point_is_that_points_error_only():
+    r = invoke("eval", "log(x)", "--at", "1", "--at", "0", "--at", "-1", "--at", "2.718281828459045", "-f", "jsonl")
+    assert r.code == 1
+    recs = [strict_json(line) for line in r.out.splitlines()]
+    assert recs[0]["result"]["value"] == 0.0 and recs[3]["result"]["value"] == pytest.approx(1.0, rel=1e-15)
+    assert recs[1]["error"] and recs[2]["error"] and "--at #2" in recs[1]["error"]
+
+
+def test_points_file(tmp_path):
+    path = tmp_path / "pts.csv"
+    path.write_text("z,x,y\n3,1,2\n0,0,0\n")  # any column order
+    r = invoke("grad", F, "--points", str(path), "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert r.code == 0
+    assert [[float(row[c]) for c in ("grad_x", "grad_y", "grad_z")] for row in rows] == [grad_f(1, 2, 3), grad_f(0, 0, 0)]
+    path.write_text("x,y,w\n1,2,3\n")
+    assert_error(invoke("grad", F, "--points", str(path)), 2, "'w' is not a variable")
+
+
+def test_expressions_from_stdin_share_columns():
+    stdin = "x**2\nx*y\n(\ny - x\n"
+    r = invoke("grad", "-", "--at", "3,4", "-f", "csv", stdin=stdin)
+    assert r.code == 1 and "line 3" in r.err
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [row["expression"] for row in rows] == ["x**2", "x*y", "(", "y - x"]
+    # x² as a function of (x, y): ∂/∂y = 0
+    assert [(row["grad_x"], row["grad_y"]) for row in rows] == [("6.0", "0.0"), ("4.0", "3.0"), ("NA", "NA"),
+                                                                ("-1.0", "1.0")]
+
+
+def test_not_both_from_stdin():
+    assert_error(invoke("grad", "-", "--at", "-", stdin="x\n"), 2, "stdin")
+
+
+def test_exact_values_for_many_points_on_request():
+    r = invoke("grad", "sqrt(x)*y", "--at", "2,1", "--at", "8,3", "--exact", "-f", "jsonl")
+    recs = [strict_json(line) for line in r.out.splitlines()]
+    # ∂/∂x = y/(2√x): 1/(2√2) = √2/4; 3/(2√8) = 3√2/8
+    assert [rec["gradient"]["exact"][0] for rec in recs] == ["sqrt(2)/4", "3*sqrt(2)/8"]
+
+
+def test_hessian_many_points_classify():
+    # x² − y²: saddle; x² + y²: minimum — eigenvalues (−2, 2) and (2, 2) everywhere
+    r = invoke("hessian", "x**2 - y**2", "--at", "0,0", "--at", "1,1", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [(row["eig_1"], row["eig_2"], row["critical"]) for row in rows] == [("-2.0", "2.0", "true"),
+                                                                               ("-2.0", "2.0", "false")]
+    assert [row["H_x_y"] for row in rows] == ["0.0", "0.0"]
+
+
+def test_directional_many_points():
+    # ∇(x² + y²) = (2x, 2y); along (3, 4)/5: (6x + 8y)/5
+    r = invoke("directional", "x**2 + y**2", "--at", "1,0", "--at", "0,1", "--dir", "3,4", "-f", "tsv")
+    rows = [line.split("\t") for line in r.out.splitlines()]
+    col = rows[0].index("directional")
+    assert [float(row[col]) for row in rows[1:]] == pytest.approx([6 / 5, 8 / 5], rel=1e-15)
+
+
+def test_descend_starts_from_stdin():
+    r = invoke("descend", "bowl", "--start", "-", "--lr", "0.1", "-f", "jsonl", stdin="1 1\n-2,3\n")
+    recs = [strict_json(line) for line in r.out.splitlines()]
+    assert [rec["start"] for rec in recs] == [[1.0, 1.0], [-2.0, 3.0]]
+
+
+# ------------------------------------------------------------------ formats
+DOCUMENTED = {
+    "eval": ["expression", "x", "y", "f", "f_exact", "error"],
+    "grad": ["expression", "x", "y", "grad_x", "grad_y", "norm", "grad_x_exact", "grad_y_exact", "norm_exact",
+             "error"],
+    "hessian": ["expression", "x", "y", "H_x_x", "H_x_y", "H_y_x", "H_y_y", "eig_1", "eig_2", "critical",
+                "classification", "H_x_x_exact", "H_x_y_exact", "H_y_x_exact", "H_y_y_exact", "error"],
+    "jacobian": ["expression", "x", "y", "J_1_x", "J_1_y", "J_2_x", "J_2_y", "J_1_x_exact", "J_1_y_exact",
+                 "J_2_x_exact", "J_2_y_exact", "error"],
+}
+
+
+@pytest.mark.parametrize("command, expr", [("eval", "x*y"), ("grad", "x**2*y + 3*y"), ("hessian", "x**3*y"),
+                                           ("jacobian", "x*y, x + y")])
+@pytest.mark.parametrize("many", [False, True])
+def test_csv_reads_back_into_the_documented_columns(command, expr, many):
+    at = ["--at", "2,5"] + (["--at", "1/2,-1"] if many else [])
+    r = invoke(command, expr, *at, "-f", "csv")
+    assert r.code == 0, r
+    rows = list(csv.reader(io.StringIO(r.out)))
+    assert rows[0] == DOCUMENTED[command] and all(h.isascii() for h in rows[0])
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert all(cell != "" for row in rows for cell in row)  # NA, never an empty cell
+    assert len(rows) == 1 + (2 if many else 1)
+    first = dict(zip(rows[0], rows[1]))
+    assert (float(first["x"]), float(first["y"])) == (2.0, 5.0)
+    r2 = invoke(command, expr, *at, "-f", "tsv", "--no-header")
+    assert [line.split("\t") for line in r2.out.splitlines()] == rows[1:]
+
+
+def test_single_point_csv_carries_exact_values_and_the_norm():
+    r = invoke("grad", "x**2*y + 3*y", "--at", "2,5", "-f", "csv")
+    [row] = list(csv.DictReader(io.StringIO(r.out)))
+    # ∇ = (2xy, x² + 3) = (20, 7); ‖∇‖ = √449
+    assert (row["grad_x"], row["grad_y"], row["grad_x_exact"], row["norm_exact"]) == ("20.0", "7.0", "20", "sqrt(449)")
+    assert float(row["norm"]) == pytest.approx(math.sqrt(449), rel=1e-15)
+
+
+def test_descend_csv_has_every_hyper_parameter_column():
+    r = invoke("descend", "bowl", "-o", "gd,adam", "--lr", "0.1", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert {row["optimizer"] for row in rows} == {"gd", "adam"}
+    gd = next(row for row in rows if row["optimizer"] == "gd")
+    assert gd["momentum"] == "NA" and gd["beta1"] == "NA"
+    adam = next(row for row in rows if row["optimizer"] == "adam")
+    assert float(adam["beta1"]) == 0.9
+
+
+def test_sweep_csv_carries_the_refined_largest_stable_lr():
+    # elongated = x² + 25 y²... (λ_max = 50): gd is stable for lr < 2/50 = 0.04
+    r = invoke("sweep", "elongated", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    best = {float(row["largest_stable_lr"]) for row in rows}
+    assert len(best) == 1 and best.pop() == pytest.approx(0.04, rel=2e-3)
+    assert float(rows[0]["bound"]) == pytest.approx(0.04, rel=1e-12)
+
+
+def test_critical_csv():
+    # x² − y² has one critical point, a saddle at the origin, eigenvalues −2 and 2
+    r = invoke("critical", "x**2 - y**2", "-f", "csv")
+    [row] = list(csv.DictReader(io.StringIO(r.out)))
+    assert (float(row["x"]), float(row["y"]), row["classification"]) == (0.0, 0.0, "saddle")
+    assert (float(row["eig_1"]), float(row["eig_2"])) == (-2.0, 2.0)
+
+
+JSON_CALLS = [
+    ("grad", "x**2*y", "--at", "1,2"), ("jacobian", "x*y, x+y", "--at", "1,2"), ("hessian", "x*y", "--at", "1,2"),
+    ("directional", "x*y", "--at", "1,2", "--dir", "1,1"), ("eval", "x*y", "--at", "1,2"),
+    ("check", "x*y", "--at", "1,2"), ("critical", "x**2 - y**2"), ("explain", "x*sin(x)"),
+    ("descend", "x**2", "--start", "1e200", "--lr", "10"),  # overflows: f = inf
+    ("descend", "sqrt(x+y)", "--start", "-1,-1"),  # undefined at the start: nan
+    ("sweep", "bowl", "--num", "5"), ("surfaces",), ("surfaces", "bowl"),
+    ("eval", "1/x", "--at", "0", "--at", "1"),  # many points, one undefined
+    ("grad", "log(x)", "--at", "-", "<stdin>0\n-1\n1e-300\n1\n"),
+]
+
+
+@pytest.mark.parametrize("args", JSON_CALLS, ids=[" ".join(a[:2]) for a in JSON_CALLS])
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_and_jsonl_are_strict(args, fmt):
+    stdin = None
+    if args[-1].startswith("<stdin>"):
+        stdin, args = args[-1][len("<stdin>"):], args[:-1]
+    r = invoke(*args, "-f", fmt, stdin=stdin)
+    assert r.code in (0, 1) and r.out, r
+    docs = [strict_json(r.out)] if fmt == "json" else [strict_json(line) for line in r.out.splitlines()]
+    assert all(isinstance(d, dict) and d["command"] == args[0] for d in docs)
+
+
+def test_non_finite_numbers_are_null_with_a_marker():
+    # (10^200)² overflows a float: f is +inf at the start
+    r = invoke("descend", "x**2", "--start", "1e200", "--lr", "10", "-f", "json")
+    [run_] = strict_json(r.out)["runs"]
+    assert run_["status"] == "diverged" and run_["f"] is None and run_["f_nonfinite"] == "inf"
+    assert run_["momentum"] is None and "beta1" in run_  # hyper-parameters on every run
+
+
+def test_compact_json_is_one_line_and_pretty_keeps_lists_on_a_line():
+    r = invoke("hessian", "x*y", "--at", "1,2", "-f", "json", "--compact")
+    assert r.out.count("\n") == 1 and strict_json(r.out)["hessian"]["value"] == [[0.0, 1.0], [1.0, 0.0]]
+    r = invoke("grad", "x**2*y", "--at", "1,2", "-f", "json")
+    assert '"value": [4.0, 1.0]' in r.out
+
+
+def test_latex_is_refused_where_it_does_not_apply():
+    assert_error(invoke("eval", "x", "--at", "1", "-f", "latex"), 2, "latex")
+    assert_error(invoke("grad", "x", "-f", "csv"), 2, "--at")
+
+
+def _tex_pieces(line: str) -> list[str]:
+    """The math between the matrix environments, each entry alone."""
+    import re
+
+    pieces = []
+    for m in re.finditer(r"\\begin\{pmatrix\}(.*?)\\end\{pmatrix\}", line):
+        for row in m.group(1).split(r"\\"):
+            pieces += [e.strip() for e in row.split("&")]
+    pieces.append(re.sub(r"\\begin\{pmatrix\}.*?\\end\{pmatrix\}", "M", line))
+    return pieces
+
+
+@pytest.mark.parametrize("args", [
+    ("grad", "x**2*y + 3*y", "--at", "2,5"), ("grad", "sin(x)/y"),
+    ("jacobian", "x**2*y, x + y**3", "--at", "2,3"), ("hessian", "exp(x*y)", "--at", "0,1"),
+    ("explain", "x*exp(x)"), ("explain", "sqrt(1 + x**2)"),
+])
+def test_latex_parses_as_math(args):
+    from matplotlib.mathtext import MathTextParser
+
+    r = invoke(*args, "-f", "latex")
+    assert r.code == 0 and r.out.strip(), r
+    parser = MathTextParser("path")
+    for line in r.out.splitlines():
+        assert line.count("{") == line.count("}") and line.count(r"\left") == line.count(r"\right")
+        assert line.count(r"\begin{pmatrix}") == line.count(r"\end{pmatrix}")
+        for piece in _tex_pieces(line):
+            parser.parse(f"${piece}$")  # raises ValueError on anything mathtext cannot read
+
+
+def test_latex_values_are_the_exact_gradient():
+    r = invoke("grad", "x**2*y + 3*y", "--at", "2,5", "-f", "latex")
+    lines = r.out.splitlines()
+    assert lines[1].endswith(r"\begin{pmatrix} 20 \\ 7 \end{pmatrix}") and lines[2].endswith(r"\sqrt{449}")
+
+
+# ------------------------------------------------------------------ exit codes
+def test_check_exits_1_when_your_gradient_is_wrong():
+    assert invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2").code == 0
+    r = invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2 + 1")
+    assert r.code == 1 and "WRONG" in r.out
+
+
+def test_exit_status_for_divergence():
+    assert invoke("descend", "bowl", "--lr", "0.1,1.5").code == 0  # divergence is a result
+    assert invoke("descend", "bowl", "--lr", "0.1,1.5", "--exit-status").code == 3
+    assert invoke("descend", "bowl", "--lr", "0.1", "--exit-status").code == 0
+
+
+def test_quiet_silences_notes_not_errors():
+    r = invoke("grad", "abs(x)", "--at", "0")
+    assert "kink" in r.err
+    r = invoke("grad", "abs(x)", "--at", "0", "--quiet")
+    assert r.err == "" and r.code == 0
+    assert_error(invoke("grad", "log(x)", "--at", "0", "--quiet"), 1, "undefined")
+
+
+def test_trajectory_to_stdout():
+    r = invoke("descend", "bowl", "--start", "1,1", "--lr", "0.25", "--steps", "3", "--tol", "1e-300", "--trajectory", "-")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    # gd on x² + y² with lr 1/4: x ← x − 2x/4 = x/2
+    assert [float(row["x"]) for row in rows] == [1.0, 0.5, 0.25, 0.125]
