@@ -29,7 +29,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from gradlab.errors import BadInput, LimitExceeded
-from gradlab.functions import Abs, logsumexp, mp_value, relu, sigmoid, sign, softmax, softplus, step
+from gradlab.functions import Abs, logsumexp, mp_value, relu, sigmoid, sign, sign_of, softmax, softplus, step
 
 # Limits, all checked before SymPy builds anything large (README: "What gradlab refuses").
 MAX_CHARS = 10_000
@@ -352,7 +352,7 @@ class _Walker:
             parts, bits = [], 0
             for inverted, operand in _chain(node):
                 value = self.walk(operand)
-                if inverted and family == "mul" and value.is_zero:
+                if inverted and family == "mul" and _is_zero(value):
                     raise self.fail("division by zero", operand)
                 if family == "mul" and value.is_Rational:
                     # a product's digits add up: refuse before SymPy multiplies them out
@@ -364,13 +364,40 @@ class _Walker:
             return self.check_size(result, node)
         left, right = self.walk(node.left), self.walk(node.right)
         self.check_power(left, right, node)
-        if left.is_zero and right.is_extended_negative:
+        if _is_zero(left) and right.is_extended_negative:
             raise self.fail("division by zero (0 to a negative power)", node)
         if left.is_number and left.is_extended_negative and not right.is_number:
             # (-2)**x is complex at every non-integer x: not a function gradlab can draw
             raise self.fail(f"{ast.get_source_segment(self.text, node) or 'the power'} is not real when the "
                             "exponent is not a whole number; use a positive base", node)
-        return self.check_real(self.check_size(left**right, node), node)
+        return self.check_real(self.check_size(self.build(sympy.Pow, (left, right), node), node), node)
+
+    def build(self, fn, args, node: ast.AST) -> sympy.Expr:
+        """``fn(*args)``, checked against verified numerics when every argument is a number."""
+        value = fn(*args)
+        if all(a.is_number for a in args) and not all(a.is_Rational for a in args):
+            self.verify(fn, args, value, node)
+        return value
+
+    def verify(self, fn, args, value: sympy.Expr, node: ast.AST) -> None:
+        """SymPy simplifies a function of a number on a 2-digit guess: it takes
+        10**20*acos(tanh(30)) (about 1.9e7) for 0, so asin of it "is" 0. Recompute the
+        unevaluated call with mpmath at 256 and 512 bits and refuse what SymPy got wrong:
+        a non-real value, or a value that does not match."""
+        try:
+            raw = fn(*args, evaluate=False)
+        except TypeError:
+            return  # a Python helper (max, min): built from relu, which decides signs itself
+        lo, hi = mp_value(raw, 256), mp_value(raw, 512)
+        if lo is None or hi is None or abs(hi - lo) > abs(hi) * 2.0**-30 + 2.0**-120:
+            return  # no verified value with bounded work: SymPy's stands
+        text = ast.get_source_segment(self.text, node) or to_text(raw)
+        if isinstance(hi, mpmath.mpc) and abs(hi.imag) > abs(hi) * 2.0**-30 + 2.0**-120:
+            raise self.fail(f"{text} is not a real number", node)
+        got = mp_value(value, 512)
+        if got is None or abs(got - hi) > abs(hi) * 2.0**-30 + 2.0**-120:
+            raise self.fail(f"{text} cannot be computed exactly (SymPy simplifies it to {to_text(value)}, "
+                            f"but it is {mpmath.nstr(mpmath.re(hi), 6)})", node)
 
     def check_real(self, value: sympy.Expr, node: ast.AST) -> sympy.Expr:
         """Refuse a constant that is not a finite real number (``sqrt(-1)``, ``log(0)``,
@@ -380,10 +407,12 @@ class _Walker:
         text = ast.get_source_segment(self.text, node) or to_text(value)
         if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise self.fail(f"{text} is undefined (a pole, such as division by zero or log(0))", node)
-        real = value.is_extended_real
-        if real is None:  # undecided: a value whose imaginary part is not negligible
-            v = mp_value(value, 64)
-            real = not (isinstance(v, mpmath.mpc) and abs(v.imag) > abs(v) * 2.0**-40)
+        # verified numerics first: SymPy's is_extended_real guesses from 2 digits
+        lo, hi = mp_value(value, 256), mp_value(value, 512)
+        if lo is not None and hi is not None and abs(hi - lo) <= abs(hi) * 2.0**-30 + 2.0**-120:
+            real = not (isinstance(hi, mpmath.mpc) and abs(hi.imag) > abs(hi) * 2.0**-30 + 2.0**-120)
+        else:
+            real = value.is_extended_real is not False
         if not real:
             raise self.fail(f"{text} is not a real number", node)
         return value
@@ -430,14 +459,14 @@ class _Walker:
                 want = f"exactly {lo}" if lo == hi else f"at least {lo}"
                 raise self.fail(f"{name}() takes {want} argument{'s' if lo != 1 else ''}, got {len(args)}", node)
             fn = {"logsumexp": logsumexp, "max": _max, "min": _min, "atan2": sympy.atan2}[name]
-            return self.check_real(fn(*args), node)
+            return self.check_real(self.build(fn, args, node), node)
         if name == "lambertw" and len(args) == 2:  # the printed form LambertW(u, k)
             if not args[1].is_Integer:
                 raise self.fail("the branch k of lambertw(u, k) is a whole number", node)
-            return self.check_real(sympy.LambertW(*args), node)
+            return self.check_real(self.build(sympy.LambertW, args, node), node)
         if len(args) != 1:
             raise self.fail(f"{name}() takes exactly one argument, got {len(args)}", node)
-        return self.check_real(_UNARY[name](args[0]), node)
+        return self.check_real(self.build(_UNARY[name], args, node), node)
 
     def constant_int(self, node: ast.AST, what: str) -> int:
         value = self.walk(node)
@@ -482,6 +511,14 @@ class _Walker:
             return self.walk(node)
         finally:
             self.env = saved
+
+
+def _is_zero(v: sympy.Expr) -> bool:
+    """Exactly 0, decided by :func:`sign_of` for numbers (SymPy's ``is_zero`` guesses
+    from 2 digits and takes 10**20*acos(tanh(30)) for 0)."""
+    if v.is_Rational:
+        return v == 0
+    return v.is_number and sign_of(v) == 0
 
 
 def _max(*args: sympy.Expr) -> sympy.Expr:

@@ -36,7 +36,7 @@ from typing import Mapping
 import mpmath
 import sympy
 
-from gradlab.functions import relu, sigmoid, softplus, step
+from gradlab.functions import logsumexp, relu, sigmoid, softplus, step
 
 #: The largest working precision, in bits (about 2,466 decimal digits).
 MAX_BITS = 8192
@@ -156,9 +156,13 @@ class _Evaluator:
             return mpmath.fprod(self.ev(a) for a in e.args)
         if e.is_Pow:
             return self._pow(e)
-        handler = _FUNCS.get(e.func)
-        if handler is None:
-            raise _Stop(f"{e.func} cannot be evaluated")
+        # by class and base class: gradlab's own Abs and sign are SymPy's Abs and sign
+        handler = next((_FUNCS[c] for c in type(e).__mro__ if c in _FUNCS), None)
+        if handler is None or len(e.args) != 1:
+            many = _MANY.get(e.func)
+            if many is None:
+                raise _Stop(f"{e.func} cannot be evaluated")
+            return many(self, *(self.ev(a) for a in e.args))
         return handler(self, self.ev(e.args[0]))
 
     def _pow(self, e: sympy.Pow):
@@ -294,6 +298,42 @@ _FUNCS = {
     sympy.DiracDelta: lambda ev, a: mpmath.mpf(0),  # gradlab's almost-everywhere derivative
     sigmoid: _sigmoid, softplus: _softplus, relu: _relu, step: _step,
 }
+
+
+def _lse(ev: _Evaluator, *a):
+    # shifted by the largest argument, as the stable form (functions.logsumexp)
+    m = max(a)
+    if mpmath.isinf(m):
+        return m
+    return m + mpmath.log(mpmath.fsum(ev._exp(x - m) for x in a))
+
+
+def _within(fn, ok, pole=None):
+    def run(ev: _Evaluator, a):
+        if pole is not None and abs(a) == pole:
+            raise _Stop(POLE)
+        if not ok(a):
+            raise _Stop(NOT_REAL)
+        return fn(a)
+
+    return run
+
+
+def _atan2(ev: _Evaluator, y, x):
+    if y == 0 and x == 0:
+        raise _Stop(INDETERMINATE)
+    return mpmath.atan2(y, x)
+
+
+# the rest of the grammar (parsing.FUNCTIONS), evaluated for real arguments
+_FUNCS.update({
+    sympy.asinh: lambda ev, a: mpmath.asinh(a),
+    sympy.acosh: _within(mpmath.acosh, lambda a: a >= 1),
+    sympy.atanh: _within(mpmath.atanh, lambda a: -1 < a < 1, pole=1),
+    sympy.re: lambda ev, a: a, sympy.im: lambda ev, a: mpmath.mpf(0),
+    sympy.LambertW: _within(lambda a: mpmath.re(mpmath.lambertw(a)), lambda a: a >= -1 / mpmath.e),
+})
+_MANY = {logsumexp: _lse, sympy.atan2: _atan2}
 
 
 def as_number(v) -> sympy.Expr:
