@@ -164,13 +164,13 @@ def test_descend_starts_from_stdin():
 
 # ------------------------------------------------------------------ formats
 DOCUMENTED = {
-    "eval": ["expression", "x", "y", "f", "f_exact", "error"],
-    "grad": ["expression", "x", "y", "grad_x", "grad_y", "norm", "grad_x_exact", "grad_y_exact", "norm_exact",
+    "eval": ["x", "y", "f", "f_exact", "expression", "error"],
+    "grad": ["x", "y", "grad_x", "grad_y", "norm", "grad_x_exact", "grad_y_exact", "norm_exact", "expression",
              "error"],
-    "hessian": ["expression", "x", "y", "H_x_x", "H_x_y", "H_y_x", "H_y_y", "eig_1", "eig_2", "critical",
-                "classification", "H_x_x_exact", "H_x_y_exact", "H_y_x_exact", "H_y_y_exact", "error"],
-    "jacobian": ["expression", "x", "y", "J_1_x", "J_1_y", "J_2_x", "J_2_y", "J_1_x_exact", "J_1_y_exact",
-                 "J_2_x_exact", "J_2_y_exact", "error"],
+    "hessian": ["x", "y", "H_x_x", "H_x_y", "H_y_x", "H_y_y", "eig_1", "eig_2", "critical", "classification",
+                "H_x_x_exact", "H_x_y_exact", "H_y_x_exact", "H_y_y_exact", "expression", "error"],
+    "jacobian": ["x", "y", "J_1_x", "J_1_y", "J_2_x", "J_2_y", "J_1_x_exact", "J_1_y_exact", "J_2_x_exact",
+                 "J_2_y_exact", "expression", "error"],
 }
 
 
