@@ -429,7 +429,7 @@ def run_many(command: str, expression: str, at: Optional[list[str]], points_file
         else:
             first = len(answers)
             pnames = [v.name for v in parsed.variables]
-            if not lines:  # no points: the symbolic answer for each expression
+            if not lines and not (at or points_file):  # no points asked: the symbolic answer
                 try:
                     answers.append(b.Answer(line, command, parsed.text, tuple(pnames), None,
                                             report(parsed, None).to_record()))

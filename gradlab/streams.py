@@ -22,10 +22,8 @@ from __future__ import annotations
 import codecs
 import errno
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from typing import Any
 
 from gradlab.errors import WriteFailed
@@ -110,8 +108,11 @@ def prepare() -> None:
 
 def cleanup() -> None:
     """Remove what :func:`prepare` created (call at exit; ``os._exit`` skips atexit)."""
-    while _tempdirs:
-        shutil.rmtree(_tempdirs.pop(), ignore_errors=True)
+    if _tempdirs:
+        import shutil
+
+        while _tempdirs:
+            shutil.rmtree(_tempdirs.pop(), ignore_errors=True)
 
 
 def _matplotlib_config() -> None:
@@ -126,6 +127,8 @@ def _matplotlib_config() -> None:
         folder = os.path.join(base, "matplotlib")
     if _usable(folder):
         return
+    import tempfile  # only now: it is not free, and almost every run skips it
+
     try:
         tmp = tempfile.mkdtemp(prefix="gradlab-mpl-")
     except OSError:
@@ -191,4 +194,6 @@ class Out:
 def terminal_width() -> int:
     """Columns for a table: ``COLUMNS`` when it is a positive number, else the
     terminal's own width, else 80."""
+    import shutil
+
     return shutil.get_terminal_size((80, 24)).columns or 80
