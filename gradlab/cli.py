@@ -146,7 +146,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"gradlab {__version__}\n")
+        write_out(f"gradlab {__version__}\n")
         raise typer.Exit(0)
 
 
@@ -1077,6 +1077,6 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, GradlabError):
             pass  # the reader went away or the disk is full: the error line is already out
     os._exit(code)
