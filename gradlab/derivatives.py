@@ -22,6 +22,7 @@ import sympy
 
 from gradlab import budget, precise
 from gradlab.errors import BadInput, Undefined
+from gradlab import functions
 from gradlab.functions import KINKED
 from gradlab.parsing import to_text
 
@@ -48,7 +49,9 @@ class _sign(sympy.Function):  # noqa: N801
 
 
 _TO_REAL = {sympy.Abs: _abs, sympy.sign: _sign}
-_FROM_REAL = {_abs: sympy.Abs, _sign: sympy.sign}
+# Back to gradlab's own Abs and sign, the classes the parser builds, so that a printed
+# derivative parses back to the very same expression.
+_FROM_REAL = {_abs: functions.Abs, _sign: functions.sign}
 
 
 def _swap(e: sympy.Expr, table: dict) -> sympy.Expr:

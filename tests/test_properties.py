@@ -104,9 +104,18 @@ def test_hessian_agrees_with_differences_of_the_gradient_and_is_symmetric(text, 
             assert abs(val - exact[i, j]) <= 1e-9 * max(1.0, abs(val))
 
 
+def _parsed_or_refused(text):
+    # A generated constant that is not real (asin(2), log(-1)) is refused by the parser
+    # where it is written, with a GradlabError: that is its answer, and it ends the case.
+    try:
+        return parse(text, ",".join(NAMES))
+    except GradlabError:
+        assume(False)
+
+
 @given(anything)
 def test_gradient_is_the_jacobian_row_and_derivatives_stay_real(text):
-    p = parse(text, ",".join(NAMES))
+    p = _parsed_or_refused(text)
     grad = d.gradient(p.expr, p.variables)
     assert d.jacobian([p.expr], p.variables)[0] == grad
     for e in grad + tuple(e for row in d.hessian(p.expr, p.variables) for e in row):
@@ -130,7 +139,7 @@ def test_calculus_answers_or_refuses_by_size_alone(text, coords):
 
     b.within, saved = record, b.within
     try:
-        p = parse(text, ",".join(NAMES))
+        p = _parsed_or_refused(text)
         point = tuple(sympy.Rational(c) for c in coords)
         for call in (lambda: eval_report(p, point), lambda: grad_report(p, point),
                      lambda: jacobian_report(p, point), lambda: hessian_report(p, point),
