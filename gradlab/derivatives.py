@@ -47,8 +47,12 @@ class _sign(sympy.Function):  # noqa: N801
         return sympy.S.Zero
 
 
+try:  # gradlab's own Abs and sign, where the grammar has them (they print and read back)
+    from gradlab.functions import Abs as _Abs, sign as _Sign
+except ImportError:
+    _Abs, _Sign = sympy.Abs, sympy.sign
 _TO_REAL = {sympy.Abs: _abs, sympy.sign: _sign}
-_FROM_REAL = {_abs: sympy.Abs, _sign: sympy.sign}
+_FROM_REAL = {_abs: _Abs, _sign: _Sign}
 
 
 def _swap(e: sympy.Expr, table: dict) -> sympy.Expr:
