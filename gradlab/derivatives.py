@@ -225,7 +225,12 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     if got.wild:
         return Value(None, value, "an intermediate value is exp of more than 2**62: SymPy's exact form is not "
                                   "built, only the float (computed to the last bit) is given")
-    exact, _ = exact_form(expr, point, got)
+    exact, evaluated = exact_form(expr, point, got)
+    if not evaluated and exact.free_symbols == set() and not exact.is_Number:
+        # An unevaluated form is a trap: norms and sums built from it make SymPy evaluate
+        # it after all (a power of 10**8 digits). Give the float only.
+        return Value(None, value, "SymPy's exact form is too large to build (a power of more than "
+                                  f"{MAX_EXACT_DIGITS} digits) or could not be evaluated; only the float is given")
     return Value(exact=exact, value=value)
 
 
