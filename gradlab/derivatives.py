@@ -141,6 +141,8 @@ MAX_EXACT_DIGITS = 10_000
 #: An expression larger than this (nodes) gets no exact value at a point, only its float:
 #: SymPy's evaluation of the substituted form costs time in proportion, for no reader.
 MAX_EXACT_FORM = 5_000
+#: A numeric base raised to a number larger than this gets no exact form.
+MAX_EXACT_EXPONENT = 10_000
 
 
 def _checked_replace(expr: sympy.Expr, point: dict) -> sympy.Expr:
@@ -150,6 +152,11 @@ def _checked_replace(expr: sympy.Expr, point: dict) -> sympy.Expr:
     if not expr.args:
         return expr
     args = [_checked_replace(a, point) for a in expr.args]
+    if (expr.is_Pow and args[1].is_Number and abs(args[1]) > MAX_EXACT_EXPONENT and not args[0].free_symbols
+            and args[0] not in (0, 1, -1)):
+        # SymPy distributes such a power over a product's factors: (a*tan(b))**(10**8 + 1)
+        # becomes a**(10**8 + 1)*..., a rational of 10**8 digits.
+        raise _Unevaluated
     if expr.is_Pow and args[0].is_Number and args[1].is_Number and abs(args[0]) not in (0, 1):
         digits = abs(float(args[1])) * abs(math.log10(abs(float(args[0])))) if abs(args[0]) < 1e300 else math.inf
         if digits > MAX_EXACT_DIGITS:
