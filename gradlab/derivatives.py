@@ -22,7 +22,6 @@ import sympy
 
 from gradlab import budget, precise
 from gradlab.errors import BadInput, Undefined
-from gradlab import functions
 from gradlab.functions import KINKED
 from gradlab.parsing import to_text
 
@@ -48,10 +47,12 @@ class _sign(sympy.Function):  # noqa: N801
         return sympy.S.Zero
 
 
+try:  # gradlab's own Abs and sign, where the grammar has them (they print and read back)
+    from gradlab.functions import Abs as _Abs, sign as _Sign
+except ImportError:
+    _Abs, _Sign = sympy.Abs, sympy.sign
 _TO_REAL = {sympy.Abs: _abs, sympy.sign: _sign}
-# Back to gradlab's own Abs and sign, the classes the parser builds, so that a printed
-# derivative parses back to the very same expression.
-_FROM_REAL = {_abs: functions.Abs, _sign: functions.sign}
+_FROM_REAL = {_abs: _Abs, _sign: _Sign}
 
 
 def _swap(e: sympy.Expr, table: dict) -> sympy.Expr:
@@ -140,6 +141,8 @@ MAX_EXACT_DIGITS = 10_000
 #: An expression larger than this (nodes) gets no exact value at a point, only its float:
 #: SymPy's evaluation of the substituted form costs time in proportion, for no reader.
 MAX_EXACT_FORM = 5_000
+#: A numeric base raised to a number larger than this gets no exact form.
+MAX_EXACT_EXPONENT = 10_000
 
 
 def _checked_replace(expr: sympy.Expr, point: dict) -> sympy.Expr:
@@ -149,6 +152,11 @@ def _checked_replace(expr: sympy.Expr, point: dict) -> sympy.Expr:
     if not expr.args:
         return expr
     args = [_checked_replace(a, point) for a in expr.args]
+    if (expr.is_Pow and args[1].is_Number and abs(args[1]) > MAX_EXACT_EXPONENT and not args[0].free_symbols
+            and args[0] not in (0, 1, -1)):
+        # SymPy distributes such a power over a product's factors: (a*tan(b))**(10**8 + 1)
+        # becomes a**(10**8 + 1)*..., a rational of 10**8 digits.
+        raise _Unevaluated
     if expr.is_Pow and args[0].is_Number and args[1].is_Number and abs(args[0]) not in (0, 1):
         digits = abs(float(args[1])) * abs(math.log10(abs(float(args[0])))) if abs(args[0]) < 1e300 else math.inf
         if digits > MAX_EXACT_DIGITS:
@@ -224,7 +232,12 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     if got.wild:
         return Value(None, value, "an intermediate value is exp of more than 2**62: SymPy's exact form is not "
                                   "built, only the float (computed to the last bit) is given")
-    exact, _ = exact_form(expr, point, got)
+    exact, evaluated = exact_form(expr, point, got)
+    if not evaluated and exact.free_symbols == set() and not exact.is_Number:
+        # An unevaluated form is a trap: norms and sums built from it make SymPy evaluate
+        # it after all (a power of 10**8 digits). Give the float only.
+        return Value(None, value, "SymPy's exact form is too large to build (a power of more than "
+                                  f"{MAX_EXACT_DIGITS} digits) or could not be evaluated; only the float is given")
     return Value(exact=exact, value=value)
 
 

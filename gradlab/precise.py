@@ -36,7 +36,7 @@ from typing import Mapping
 import mpmath
 import sympy
 
-from gradlab.functions import logsumexp, relu, sigmoid, softplus, step
+from gradlab.functions import relu, sigmoid, softplus, step
 
 #: The largest working precision, in bits (about 2,466 decimal digits).
 MAX_BITS = 8192
@@ -156,13 +156,14 @@ class _Evaluator:
             return mpmath.fprod(self.ev(a) for a in e.args)
         if e.is_Pow:
             return self._pow(e)
-        # by class and base class: gradlab's own Abs and sign are SymPy's Abs and sign
-        handler = next((_FUNCS[c] for c in type(e).__mro__ if c in _FUNCS), None)
-        if handler is None or len(e.args) != 1:
-            many = _MANY.get(e.func)
+        if len(e.args) > 1:
+            many = _MANY.get(_kind(e.func, _MANY))
             if many is None:
                 raise _Stop(f"{e.func} cannot be evaluated")
-            return many(self, *(self.ev(a) for a in e.args))
+            return many(self, [self.ev(a) for a in e.args])
+        handler = _FUNCS.get(_kind(e.func, _FUNCS))
+        if handler is None:
+            raise _Stop(f"{e.func} cannot be evaluated")
         return handler(self, self.ev(e.args[0]))
 
     def _pow(self, e: sympy.Pow):
@@ -300,42 +301,6 @@ _FUNCS = {
 }
 
 
-def _lse(ev: _Evaluator, *a):
-    # shifted by the largest argument, as the stable form (functions.logsumexp)
-    m = max(a)
-    if mpmath.isinf(m):
-        return m
-    return m + mpmath.log(mpmath.fsum(ev._exp(x - m) for x in a))
-
-
-def _within(fn, ok, pole=None):
-    def run(ev: _Evaluator, a):
-        if pole is not None and abs(a) == pole:
-            raise _Stop(POLE)
-        if not ok(a):
-            raise _Stop(NOT_REAL)
-        return fn(a)
-
-    return run
-
-
-def _atan2(ev: _Evaluator, y, x):
-    if y == 0 and x == 0:
-        raise _Stop(INDETERMINATE)
-    return mpmath.atan2(y, x)
-
-
-# the rest of the grammar (parsing.FUNCTIONS), evaluated for real arguments
-_FUNCS.update({
-    sympy.asinh: lambda ev, a: mpmath.asinh(a),
-    sympy.acosh: _within(mpmath.acosh, lambda a: a >= 1),
-    sympy.atanh: _within(mpmath.atanh, lambda a: -1 < a < 1, pole=1),
-    sympy.re: lambda ev, a: a, sympy.im: lambda ev, a: mpmath.mpf(0),
-    sympy.LambertW: _within(lambda a: mpmath.re(mpmath.lambertw(a)), lambda a: a >= -1 / mpmath.e),
-})
-_MANY = {logsumexp: _lse, sympy.atan2: _atan2}
-
-
 def as_number(v) -> sympy.Expr:
     """A point's coordinate as a SymPy number (a Python int or float is taken exactly)."""
     if isinstance(v, sympy.Basic):
@@ -343,6 +308,58 @@ def as_number(v) -> sympy.Expr:
     if isinstance(v, (int, float)):
         return sympy.Rational(v)
     raise TypeError(f"not a number: {v!r}")
+
+
+def _kind(func, table):
+    """The class of ``func`` (or its nearest base, e.g. gradlab's own Abs) in ``table``."""
+    for cls in getattr(func, "__mro__", (func,)):
+        if cls in table:
+            return cls
+    return None
+
+
+def _logsumexp(ev: _Evaluator, args):
+    m = max(args)
+    if mpmath.isinf(m):
+        return m
+    return m + mpmath.log(mpmath.fsum(ev._exp(a - m) for a in args))
+
+
+def _atan2(ev: _Evaluator, args):
+    y, x = args
+    if x == 0 and y == 0:
+        raise _Stop(INDETERMINATE)
+    return mpmath.atan2(y, x)
+
+
+def _atanh(ev: _Evaluator, a):
+    if abs(a) > 1:
+        raise _Stop(NOT_REAL)
+    if abs(a) == 1:
+        raise _Stop(POLE)
+    return mpmath.atanh(a)
+
+
+def _lambertw(ev: _Evaluator, a):
+    if a < -1 / mpmath.e:
+        raise _Stop(NOT_REAL)
+    return mpmath.re(mpmath.lambertw(a))
+
+
+_MANY = {sympy.atan2: _atan2}
+try:  # gradlab's own stable logsumexp, where the parser makes one
+    from gradlab.functions import logsumexp as _lse_class
+
+    _MANY[_lse_class] = _logsumexp
+except ImportError:  # an older grammar builds log(Σ exp) instead
+    pass
+_FUNCS.update({
+    sympy.asinh: lambda ev, a: mpmath.asinh(a),
+    sympy.acosh: _arc(mpmath.acosh, 1, mpmath.inf),
+    sympy.atanh: _atanh,
+    sympy.re: lambda ev, a: a, sympy.im: lambda ev, a: mpmath.mpf(0),  # of a real value
+    sympy.LambertW: _lambertw,
+})
 
 
 def _start_bits(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Expr]) -> int:

@@ -56,6 +56,15 @@ CENTRAL_RTOL = 1e-5
 COMPLEX_RTOL = 1e-12
 
 
+def _parse(text: str):
+    """The generated text parsed, or the example rejected when the parser refuses it
+    (a constant such as asin(2) that is not a real number)."""
+    try:
+        return parse(text, ",".join(NAMES))
+    except GradlabError:
+        assume(False)
+
+
 def _central(f, x: np.ndarray) -> np.ndarray:
     out = []
     for i in range(len(x)):
@@ -73,7 +82,7 @@ def _close(a, b, rtol) -> bool:
 
 @given(smooth, smooth_point)
 def test_gradient_agrees_with_central_differences_and_complex_step(text, point):
-    p = parse(text, ",".join(NAMES))
+    p = _parse(text)
     x = np.array(point)
     grad = d.gradient(p.expr, p.variables)
     exact = Compiled(grad, p.variables)(x)
@@ -88,7 +97,7 @@ def test_gradient_agrees_with_central_differences_and_complex_step(text, point):
 @settings(max_examples=25)
 @given(smooth, smooth_point)
 def test_hessian_agrees_with_differences_of_the_gradient_and_is_symmetric(text, point):
-    p = parse(text, ",".join(NAMES))
+    p = _parse(text)
     x = np.array(point)
     H = d.hessian(p.expr, p.variables)
     exact = Compiled([e for row in H for e in row], p.variables)(x).reshape(3, 3)
@@ -104,18 +113,9 @@ def test_hessian_agrees_with_differences_of_the_gradient_and_is_symmetric(text, 
             assert abs(val - exact[i, j]) <= 1e-9 * max(1.0, abs(val))
 
 
-def _parsed_or_refused(text):
-    # A generated constant that is not real (asin(2), log(-1)) is refused by the parser
-    # where it is written, with a GradlabError: that is its answer, and it ends the case.
-    try:
-        return parse(text, ",".join(NAMES))
-    except GradlabError:
-        assume(False)
-
-
 @given(anything)
 def test_gradient_is_the_jacobian_row_and_derivatives_stay_real(text):
-    p = _parsed_or_refused(text)
+    p = _parse(text)
     grad = d.gradient(p.expr, p.variables)
     assert d.jacobian([p.expr], p.variables)[0] == grad
     for e in grad + tuple(e for row in d.hessian(p.expr, p.variables) for e in row):
@@ -139,7 +139,7 @@ def test_calculus_answers_or_refuses_by_size_alone(text, coords):
 
     b.within, saved = record, b.within
     try:
-        p = _parsed_or_refused(text)
+        p = _parse(text)
         point = tuple(sympy.Rational(c) for c in coords)
         for call in (lambda: eval_report(p, point), lambda: grad_report(p, point),
                      lambda: jacobian_report(p, point), lambda: hessian_report(p, point),
@@ -182,7 +182,7 @@ _MP = {
 @given(anything, st.lists(coordinate, min_size=3, max_size=3))
 def test_precise_values_agree_with_plain_mpmath_at_400_digits(text, coords):
     # The oracle: SymPy's lambdify onto mpmath at a fixed 400 digits, no precision ladder.
-    p = parse(text, ",".join(NAMES))
+    p = _parse(text)
     assume(not p.expr.has(sympy.zoo, sympy.nan, sympy.I))  # x/sin(pi): the parser's to refuse
     pm = {v: sympy.Rational(c) for v, c in zip(p.variables, coords)}
     got = precise.value(p.expr, pm)
