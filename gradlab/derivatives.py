@@ -22,7 +22,7 @@ import sympy
 
 from gradlab import budget, precise
 from gradlab.errors import BadInput, Undefined
-from gradlab.functions import KINKED
+from gradlab.functions import KINKED, Abs, sign
 from gradlab.parsing import to_text
 
 Point = Mapping[sympy.Symbol, sympy.Expr]
@@ -48,7 +48,7 @@ class _sign(sympy.Function):  # noqa: N801
 
 
 _TO_REAL = {sympy.Abs: _abs, sympy.sign: _sign}
-_FROM_REAL = {_abs: sympy.Abs, _sign: sympy.sign}
+_FROM_REAL = {_abs: Abs, _sign: sign}  # gradlab's Abs and sign, as the parser builds them
 
 
 def _swap(e: sympy.Expr, table: dict) -> sympy.Expr:

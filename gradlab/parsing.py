@@ -718,7 +718,7 @@ def parse_point(text: str, dims: int | None = None, names: Sequence[str] | None 
     else:
         point = tuple(parse_number(p, where) for p in pieces)
     if dims is not None and len(point) != dims:
-        raise BadInput(f"the point has {len(point)} coordinates; the function has {dims} variable{'s' if dims != 1 else ''}", where)
+        raise BadInput(f"the point has {len(point)} coordinate{'s' if len(point) != 1 else ''}; the function has {dims} variable{'s' if dims != 1 else ''}", where)
     return point
 
 
