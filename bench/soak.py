@@ -13,8 +13,10 @@ It prints the slowest ten runs (as commands to paste) and one summary line::
     python bench/soak.py                  # 2,000 expressions, 2 workers
     python bench/soak.py --n 200 --seed 7 # a quick look
 
-Run time: about 20 minutes for the default 2,000 expressions with 2 workers on a
-machine shared with other work (roughly 13,000 runs).
+Run time (two workers, on a two-core machine shared with other work): about 100 minutes
+for the default (2,000 expressions, 12,500 runs); ``--per 2 --every 6`` (2,000
+expressions, each through two calculus commands in rotation and one costly command in
+six, about 4,300 runs) takes about 30 minutes.
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ def expression(rng: random.Random, names: list[str], depth: int) -> str:
 
 
 def corpus(n: int, seed: int) -> list[tuple[str, list[str], str]]:
-    """``n`` (expression, variables, point) triples; every variable occurs."""
+    """``n`` distinct (expression, variables, point) triples; every variable occurs."""
     rng = random.Random(seed)
     out = []
+    seen: set[str] = set()
     while len(out) < n:
         k = rng.randint(1, 5)
         names = NAMES[:k]
@@ -70,22 +73,27 @@ def corpus(n: int, seed: int) -> list[tuple[str, list[str], str]]:
             if name not in text:
                 text = f"{text} + {name}"
         point = ",".join(rng.choice(POINT_VALUES) for _ in names)
+        if text in seen:
+            continue
+        seen.add(text)
         out.append((text, names, point))
     return out
 
 
-def commands(n: int, seed: int, every: int, tmp: str) -> list[list[str]]:
-    """The argument lists of every run."""
+def commands(n: int, seed: int, every: int, tmp: str, per: int = len(CHEAP)) -> list[list[str]]:
+    """The argument lists of every run: ``per`` of the cheap commands for each
+    expression (in rotation, all six by default), a costly one every ``every``."""
     runs = []
     for i, (text, names, point) in enumerate(corpus(n, seed)):
         vars_ = ",".join(names)
         base = ["--vars", vars_]
-        runs += [["grad", text, "--at", point, *base, "-f", "json"],
+        cheap = [["grad", text, "--at", point, *base, "-f", "json"],
                  ["jacobian", text, "--at", point, *base, "-f", "json"],
                  ["hessian", text, "--at", point, *base, "-f", "json"],
                  ["directional", text, "--at", point, "--dir", ",".join("1" for _ in names), *base, "-f", "json"],
                  ["eval", text, "--at", point, *base, "-f", "json"],
                  ["check", text, "--at", point, *base, "-f", "json"]]
+        runs += [cheap[(i * per + k) % len(cheap)] for k in range(min(per, len(cheap)))]
         if i % every == 0:
             which = COSTLY[(i // every) % len(COSTLY)]
             if which == "critical":
@@ -164,6 +172,9 @@ class Pool:
                 if w[1].poll():
                     code, err, dt, peak = w[1].recv()
                     out.append(Outcome(w[2], code, err, dt, peak))
+                    if "internal error" in err or "Traceback" in err:
+                        print(f"  problem: {out[-1].command}\n      {err.strip().splitlines()[-1][:300]}",
+                              file=sys.stderr, flush=True)
                     w[2] = None
                     busy -= 1
                     report(len(out), len(todo))
@@ -171,6 +182,7 @@ class Pool:
                     w[0].kill()
                     w[0].join()
                     out.append(Outcome(w[2], None, "over the limit", time.perf_counter() - w[3], 0.0))
+                    print(f"  over the limit: {out[-1].command}", file=sys.stderr, flush=True)
                     busy -= 1
                     self.workers[i] = self._spawn()
                     report(len(out), len(todo))
@@ -187,13 +199,15 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--limit", type=float, default=30.0, help="seconds allowed per run (default 30)")
     ap.add_argument("--every", type=int, default=4, help="one costly command every N expressions (default 4)")
+    ap.add_argument("--per", type=int, default=len(CHEAP),
+                    help="cheap commands per expression, in rotation (default: all six)")
     ap.add_argument("--show", type=int, default=10, help="problems of each kind to list")
     args = ap.parse_args()
 
     import gradlab.cli  # noqa: F401 - imported once, before the workers fork
 
     with tempfile.TemporaryDirectory() as tmp:
-        todo = commands(args.n, args.seed, args.every, tmp)
+        todo = commands(args.n, args.seed, args.every, tmp, args.per)
         t0 = time.perf_counter()
 
         def report(done: int, total: int) -> None:

@@ -30,7 +30,8 @@ def examples(text: str):
     for columns, block in BLOCK.findall(text):
         for part in re.split(r"^\$ ", block, flags=re.M)[1:]:
             cmd, _, expected = part.partition("\n")
-            if cmd.startswith("gradlab") and "--format json" not in cmd:
+            runs_gradlab = cmd.startswith("gradlab") or "| gradlab" in cmd  # also `seq 3 | gradlab …`
+            if runs_gradlab and "--format json" not in cmd:
                 yield cmd, [line.rstrip() for line in expected.rstrip().split("\n")], int(columns) if columns else None
 
 

@@ -99,7 +99,7 @@ class CriticalResult(Presentable):
                  f"{', '.join(f'{w:g}' for w in self.window)}",
                  f"an eigenvalue within {self.tolerance:g}·max(1, max|λ|) of 0 makes the test inconclusive")
         return View(f"critical points of f = {self.parsed.text}",
-                    ("exact", "value", "f", "eigenvalues", "classification", "method"), rows, notes=notes,
+                    ("exact", "value", "f", "eigenvalues", "kind", "method"), rows, notes=notes,
                     plain_cells=plain, digits=8)
 
 
@@ -198,8 +198,8 @@ def exact_solve(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol], t
     lim = budget.limits()
     bound = budget.polynomial_degree(list(grad), list(variables))
     if bound is not None and bound > lim.degree:
-        return budget.Outcome(None, False, f"not attempted: a polynomial system with up to {bound} solutions "
-                                           f"(limit GRADLAB_EXACT_DEGREE={lim.degree})")
+        return budget.Outcome(None, False, f"not attempted: up to {bound} solutions, above "
+                                           f"GRADLAB_EXACT_DEGREE={lim.degree}")
     return budget.attempt("sympy.solve", _solve, grad, variables, size=budget.size_of(*grad), seconds=timeout,
                           limit=lim, tick=tick)
 
@@ -212,6 +212,8 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
     variables = parsed.variables
     if not variables:
         raise Undefined("a constant function has no isolated critical points")
+    if parsed.expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise Undefined("f is undefined everywhere: it divides by a constant that is zero")
     derived = _derived(parsed)
     grad, H, _, hess = derived
     total = NEWTON_STEPS + 10
@@ -230,6 +232,8 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
             if rp is not None:
                 exact_found.append(rp)
         status = f"{len(exact_found)} real point{'s' if len(exact_found) != 1 else ''} from sympy.solve"
+    elif solved.reason.startswith("not attempted"):
+        status = solved.reason
     else:
         status = f"no exact answer ({solved.reason})"
     numeric = _newton_search(parsed, window, derived,

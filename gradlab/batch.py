@@ -303,12 +303,18 @@ class Batch(Presentable):
 
         columns = columns or POINT_SCHEMAS[self.command](self.variables, self.meta)
         table = [[c.get(a) for c in columns] for a in self.answers]
+        # A Hessian is symmetric: the table shows its upper triangle only.
+        lower = {f"H_{a}_{b}" for k, a in enumerate(self.variables) for b in self.variables[:k]}
         keep = [i for i, c in enumerate(columns)
-                if any(row[i] is not None for row in table)
+                if any(row[i] is not None for row in table) and c.name not in lower
                 and not (c.name == "expression" and len({a.expression for a in self.answers}) == 1)]
         expressions = sorted({a.expression for a in self.answers})
         title = f"{self.command} of f = {expressions[0]}" if len(expressions) == 1 else f"{self.command}"
         title += f" at {len(self.answers)} input{'s' if len(self.answers) != 1 else ''}"
         notes = (f"{self.failures} failed: see the error column",) if self.failures else ()
-        return View(title, tuple(columns[i].name for i in keep),
-                    tuple(tuple(row[i] for i in keep) for row in table), notes=notes)
+        names = tuple(columns[i].name for i in keep)
+        # Full precision is in csv/tsv/json; a table reads better with 6 digits and
+        # short words kept whole.
+        nowrap = tuple(k for k, n in enumerate(names) if n not in ("error", "expression"))
+        return View(title, names, tuple(tuple(row[i] for i in keep) for row in table), notes=notes, digits=6,
+                    nowrap=nowrap)

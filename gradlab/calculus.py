@@ -70,12 +70,23 @@ def _derived(symbolic: Any, values: Any | None) -> dict[str, Any]:
     if values is not None:
         out["exact"] = walk(values, _exact)
         out["value"] = walk(values, lambda v: v.value)
+        reasons = _missing(values)
+        if reasons:  # an exact entry is null: say why, next to it
+            out["exact_reason"] = "; ".join(reasons)
     return out
 
 
 def _exact(v: Value) -> str | None:
     """The exact value as text for JSON: None when it was too large to build."""
     return None if v.exact is None else str(v.exact)
+
+
+def _pair(v: Value) -> dict[str, Any]:
+    """``{"exact", "value"}``, plus ``exact_reason`` when the exact value is null."""
+    out: dict[str, Any] = {"exact": _exact(v), "value": v.value}
+    if v.exact is None:
+        out["exact_reason"] = v.reason
+    return out
 
 
 def _shown(v: Value) -> str:
@@ -142,7 +153,7 @@ class GradResult(Presentable):
         rec = _head("grad", self.parsed, self.point)
         rec["gradient"] = _derived(self.partials, self.values)
         if self.norm is not None:
-            rec["norm"] = {"exact": _exact(self.norm), "value": self.norm.value}
+            rec["norm"] = _pair(self.norm)
         return rec
 
     def view(self) -> View:
@@ -334,9 +345,9 @@ class DirectionalResult(Presentable):
         rec["unit_direction"] = {"exact": _strs(self.unit), "value": [float(u) for u in self.unit]}
         rec["gradient"] = {"exact": [_exact(g) for g in self.gradient], "value": [g.value for g in self.gradient]}
         rec["directional_derivative"] = {
-            "symbolic": to_text(self.symbolic), "exact": _exact(self.result), "value": self.result.value,
+            "symbolic": to_text(self.symbolic), **_pair(self.result),
         }
-        rec["steepest"] = {"exact": _exact(self.steepest), "value": self.steepest.value}
+        rec["steepest"] = _pair(self.steepest)
         return rec
 
     def view(self) -> View:
@@ -386,7 +397,7 @@ class EvalResult(Presentable):
 
     def to_record(self) -> dict[str, Any]:
         rec = _head("eval", self.parsed, self.point)
-        rec["result"] = {"symbolic": to_text(self.parsed.expr), "exact": _exact(self.result),
+        rec["result"] = {"symbolic": to_text(self.parsed.expr), **_pair(self.result),
                          "value": self.result.value}
         return rec
 

@@ -155,7 +155,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"gradlab {__version__}\n")
+        write_out(f"gradlab {__version__}\n")
         raise typer.Exit(0)
 
 
@@ -441,7 +441,7 @@ def run_many(command: str, expression: str, at: Optional[list[str]], points_file
         else:
             first = len(answers)
             pnames = [v.name for v in parsed.variables]
-            if not lines:  # no points: the symbolic answer for each expression
+            if not lines and not (at or points_file):  # no points asked: the symbolic answer
                 try:
                     answers.append(b.Answer(line, command, parsed.text, tuple(pnames), None,
                                             report(parsed, None).to_record()))
@@ -1240,6 +1240,6 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, GradlabError):
             pass  # the reader went away or the disk is full: the error line is already out
     os._exit(code)

@@ -11,12 +11,9 @@ from typing import Optional
 
 import typer
 
-from gradlab.cli import DpiOpt, Format, FormatOpt, _check_dpi, app, emit, note
+from gradlab.cli import DpiOpt, Format, FormatOpt, SeedOpt, ShapeOpt, _check_dpi, app, emit, note
 from gradlab.errors import BadInput
 
-ShapeOpt = typer.Option(None, "--shape", help="Shapes of vector and matrix variables: W=3x4,x=4,b=3.")
-SeedOpt = typer.Option(None, "--seed", help="Seeded standard-normal values (2 decimals) for variables --at leaves out.")
-WrtOpt = typer.Option(None, "--wrt", help="Differentiate with respect to these variables only: W or W,b.")
 AtOpt = typer.Option(None, "--at", help='Values: 2,5 or w=0.5,x=2 or "W=[[1,2],[3,4]],x=[1,0]" or FILE.json.')
 
 

@@ -161,8 +161,8 @@ def exact_form(expr: sympy.Expr, point: Point, check: precise.Precise | None = N
     """``expr`` with ``point`` substituted, as SymPy simplifies it on the way, and whether
     that simplified form could be used (else the substituted form, unevaluated).
 
-    SymPy's automatic evaluation asks assumption questions that run ``evalf``; on values
-    beyond 10**±19,700 (``check.wild``) that can take minutes, so such forms stay
+    SymPy's automatic evaluation asks assumption questions that run ``evalf``; on
+    exp of a huge argument (``check.wild``) that can take minutes, so such forms stay
     unevaluated. The evaluated form is kept only if it has the value ``check`` says.
     """
     pm = dict(point)
@@ -219,8 +219,8 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     if nodes > MAX_EXACT_FORM:
         return Value(None, value, f"the exact form has more than {MAX_EXACT_FORM} nodes: only its float is given")
     if got.wild:
-        return Value(None, value, "an intermediate value is beyond 10**±19,700: SymPy's exact form is not built, "
-                                  "only the float (computed to the last bit) is given")
+        return Value(None, value, "an intermediate value is exp of more than 2**62: SymPy's exact form is not "
+                                  "built, only the float (computed to the last bit) is given")
     exact, _ = exact_form(expr, point, got)
     return Value(exact=exact, value=value)
 

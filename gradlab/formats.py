@@ -141,9 +141,22 @@ def check_columns(names: Sequence[str], meta: dict) -> list[Column]:
     return [*cols, _error_col()]
 
 
+def _coordinates_first(schema: Callable[[Sequence[str], dict], list[Column]]):
+    """Rows start with the point's coordinates; the expression goes last but one, before
+    the error, so that ``cut -f1`` is the first coordinate whatever the command."""
+    def columns(names: Sequence[str], meta: dict) -> list[Column]:
+        cols = schema(names, meta)
+        expr = [c for c in cols if c.name == "expression"]
+        rest = [c for c in cols if c.name not in ("expression", "error")]
+        return rest + expr + [c for c in cols if c.name == "error"]
+    columns.__doc__ = schema.__doc__
+    return columns
+
+
 POINT_SCHEMAS: dict[str, Callable[[Sequence[str], dict], list[Column]]] = {
-    "eval": eval_columns, "grad": grad_columns, "jacobian": jacobian_columns, "hessian": hessian_columns,
-    "directional": directional_columns, "check": check_columns,
+    name: _coordinates_first(schema) for name, schema in {
+        "eval": eval_columns, "grad": grad_columns, "jacobian": jacobian_columns, "hessian": hessian_columns,
+        "directional": directional_columns, "check": check_columns}.items()
 }
 
 

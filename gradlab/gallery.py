@@ -37,13 +37,18 @@ def _summary(s: Surface) -> dict[str, Any]:
     }
 
 
-def _minima(s: Surface) -> str:
-    """The first known minimum, and how many more (``gradlab surfaces NAME`` lists all)."""
+def _minimum(m) -> str:
+    return f"f{_short(m.point)} = {m.f if len(str(m.f)) < 12 else format(float(m.f), '.6g')}"
+
+
+def _minima(s: Surface, every: bool = False) -> str:
+    """The first known minimum and how many more (a table: ``gradlab surfaces NAME``
+    lists them all), or ``every`` one (plain output)."""
     if not s.minima:
         return "none"
-    m = s.minima[0]
-    first = f"f{_short(m.point)} = {m.f if len(str(m.f)) < 12 else format(float(m.f), '.6g')}"
-    return first + (f" and {len(s.minima) - 1} more" if len(s.minima) > 1 else "")
+    if every:
+        return "; ".join(_minimum(m) for m in s.minima)
+    return _minimum(s.minima[0]) + (f" and {len(s.minima) - 1} more" if len(s.minima) > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -56,12 +61,10 @@ class SurfaceList(Presentable):
         return {"command": "surfaces", "surfaces": [_summary(s) for s in self.surfaces]}
 
     def view(self) -> View:
-        rows = tuple(
-            (s.name, f"{len(s.parsed.variables)}{' (--dims)' if s.dims else ''}", s.text,
-             _minima(s))
-            for s in self.surfaces
-        )
-        return View("surfaces", ("name", "dims", "expression", "minima"), rows)
+        rows = [(s.name, f"{len(s.parsed.variables)}{' (--dims)' if s.dims else ''}", s.text) for s in self.surfaces]
+        return View("surfaces", ("name", "dims", "expression", "minima"),
+                    tuple((*r, _minima(s)) for r, s in zip(rows, self.surfaces)),
+                    plain_cells=tuple((*r, _minima(s, every=True)) for r, s in zip(rows, self.surfaces)))
 
 
 def surface_list(cat: Mapping[str, Surface]) -> SurfaceList:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -187,6 +187,8 @@ class _Builder:
         if isinstance(sub, ast.BinOp) and type(sub.op) in _SYMBOLS:
             sym = _SYMBOLS[type(sub.op)]
             left, right = self.walk(sub.left), self.walk(sub.right)
+            if sym == "**" and right[0] == "const":  # x**(10**8): refused as the parser refuses it
+                _Walker(self.src, self.where, Context()).check_power(SLOTS[0], right[1], sub)
             return self.elementwise(sym, [left, right], _BUILD[sym], lambda t: f"{t[0]} {sym} {t[1]}")
         if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.MatMult):
             return self.matmul(self.walk(sub.left), self.walk(sub.right))
@@ -457,12 +459,47 @@ def _pick(vals: Sequence, idx: int):
     return vals[idx] if len(vals) > 1 else vals[0]
 
 
+# Below Python's 4,300-digit limit on printing integers, so every exact value can be shown.
+MAX_EXACT_DIGITS = 4_000
+MAX_EXACT_BITS = int(MAX_EXACT_DIGITS * 3.33)
+
+
+def _replace(t: sympy.Expr, sub: Mapping, node: Node) -> sympy.Expr:
+    """``t.xreplace(sub)``, refusing an exact power too large to compute (3**(10**8))."""
+    if t in sub:
+        return sub[t]
+    if not t.args:
+        return t
+    args = [_replace(a, sub, node) for a in t.args]
+    if t.is_Pow and args[0].is_Rational and args[1].is_Rational and abs(args[0]) not in (0, 1):
+        p, q = abs(args[0].p), args[0].q
+        digits = abs(float(args[1])) * max(math.log10(p) if p > 1 else 0.0, math.log10(q) if q > 1 else 0.0)
+        if digits > MAX_EXACT_DIGITS:
+            raise Undefined(f"node {node.name} = {node.label} has about {digits:.3g} digits at this point: "
+                            "too large to compute exactly")
+    return t.func(*args)
+
+
+def _check_size(node: Node, comps: Comps) -> Comps:
+    for c in comps:
+        if c.is_Rational and max(abs(c.p).bit_length(), c.q.bit_length()) > MAX_EXACT_BITS:
+            raise Undefined(f"node {node.name} = {node.label} has more than {MAX_EXACT_DIGITS} digits at this "
+                            "point: too large to compute exactly")
+    return comps
+
+
 def apply(node: Node, ins: Sequence[Comps]) -> Comps:
     """The node's components from its inputs' components."""
+    return _check_size(node, _apply(node, ins))
+
+
+def _apply(node: Node, ins: Sequence[Comps]) -> Comps:
     op = node.op
     if node.elementwise:
         n = size(node.shape)
         t = node.template
+        if t.has(sympy.Pow):
+            return tuple(_replace(t, {SLOTS[k]: _pick(v, i) for k, v in enumerate(ins)}, node) for i in range(n))
         return tuple(t.xreplace({SLOTS[k]: _pick(v, i) for k, v in enumerate(ins)}) for i in range(n))
     if op == "const":
         return (node.template,)
@@ -679,7 +716,10 @@ def _value(e: sympy.Expr, what: str, approx: sympy.Expr | None = None) -> Value:
     digits) when it is a finite real; otherwise SymPy decides (and names what is undefined)."""
     e = _num(e)
     if e.is_Rational:
-        return Value(e, float(e))
+        f = float(e)
+        if not math.isfinite(f):
+            raise Undefined(f"{what} is too large for a float at the point")
+        return Value(e, f)
     if approx is not None and _finite(approx) and not e.has(*_BAD):
         return Value(e, float(approx))
     return d.evaluate(e, {}, what)

@@ -37,6 +37,9 @@ class Optimizer(NamedTuple):
     #: Index in the state of a per-run flag the engine counts over the steps it keeps
     #: (Newton: steps that met a Hessian that is not positive definite), or None.
     flag: int | None = None
+    #: Optional ``step_into(grad, state, x, out) -> state``: writes x + step into ``out``
+    #: without temporaries (the engine's fast lane; the same numbers as ``update``).
+    step_into: Callable | None = None
 
 
 def _lr_and_buffer(lr: np.ndarray) -> Callable[[np.ndarray], State]:
@@ -58,7 +61,13 @@ def gd(lr: np.ndarray) -> Optimizer:
     def update(g, state, x):
         return state[0] * g, state
 
-    return Optimizer("gd", {}, init, update)
+    def step_into(g, state, x, out):
+        # x + (−lr)·g written into ``out``, with no temporary: the same bits as update
+        np.multiply(state[0], g, out=out)
+        np.add(x, out, out=out)
+        return state
+
+    return Optimizer("gd", {}, init, update, step_into=step_into)
 
 
 def momentum(lr: np.ndarray, beta: float) -> Optimizer:

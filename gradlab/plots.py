@@ -514,12 +514,14 @@ def _layout(n: int, with_loss: bool, window: Sequence[float] | None = None, colo
     empty = nrows * ncols - n
     beside = with_loss and empty == 0
     widths = [pw] * ncols + ([0.25] if colour_bar else []) + ([1.1, PANEL * 1.2] if beside else [])
-    gap_w, gap_h = 0.35, 0.75  # inches between panels (titles need room)
-    width = sum(widths) + gap_w * (len(widths) - 1) + 1.2
+    # inches between panels: titles need room, and loss curves in the grid their tick labels
+    gap_w, gap_h = (1.0 if with_loss and empty else 0.35), 0.75
+    right = 1.1 if colour_bar and not beside else 0.45  # a colour bar's ticks and label
+    width = sum(widths) + gap_w * (len(widths) - 1) + 0.75 + right
     height = ph * nrows + gap_h * (nrows - 1) + 1.9
     fig = Figure(figsize=(width, height))
     mean_w = sum(widths) / len(widths)
-    gs = fig.add_gridspec(nrows, len(widths), width_ratios=widths, left=0.75 / width, right=1 - 0.45 / width,
+    gs = fig.add_gridspec(nrows, len(widths), width_ratios=widths, left=0.75 / width, right=1 - right / width,
                           bottom=0.6 / height, top=1 - 1.3 / height, wspace=gap_w / mean_w, hspace=gap_h / ph)
     cells = [gs[k // ncols, k % ncols] for k in range(n)]
     loss_cell = None

@@ -10,7 +10,7 @@ starting with enough bits to hold every number of the input exactly, until two s
 precisions agree to the accuracy asked for. The work is bounded by size, not time:
 
 - at most :data:`MAX_BITS` bits of precision (a fixed ladder of doublings);
-- ``exp``, ``sinh``, ``cosh`` of an argument beyond 2**40 are not computed: their
+- ``exp``, ``sinh``, ``cosh`` of an argument beyond 2**62 are not computed: their
   magnitude is used, perturbed differently at every rung of the ladder, so an answer that
   depends on the unknown digits never agrees with itself and is refused;
 - ``sin``, ``cos``, ``tan`` of an argument beyond 2**2048 are refused (argument
@@ -40,17 +40,15 @@ from gradlab.functions import logsumexp, relu, sigmoid, softplus, step
 
 #: The largest working precision, in bits (about 2,466 decimal digits).
 MAX_BITS = 8192
-#: Arguments of exp, sinh, cosh above this are used by magnitude only.
-EXP_LIMIT = mpmath.mpf(2) ** 40
+#: Arguments of exp, sinh, cosh above this are used by magnitude only (mpmath and SymPy
+#: both compute exp of anything below it in milliseconds).
+EXP_LIMIT = mpmath.mpf(2) ** 62
 #: Arguments of sin, cos, tan above this are refused.
 TRIG_LIMIT = mpmath.mpf(2) ** 2048
 #: A value below this in magnitude is 0 as a float (the smallest subnormal is 2**-1074).
 _EXPONENT_CAP = mpmath.mpf(2) ** 62
 FLOAT_ZERO = mpmath.mpf(2) ** -1100
 FLOAT_MAX = mpmath.mpf(2) ** 1024
-#: An intermediate value beyond 2**±WILD_BITS (about 10**±19,700) marks the outcome
-#: ``wild``: SymPy's own evaluation of such a form may run for minutes.
-WILD_BITS = 65536
 #: A value this small at precision p needs p of at least this many bits before it is 0.
 ZERO_BITS = 2048
 
@@ -71,7 +69,9 @@ class _Stop(Exception):
 class Precise:
     """The outcome of :func:`value`: ``number`` (an mpmath float, possibly ±inf when the
     value is too large for any float) or ``problem`` (why there is no real value), and
-    the precision in bits at which two rungs agreed."""
+    the precision in bits at which two rungs agreed. ``wild``: a value was used by
+    magnitude only (exp of more than 2**62): SymPy's own evaluation of such a form
+    may run for minutes."""
 
     number: mpmath.mpf | None
     problem: str | None
@@ -109,6 +109,7 @@ class _Evaluator:
         if abs(a) <= EXP_LIMIT:
             return mpmath.exp(a)
         # Only the magnitude is knowable cheaply: 2**(a·log2(e)), tilted per rung.
+        self.wild = True
         # Beyond 2**62 even the exponent is too large to hold usefully: clamp it.
         scaled = a * mpmath.log(mpmath.e, 2)
         scaled = max(min(scaled, _EXPONENT_CAP), -_EXPONENT_CAP)
@@ -127,7 +128,7 @@ class _Evaluator:
         out = self._ev(e)
         if mpmath.isnan(out):
             raise _Stop(INDETERMINATE)
-        if out and (mpmath.isinf(out) or abs(mpmath.mag(out)) > WILD_BITS):
+        if mpmath.isinf(out):
             self.wild = True
         self.cache[e] = out
         return out

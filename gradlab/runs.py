@@ -213,6 +213,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     # ‖∇f‖ < tol is decided on exact norms (_norms); the squared norms only rule out a
     # stop quickly, where tol² is neither under- nor overflowing.
     tol2 = tol * tol if 1e-140 < tol < 1e140 else None
+    bound2 = objective.bound ** 2 if objective.bound < 1e150 else None
     bound, f_grad, f_value = objective.bound, objective.grad.function, objective.f.function
     # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
     # on 1-element arrays would otherwise dominate the loop.
@@ -226,7 +227,10 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     with np.errstate(all="ignore"):
         k0 = 0
         # One run of a first-order optimizer: a loop on Python floats, the same steps.
-        if fast and R == 1 and not trajectory and watch is None and specs[0].optimizer in SCALAR_OPTIMIZERS:
+        # (Up to SCALAR_MAX_N coordinates: beyond, numpy's arrays win and the generated
+        # code would grow past what Python compiles comfortably.)
+        if fast and R == 1 and n <= SCALAR_MAX_N and not trajectory and watch is None and \
+                specs[0].optimizer in SCALAR_OPTIMIZERS:
             grp = groups[0]
             h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **grp.opt.hyper}
             out = scalar_loop(objective, specs[0].optimizer)(
@@ -256,6 +260,9 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                     else:
                         for i, v in enumerate(f_grad(*grp.xrows[j])):
                             g[i] = v
+                    if grp.opt.step_into is not None:
+                        grp.state = grp.opt.step_into(g, grp.state, grp.xs[j], grp.xs[j + 1])
+                        continue
                     step, grp.state = grp.opt.update(g, grp.state, grp.xs[j])
                     if grp.Fb is not None:
                         grp.Fb[j] = grp.state[grp.opt.flag]
@@ -272,11 +279,17 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                     watched[live_cols] = fs[watch - k0][grp.alive]
                     watched_gn[live_cols] = _norms(Gs[watch - k0:watch - k0 + 1], gn2[watch - k0:watch - k0 + 1])[0][grp.alive]
                 ended = k0 + L - 1 == steps
-                # One cheap test per chunk; per-run masks only when something happened.
+                # One cheap test per chunk that fails whenever some run has an event in it;
+                # the exact per-step masks (_settle) only then. A non-finite gradient makes
+                # the next iterate non-finite (every update multiplies or divides by g), so
+                # beyond the last row it shows in Σx², which is also a sufficient test of
+                # |x_i| ≤ bound; a sum of f is non-finite if any f is (or overflows: then
+                # _settle looks and finds nothing).
                 if ended or tol2 is None or not (
-                        minimum(gn2, axis=None) >= tol2 and maximum(gn2, axis=None) < math.inf
-                        and minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound
-                        and minimum(fs, axis=None) > -math.inf and maximum(fs, axis=None) < math.inf):
+                        minimum(gn2, axis=None) >= tol2 and maximum(gn2[-1]) < math.inf
+                        and (maximum(np.einsum("jir,jir->jr", Xs, Xs), axis=None) <= bound2 if bound2 else
+                             minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound)
+                        and math.isfinite(add.reduce(fs, axis=None))):
                     _settle(grp, k0, L, ended, Xs, _norms(Gs, gn2), fs, tol, bound, status, taken, final, gnorm,
                             diverged_at, modified)
                 else:
@@ -433,6 +446,7 @@ def _trace_of(i: int, traces: list, objective: Objective, steps: int) -> tuple[n
 # --------------------------------------------------------------------------- one run on floats
 #: Optimizers whose single runs take the Python-float path (Newton needs linear algebra).
 SCALAR_OPTIMIZERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+SCALAR_MAX_N = 64
 
 # The update of each optimizer on one coordinate, in exactly the operations (and order)
 # of optimizers.py, so the float path and the array path give the same bits.
@@ -447,7 +461,7 @@ _UPDATES = {
 }
 
 
-def _body(variables, exprs, prefix: str, names: list[str]) -> list[str]:
+def _body(variables, exprs, prefix: str, names: list[str]) -> tuple[list[str], dict]:
     """Straight-line Python for ``names = exprs`` (CSE temporaries ``prefix0, …``), the
     code lambdify_scalar makes, with the variables as ``x0, x1, …``."""
     import inspect
@@ -491,33 +505,39 @@ def scalar_loop(objective: Objective, optimizer: str) -> Callable:
     fbody, _ = _body(objective.variables, [objective.parsed.expr], "_e", ["fv"])
     upd = [ln.format(i=i) for i in range(n) for ln in _UPDATES[optimizer]]
     state = [f"s{i} = 0.0" for i in range(n)] + ([f"u{i} = 0.0" for i in range(n)] if optimizer == "adam" else [])
+    xt = f"({', '.join(xs)},)"
+    test = [  # the stop tests at x_k; the common case costs one chained comparison
+        f"            gn2 = {' + '.join(f'{g} * {g}' for g in gs)}",
+        "            if not lo <= gn2 < inf:",
+        "                if not 1e-290 < gn2 < inf:",
+        "                    return None, k, None, None  # the array engine's exact norms decide",
+        "                if sqrt(gn2) < tol and fv - fv == 0.0 and " + " and ".join(f"nb <= {x} <= bound" for x in xs) + ":",
+        f"                    return 'converged', k, {xt}, sqrt(gn2)",
+        "            if not (fv - fv == 0.0 and " + " and ".join(f"nb <= {x} <= bound" for x in xs) + "):",
+        f"                return 'diverged', k, {xt}, sqrt(gn2)",
+    ]
     src = [
         "def _loop(x, steps, tol, bound, a, beta, beta1, beta2, decay, eps):",
         f"    {', '.join(xs)}, = x",
-        "    na = -a",
+        "    na, nb = -a, -bound",
         "    t = 0",
         *(f"    {s}" for s in state),
         "    inf = float('inf')",
-        "    tol2 = tol * tol if 1e-140 < tol < 1e140 else None",
+        # below lo every step is looked at closely; tol² where it is a safe float
+        "    lo = tol * tol if 1e-140 < tol < 1e140 else inf",
         "    try:",
-        "        for k in range(steps + 1):",
+        "        for k in range(steps):",
         *(f"            {ln}" for ln in gbody),
         *(f"            {ln}" for ln in fbody),
-        f"            gn2 = {' + '.join(f'{g} * {g}' for g in gs)}",
-        "            if not 1e-290 < gn2 < inf:",
-        "                return None, k, None, None",
-        "            bad = not (-inf < fv < inf) or not (" + " and ".join(f"-bound <= {x} <= bound" for x in xs) + ")",
-        "            if bad:",
-        f"                return 'diverged', k, ({', '.join(xs)},), sqrt(gn2)",
-        "            if tol2 is None or gn2 < tol2:",
-        "                gn = sqrt(gn2)",
-        "                if gn < tol:",
-        f"                    return 'converged', k, ({', '.join(xs)},), gn",
-        "            if k == steps:",
-        f"                return 'max_steps', k, ({', '.join(xs)},), sqrt(gn2)",
+        *test,
         *(["            t += 1", "            c1 = 1 - beta1**t", "            c2 = 1 - beta2**t"]
           if optimizer == "adam" else []),
         *(f"            {ln}" for ln in upd),
+        "        k = steps",
+        *(f"        {ln}" for ln in gbody),
+        *(f"        {ln}" for ln in fbody),
+        *(ln[4:] for ln in test),
+        f"        return 'max_steps', k, {xt}, sqrt(gn2)",
         "    except (ValueError, OverflowError, ZeroDivisionError, TypeError):",
         "        return None, 0, None, None",
     ]

@@ -22,10 +22,8 @@ from __future__ import annotations
 import codecs
 import errno
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from typing import Any
 
 from gradlab.errors import WriteFailed
@@ -79,6 +77,32 @@ class _Closed:
         raise OSError(errno.EBADF, f"standard {self.name} is closed")
 
 
+class _Guarded:
+    """stdout, with any failure but a closed pipe turned into :class:`WriteFailed`."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise WriteFailed(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise WriteFailed(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class _Quiet(_Closed):
     def write(self, text: str) -> int:
         return len(text)  # no stderr: errors have nowhere to go, and must not crash
@@ -95,6 +119,9 @@ def prepare() -> None:
     """Make the standard streams and signals safe; call once, before any output."""
     if sys.stdout is None:
         sys.stdout = _Closed("output")
+    # Help, --version and rich write to sys.stdout themselves: guard the stream itself,
+    # so a full disk or a closed descriptor is WriteFailed wherever the write comes from.
+    sys.stdout = _Guarded(sys.stdout)
     if sys.stderr is None:
         sys.stderr = _Quiet("error")
     for stream in (sys.stdout, sys.stderr):
@@ -110,8 +137,11 @@ def prepare() -> None:
 
 def cleanup() -> None:
     """Remove what :func:`prepare` created (call at exit; ``os._exit`` skips atexit)."""
-    while _tempdirs:
-        shutil.rmtree(_tempdirs.pop(), ignore_errors=True)
+    if _tempdirs:
+        import shutil
+
+        while _tempdirs:
+            shutil.rmtree(_tempdirs.pop(), ignore_errors=True)
 
 
 def _matplotlib_config() -> None:
@@ -126,6 +156,8 @@ def _matplotlib_config() -> None:
         folder = os.path.join(base, "matplotlib")
     if _usable(folder):
         return
+    import tempfile  # only now: it is not free, and almost every run skips it
+
     try:
         tmp = tempfile.mkdtemp(prefix="gradlab-mpl-")
     except OSError:
@@ -158,7 +190,7 @@ def write_out(text: str) -> None:
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
-    except BrokenPipeError:
+    except (BrokenPipeError, WriteFailed):
         raise
     except OSError as exc:
         raise WriteFailed(f"cannot write to standard output: {exc.strerror or exc}") from None
@@ -191,4 +223,6 @@ class Out:
 def terminal_width() -> int:
     """Columns for a table: ``COLUMNS`` when it is a positive number, else the
     terminal's own width, else 80."""
+    import shutil
+
     return shutil.get_terminal_size((80, 24)).columns or 80

@@ -36,6 +36,7 @@ from gradlab.views import Cell, View
 
 MIN_DIGITS = 3  # fewer significant digits than this and a table stops teaching anything
 NOTE_INDENT = 2
+POINT = 20  # a point this short is never wrapped inside a table
 
 _STATUS = {"converged": "green", "diverged": "red", "max_steps": "yellow", "minimum": "green",
            "maximum": "magenta", "saddle": "yellow", "inconclusive": "dim", "stable": "green",
@@ -153,10 +154,14 @@ def layout(view: View, width: int) -> Layout:
     def natural(j: int) -> int:
         return max([_longest_line(columns[j])] + [_longest_line(t) for t in cells_by_col[j]])
 
-    def minimum(j: int) -> int:
+    def minimum(j: int, whole_points: bool) -> int:
         if j in nowrap:
             return natural(j)
-        return max([_longest_word(columns[j])] + [_longest_word(t) for t in cells_by_col[j]])
+        # a short point such as (-2, 0) reads best as one word: kept whole unless that
+        # is what stops the table from fitting
+        return max([_longest_word(columns[j])] + [
+            cell_len(t) if whole_points and isinstance(r[j], tuple) and cell_len(t) <= POINT else _longest_word(t)
+            for r, t in zip(raw, cells_by_col[j])])
 
     def total(ws: list[int]) -> int:
         return sum(ws) + overhead(n)
@@ -173,8 +178,10 @@ def layout(view: View, width: int) -> Layout:
         widths[j] = natural(j)
     # Step 2b: wrap text at spaces, never below a column's longest word, each time
     # narrowing the column that adds the fewest lines (the widest on a tie).
-    if total(widths) > width:
-        floor = [minimum(j) for j in range(n)]
+    for whole_points in (True, False):
+        if total(widths) <= width:
+            break
+        floor = [minimum(j, whole_points) for j in range(n)]
         heights = [[len(wrap(t, widths[j])) for t in cells_by_col[j]] for j in range(n)]
         rows = [max(h[i] for h in heights) for i in range(len(raw))] if n else []
         careful = len(raw) <= 200  # beyond that, just the widest first: bounded time

@@ -150,7 +150,8 @@ def test_hostile_expressions_refused_and_nothing_runs(text, command, tmp_path):
     sentinel = tmp_path / "pwned"
     start = time.perf_counter()
     r = run(command, text.format(s=sentinel), "--at", "1")
-    assert time.perf_counter() - start < 1.0
+    # refused before any real work; loose enough for a loaded machine (a hang is minutes)
+    assert time.perf_counter() - start < 10.0
     assert_error(r, 2)
     assert not sentinel.exists()
 

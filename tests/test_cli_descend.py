@@ -121,3 +121,26 @@ def test_plots_of_many_rates_are_capped_and_say_so(tmp_path):
     assert f"drawing {MAX_PANELS} of 40 (optimizer, lr) pairs" in r.err
     assert len(r.out.strip().splitlines()) == 40  # every run still in the output
     assert out.stat().st_size > 0
+
+
+def test_newton_on_an_undefined_hessian_diverges_and_the_batch_goes_on():
+    r = run("descend", "sqrt(x+y+z)", "--start", "-1,-1,-1", "--start", "1,2,3", "-o", "newton,gd",
+            "--steps", "20", "--format", "json")
+    assert r.code == 0, r
+    runs = json.loads(r.out)["runs"]
+    assert [x["status"] for x in runs if x["start"] == [-1.0, -1.0, -1.0]] == ["diverged", "diverged"]
+    assert all(x["status"] != "diverged" or x["diverged_at"] > 0 for x in runs if x["start"] == [1.0, 2.0, 3.0])
+
+
+def test_trajectory_of_too_many_iterates_is_refused(tmp_path):
+    out = tmp_path / "t.csv"
+    r = run("descend", "bowl", "--lr", "0.1,0.2,0.3,0.4", "--steps", "1000000", "--tol", "0",
+            "--trajectory", str(out))
+    assert_error(r, 2, "every iterate")
+    assert not out.exists()
+
+
+def test_tolerance_zero_is_accepted():
+    r = run("descend", "bowl", "--tol", "0", "--steps", "3", "--format", "json")
+    assert r.code == 0, r
+    assert json.loads(r.out)["runs"][0]["steps"] == 3

@@ -333,3 +333,32 @@ def test_matrix_graph_backprop_edges():
     assert np.allclose([v.value for v in r.node("h").adjoint], h, rtol=1e-14)  # d mean(h²)/dh = 2h/2
     vjp = [e for e in r.edges if e.source == "W"][0]
     assert "xᵀ" in vjp.local
+
+
+@pytest.mark.parametrize("sa, sb", [((2, 3), (3,)), ((1, 3), (3,)), ((3,), (3, 2)), ((3,), (3, 1)), ((3,), (3,)),
+                                    ((2, 3), (3, 2)), ((4, 1), (1, 2))])
+def test_matmul_gradients_every_shape_pair(sa, sb):
+    shapes = {"A": sa, "B": sb}
+    point = seeded_values(9, shapes)
+    r = shaped_grad(build("sum((A@B)**2)", shapes), point)
+    A = np.array([float(v) for v in point["A"]]).reshape(sa)
+    B = np.array([float(v) for v in point["B"]]).reshape(sb)
+    # matrix calculus by hand on 2-D views: d Σ(AB)²/dA = 2(AB)Bᵀ, d/dB = 2Aᵀ(AB)
+    A2 = A.reshape(1, -1) if A.ndim == 1 else A
+    B2 = B.reshape(-1, 1) if B.ndim == 1 else B
+    C = A2 @ B2
+    gA, gB = 2 * C @ B2.T, 2 * A2.T @ C
+    assert np.allclose(np.array([v.value for v in r.values[0]]).reshape(sa), gA.reshape(sa), rtol=1e-13)
+    assert np.allclose(np.array([v.value for v in r.values[1]]).reshape(sb), gB.reshape(sb), rtol=1e-13)
+
+
+@pytest.mark.parametrize("text, point, error", [
+    ("x**(10**8)", 3, LimitExceeded),            # refused while reading, as the parser refuses it
+    ("x**9000", 3, Undefined),                   # 4,294 digits: refused before SymPy computes it
+    ("a = x*x; b = a*a; c = b*b; d = c*c; f = d*d; g = f*f; h = g*g; i = h*h; j = i*i; k = j*j; l = k*k; "
+     "m = l*l; n = m*m; o = n*n; p = o*o; q = p*p", 3, Undefined),  # digits double at every step
+    ("x**700", 3, Undefined),                    # 3**700 ≈ 1e334: exact, but past the largest float
+])
+def test_huge_exact_values_are_refused(text, point, error):
+    with pytest.raises(error):
+        backprop(build(text), {"x": (point,)})

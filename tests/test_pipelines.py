@@ -164,13 +164,13 @@ def test_descend_starts_from_stdin():
 
 # ------------------------------------------------------------------ formats
 DOCUMENTED = {
-    "eval": ["expression", "x", "y", "f", "f_exact", "error"],
-    "grad": ["expression", "x", "y", "grad_x", "grad_y", "norm", "grad_x_exact", "grad_y_exact", "norm_exact",
+    "eval": ["x", "y", "f", "f_exact", "expression", "error"],
+    "grad": ["x", "y", "grad_x", "grad_y", "norm", "grad_x_exact", "grad_y_exact", "norm_exact", "expression",
              "error"],
-    "hessian": ["expression", "x", "y", "H_x_x", "H_x_y", "H_y_x", "H_y_y", "eig_1", "eig_2", "critical",
-                "classification", "H_x_x_exact", "H_x_y_exact", "H_y_x_exact", "H_y_y_exact", "error"],
-    "jacobian": ["expression", "x", "y", "J_1_x", "J_1_y", "J_2_x", "J_2_y", "J_1_x_exact", "J_1_y_exact",
-                 "J_2_x_exact", "J_2_y_exact", "error"],
+    "hessian": ["x", "y", "H_x_x", "H_x_y", "H_y_x", "H_y_y", "eig_1", "eig_2", "critical", "classification",
+                "H_x_x_exact", "H_x_y_exact", "H_y_x_exact", "H_y_y_exact", "expression", "error"],
+    "jacobian": ["x", "y", "J_1_x", "J_1_y", "J_2_x", "J_2_y", "J_1_x_exact", "J_1_y_exact", "J_2_x_exact",
+                 "J_2_y_exact", "expression", "error"],
 }
 
 
@@ -333,3 +333,20 @@ def test_trajectory_to_stdout():
     rows = list(csv.DictReader(io.StringIO(r.out)))
     # gd on x² + y² with lr 1/4: x ← x − 2x/4 = x/2
     assert [float(row["x"]) for row in rows] == [1.0, 0.5, 0.25, 0.125]
+
+
+def test_empty_stdin_gives_no_answers():
+    r = invoke("grad", "x*y", "--at", "-", "-f", "csv", stdin="# nothing here\n\n")
+    assert r.code == 0 and r.out.splitlines() == ["x,y,grad_x,grad_y,norm,grad_x_exact,grad_y_exact,norm_exact,"
+                                                  "expression,error"]
+
+
+def test_a_missing_points_file_is_one_error(tmp_path):
+    assert_error(invoke("grad", "x*y", "--points", str(tmp_path / "nope.csv")), 1, "cannot read")
+
+
+def test_jacobian_of_expressions_from_stdin():
+    # softmax-free maps of (x, y): J(x*y, x+y) = [[y, x], [1, 1]]
+    r = invoke("jacobian", "-", "--at", "2,3", "-f", "jsonl", stdin="x*y, x + y\nx - y, x*y**2\n")
+    recs = [strict_json(line) for line in r.out.splitlines()]
+    assert [rec["jacobian"]["value"] for rec in recs] == [[[3.0, 2.0], [1.0, 1.0]], [[1.0, -1.0], [9.0, 12.0]]]

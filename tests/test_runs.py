@@ -187,3 +187,14 @@ def test_plain_numbers_leave_expressions_to_the_parser():
 
     for text in ("pi/4", "1/100", "x=1,y=2", "1e-400", "1e400", "nan", "inf", "", "1,,2", "0x10", "1_000"):
         assert plain_numbers(text) is None, text
+
+
+def test_for_plot_keeps_at_most_the_cap_spread_over_the_batch():
+    s = builtin()["bowl"]
+    starts = [(float(i), 1.0) for i in range(300)]
+    res = run_descent(s, ["gd"], [0.1], starts, steps=2)
+    small, note = res.for_plot(max_panels=12, max_runs=200)
+    assert len(small.runs) == 200 and "200 of 300 runs" in note
+    assert small.runs[0].start == (0.0, 1.0) and small.runs[-1].start == (299.0, 1.0)  # both ends kept
+    same, none = run_descent(s, ["gd"], [0.1, 0.2], steps=2).for_plot()
+    assert none is None and len(same.runs) == 2

@@ -45,8 +45,14 @@ def test_closed_stdout_is_one_error_line():
     one_error_line(gradlab("grad", "x**2", "--at", "3", shell_tail=">&-"), 1, "standard output is closed")
 
 
-def test_full_disk_is_one_error_line():
-    one_error_line(gradlab("grad", "x**2", "--at", "3", shell_tail=">/dev/full"), 1, "No space left")
+@pytest.mark.parametrize("args", [("grad", "x**2", "--at", "3"), ("grad", "x**2", "--at", "3", "-f", "table"),
+                                  ("--help",), ("--version",), ("descend", "bowl", "--trajectory", "-")])
+def test_full_disk_is_one_error_line(args):
+    one_error_line(gradlab(*args, shell_tail=">/dev/full"), 1, "No space left")
+
+
+def test_help_to_a_closed_stdout_is_one_error_line():
+    one_error_line(gradlab("--help", shell_tail=">&-"), 1, "standard output is closed")
 
 
 FORMATS = ["table", "plain", "json", "jsonl", "csv", "tsv"]

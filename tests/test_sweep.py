@@ -148,3 +148,15 @@ def test_saddle_escape_is_not_stable():
         assert bool(res.stable[i]) == expected, lr
         if res.runs.status[i] == "max_steps" and res.runs.f[i] < -100:
             assert not res.stable[i]
+
+
+def test_momentum_advice_labels_the_beta_in_use_and_polyaks_pair():
+    r = run("sweep", "rosenbrock", "-o", "momentum", "--num", "5", "--steps", "200", "--format", "table")
+    assert r.code == 0, r
+    text = " ".join(r.out.split())
+    assert "(for this β)" in text and "Polyak's optimal pair" in text
+    doc = json.loads(run("sweep", "rosenbrock", "-o", "momentum", "--num", "5", "--steps", "200",
+                         "--format", "json").out)
+    t = doc["theory"]["momentum"]
+    assert t["best_lr"] < t["bound"]  # the best rate for β = 0.9 is stable for β = 0.9
+    assert t["optimal"]["lr"] > t["bound"] and 0.9 < t["optimal"]["momentum"] < 1

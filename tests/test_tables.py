@@ -237,3 +237,28 @@ def test_numbers_round_to_their_digits(value, digits):
     assert re.fullmatch(r"-?\d(\.\d+)?(e-?\d+)?|-?\d+(\.\d+)?", text), text
     assert len(re.sub(r"e.*|[-.]", "", text).lstrip("0")) <= digits
     assert abs(float(text) - value) <= 0.5 * 10 ** (1 - digits) * abs(value) * 1.000001
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"jacobian softmax"}))
+def test_at_80_columns_every_default_table_is_a_table(name):
+    """4-D points, five runs, the catalogue: all fit an 80-column terminal as a table
+    (the softmax Jacobian's entries are paragraphs: one block per row suits them)."""
+    from gradlab.tables import layout
+
+    assert not layout(view_of(name), 80).vertical
+
+
+def test_readme_shows_the_example_table_at_80_columns():
+    """The README's first example is the 80-column table, checked at that width by
+    docs/check_readme.py (which runs every console block of README.md and docs/*.md)."""
+    import importlib.util
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("check_readme", os.path.join(root, "docs", "check_readme.py"))
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    text = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    cmd, expected, columns = next(check.examples(text))
+    assert cmd == "gradlab descend elongated --lr 0.01,0.03,0.06,0.08" and columns == 80
+    assert expected == [line.rstrip() for line in draw(view_of("descend README"), 80)][: len(expected)]

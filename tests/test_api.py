@@ -1,0 +1,144 @@
+"""The Python API: the CLI's calls and result objects, for notebooks and programs."""
+
+from __future__ import annotations
+
+import doctest
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gradlab
+from tests.conftest import run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli_json(*args: str) -> dict:
+    r = run(*args, "--format", "json")
+    assert r.code == 0, r
+    return json.loads(r.out)
+
+
+# The README's examples, as API calls and as the CLI commands that print the same JSON.
+SAME = [
+    (lambda: gradlab.grad("x**2*y+3*y", at=(2, 5)), ("grad", "x**2*y+3*y", "--at", "2,5")),
+    (lambda: gradlab.grad("x**2*y+3*y", at="2,5"), ("grad", "x**2*y+3*y", "--at", "2,5")),
+    (lambda: gradlab.grad("x**2*y+3*y", at={"y": 5, "x": 2}), ("grad", "x**2*y+3*y", "--at", "2,5")),
+    (lambda: gradlab.grad("x**2*y + 3*y"), ("grad", "x**2*y + 3*y")),
+    (lambda: gradlab.jacobian("x**2*y, x + y**3", at=(2, 3)), ("jacobian", "x**2*y, x + y**3", "--at", "2,3")),
+    (lambda: gradlab.hessian("x**2 - y**2", at=(0, 0)), ("hessian", "x**2 - y**2", "--at", "0,0")),
+    (lambda: gradlab.directional("x**2 + y**2", at=(3, 4), dir=(1, 1)),
+     ("directional", "x**2 + y**2", "--at", "3,4", "--dir", "1,1")),
+    (lambda: gradlab.evaluate("sqrt(x) + y", at=(8, 0.5)), ("eval", "sqrt(x) + y", "--at", "8,1/2")),
+    (lambda: gradlab.check("x**2*y + y*z**3", at=(1, 2, 3), grad="2*x*y, x**2 + z**3, 3*y*z**2"),
+     ("check", "x**2*y + y*z**3", "--at", "1,2,3", "--grad", "2*x*y, x**2 + z**3, 3*y*z**2")),
+    (lambda: gradlab.explain("x*exp(x)", wrt="x"), ("explain", "x*exp(x)", "--wrt", "x")),
+    (lambda: gradlab.critical("x**3 + y**3 + 3*x**2 - 6*y**2 - 2"),
+     ("critical", "x**3 + y**3 + 3*x**2 - 6*y**2 - 2")),
+    (lambda: gradlab.descend("elongated", lr=[0.01, 0.03, 0.06, 0.08], trajectory=False),
+     ("descend", "elongated", "--lr", "0.01,0.03,0.06,0.08")),
+    (lambda: gradlab.descend("bowl", lr="0.1", optimizer="gd,adam", start=[(1, 1), (-2, 3)]),
+     ("descend", "bowl", "--lr", "0.1", "-o", "gd,adam", "--start", "1,1", "--start", "-2,3")),
+    (lambda: gradlab.sweep("elongated", optimizer=["gd", "momentum"]),
+     ("sweep", "elongated", "--optimizer", "gd,momentum")),
+    (lambda: gradlab.catalogue(), ("surfaces",)),
+    (lambda: gradlab.surface("elongated"), ("surfaces", "elongated")),
+    (lambda: gradlab.grad("x*y", points=[(1, 2), "3,4", {"x": 5, "y": 6}]),
+     ("grad", "x*y", "--at", "1,2", "--at", "3,4", "--at", "x=5,y=6")),
+]
+
+
+@pytest.mark.parametrize("call, args", SAME, ids=[" ".join(a[:2]) for _, a in SAME])
+def test_to_dict_is_the_cli_json(call, args):
+    got = call().to_dict()
+    want = cli_json(*args)
+    if args[0] == "grad" and "--at" in args and args.count("--at") > 1:
+        # many points: the record says where each point came from (--at #k / point k)
+        for rec in got["results"] + want["results"]:
+            rec.pop("input")
+    assert got == want
+
+
+def test_values_are_the_mathematics():
+    r = gradlab.grad("x**2*y + 3*y", at=(2, 5))
+    # ∇(x²y + 3y) = (2xy, x² + 3) = (20, 7) at (2, 5); ‖∇f‖ = √449
+    assert [v.value for v in r.values] == [20.0, 7.0] and r.norm.value == pytest.approx(math.sqrt(449), rel=1e-15)
+    h = gradlab.hessian("x**2 - y**2", at=(0, 0))
+    assert h.eigenvalues == (-2.0, 2.0) and h.classification == "saddle"
+    # a float means its decimal: 0.1 is exactly 1/10, as on the command line
+    assert str(gradlab.evaluate("10*x", at=0.1).result.exact) == "1"
+
+
+def test_many_points_batch():
+    b = gradlab.hessian("x**3 - 3*x*y**2", points=[(1, 0), (0, 0), (-1, 2)])
+    # H = [[6x, −6y], [−6y, −6x]]
+    assert [rec["hessian"]["value"] for rec in b.to_dict()["results"]] == [
+        [[6.0, -0.0], [-0.0, -6.0]], [[0.0, -0.0], [-0.0, -0.0]], [[-6.0, -12.0], [-12.0, 6.0]]]
+    bad = gradlab.evaluate("log(x)", points=[1, 0, "oops"])
+    assert [a.ok for a in bad.answers] == [True, False, False] and bad.failures == 2
+
+
+def test_errors_are_gradlab_errors():
+    with pytest.raises(gradlab.BadInput, match="unknown surface"):
+        gradlab.descend("rosenbrok")
+    with pytest.raises(gradlab.Undefined):
+        gradlab.evaluate("log(x)", at=0)
+    assert issubclass(gradlab.Undefined, gradlab.GradlabError)
+
+
+def test_names_shared_with_modules_stay_the_api_calls():
+    import gradlab.explain  # noqa: F401  (the modules themselves stay importable)
+    import gradlab.sweep  # noqa: F401
+    from gradlab.sweep import run_sweep  # noqa: F401
+
+    assert callable(gradlab.sweep) and callable(gradlab.explain) and not isinstance(gradlab.sweep, type(sys))
+    assert gradlab.explain("x**2").to_dict()["result"] == "2*x"
+
+
+def test_symbolic_results_show_as_latex_and_tables_as_html():
+    g = gradlab.grad("x**2*y", at=(1, 2))
+    tex = g._repr_latex_()
+    assert tex.startswith("$$") and r"\nabla f" in tex and g._repr_html_() is None
+    d = gradlab.descend("bowl", lr=0.1, start=(1, 1), trajectory=False)
+    assert d._repr_latex_() is None
+    html = d._repr_html_()
+    assert "<pre" in html and "converged" in html
+
+
+def test_rich_renders_a_result_as_the_cli_table():
+    from rich.console import Console
+
+    buf = io.StringIO()
+    Console(file=buf, width=100).print(gradlab.grad("x**2*y", at=(1, 2)))
+    cli = run("grad", "x**2*y", "--at", "1,2", "--format", "table", env={"COLUMNS": "100"}).out
+    assert [line.rstrip() for line in buf.getvalue().splitlines()] == [line.rstrip() for line in cli.splitlines()]
+
+
+def test_plots_are_figures():
+    from matplotlib.figure import Figure
+
+    d = gradlab.descend("elongated", lr=[0.01, 0.03])
+    for fig in (gradlab.plot("rosenbrock"), gradlab.plot_descent(d), gradlab.plot_loss(d), gradlab.plot_3d(d),
+                gradlab.plot_sweep(gradlab.sweep("bowl", num=5)), gradlab.plot_check("sin(x)", at=1)):
+        assert isinstance(fig, Figure)
+    buf = io.BytesIO()
+    gradlab.plot("booth").savefig(buf, format="png")
+    assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_import_gradlab_loads_neither_sympy_nor_numpy():
+    code = "import sys, gradlab; print(sorted(m for m in ('sympy', 'numpy', 'typer', 'rich') if m in sys.modules))"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.stdout.strip() == "[]", p
+
+
+def test_api_doc_examples_run():
+    failures, tried = doctest.testfile(str(ROOT / "docs" / "api.md"), module_relative=False,
+                                       optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert tried > 5 and failures == 0
