@@ -226,9 +226,9 @@ def test_critical_reports_progress_up_to_its_total():
     assert ks == sorted(ks) and seen[-1][0] == seen[-1][1] and len({n for _, n in seen}) == 1
 
 
-def test_critical_of_a_function_undefined_everywhere_is_exit_1():
-    # atan(z - z) is the constant 0: f divides by zero at every point
-    assert_error(run("critical", "cosh(sin(log(z) / atan(z - z))) + y"), 1, "undefined")
+def test_critical_of_a_function_undefined_everywhere_is_refused():
+    # atan(z - z) is the constant 0: a division by zero, refused where it is written
+    assert_error(run("critical", "cosh(sin(log(z) / atan(z - z))) + y"), 2, "division by zero")
 
 
 def test_explain_names_the_variable_it_differentiates_by():
