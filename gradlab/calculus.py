@@ -21,7 +21,7 @@ from gradlab import budget
 from gradlab import derivatives as d
 from gradlab.derivatives import Value
 from gradlab.errors import BadInput
-from gradlab.parsing import Parsed, to_text
+from gradlab.parsing import Parsed, number_text, to_text
 from gradlab.views import View
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
@@ -78,7 +78,7 @@ def _derived(symbolic: Any, values: Any | None) -> dict[str, Any]:
 
 def _exact(v: Value) -> str | None:
     """The exact value as text for JSON: None when it was too large to build."""
-    return None if v.exact is None else str(v.exact)
+    return None if v.exact is None else number_text(v.exact)
 
 
 def _pair(v: Value) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def _pair(v: Value) -> dict[str, Any]:
 
 def _shown(v: Value) -> str:
     """The exact value for a table or a note: ``≈ float`` when there is none."""
-    return f"≈ {v.value!r}" if v.exact is None else str(v.exact)
+    return f"≈ {v.value!r}" if v.exact is None else number_text(v.exact)
 
 
 def _missing(*groups: Any) -> tuple[str, ...]:

@@ -771,4 +771,20 @@ def to_text(expr: sympy.Expr) -> str:
     >>> to_text(sympy.Max(symbol("x"), 0) + sympy.LambertW(2))
     'max(0, x) + lambertw(2)'
     """
-    return _GradlabPrinter({"order": None}).doprint(expr)
+    # A number's terms print in SymPy's own order: sorting them ("lex") evaluates each
+    # one numerically, which for exp(10**8) would need tens of millions of digits.
+    return _GradlabPrinter({"order": "none" if _is_number(expr) else None}).doprint(expr)
+
+
+def _is_number(expr: object) -> bool:
+    return isinstance(expr, sympy.Basic) and bool(getattr(expr, "is_number", False))
+
+
+def number_text(expr: sympy.Expr) -> str:
+    """SymPy's spelling of an exact number (``sqrt(2)/2``, ``-1 + E``), printed without
+    evaluating it: bounded for any number gradlab can build.
+
+    >>> number_text(sympy.exp(10**8) - 1)
+    '-1 + exp(100000000)'
+    """
+    return sympy.sstr(expr, order="none") if _is_number(expr) else str(expr)
