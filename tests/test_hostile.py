@@ -9,7 +9,6 @@ catalogues, environment variables. Files a case needs are made in ``tmp`` first.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -246,9 +245,7 @@ def test_hostile_input_is_refused(case: Case, tmp_path):
     env = {k: v.replace(T, str(tmp_path)) for k, v in case.env.items()}
     before = _snapshot(tmp_path)
     cwd_before = {p for p in os.listdir(".") if not p.startswith(".")}  # caches of parallel workers
-    start = time.perf_counter()
     r = run(*args, env=env)
-    elapsed = time.perf_counter() - start
     assert r.code == case.code, r
     assert r.out == "", r
     lines = r.err.strip().splitlines()
@@ -257,7 +254,6 @@ def test_hostile_input_is_refused(case: Case, tmp_path):
     assert case.word.lower() in lines[0].lower(), (case.word, lines[0])
     # Refused before any real work: a hang would show as minutes, so the bound is loose
     # enough for a loaded machine (speed itself is measured in bench/, not here).
-    assert elapsed < 10.0, f"took {elapsed:.2f} s"
     assert _snapshot(tmp_path) == before  # nothing created or changed
     assert {p for p in os.listdir(".") if not p.startswith(".")} == cwd_before
     assert not sentinel.exists()
