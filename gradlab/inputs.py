@@ -66,30 +66,27 @@ def lines_of(text_or_stream: str | TextIO, source: str) -> list[Line]:
     ``source`` labels them: ``stdin`` gives ``line 3``; a file name gives ``file:3``.
     """
     stream = io.StringIO(text_or_stream) if isinstance(text_or_stream, str) else text_or_stream
-    out: list[Line] = []
+    return [Line(f"line {number}" if source == "stdin" else f"{source}:{number}",
+                 text if "," in text else ",".join(text.split()))
+            for number, text in _numbered(stream, "inputs", source)]
+
+
+def _numbered(stream: TextIO, what: str, source: str) -> list[tuple[int, str]]:
+    """The non-blank, non-comment lines with their line numbers, at most MAX_LINES."""
+    out: list[tuple[int, str]] = []
     for number, raw in enumerate(stream, 1):
         text = raw.strip()
         if not text or text.startswith("#"):
             continue
         if len(out) >= MAX_LINES:
-            raise BadInput(f"more than {MAX_LINES:,} inputs; split the input", source)
-        if "," not in text:
-            text = ",".join(text.split())
-        out.append(Line(f"line {number}" if source == "stdin" else f"{source}:{number}", text))
+            raise BadInput(f"more than {MAX_LINES:,} {what}; split the input", source)
+        out.append((number, text))
     return out
 
 
 def expression_lines(stream: TextIO) -> list[Line]:
     """One expression per line (blank lines and ``#`` comments skipped), as typed."""
-    out: list[Line] = []
-    for number, raw in enumerate(stream, 1):
-        text = raw.strip()
-        if not text or text.startswith("#"):
-            continue
-        if len(out) >= MAX_LINES:
-            raise BadInput(f"more than {MAX_LINES:,} expressions; split the input", "stdin")
-        out.append(Line(f"line {number}", text))
-    return out
+    return [Line(f"line {number}", text) for number, text in _numbered(stream, "expressions", "stdin")]
 
 
 def csv_points(path: str, names: Sequence[str]) -> list[Line]:

@@ -35,6 +35,21 @@ MAX_CHUNK = 256
 STATUSES = ("converged", "max_steps", "diverged")
 
 
+def outcome_message(status: str, steps: int, diverged_at: int | None, bound: float) -> str:
+    """What happened to a run, in words (every descent loop says it the same way).
+
+    >>> outcome_message("max_steps", 1, None, 1e3)
+    'still moving after 1 step'
+    """
+    return {
+        "converged": f"‖∇f‖ fell below the tolerance after {plural(steps, 'step')}",
+        "max_steps": f"still moving after {plural(steps, 'step')}",
+        "diverged": ("f or ∇f is undefined or infinite at the start" if diverged_at == 0 else
+                     f"left the region |x| ≤ {bound:g}, overflowed or reached where f is undefined "
+                     f"at step {diverged_at}"),
+    }[status]
+
+
 class Objective:
     """f, ∇f and (lazily, for Newton) the Hessian, compiled for ``(n, R)`` arrays.
 
@@ -341,13 +356,7 @@ class Runs(Sequence[Run]):
         return self._cache[i]
 
     def _message(self, i: int, status: str, steps: int, div: int | None) -> str:
-        message = {
-            "converged": f"‖∇f‖ fell below the tolerance after {plural(steps, 'step')}",
-            "max_steps": f"still moving after {plural(steps, 'step')}",
-            "diverged": ("f or ∇f is undefined or infinite at the start" if div == 0 else
-                         f"left the region |x| ≤ {self._objective.bound:g}, overflowed or reached where f is "
-                         f"undefined at step {div}"),
-        }[status]
+        message = outcome_message(status, steps, div, self._objective.bound)
         modified = int(self.modified[i])
         if self.specs[i].optimizer == "newton" and modified:
             message += (f"; {modified} step{'s' if modified != 1 else ''} met a Hessian that is not positive "

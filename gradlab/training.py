@@ -34,7 +34,7 @@ from gradlab.descent import DEFAULT_LR, DEFAULT_STEPS, DescentResult, MAX_RUNS, 
     objective_for
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.minibatch import RowLoss, batches, check_batch, check_seed
-from gradlab.runs import Objective, Run, RunSpec
+from gradlab.runs import Objective, Run, RunSpec, outcome_message
 from gradlab.schedules import Schedule, parse_schedule
 from gradlab.surfaces import Surface
 
@@ -444,13 +444,7 @@ def run_one(obj: Objective, spec: RunSpec, steps: int, tol: float, hyper: dict, 
             if len(obj.minima) and np.all(np.isfinite(final)) else None)
     gn = float(np.sqrt(np.sum(g * g)))
     if not message:
-        message = {
-            "converged": f"‖∇f‖ fell below the tolerance after {taken} steps",
-            "max_steps": f"still moving after {taken} steps",
-            "diverged": ("f or ∇f is undefined or infinite at the start" if div_at == 0 else
-                         f"left the region |x| ≤ {bound:g}, overflowed or reached where f is undefined "
-                         f"at step {div_at}"),
-        }[status]
+        message = outcome_message(status, taken, div_at, bound)
     if modified:
         message += (f"; {modified} step{'s' if modified != 1 else ''} met a Hessian that is not positive "
                     "definite and used |eigenvalues| instead (saddle-free Newton)")
@@ -657,7 +651,7 @@ def _seed_sweep_columns(surface: Surface, optimizer: str, lrs: Sequence[float], 
     if not 1 <= steps <= MAX_STEPS:
         raise LimitExceeded(f"{steps} steps; the limit is {MAX_STEPS}", "--steps")
     pairs = [(lr, seed) for lr in lrs for seed in seeds]
-    R, n = len(pairs), obj.n
+    R = len(pairs)
     if R * steps > MAX_WORK:
         raise LimitExceeded(f"{R} runs × {steps} steps is more than {MAX_WORK:.0e} steps in all", "--steps")
     sched = parse_schedule(settings.schedule, steps) if isinstance(settings.schedule, str) else settings.schedule

@@ -50,3 +50,13 @@ def assert_error(r: Run, code: int, *words: str) -> None:
 @pytest.fixture
 def cli():
     return run
+
+
+def assert_contract(r: Run) -> None:
+    """Any outcome of a fuzzed call: an answer, or one error line with a documented code."""
+    assert r.code in (0, 1, 2), r
+    assert "Traceback" not in r.err
+    if r.code:
+        lines = r.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("gradlab: error: ") and r.out == "", r
+        assert "internal error" not in lines[0], r
