@@ -70,8 +70,8 @@ def bench_startup_descend() -> None:
 def bench_hessian_rosenbrock_100() -> None:
     import sympy
 
-    from gradlab.derivatives import evaluate, hessian
-    from gradlab.parsing import symbol
+    from gradlab.calculus.derivatives import evaluate, hessian
+    from gradlab.calculus.parsing import symbol
 
     xs = [symbol(f"x{i}") for i in range(1, 101)]
     f = sum(100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(99))
@@ -108,7 +108,7 @@ def _warm_allocator() -> None:
 
 
 def _objective(name: str, dims: int | None = None):
-    from gradlab.descent import objective_for
+    from gradlab.descent.descend import objective_for
     from gradlab.surfaces import builtin
 
     s = builtin()[name] if dims is None else builtin()[name].with_dims(dims)
@@ -117,8 +117,8 @@ def _objective(name: str, dims: int | None = None):
 
 def _quadratic_100():
     """f = Σ i·x_i²/2 over 100 variables (λ = 1 … 100)."""
-    from gradlab.parsing import parse
-    from gradlab.runs import Objective
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.runs import Objective
 
     text = " + ".join(f"{i}*x{i}**2/2" for i in range(1, 101))
     return Objective(parse(text), scale=10.0)
@@ -132,7 +132,7 @@ def numpy_loop(grad: Callable, X: np.ndarray, lr: np.ndarray, steps: int) -> np.
 
 
 def _batch(name: str, obj, grad: Callable, X0: np.ndarray, lrs: np.ndarray, steps: int) -> None:
-    from gradlab.runs import RunSpec, descend
+    from gradlab.descent.runs import RunSpec, descend
 
     specs = [RunSpec("gd", float(lr), tuple(x)) for lr, x in zip(lrs, X0.T.tolist())]
     runs = descend(obj, specs, steps, 1e-12)
@@ -205,7 +205,7 @@ def python_loop(name: str, steps: int, lr: float) -> tuple[float, float]:
 
 
 def bench_single_runs() -> None:
-    from gradlab.runs import RunSpec, descend
+    from gradlab.descent.runs import RunSpec, descend
 
     _, obj = _objective("elongated")
     steps, lr = 100_000, 1e-6
@@ -222,8 +222,8 @@ def bench_single_runs() -> None:
 def bench_newton_10d() -> None:
     """Newton on f = Σ (x_i⁴/4 + x_i²/2) + Σ x_i·x_{i+1}/4 in 10 variables, 2,000 steps
     at lr 0.01, against a numpy Newton loop with ∇f and H typed in."""
-    from gradlab.parsing import parse
-    from gradlab.runs import Objective, RunSpec, descend
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.runs import Objective, RunSpec, descend
 
     n, steps, lr = 10, 2000, 0.01
     text = " + ".join(f"x{i}**4/4 + x{i}**2/2" for i in range(1, n + 1)) + " + " + \
@@ -251,8 +251,8 @@ def bench_newton_10d() -> None:
 def bench_parse_numbers() -> None:
     """10,000 learning rates (one --lr) and 10,000 start points (repeated --start), as the
     CLI reads them; target < 0.2 s each, absolute."""
-    from gradlab.descent import plain_numbers
-    from gradlab.parsing import parse_point
+    from gradlab.descent.descend import plain_numbers
+    from gradlab.calculus.parsing import parse_point
 
     lrs = ",".join(repr(v) for v in np.geomspace(1e-6, 1e-1, 10_000).tolist())
     starts = [f"{a!r},{b!r}" for a, b in np.random.default_rng(0).uniform(-5, 5, (10_000, 2)).tolist()]
@@ -273,8 +273,8 @@ def bench_json_10000() -> None:
     and the whole text as ``--format json`` writes it (output.render_json)."""
     import json
 
-    from gradlab.descent import run_descent
-    from gradlab.output import render_json
+    from gradlab.descent.descend import run_descent
+    from gradlab.render.output import render_json
 
     s, _ = _objective("elongated")
     res = run_descent(s, ["gd"], list(np.geomspace(1e-3, 0.1, 10_000)), steps=50)
@@ -291,7 +291,7 @@ def bench_batch_memory() -> None:
     code = (
         "import resource, sys; sys.path.insert(0, %r)\n"
         "import numpy as np, bench\n"
-        "from gradlab.runs import RunSpec, descend\n"
+        "from gradlab.descent.runs import RunSpec, descend\n"
         "_, obj = bench._objective('elongated')\n"
         "specs = [RunSpec('gd', float(lr), (-4.0, 2.0)) for lr in np.geomspace(1e-6, 1e-4, 10000)]\n"
         "descend(obj, specs, 1000, 1e-12)\n"

@@ -16,8 +16,6 @@ LaTeX or a table, plots are matplotlib Figures.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -31,21 +29,6 @@ _LAZY = {name: "gradlab.api" for name in (
 _LAZY.update({"GradlabError": "gradlab.errors", "BadInput": "gradlab.errors", "Undefined": "gradlab.errors"})
 
 __all__ = sorted(_LAZY)
-
-
-class _Package(types.ModuleType):
-    """gradlab's module type: three API calls share their names with modules
-    (``gradlab.sweep``, ``gradlab.explain``, …). Importing such a module would rebind the
-    package attribute to the module; here the call keeps the name, and the module stays
-    importable by its full name (``from gradlab.sweep import run_sweep``)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

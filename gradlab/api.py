@@ -77,9 +77,9 @@ def _function(expression: str, vars: Optional[Union[str, Sequence[str]]], vector
 
 def _many(command: str, parsed, points: Iterable[PointLike], report, vectorised=None, exact: bool = False,
           meta: Optional[dict] = None):
-    from gradlab import batch
+    from gradlab.calculus import batch
     from gradlab.errors import GradlabError
-    from gradlab.inputs import Failed, Line, read_point
+    from gradlab.calculus.inputs import Failed, Line, read_point
 
     names = [v.name for v in parsed.variables]
     pts = []
@@ -106,11 +106,11 @@ def grad(expression: str, at: Optional[PointLike] = None, *, points: Optional[It
     >>> grad("x*y", at=(3, 4)).to_dict()["gradient"]["exact"]
     ['4', '3']
     """
-    from gradlab.calculus import grad_report
+    from gradlab.calculus.pointwise import grad_report
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
     if points is not None:
-        from gradlab.batch import grad_many
+        from gradlab.calculus.batch import grad_many
 
         return _many("grad", parsed, points, lambda sp: grad_report(parsed, sp), grad_many, exact)
     return grad_report(parsed, _point(parsed, at))
@@ -120,11 +120,11 @@ def jacobian(expressions: str, at: Optional[PointLike] = None, *, points: Option
              vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
              dims: Optional[int] = None, exact: bool = False):
     """The Jacobian of ``"f1, f2, ..."`` (rows = outputs), at ``at`` or at every point."""
-    from gradlab.calculus import jacobian_report
+    from gradlab.calculus.pointwise import jacobian_report
 
     parsed = _function(expressions, vars, vector=True, surfaces=surfaces, dims=dims)
     if points is not None:
-        from gradlab.batch import jacobian_many
+        from gradlab.calculus.batch import jacobian_many
 
         return _many("jacobian", parsed, points, lambda sp: jacobian_report(parsed, sp), jacobian_many, exact,
                      {"outputs": len(parsed.exprs)})
@@ -135,11 +135,11 @@ def hessian(expression: str, at: Optional[PointLike] = None, *, points: Optional
             vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
             dims: Optional[int] = None, exact: bool = False):
     """The Hessian; at a point its eigenvalues and the second-derivative test."""
-    from gradlab.calculus import hessian_report
+    from gradlab.calculus.pointwise import hessian_report
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
     if points is not None:
-        from gradlab.batch import hessian_many
+        from gradlab.calculus.batch import hessian_many
 
         return _many("hessian", parsed, points, lambda sp: hessian_report(parsed, sp), hessian_many, exact)
     return hessian_report(parsed, _point(parsed, at))
@@ -149,12 +149,12 @@ def directional(expression: str, at: Optional[PointLike] = None, dir: Optional[P
                 points: Optional[Iterable[PointLike]] = None, vars: Optional[Union[str, Sequence[str]]] = None,
                 surfaces: Optional[str] = None, dims: Optional[int] = None, exact: bool = False):
     """The derivative of f along ``dir`` (any length) at ``at`` (or at every point)."""
-    from gradlab.calculus import directional_report
+    from gradlab.calculus.pointwise import directional_report
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
     direction = _point(parsed, dir, True, "dir")
     if points is not None:
-        from gradlab.batch import directional_many
+        from gradlab.calculus.batch import directional_many
 
         return _many("directional", parsed, points, lambda sp: directional_report(parsed, sp, direction),
                      lambda p, pts: directional_many(p, pts, direction), exact)
@@ -165,11 +165,11 @@ def evaluate(expression: str, at: Optional[PointLike] = None, *, points: Optiona
              vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
              dims: Optional[int] = None, exact: bool = False):
     """f at a point, exact and as a float (the CLI's ``eval``)."""
-    from gradlab.calculus import eval_report
+    from gradlab.calculus.pointwise import eval_report
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
     if points is not None:
-        from gradlab.batch import eval_many
+        from gradlab.calculus.batch import eval_many
 
         return _many("eval", parsed, points, lambda sp: eval_report(parsed, sp), eval_many, exact)
     return eval_report(parsed, _point(parsed, at, bool(parsed.variables)) or ())
@@ -180,8 +180,8 @@ def check(expression: str, at: PointLike, *, grad: Optional[str] = None, h: floa
           dims: Optional[int] = None):
     """Check a gradient: the exact one against finite differences, or ``grad``
     (``"g1, g2, ..."``) against the exact one. ``result.passed`` is the verdict."""
-    from gradlab.gradcheck import gradient_check
-    from gradlab.parsing import parse_components
+    from gradlab.calculus.gradcheck import gradient_check
+    from gradlab.calculus.parsing import parse_components
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
     user = parse_components(grad, "grad") if grad is not None else None
@@ -195,7 +195,7 @@ def check(expression: str, at: PointLike, *, grad: Optional[str] = None, h: floa
 def explain(expression: str, wrt: Optional[str] = None, *, vars: Optional[Union[str, Sequence[str]]] = None,
             surfaces: Optional[str] = None, dims: Optional[int] = None):
     """∂f/∂``wrt`` derived step by step, each rule named."""
-    from gradlab.explain import explain as derive
+    from gradlab.calculus.explain import explain as derive
 
     return derive(_function(expression, vars, surfaces=surfaces, dims=dims), wrt)
 
@@ -204,7 +204,7 @@ def critical(target: str, *, window: Optional[Sequence[float]] = None, timeout: 
              vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
              dims: Optional[int] = None):
     """Every critical point, exact where possible, classified by the Hessian."""
-    from gradlab.analysis import critical_points
+    from gradlab.calculus.critical import critical_points
 
     if not (0 < timeout <= 600):
         raise BadInput("timeout must be more than 0 and at most 600 seconds", "timeout")
@@ -216,7 +216,7 @@ def critical(target: str, *, window: Optional[Sequence[float]] = None, timeout: 
 
 
 def _window(window: Union[str, Sequence[float]]) -> tuple[float, ...]:
-    from gradlab.parsing import parse_point
+    from gradlab.calculus.parsing import parse_point
 
     w = [float(v) for v in (parse_point(window, None, None, "window") if isinstance(window, str) else window)]
     if len(w) != 4 or not (w[0] < w[1] and w[2] < w[3]):
@@ -226,7 +226,7 @@ def _window(window: Union[str, Sequence[float]]) -> tuple[float, ...]:
 
 # --------------------------------------------------------------------------- descent
 def _rates(lr: Union[None, float, str, Sequence[float]]) -> Optional[list[float]]:
-    from gradlab.parsing import parse_point
+    from gradlab.calculus.parsing import parse_point
 
     if lr is None:
         return None
@@ -265,7 +265,7 @@ def descend(target: str, *, lr: Union[None, float, str, Sequence[float]] = None,
     >>> [run.status for run in r.runs]
     ['converged', 'converged', 'diverged', 'diverged']
     """
-    from gradlab.descent import run_descent
+    from gradlab.descent.descend import run_descent
 
     hyper = resolve.hyper(momentum, beta1, beta2, eps)
     items = _start_list(start)
@@ -283,7 +283,7 @@ def sweep(target: str, *, optimizer: Union[str, Sequence[str]] = "gd", lr_min: O
           vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
           dims: Optional[int] = None):
     """The largest stable learning rate by experiment, with the theory's bound."""
-    from gradlab.sweep import default_range, run_sweep
+    from gradlab.descent.sweep import default_range, run_sweep
 
     hyper = resolve.hyper(momentum, beta1, beta2, eps)
     if isinstance(vars, (list, tuple)):
@@ -320,10 +320,10 @@ def plot(target: str, *, window: Optional[Sequence[float]] = None,
          dims: Optional[int] = None):
     """The landscape (filled contours, gradient field, minima and critical points) as a
     matplotlib Figure."""
-    from gradlab import plots
-    from gradlab.analysis import numeric_critical
-    from gradlab.descent import inline_surface
-    from gradlab.parsing import parse
+    from gradlab.render import plots
+    from gradlab.calculus.critical import numeric_critical
+    from gradlab.descent.descend import inline_surface
+    from gradlab.calculus.parsing import parse
 
     if isinstance(vars, (list, tuple)):
         vars = ",".join(vars)
@@ -345,28 +345,28 @@ def plot(target: str, *, window: Optional[Sequence[float]] = None,
 
 def plot_descent(result, loss: bool = True):
     """One panel per optimizer × learning rate (with loss curves) for a :func:`descend` result."""
-    from gradlab import plots
+    from gradlab.render import plots
 
     return plots.descent_figure(result, with_loss=loss)
 
 
 def plot_loss(result):
     """The loss curves of a :func:`descend` result."""
-    from gradlab import plots
+    from gradlab.render import plots
 
     return plots.loss_figure(result)
 
 
 def plot_3d(result):
     """The surface in 3-D with the trajectories of a :func:`descend` result on it."""
-    from gradlab import plots
+    from gradlab.render import plots
 
     return plots.surface3d_figure(result)
 
 
 def plot_sweep(result):
     """Final loss against learning rate for a :func:`sweep` result."""
-    from gradlab import plots
+    from gradlab.render import plots
 
     return plots.sweep_figure(result)
 
@@ -375,8 +375,8 @@ def plot_check(expression: str, at: PointLike, *, vars: Optional[Union[str, Sequ
     """Finite-difference error against the step h, log-log (the CLI's ``check --plot``)."""
     import numpy as np
 
-    from gradlab import plots
-    from gradlab.gradcheck import error_curve
+    from gradlab.render import plots
+    from gradlab.calculus.gradcheck import error_curve
 
     parsed = _function(expression, vars)
     point = _point(parsed, at, True)

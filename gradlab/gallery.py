@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from gradlab import derivatives as d
-from gradlab.parsing import to_text
+from gradlab.calculus import derivatives as d
+from gradlab.calculus.parsing import to_text
 from gradlab.surfaces import Surface
 from gradlab.views import View
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
@@ -106,7 +106,7 @@ def surface_detail(s: Surface) -> SurfaceDetail:
     """Derivatives of ``s`` and the second-derivative test at each known minimum."""
     import numpy as np
 
-    from gradlab.numeric import Compiled, eigenvalues
+    from gradlab.calculus.numeric import Compiled, eigenvalues
 
     grad = d.gradient(s.parsed.expr, s.parsed.variables)
     hess = d.hessian(s.parsed.expr, s.parsed.variables)

@@ -5,8 +5,8 @@ for notebooks that do not load rich).
 Every result class mixes in :class:`Presentable`; it asks only for the ``to_record()``
 and ``view()`` each result already has, so the CLI and a notebook show the same thing.
 
->>> from gradlab.calculus import grad_report
->>> from gradlab.parsing import parse, parse_point
+>>> from gradlab.calculus.pointwise import grad_report
+>>> from gradlab.calculus.parsing import parse, parse_point
 >>> r = grad_report(parse("x**2*y + 3*y"), parse_point("2,5", 2))
 >>> r.to_dict()["gradient"]["value"]
 [20.0, 7.0]
@@ -28,13 +28,13 @@ class Presentable:
     def to_dict(self) -> dict[str, Any]:
         """Exactly the CLI's ``--format json`` document, as Python values (non-finite
         numbers are None with a ``<key>_nonfinite`` field saying which)."""
-        from gradlab.formats import stable_keys
-        from gradlab.output import json_safe
+        from gradlab.render.formats import stable_keys
+        from gradlab.render.output import json_safe
 
         return json_safe(stable_keys(self.to_record()))  # type: ignore[attr-defined]
 
     def _latex_lines(self) -> list[str] | None:
-        from gradlab.formats import latex
+        from gradlab.render.formats import latex
 
         try:
             return latex(self)
@@ -53,7 +53,7 @@ class Presentable:
         from rich.console import Console
         from rich.text import Text
 
-        from gradlab.tables import render
+        from gradlab.render.tables import render
 
         buf = io.StringIO()
         inner = Console(file=buf, width=options.max_width, force_terminal=console.is_terminal,
@@ -66,7 +66,7 @@ class Presentable:
             return None  # the notebook shows the LaTeX
         from rich.console import Console
 
-        from gradlab.tables import render
+        from gradlab.render.tables import render
 
         console = Console(record=True, width=120, force_terminal=True, file=_Null())
         render(self.view(), console)  # type: ignore[attr-defined]

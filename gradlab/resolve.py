@@ -30,7 +30,7 @@ def surface(text: str, surfaces_file: Optional[str] = None, dims: Optional[int] 
     expression). ``surface:NAME`` forces the catalogue; parentheses, ``(rosenbrock)``,
     force an expression.
     """
-    from gradlab.parsing import looks_like_name
+    from gradlab.calculus.parsing import looks_like_name
 
     t = text.strip()
     forced = t.startswith(SURFACE_PREFIX)
@@ -51,8 +51,8 @@ def surface(text: str, surfaces_file: Optional[str] = None, dims: Optional[int] 
 def target(text: str, start: Optional[str], variables: Optional[str], surfaces_file: Optional[str],
            dims: Optional[int], note: Callable[[str], None] = _ignore):
     """A surface by name, or an expression made a surface around ``start`` (required)."""
-    from gradlab.descent import inline_surface
-    from gradlab.parsing import parse, parse_point
+    from gradlab.descent.descend import inline_surface
+    from gradlab.calculus.parsing import parse, parse_point
 
     found = surface(text, surfaces_file, dims, note)
     if found is not None:
@@ -79,7 +79,7 @@ def hyper(momentum, beta1, beta2, eps) -> dict:
 def function(text: str, variables: Optional[str] = None, vector: bool = False, surfaces_file: Optional[str] = None,
              dims: Optional[int] = None, note: Callable[[str], None] = _ignore):
     """A surface name or an expression, parsed."""
-    from gradlab.parsing import Parsed, parse, variables_of
+    from gradlab.calculus.parsing import Parsed, parse, variables_of
 
     found = surface(text, surfaces_file, dims, note)
     if found is not None:
@@ -91,7 +91,7 @@ def function(text: str, variables: Optional[str] = None, vector: bool = False, s
 
 
 def point(text: Optional[str], parsed, where: str = "--at", required: bool = False):
-    from gradlab.parsing import parse_point
+    from gradlab.calculus.parsing import parse_point
 
     if text is None:
         if required:

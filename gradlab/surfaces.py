@@ -23,7 +23,7 @@ import sympy
 import yaml
 
 from gradlab.errors import BadInput, LimitExceeded
-from gradlab.parsing import Context, Parsed, looks_like_name, parse_number, parse_scalar, symbol, variables_of
+from gradlab.calculus.parsing import Context, Parsed, looks_like_name, parse_number, parse_scalar, symbol, variables_of
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DIMS = 1_000

@@ -93,9 +93,9 @@ def test_errors_are_gradlab_errors():
 
 
 def test_names_shared_with_modules_stay_the_api_calls():
-    import gradlab.explain  # noqa: F401  (the modules themselves stay importable)
-    import gradlab.sweep  # noqa: F401
-    from gradlab.sweep import run_sweep  # noqa: F401
+    import gradlab.calculus.explain  # noqa: F401  (the modules themselves stay importable)
+    import gradlab.descent.sweep  # noqa: F401
+    from gradlab.descent.sweep import run_sweep  # noqa: F401
 
     assert callable(gradlab.sweep) and callable(gradlab.explain) and not isinstance(gradlab.sweep, type(sys))
     assert gradlab.explain("x**2").to_dict()["result"] == "2*x"

@@ -10,7 +10,7 @@ import sys
 import pytest
 import sympy
 
-from gradlab.parsing import parse_scalar
+from gradlab.calculus.parsing import parse_scalar
 from tests.conftest import assert_error, run
 
 

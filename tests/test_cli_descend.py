@@ -112,7 +112,7 @@ def test_closed_pipe_ends_quietly():
 
 
 def test_plots_of_many_rates_are_capped_and_say_so(tmp_path):
-    from gradlab.descent import MAX_PANELS
+    from gradlab.descent.descend import MAX_PANELS
 
     lrs = ",".join(str(0.001 * k) for k in range(1, 41))
     out = tmp_path / "many.png"

@@ -8,11 +8,11 @@ import pytest
 import sympy
 from hypothesis import assume, given, strategies as st
 
-from gradlab import derivatives as d
-from gradlab.calculus import directional_report, eval_report, grad_report, hessian_report, jacobian_report
+from gradlab.calculus import derivatives as d
+from gradlab.calculus.pointwise import directional_report, eval_report, grad_report, hessian_report, jacobian_report
 from gradlab.errors import BadInput, Undefined
-from gradlab.numeric import Compiled, central_difference
-from gradlab.parsing import parse, parse_point, symbol
+from gradlab.calculus.numeric import Compiled, central_difference
+from gradlab.calculus.parsing import parse, parse_point, symbol
 from tests.test_parsing import smooth_text
 
 x, y, z = symbol("x"), symbol("y"), symbol("z")

@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pytest
 
-from gradlab.parsing import parse
-from gradlab.runs import Objective, RunSpec, descend
+from gradlab.calculus.parsing import parse
+from gradlab.descent.runs import Objective, RunSpec, descend
 
 
 # --------------------------------------------------------------------------- surfaces by hand

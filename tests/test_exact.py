@@ -11,10 +11,10 @@ import math
 import pytest
 import sympy
 
-from gradlab import derivatives as d
-from gradlab.calculus import eval_report, grad_report, hessian_report
+from gradlab.calculus import derivatives as d
+from gradlab.calculus.pointwise import eval_report, grad_report, hessian_report
 from gradlab.errors import Undefined
-from gradlab.parsing import parse, parse_point, to_text
+from gradlab.calculus.parsing import parse, parse_point, to_text
 
 
 def _eval(text: str, at: str) -> float:

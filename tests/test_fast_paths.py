@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gradlab.parsing import parse
-from gradlab.runs import SCALAR_OPTIMIZERS, Objective, RunSpec, descend
+from gradlab.calculus.parsing import parse
+from gradlab.descent.runs import SCALAR_OPTIMIZERS, Objective, RunSpec, descend
 
 CASES = [
     # (expression, start, lr, steps, tol): converging, still moving, diverging, undefined f

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gradlab.descent import inline_surface, run_descent
-from gradlab.parsing import FUNCTIONS, parse
-from gradlab.runs import Objective, RunSpec, descend
+from gradlab.descent.descend import inline_surface, run_descent
+from gradlab.calculus.parsing import FUNCTIONS, parse
+from gradlab.descent.runs import Objective, RunSpec, descend
 from tests.conftest import assert_contract, run
 
 

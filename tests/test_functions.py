@@ -15,9 +15,9 @@ import pytest
 import sympy
 from hypothesis import given, strategies as st
 
-from gradlab.functions import Abs, logsumexp, relu, sigmoid, sign, sign_of, softmax, softplus, step
-from gradlab.numeric import lambdify
-from gradlab.parsing import parse, symbol
+from gradlab.calculus.functions import Abs, logsumexp, relu, sigmoid, sign, sign_of, softmax, softplus, step
+from gradlab.calculus.numeric import lambdify
+from gradlab.calculus.parsing import parse, symbol
 from tests.conftest import run
 
 x, y = symbol("x"), symbol("y")

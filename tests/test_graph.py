@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradlab.errors import BadInput, GradlabError, LimitExceeded, Undefined
-from gradlab.graph import backprop, build, shaped_grad, shaped_jacobian
-from gradlab.graphplot import layers
-from gradlab.shapes import parse_values, seeded_values
+from gradlab.calculus.graph import backprop, build, shaped_grad, shaped_jacobian
+from gradlab.render.graphplot import layers
+from gradlab.calculus.shapes import parse_values, seeded_values
 
 NEURON = "z = w*x + b; a = sigmoid(z); L = (a - y)**2"
 R = sympy.Rational
@@ -314,7 +314,7 @@ def test_symbolic_gradient_reads_back_with_shapes():
     g = build("sum((W@x)**2) + W[0,1]*x[1]", shapes)
     r = shaped_grad(g, None, "W")
     for expr in r.symbolic[0]:
-        from gradlab.graph import _composed, texts
+        from gradlab.calculus.graph import _composed, texts
 
         (text,) = texts([expr])
         back = build(text, shapes)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import sympy
 
-from gradlab.analysis import critical_points
-from gradlab.explain import MAX_TIDY_OPS, explain
-from gradlab.gradcheck import gradient_check
-from gradlab.parsing import parse, parse_components, parse_point, symbol
+from gradlab.calculus.critical import critical_points
+from gradlab.calculus.explain import MAX_TIDY_OPS, explain
+from gradlab.calculus.gradcheck import gradient_check
+from gradlab.calculus.parsing import parse, parse_components, parse_point, symbol
 from tests.conftest import assert_error, run
 
 W = (-5.0, 5.0, -5.0, 5.0)
@@ -149,7 +149,7 @@ def test_explain_agrees_with_sympy_and_names_the_rules(text, wrt, rules):
 
 
 def _numerically_zero(e, variables) -> bool:
-    from gradlab.numeric import lambdify
+    from gradlab.calculus.numeric import lambdify
 
     f = lambdify(variables, [e])
     pts = np.random.default_rng(1).uniform(0.2, 0.9, (10, len(variables)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gradlab import derivatives as d
-from gradlab import numeric
-from gradlab.parsing import parse
+from gradlab.calculus import derivatives as d
+from gradlab.calculus import numeric
+from gradlab.calculus.parsing import parse
 from gradlab.surfaces import builtin
 from tests.conftest import run
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from gradlab.optimizers import make
+from gradlab.descent.optimizers import make
 
 
 def two_steps(name: str, lr: float, **hyper) -> np.ndarray:

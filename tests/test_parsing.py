@@ -8,8 +8,8 @@ import sympy
 from hypothesis import given, strategies as st
 
 from gradlab.errors import BadInput, GradlabError, LimitExceeded
-from gradlab.functions import Abs, logsumexp
-from gradlab.parsing import (
+from gradlab.calculus.functions import Abs, logsumexp
+from gradlab.calculus.parsing import (
     FUNCTIONS, parse, parse_components, parse_number, parse_point, parse_scalar, symbol, to_text,
 )
 

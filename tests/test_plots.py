@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from gradlab import derivatives as d
-from gradlab.descent import run_descent
-from gradlab.numeric import Compiled
+from gradlab.calculus import derivatives as d
+from gradlab.descent.descend import run_descent
+from gradlab.calculus.numeric import Compiled
 from gradlab.surfaces import builtin
 from tests.conftest import assert_error, run
 
@@ -43,7 +43,7 @@ def test_landscape_png(tmp_path):
 
 
 def test_arrows_point_along_minus_gradient():
-    from gradlab.plots import landscape_figure
+    from gradlab.render.plots import landscape_figure
 
     s = builtin()["himmelblau"]
     fig = landscape_figure(s)
@@ -57,7 +57,7 @@ def test_arrows_point_along_minus_gradient():
 
 
 def test_learning_rate_plot_has_four_panels_and_names_the_divergence_step(tmp_path):
-    from gradlab.plots import descent_figure, save
+    from gradlab.render.plots import descent_figure, save
 
     res = run_descent(builtin()["elongated"], ["gd"], [0.01, 0.03, 0.06, 0.08], trajectory=True)
     fig = descent_figure(res)
@@ -123,7 +123,7 @@ def test_bad_paths_are_exit_1_and_leave_nothing(tmp_path):
 
 
 def test_existing_file_is_replaced_only_when_complete(tmp_path, monkeypatch):
-    from gradlab import plots
+    from gradlab.render import plots
     from gradlab.errors import WriteFailed
 
     out = tmp_path / "keep.png"
@@ -174,7 +174,7 @@ def _drawn(fig):
 
 @functools.lru_cache(maxsize=None)
 def _elongated_panels():
-    from gradlab.plots import descent_figure
+    from gradlab.render.plots import descent_figure
 
     res = run_descent(builtin()["elongated"], ["gd"], [0.01, 0.03, 0.06, 0.08], trajectory=True)
     return res, _drawn(descent_figure(res))
@@ -202,13 +202,13 @@ def test_four_rates_are_a_2x2_grid_of_big_panels_titled_with_their_outcome():
 @pytest.mark.parametrize("n,shape", [(1, (1, 1)), (2, (1, 2)), (3, (1, 3)), (4, (2, 2)), (5, (2, 3)),
                                      (6, (2, 3)), (7, (3, 3)), (9, (3, 3))])
 def test_panel_grid_has_at_most_three_columns(n, shape):
-    from gradlab.plots import _grid_shape
+    from gradlab.render.plots import _grid_shape
 
     assert _grid_shape(n) == shape
 
 
 def test_five_rates_leave_no_empty_cell():
-    from gradlab.plots import descent_figure
+    from gradlab.render.plots import descent_figure
 
     res = run_descent(builtin()["bowl"], ["gd"], [0.1, 0.3, 0.5, 0.9, 1.1], steps=50, trajectory=True)
     fig = _drawn(descent_figure(res))
@@ -234,9 +234,9 @@ def test_loss_range_is_set_by_the_finite_runs_and_diverging_runs_leave_the_frame
 
 
 def test_gradient_field_is_drawn_to_scale_or_says_it_is_not():
-    from gradlab.descent import inline_surface
-    from gradlab.parsing import parse
-    from gradlab.plots import landscape_figure
+    from gradlab.descent.descend import inline_surface
+    from gradlab.calculus.parsing import parse
+    from gradlab.render.plots import landscape_figure
 
     fig = landscape_figure(builtin()["elongated"])
     ax = fig.axes[0]
@@ -246,7 +246,7 @@ def test_gradient_field_is_drawn_to_scale_or_says_it_is_not():
 
 
 def test_landscape_levels_are_log_spaced_with_colour_bars():
-    from gradlab.plots import Landscape, landscape_figure
+    from gradlab.render.plots import Landscape, landscape_figure
 
     s = builtin()["rosenbrock"]
     land = Landscape(s.parsed, s.window)
@@ -261,8 +261,8 @@ def test_landscape_levels_are_log_spaced_with_colour_bars():
 
 
 def test_critical_points_one_marker_per_kind_with_a_legend():
-    from gradlab.analysis import numeric_critical
-    from gradlab.plots import landscape_figure
+    from gradlab.calculus.critical import numeric_critical
+    from gradlab.render.plots import landscape_figure
 
     s = builtin()["himmelblau"]
     fig = _drawn(landscape_figure(s, critical=numeric_critical(s.parsed, s.window)))
@@ -272,9 +272,9 @@ def test_critical_points_one_marker_per_kind_with_a_legend():
 
 
 def test_titles_name_the_function_once_as_mathematics():
-    from gradlab.descent import inline_surface
-    from gradlab.parsing import parse
-    from gradlab.plots import landscape_figure
+    from gradlab.descent.descend import inline_surface
+    from gradlab.calculus.parsing import parse
+    from gradlab.render.plots import landscape_figure
 
     named = landscape_figure(builtin()["elongated"])._suptitle.get_text()
     assert named.startswith("elongated:") and "$f(x, y) = x^{2} + 25 y^{2}$" in named
@@ -283,8 +283,8 @@ def test_titles_name_the_function_once_as_mathematics():
 
 
 def test_sweep_bound_is_a_vertical_line_and_the_legend_is_outside(tmp_path):
-    from gradlab.plots import sweep_figure
-    from gradlab.sweep import run_sweep
+    from gradlab.render.plots import sweep_figure
+    from gradlab.descent.sweep import run_sweep
 
     res = run_sweep(builtin()["elongated"], ["gd"], 1e-3, 0.5, 12, None, 1e-6, None, {}, 1e-2, True, None)
     fig = _drawn(sweep_figure(res))
@@ -296,7 +296,7 @@ def test_sweep_bound_is_a_vertical_line_and_the_legend_is_outside(tmp_path):
 
 
 def test_3d_marks_start_and_end_of_each_run():
-    from gradlab.plots import surface3d_figure
+    from gradlab.render.plots import surface3d_figure
 
     res = run_descent(builtin()["rosenbrock"], ["gd", "adam"], [0.001], steps=200, trajectory=True)
     ax = surface3d_figure(res).axes[0]

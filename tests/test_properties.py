@@ -20,12 +20,13 @@ import pytest
 import sympy
 from hypothesis import assume, given, settings, strategies as st
 
-from gradlab import derivatives as d
-from gradlab import precise, timelimit
-from gradlab.calculus import directional_report, eval_report, grad_report, hessian_report, jacobian_report
+from gradlab.calculus import derivatives as d
+from gradlab.calculus import precise
+from gradlab.calculus import timelimit
+from gradlab.calculus.pointwise import directional_report, eval_report, grad_report, hessian_report, jacobian_report
 from gradlab.errors import BadInput, GradlabError
-from gradlab.numeric import Compiled
-from gradlab.parsing import parse
+from gradlab.calculus.numeric import Compiled
+from gradlab.calculus.parsing import parse
 
 NAMES = ("x", "y", "z")
 SMOOTH = ("sin", "cos", "exp", "tanh", "atan", "sigmoid", "softplus", "sinh", "cosh")
@@ -137,7 +138,7 @@ def test_calculus_answers_or_refuses_by_size_alone(text, coords):
     # Bounded: no deadline decides, every outcome is an answer or a GradlabError, and a
     # float that comes back is finite. (The size limits: the parser's, MAX_BITS of
     # precision, MAX_EXACT_FORM nodes, the budget's GRADLAB_EXACT_SIZE.)
-    import gradlab.budget as b
+    import gradlab.calculus.budget as b
 
     seen = []
     real_within = timelimit.within

@@ -13,10 +13,10 @@ import pytest
 import sympy
 from hypothesis import assume, given, settings, strategies as st
 
-from gradlab.cli import EXPRESSION_HELP
-from gradlab.derivatives import evaluate, gradient, hessian
+from gradlab.cli.app import EXPRESSION_HELP
+from gradlab.calculus.derivatives import evaluate, gradient, hessian
 from gradlab.errors import BadInput, GradlabError
-from gradlab.parsing import ALIASES, CONSTANTS, FUNCTIONS, parse, parse_point, parse_scalar, to_text
+from gradlab.calculus.parsing import ALIASES, CONSTANTS, FUNCTIONS, parse, parse_point, parse_scalar, to_text
 from tests.conftest import assert_error, run
 
 

@@ -7,9 +7,9 @@ import pytest
 import sympy
 from hypothesis import given, strategies as st
 
-from gradlab.descent import run_descent
-from gradlab.parsing import parse
-from gradlab.runs import Objective, RunSpec, descend
+from gradlab.descent.descend import run_descent
+from gradlab.calculus.parsing import parse
+from gradlab.descent.runs import Objective, RunSpec, descend
 from gradlab.surfaces import builtin
 
 
@@ -105,7 +105,7 @@ def test_hyper_parameters_are_in_the_records():
 
 @pytest.mark.parametrize("name", list(builtin()))
 def test_every_built_in_surface_descends_with_its_defaults(name):
-    from gradlab.descent import objective_for
+    from gradlab.descent.descend import objective_for
 
     s = builtin()[name]
     f0 = float(objective_for(s).f(np.array([float(v) for v in s.start]))[0])
@@ -149,7 +149,7 @@ def test_zero_or_negative_tolerance_refused_or_allowed():
 def test_run_count_is_per_optimizer_lrs_times_starts():
     # 7 optimizers, each with its own default lr, × 2,100 starts: 14,700 runs (under the
     # limit of 100,000), not 7 × 7 × 2,100
-    from gradlab.optimizers import NAMES
+    from gradlab.descent.optimizers import NAMES
 
     starts = [(float(i % 50), float(i // 50)) for i in range(2100)]
     res = run_descent(builtin()["bowl"], list(NAMES), None, starts, steps=1)
@@ -173,8 +173,8 @@ def test_column_records_equal_the_run_records():
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300), min_size=1,
                 max_size=5), st.sampled_from([repr, lambda v: f"{v:.6e}", lambda v: f"{v:.3f}"]))
 def test_plain_numbers_read_what_the_safe_parser_reads(values, fmt):
-    from gradlab.descent import plain_numbers
-    from gradlab.parsing import parse_point
+    from gradlab.descent.descend import plain_numbers
+    from gradlab.calculus.parsing import parse_point
 
     text = ",".join(fmt(v) for v in values)
     fast = plain_numbers(text)
@@ -183,7 +183,7 @@ def test_plain_numbers_read_what_the_safe_parser_reads(values, fmt):
 
 
 def test_plain_numbers_leave_expressions_to_the_parser():
-    from gradlab.descent import plain_numbers
+    from gradlab.descent.descend import plain_numbers
 
     for text in ("pi/4", "1/100", "x=1,y=2", "1e-400", "1e400", "nan", "inf", "", "1,,2", "0x10", "1_000"):
         assert plain_numbers(text) is None, text

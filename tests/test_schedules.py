@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradlab.errors import BadInput
-from gradlab.schedules import parse_schedule
+from gradlab.descent.schedules import parse_schedule
 
 LR = 0.3
 T = 1000  # the run's steps: the default decay_steps
@@ -108,8 +108,8 @@ def test_any_text_is_a_schedule_or_a_bad_input(text):
 @given(st.text(alphabet="0123456789.:-/e, x", max_size=30))
 def test_any_text_is_a_range_or_seeds_or_a_bad_input(text):
     from gradlab.errors import GradlabError
-    from gradlab.stability import parse_range
-    from gradlab.training import parse_seeds
+    from gradlab.descent.stability import parse_range
+    from gradlab.descent.training import parse_seeds
 
     for parse in (lambda t: parse_range(t, "--lr", 0.0), parse_seeds):
         try:

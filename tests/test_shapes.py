@@ -8,7 +8,7 @@ import pytest
 import sympy
 
 from gradlab.errors import BadInput, LimitExceeded
-from gradlab.shapes import (MAX_COMPONENTS, components, nest, parse_shape, parse_shapes, parse_values,
+from gradlab.calculus.shapes import (MAX_COMPONENTS, components, nest, parse_shape, parse_shapes, parse_values,
                             point_values, seeded_values)
 
 R = sympy.Rational

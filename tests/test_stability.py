@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from gradlab.errors import BadInput
-from gradlab.parsing import parse
-from gradlab.runs import Objective
-from gradlab.stability import parse_range, sharpness_along, stability_map
+from gradlab.calculus.parsing import parse
+from gradlab.descent.runs import Objective
+from gradlab.descent.stability import parse_range, sharpness_along, stability_map
 from gradlab.surfaces import builtin
 
 ELONGATED = builtin()["elongated"]

@@ -179,7 +179,7 @@ def test_terminated_while_writing_a_file_removes_the_temporary_file(tmp_path):
     # What SIGTERM does in the middle of a big --trajectory: Terminated raised inside
     # the write. The temporary file goes, the old file stays.
     from gradlab.files import atomic_write
-    from gradlab.streams import Terminated
+    from gradlab.cli.streams import Terminated
 
     target = tmp_path / "t.csv"
     target.write_text("old")

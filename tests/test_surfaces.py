@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import sympy
 
-from gradlab import derivatives as d
+from gradlab.calculus import derivatives as d
 from gradlab.errors import BadInput
-from gradlab.numeric import Compiled, eigenvalues
+from gradlab.calculus.numeric import Compiled, eigenvalues
 from gradlab.surfaces import builtin, load
 from tests.conftest import assert_error, run
 

@@ -10,10 +10,10 @@ import math
 import pytest
 import sympy
 
-from gradlab.descent import run_descent
+from gradlab.descent.descend import run_descent
 from gradlab.surfaces import builtin
-from gradlab.sweep import run_sweep
-from gradlab.theory import curvature_at, optimizer_theory
+from gradlab.descent.sweep import run_sweep
+from gradlab.descent.theory import curvature_at, optimizer_theory
 from tests.conftest import assert_error, run
 
 
@@ -134,7 +134,7 @@ def test_saddle_escape_is_not_stable():
     # f = x² − y² from (−4, 0.1): x_k = −4(1 − 2lr)^k, y_k = 0.1(1 + 2lr)^k. A run is
     # still closing in only if f and ‖∇f‖ both fell from step 50 to step 100 (and f ≤ f0);
     # a run racing down the y axis to −∞ is never stable.
-    from gradlab.sweep import run_sweep
+    from gradlab.descent.sweep import run_sweep
     from gradlab.surfaces import builtin
 
     res = run_sweep(builtin()["saddle"], ["gd"], 1e-3, 0.9, num=25, steps=100)

@@ -18,13 +18,13 @@ WIDTHS = (60, 80, 120)
 
 
 def _p(text, vars=None, vector=False):
-    from gradlab.parsing import parse
+    from gradlab.calculus.parsing import parse
 
     return parse(text, vars, vector=vector)
 
 
 def _pt(text, parsed):
-    from gradlab.parsing import parse_point
+    from gradlab.calculus.parsing import parse_point
 
     return parse_point(text, len(parsed.variables), [v.name for v in parsed.variables], "--at")
 
@@ -37,7 +37,7 @@ def _surface(name, dims=None):
 
 
 def _calculus(kind, text, at=None, direction=None, vector=False):
-    from gradlab import calculus as c
+    from gradlab.calculus import pointwise as c
 
     p = _p(text, vector=vector)
     point = _pt(at, p) if at else None
@@ -49,13 +49,13 @@ def _calculus(kind, text, at=None, direction=None, vector=False):
 
 
 def _descend(name, optimizers, lrs=None, starts=None, dims=None, steps=None):
-    from gradlab.descent import run_descent
+    from gradlab.descent.descend import run_descent
 
     return run_descent(_surface(name, dims), optimizers, lrs, starts, steps)
 
 
 def _sweep(name, optimizers):
-    from gradlab.sweep import default_range, run_sweep
+    from gradlab.descent.sweep import default_range, run_sweep
 
     s = _surface(name)
     lo, hi = default_range(s, optimizers, {})
@@ -63,14 +63,14 @@ def _sweep(name, optimizers):
 
 
 def _critical(text, window=(-5.0, 5.0, -5.0, 5.0)):
-    from gradlab.analysis import critical_points
+    from gradlab.calculus.critical import critical_points
 
     return critical_points(_p(text), window, 5.0)
 
 
 def _check(text, at, grad=None):
-    from gradlab.gradcheck import gradient_check
-    from gradlab.parsing import parse_components
+    from gradlab.calculus.gradcheck import gradient_check
+    from gradlab.calculus.parsing import parse_components
 
     p = _p(text)
     return gradient_check(p, _pt(at, p), 1e-5, 1e-6, parse_components(grad, "--grad") if grad else None)
@@ -84,7 +84,7 @@ def _surfaces(name=None, dims=None):
 
 
 def _explain(text):
-    from gradlab.explain import explain
+    from gradlab.calculus.explain import explain
 
     return explain(_p(text))
 
@@ -125,7 +125,7 @@ def view_of(name: str) -> View:
 
 
 def draw(view: View, width: int) -> list[str]:
-    from gradlab.tables import render
+    from gradlab.render.tables import render
 
     out = io.StringIO()
     render(view, Console(file=out, width=width, color_system=None, highlight=False))
@@ -196,8 +196,8 @@ def test_too_narrow_switches_to_one_block_per_record():
 
 
 def test_digits_shrink_with_the_width_and_plain_keeps_them():
-    from gradlab.output import render_plain
-    from gradlab.tables import layout
+    from gradlab.render.output import render_plain
+    from gradlab.render.tables import layout
 
     third = 1.0 / 3
     view = View("t", ("a", "b", "c", "d"), ((third, 2 * third, 4 * third, 5 * third),), digits=10)
@@ -209,7 +209,7 @@ def test_digits_shrink_with_the_width_and_plain_keeps_them():
 
 
 def test_a_constant_column_moves_to_the_title_only_when_foldable_and_constant():
-    from gradlab.tables import layout
+    from gradlab.render.tables import layout
 
     rows = (("gd", 0.1), ("gd", 0.2))
     assert layout(View("t", ("optimizer", "lr"), rows, fold=(0,)), 80).title == "t · optimizer gd"
@@ -221,7 +221,7 @@ def test_a_constant_column_moves_to_the_title_only_when_foldable_and_constant():
 @pytest.mark.parametrize("text,width", [("a bb ccc dddd", 6), ("one two three four five six", 9),
                                         ("x**2 + 25*y**2 - 3*x*y", 9)])
 def test_wrap_breaks_only_at_spaces(text, width):
-    from gradlab.tables import wrap
+    from gradlab.render.tables import wrap
 
     lines = wrap(text, width, "", "  ")
     assert all(cell_len(line) <= width for line in lines)
@@ -231,7 +231,7 @@ def test_wrap_breaks_only_at_spaces(text, width):
 @pytest.mark.parametrize("value,digits", [(2.4772117005987604e-13, 3), (1677721600.74, 4), (-0.1, 3),
                                           (123456.0, 3), (1e300, 5), (5e-324, 3)])
 def test_numbers_round_to_their_digits(value, digits):
-    from gradlab.tables import number
+    from gradlab.render.tables import number
 
     text = number(value, digits)
     assert re.fullmatch(r"-?\d(\.\d+)?(e-?\d+)?|-?\d+(\.\d+)?", text), text
@@ -243,7 +243,7 @@ def test_numbers_round_to_their_digits(value, digits):
 def test_at_80_columns_every_default_table_is_a_table(name):
     """4-D points, five runs, the catalogue: all fit an 80-column terminal as a table
     (the softmax Jacobian's entries are paragraphs: one block per row suits them)."""
-    from gradlab.tables import layout
+    from gradlab.render.tables import layout
 
     assert not layout(view_of(name), 80).vertical
 

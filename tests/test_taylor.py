@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradlab.errors import BadInput, Undefined
-from gradlab.parsing import parse, parse_point, symbol
-from gradlab.taylor import taylor
+from gradlab.calculus.parsing import parse, parse_point, symbol
+from gradlab.descent.taylor import taylor
 
 small = st.integers(-9, 9)
 

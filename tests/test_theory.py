@@ -9,7 +9,7 @@ import pytest
 import sympy
 from hypothesis import given, settings, strategies as st
 
-from gradlab.theory import curvature_at, optimizer_theory, spectral_radius
+from gradlab.descent.theory import curvature_at, optimizer_theory, spectral_radius
 
 
 def heavy_ball_radius(lr: float, beta: float, lams) -> float:

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gradlab.descent import run_descent
-from gradlab.minibatch import RowLoss, batches
-from gradlab.runs import Objective, RunSpec, descend
+from gradlab.descent.descend import run_descent
+from gradlab.descent.minibatch import RowLoss, batches
+from gradlab.descent.runs import Objective, RunSpec, descend
 from gradlab.surfaces import builtin
-from gradlab.training import Settings, run_training
+from gradlab.descent.training import Settings, run_training
 
 LINREG = builtin()["linear-regression"]
 LOGREG = builtin()["logistic-regression"]
@@ -245,7 +245,7 @@ def test_quasi_newton_agrees_with_scipy(name, method, start):
 def test_quasi_newton_with_exact_line_searches_ends_in_n_steps_on_a_quadratic(eigs, x0, name):
     """On f = ½xᵀAx with exact line searches, BFGS (and L-BFGS with memory ≥ n) ends in
     n steps, and BFGS's H is then A⁻¹ (Nocedal & Wright, theorem 6.4 / 7.x)."""
-    from gradlab import quasinewton
+    from gradlab.descent import quasinewton
 
     rng = np.random.default_rng(0)
     Q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
@@ -283,7 +283,7 @@ def test_sharpness_along_rosenbrock_is_the_hessians_top_eigenvalue():
 
 
 def test_seed_sweep_columns_match_the_per_run_loop():
-    from gradlab.training import run_seed_sweep
+    from gradlab.descent.training import run_seed_sweep
 
     lrs, seeds = [0.003, 0.03, 0.2], [0, 5]
     sweep = run_seed_sweep(LINREG, "momentum", lrs, seeds, Settings(batch_size=4, epochs=40,

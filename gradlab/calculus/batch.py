@@ -1,0 +1,320 @@
+"""Many points (and many expressions) in one call, evaluated together.
+
+The symbolic work (derivatives, compilation) is done once per expression; the points
+are then evaluated as one float64 array. Each answer is a record shaped like the single
+call's JSON (``exact`` is null unless exact values were asked for), plus ``input`` (where
+the point came from) and ``error`` (null, or why this point has no answer).
+
+A point where f or a derivative is not finite (a pole, ``log(0)``, overflow) is an error
+for that point only, as a single call would be; the others go on.
+
+>>> from gradlab.calculus.parsing import parse
+>>> from gradlab.calculus.inputs import Line, read_point
+>>> p = parse("x**2*y + 3*y")
+>>> pts = [read_point(Line("line 1", "2,5"), ["x", "y"]), read_point(Line("line 2", "1,1"), ["x", "y"])]
+>>> [a.record["gradient"]["value"] for a in grad_many(p, pts)]
+[[20.0, 7.0], [2.0, 4.0]]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from gradlab.errors import BadInput, GradlabError, Undefined
+from gradlab.calculus.inputs import Failed, Line, Point
+from gradlab.calculus.parsing import Parsed, to_text
+from gradlab.present import Presentable
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One input's answer: its record (the JSON object) or its error, and its coordinates."""
+
+    line: Line
+    command: str
+    expression: str
+    variables: tuple[str, ...]
+    coords: tuple[float, ...] | None
+    record: dict[str, Any] | None
+    error: GradlabError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_record(self) -> dict[str, Any]:
+        if self.record is not None:
+            return {**self.record, "input": self.line.where, "error": None}
+        return {"command": self.command, "expression": self.expression, "variables": list(self.variables),
+                "input": self.line.where, "text": self.line.text, "error": self.error.line(),
+                "exit_code": self.error.exit_code}
+
+
+def failed(command: str, item: Failed, expression: str = "", variables: Sequence[str] = ()) -> Answer:
+    return Answer(item.line, command, expression, tuple(variables), None, None, item.error)
+
+
+def relabel(answer: Answer, where: str) -> Answer:
+    """The same failed answer, its error naming ``where``."""
+    return Answer(answer.line, answer.command, answer.expression, answer.variables, answer.coords, None,
+                  type(answer.error)(answer.error.what, where))
+
+
+def _head(command: str, parsed: Parsed, p: Point) -> dict[str, Any]:
+    return {"command": command, "expression": parsed.text, "variables": [v.name for v in parsed.variables],
+            "point": list(p.exact)}
+
+
+def _why(value: float) -> str:
+    if math.isnan(value):
+        return "undefined there (0/0, a log or root of a negative number?)"
+    return "infinite or too large for a float there"
+
+
+def _compiled(exprs, variables) -> Callable[[np.ndarray], np.ndarray]:
+    from gradlab.calculus.numeric import Compiled
+
+    return Compiled(list(exprs), list(variables))
+
+
+def _evaluate(parsed: Parsed, exprs: Sequence, points: Sequence[Point], what: Sequence[str]):
+    """``(values (m, N), per-point error or None)``: the expressions at every point."""
+    X = np.array([p.values for p in points], dtype=float).T.reshape(len(parsed.variables), len(points))
+    with np.errstate(all="ignore"):
+        V = _compiled(exprs, parsed.variables)(X)
+    V = np.real_if_close(V) if np.iscomplexobj(V) else V
+    bad = ~np.isfinite(V)
+    errors: list[GradlabError | None] = [None] * len(points)
+    for j in np.flatnonzero(bad.any(axis=0)):
+        i = int(np.flatnonzero(bad[:, j])[0])
+        errors[j] = Undefined(f"{what[i]} is {_why(float(V[i, j]))}", points[j].line.where)
+    return V, errors
+
+
+def _answers(command: str, parsed: Parsed, points, build) -> list[Answer]:
+    """Split points from failures, evaluate the points with ``build``, keep input order."""
+    names = tuple(v.name for v in parsed.variables)
+    good = [p for p in points if isinstance(p, Point)]
+    built = iter(build(good) if good else [])
+    out = []
+    for p in points:
+        if isinstance(p, Failed):
+            out.append(failed(command, p, parsed.text, names))
+            continue
+        rec, err = next(built)
+        out.append(Answer(p.line, command, parsed.text, names, p.values, rec if err is None else None, err))
+    return out
+
+
+def _f_and(parsed: Parsed, extra: Sequence, points, labels: Sequence[str]):
+    exprs = [parsed.expr, *extra]
+    return _evaluate(parsed, exprs, points, ["the function", *labels])
+
+
+# --------------------------------------------------------------------------- commands
+def eval_many(parsed: Parsed, points) -> list[Answer]:
+    """f at every point."""
+    symbolic = to_text(parsed.expr)
+
+    def build(pts):
+        V, errors = _evaluate(parsed, [parsed.expr], pts, ["the function"])
+        for j, (p, v) in enumerate(zip(pts, V[0].tolist())):
+            rec = _head("eval", parsed, p)
+            rec["result"] = {"symbolic": symbolic, "exact": None, "value": v}
+            yield rec, errors[j]
+
+    return _answers("eval", parsed, points, build)
+
+
+def grad_many(parsed: Parsed, points) -> list[Answer]:
+    """The gradient and its norm at every point."""
+    from gradlab.calculus import derivatives as d
+
+    _needs_variables(parsed)
+    partials = d.gradient(parsed.expr, parsed.variables)
+    symbolic = [to_text(g) for g in partials]
+    n = len(partials)
+
+    def build(pts):
+        V, errors = _f_and(parsed, partials, pts, ["a partial derivative"] * n)
+        G = V[1:]
+        norms = (np.sqrt(np.sum(G * G, axis=0)) if n else np.zeros(len(pts))).tolist()
+        for j, (p, g) in enumerate(zip(pts, G.T.tolist())):  # tolist: Python floats, at C speed
+            rec = _head("grad", parsed, p)
+            rec["gradient"] = {"symbolic": symbolic, "exact": None, "value": g}
+            rec["norm"] = {"exact": None, "value": norms[j]}
+            yield rec, errors[j]
+
+    return _answers("grad", parsed, points, build)
+
+
+def jacobian_many(parsed: Parsed, points) -> list[Answer]:
+    """The Jacobian at every point (rows = outputs)."""
+    from gradlab.calculus import derivatives as d
+
+    _needs_variables(parsed)
+    matrix = d.jacobian(parsed.exprs, parsed.variables)
+    m, n = len(matrix), len(parsed.variables)
+    flat = [e for row in matrix for e in row]
+    symbolic = [[to_text(e) for e in row] for row in matrix]
+    outputs = [to_text(e) for e in parsed.exprs]
+
+    def build(pts):
+        V, errors = _evaluate(parsed, [*parsed.exprs, *flat], pts, ["the function"] * m + ["a partial derivative"] * len(flat))
+        J = V[m:]
+        for j, p in enumerate(pts):
+            rec = _head("jacobian", parsed, p)
+            rec["outputs"] = outputs
+            rec["jacobian"] = {"shape": [m, n], "symbolic": symbolic, "exact": None,
+                               "value": [[float(J[r * n + c, j]) for c in range(n)] for r in range(m)]}
+            yield rec, errors[j]
+
+    return _answers("jacobian", parsed, points, build)
+
+
+def hessian_many(parsed: Parsed, points) -> list[Answer]:
+    """The Hessian, its eigenvalues and the second-derivative test at every point.
+
+    ``critical`` here means the float gradient is exactly 0 at the point (exact values,
+    and an exact test, with ``--exact``).
+    """
+    from gradlab.calculus import derivatives as d
+
+    _needs_variables(parsed)
+    matrix = d.hessian(parsed.expr, parsed.variables)
+    grad = d.gradient(parsed.expr, parsed.variables)
+    n = len(parsed.variables)
+    flat = [e for row in matrix for e in row]
+    symbolic = [[to_text(e) for e in row] for row in matrix]
+
+    def build(pts):
+        V, errors = _f_and(parsed, [*grad, *flat], pts, ["a partial derivative"] * n + ["a second derivative"] * len(flat))
+        G, H = V[1:1 + n], V[1 + n:]
+        Hs = np.moveaxis(H.reshape(n, n, len(pts)), 2, 0)
+        ok = np.isfinite(Hs).all(axis=(1, 2))
+        eig = np.full((len(pts), n), np.nan)
+        if ok.any():
+            eig[ok] = np.linalg.eigvalsh(Hs[ok])
+        for j, p in enumerate(pts):
+            rec = _head("hessian", parsed, p)
+            values = [[float(H[r * n + c, j]) for c in range(n)] for r in range(n)]
+            e = [float(v) for v in eig[j]]
+            rec["hessian"] = {"symbolic": symbolic, "exact": None, "value": values, "eigenvalues": e,
+                              "classification": d.classify(e) if ok[j] else None,
+                              "critical": bool(np.all(G[:, j] == 0))}
+            yield rec, errors[j]
+
+    return _answers("hessian", parsed, points, build)
+
+
+def directional_many(parsed: Parsed, points, direction: Sequence) -> list[Answer]:
+    """The derivative along ``direction`` (made unit length, exactly) at every point."""
+    from gradlab.calculus import derivatives as d
+
+    _needs_variables(parsed)
+    unit = d.unit_vector(direction)
+    u = np.array([float(c) for c in unit])
+    grad = d.gradient(parsed.expr, parsed.variables)
+    symbolic = to_text(sum((g * c for g, c in zip(grad, unit)), 0 * parsed.expr))
+    n = len(grad)
+
+    def build(pts):
+        V, errors = _f_and(parsed, grad, pts, ["a partial derivative"] * n)
+        G = V[1:]
+        D = u @ G
+        norms = np.sqrt(np.sum(G * G, axis=0))
+        for j, p in enumerate(pts):
+            rec = _head("directional", parsed, p)
+            rec["direction"] = [str(c) for c in direction]
+            rec["unit_direction"] = {"exact": [str(c) for c in unit], "value": [float(c) for c in u]}
+            rec["gradient"] = {"exact": None, "value": [float(g) for g in G[:, j]]}
+            rec["directional_derivative"] = {"symbolic": symbolic, "exact": None, "value": float(D[j])}
+            rec["steepest"] = {"exact": None, "value": float(norms[j])}
+            yield rec, errors[j]
+
+    return _answers("directional", parsed, points, build)
+
+
+def exact_many(command: str, parsed: Parsed, points, report: Callable[[Any], Any]) -> list[Answer]:
+    """Any single-point report at every point (exact values; one SymPy evaluation each).
+
+    ``report(sympy_point)`` returns a result with ``to_record()``; a GradlabError is that
+    point's error.
+    """
+    from gradlab.calculus.inputs import read_point
+
+    names = tuple(v.name for v in parsed.variables)
+    out = []
+    for p in points:
+        if isinstance(p, Failed):
+            out.append(failed(command, p, parsed.text, names))
+            continue
+        try:
+            sp = p.sympy_point or read_point(p.line, names, need_sympy=True).sympy_point
+            out.append(Answer(p.line, command, parsed.text, names, p.values, report(sp).to_record()))
+        except GradlabError as exc:
+            out.append(Answer(p.line, command, parsed.text, names, p.values, None, _at(exc, p.line)))
+    return out
+
+
+def _at(exc: GradlabError, line: Line) -> GradlabError:
+    if exc.where == line.where:
+        return exc
+    new = type(exc)(exc.what, line.where)
+    return new
+
+
+def _needs_variables(parsed: Parsed) -> None:
+    if not parsed.variables:
+        raise BadInput("the function has no variables to differentiate by (name some with --vars)", "expression")
+
+
+@dataclass(frozen=True)
+class Batch(Presentable):
+    """Every answer of a many-input call, in input order.
+
+    ``to_record()`` is the JSON document: the command and ``results``, one record per
+    input (the JSONL lines are those records).
+    """
+
+    command: str
+    answers: tuple[Answer, ...]
+    variables: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)  # what the columns depend on
+
+    @property
+    def failures(self) -> int:
+        return sum(not a.ok for a in self.answers)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"command": self.command, "variables": list(self.variables),
+                "count": len(self.answers), "failed": self.failures,
+                "results": [a.to_record() for a in self.answers]}
+
+    def view(self, columns=None):
+        """A table of the answers: the stream's columns, less those that are empty in
+        every row (exact values in float mode, the error column when nothing failed)."""
+        from gradlab.render.formats import POINT_SCHEMAS
+        from gradlab.views import View
+
+        columns = columns or POINT_SCHEMAS[self.command](self.variables, self.meta)
+        table = [[c.get(a) for c in columns] for a in self.answers]
+        # A Hessian is symmetric: the table shows its upper triangle only.
+        lower = {f"H_{a}_{b}" for k, a in enumerate(self.variables) for b in self.variables[:k]}
+        keep = [i for i, c in enumerate(columns)
+                if any(row[i] is not None for row in table) and c.name not in lower
+                and not (c.name == "expression" and len({a.expression for a in self.answers}) == 1)]
+        expressions = sorted({a.expression for a in self.answers})
+        title = f"{self.command} of f = {expressions[0]}" if len(expressions) == 1 else f"{self.command}"
+        title += f" at {len(self.answers)} input{'s' if len(self.answers) != 1 else ''}"
+        notes = (f"{self.failures} failed: see the error column",) if self.failures else ()
+        names = tuple(columns[i].name for i in keep)
+        # Full precision is in csv/tsv/json; a table reads better with 6 digits and
+        # short words kept whole.
+        nowrap = tuple(k for k, n in enumerate(names) if n not in ("error", "expression"))
+        return View(title, names, tuple(tuple(row[i] for i in keep) for row in table), notes=notes, digits=6,
+                    nowrap=nowrap)

@@ -1,0 +1,558 @@
+"""The descent engine: every run of a batch advanced together, in one loop.
+
+All combinations of optimizer × learning rate × start become columns of ``(n, R)``
+arrays; each step evaluates the compiled gradient once per optimizer group and applies
+the optimizer's pure update. Runs that converge or diverge are recorded and dropped from
+the arrays, so the loop only works on live runs. Without a trajectory request only
+summaries are kept.
+
+>>> from gradlab.calculus.parsing import parse
+>>> obj = Objective(parse("x**2 + y**2"))
+>>> [r] = descend(obj, [RunSpec("gd", 0.5, (3.0, 4.0))], steps=10, tol=1e-8)
+>>> r.status, r.steps, r.x
+('converged', 1, (0.0, 0.0))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from gradlab.calculus import numeric
+from gradlab.descent import optimizers
+from gradlab.calculus.numeric import Compiled
+from gradlab.calculus.parsing import Parsed
+from gradlab.views import plural
+
+#: A run has diverged when a coordinate leaves ±ESCAPE × its scale (the size of the
+#: window, the start and the known minima) or anything becomes non-finite.
+ESCAPE = 1e3
+#: Steps advanced between stop tests (the tests still find the exact step).
+CHUNK = 32
+MAX_CHUNK = 256
+STATUSES = ("converged", "max_steps", "diverged")
+
+
+def outcome_message(status: str, steps: int, diverged_at: int | None, bound: float) -> str:
+    """What happened to a run, in words (every descent loop says it the same way).
+
+    >>> outcome_message("max_steps", 1, None, 1e3)
+    'still moving after 1 step'
+    """
+    return {
+        "converged": f"‖∇f‖ fell below the tolerance after {plural(steps, 'step')}",
+        "max_steps": f"still moving after {plural(steps, 'step')}",
+        "diverged": ("f or ∇f is undefined or infinite at the start" if diverged_at == 0 else
+                     f"left the region |x| ≤ {bound:g}, overflowed or reached where f is undefined "
+                     f"at step {diverged_at}"),
+    }[status]
+
+
+class Objective:
+    """f, ∇f and (lazily, for Newton) the Hessian, compiled for ``(n, R)`` arrays.
+
+    ``minima`` are the known minima as floats (``(k, n)``), ``f_star`` the lowest known
+    value of f, ``bound`` the escape radius used to detect divergence.
+    """
+
+    def __init__(self, parsed: Parsed, minima: Sequence[Sequence[float]] = (), f_star: float | None = None,
+                 scale: float = 1.0):
+        self.parsed = parsed
+        self.variables = parsed.variables
+        self.n = len(parsed.variables)
+        self.f = Compiled([parsed.expr], parsed.variables)
+        self.gradient_exprs = numeric.gradient(parsed.expr, parsed.variables)
+        self.grad = Compiled(self.gradient_exprs, parsed.variables)
+        self.minima = np.asarray(minima, dtype=float).reshape(-1, self.n)
+        self.f_star = f_star
+        self.bound = ESCAPE * max(1.0, scale)
+        self._hess: Compiled | None = None
+
+    def hessian(self, X: np.ndarray) -> np.ndarray:
+        """The Hessian at each column of ``X``: shape ``(n, n, R)``."""
+        if self._hess is None:
+            H = numeric.hessian(self.parsed.expr, self.variables, self.gradient_exprs)
+            self._hess = Compiled([e for row in H for e in row], self.variables)
+        if X.ndim == 2 and X.shape[1] == 1:
+            # One run: Python floats, as for its gradient (numpy's per-call cost on
+            # 1-element arrays would be most of a Newton step); numpy where math raises.
+            try:
+                return np.array(self._hess.scalar(*X[:, 0].tolist()), dtype=float).reshape(self.n, self.n, 1)
+            except (ValueError, OverflowError, ZeroDivisionError, TypeError):
+                pass
+        return self._hess(X).reshape(self.n, self.n, *X.shape[1:])
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run to make: an optimizer, a learning rate and a start point."""
+
+    optimizer: str
+    lr: float
+    start: tuple[float, ...]
+
+    def __post_init__(self) -> None:  # (3, 4) and (3.0, 4.0) are the same start, as floats
+        object.__setattr__(self, "start", tuple(float(v) for v in self.start))
+
+
+@dataclass(frozen=True)
+class Run:
+    """The result of one run, in the manner of SciPy's ``OptimizeResult``.
+
+    - ``status``: ``converged`` (‖∇f‖ < tol), ``max_steps`` or ``diverged``.
+    - ``steps``: updates made; ``x``, ``f``, ``grad_norm``: at the last iterate.
+    - ``diverged_at``: the step at which divergence was detected (else ``None``).
+    - ``distance``: to the nearest known minimum (``None`` when none is known).
+    - ``hyper``: the optimizer's hyper-parameters; ``message``: a sentence on the outcome.
+    - ``trajectory``: every iterate, ``(steps + 1, n)``, and ``trajectory_f`` f at each,
+      only when asked for.
+    """
+
+    optimizer: str
+    lr: float
+    start: tuple[float, ...]
+    status: str
+    steps: int
+    x: tuple[float, ...]
+    f: float
+    grad_norm: float
+    diverged_at: int | None
+    distance: float | None
+    hyper: dict = field(default_factory=dict)
+    message: str = ""
+    trajectory: np.ndarray | None = field(default=None, repr=False, compare=False)
+    trajectory_f: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_record(self) -> dict[str, Any]:
+        rec = {
+            "optimizer": self.optimizer, "lr": self.lr, "start": list(self.start), "status": self.status,
+            "steps": self.steps, "x": list(self.x), "f": self.f, "grad_norm": self.grad_norm,
+            "diverged_at": self.diverged_at, "distance_to_minimum": self.distance,
+        }
+        rec.update(self.hyper)
+        if self.message:
+            rec["message"] = self.message
+        return rec
+
+
+class _Group:
+    """The runs of one optimizer: positions, gradients and state, a chunk of steps at a time.
+
+    ``Xb[j]`` and ``Gb[j]`` hold the iterate and gradient of step ``k0 + j`` of the current
+    chunk, so the stop tests run once per chunk over all its steps, vectorised, and still
+    find the exact step where each run converged or diverged.
+
+    A finished run is *parked*: its learning rate and state are zeroed and its column
+    reset to its start, so it stays put at no cost; the arrays are compacted only when
+    parked columns pile up (copying 10,000 columns at every step where a run finishes
+    would cost more than the descent itself).
+    """
+
+    def __init__(self, opt: optimizers.Optimizer, idx: np.ndarray, X: np.ndarray, compact_at: float, chunk: int):
+        self.opt, self.idx, self.chunk = opt, idx, chunk
+        self.start = X.copy()
+        self.state = opt.init(X)
+        self.alive = np.ones(idx.size, dtype=bool)
+        self.compact_at = compact_at
+        #: Flags the optimizer raises per step (Newton: H not positive definite), counted
+        #: over the steps each run keeps: ``count`` before the chunk, ``Fb[j]`` at step j.
+        self.count = np.zeros(idx.size, dtype=int) if opt.flag is not None else None
+        self._alloc(X)
+
+    def _alloc(self, X: np.ndarray) -> None:
+        n, r = X.shape
+        self.Xb = np.empty((self.chunk + 1, n, r))
+        self.Xb[0] = X
+        self.Gb = np.empty((self.chunk, n, r))
+        self.Fb = np.zeros((self.chunk, r), dtype=int) if self.count is not None else None
+        # Views made once, not at every step: at one run per group the loop is all overhead.
+        self.xs, self.gs = list(self.Xb), list(self.Gb)
+        self.xrows = [list(x) for x in self.xs]
+        self.single = r == 1
+        if self.single:  # flat views of the (n, 1) arrays, for the Python-float gradient
+            self.xflat, self.gflat = [x.reshape(-1) for x in self.xs], [g.reshape(-1) for g in self.gs]
+
+    def park(self, done: np.ndarray) -> None:
+        self.alive &= ~done
+        self.Xb[0][:, done] = self.start[:, done]
+        for s in self.state:
+            if isinstance(s, np.ndarray) and s.ndim:
+                s[..., done] = 0
+
+    def compact(self) -> None:
+        keep = self.alive
+        self.idx, self.alive, self.start = self.idx[keep], self.alive[keep], self.start[:, keep]
+        if self.count is not None:
+            self.count = self.count[keep]
+        self.state = tuple(s[..., keep] if isinstance(s, np.ndarray) and s.ndim else s for s in self.state)
+        self._alloc(np.ascontiguousarray(self.Xb[0][:, keep]))
+
+    def maybe_compact(self, spurious: bool) -> None:
+        parked = self.alive.size - np.count_nonzero(self.alive)
+        if parked and (spurious or parked > self.compact_at * self.alive.size):
+            self.compact()
+
+
+def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: float,
+            hyper: dict | None = None, trajectory: bool = False,
+            progress: Callable[[int, int], None] | None = None, watch: int | None = None,
+            fast: bool = True) -> "Runs":
+    """Run every spec for at most ``steps`` updates; the one loop of gradlab.
+
+    ``hyper`` holds ``momentum``, ``beta1``, ``beta2``, ``eps`` (``None`` = default).
+    ``progress(k, steps)`` is called now and then from the loop. ``watch``: also record
+    every run's f at that step (``Runs.watched``; NaN for runs that ended before).
+    ``fast=False`` turns off the float path of single runs (tests compare the two).
+    """
+    hyper = hyper or {}
+    R, n = len(specs), objective.n
+    starts = np.array([s.start for s in specs], dtype=float).reshape(R, n)
+    # Longer chunks for small batches, where the per-chunk tests cost most per step.
+    chunk = int(min(MAX_CHUNK, max(CHUNK, 8192 // max(1, n * R))))
+    groups: list[_Group] = []
+    for name in dict.fromkeys(s.optimizer for s in specs):
+        idx = np.array([i for i, s in enumerate(specs) if s.optimizer == name])
+        lr = np.array([specs[i].lr for i in idx])
+        opt = optimizers.make(name, lr, objective.hessian if name == "newton" else None, **hyper)
+        # With a trajectory every column must be a live run, so compact at once.
+        groups.append(_Group(opt, idx, np.ascontiguousarray(starts[idx].T), 0.0 if trajectory else 0.25, chunk))
+
+    status = np.full(R, "max_steps", dtype=object)
+    taken = np.full(R, steps)
+    final = np.array(starts.T)
+    gnorm = np.full(R, np.nan)
+    diverged_at = np.full(R, -1)
+    modified = np.zeros(R, dtype=int)
+    # ‖∇f‖ < tol is decided on exact norms (_norms); the squared norms only rule out a
+    # stop quickly, where tol² is neither under- nor overflowing.
+    tol2 = tol * tol if 1e-140 < tol < 1e140 else None
+    bound2 = objective.bound ** 2 if objective.bound < 1e150 else None
+    bound, f_grad, f_value = objective.bound, objective.grad.function, objective.f.function
+    # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
+    # on 1-element arrays would otherwise dominate the loop.
+    f_scalar = objective.grad.scalar if any(g.idx.size == 1 for g in groups) else None
+    fallback = (ValueError, OverflowError, ZeroDivisionError, TypeError)
+    minimum, maximum, add = np.minimum.reduce, np.maximum.reduce, np.add
+    traces: list[tuple[int, np.ndarray, np.ndarray]] = []
+    watched = np.full(R, np.nan)
+    watched_gn = np.full(R, np.nan)
+
+    with np.errstate(all="ignore"):
+        k0 = 0
+        # One run of a first-order optimizer: a loop on Python floats, the same steps.
+        # (Up to SCALAR_MAX_N coordinates: beyond, numpy's arrays win and the generated
+        # code would grow past what Python compiles comfortably.)
+        if fast and R == 1 and n <= SCALAR_MAX_N and not trajectory and watch is None and \
+                specs[0].optimizer in SCALAR_OPTIMIZERS:
+            grp = groups[0]
+            h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **grp.opt.hyper}
+            out = scalar_loop(objective, specs[0].optimizer)(
+                tuple(starts[0].tolist()), steps, tol, bound, float(specs[0].lr), h["momentum"], h["beta1"],
+                h["beta2"], h["beta2"], h["eps"])
+            if out[0] is not None:
+                status[0], taken[0], final[:, 0], gnorm[0] = out[0], out[1], out[2], out[3]
+                if out[0] == "diverged":
+                    diverged_at[0] = out[1]
+                k0 = steps + 1  # done: the array loop below has nothing to do
+        while k0 <= steps:
+            live = [g for g in groups if g.idx.size]
+            if not live:
+                break
+            if progress is not None:
+                progress(k0, steps)
+            L = min(chunk, steps + 1 - k0)
+            for j in range(L):
+                for grp in live:
+                    g = grp.gs[j]
+                    if grp.single:
+                        try:
+                            grp.gflat[j][:] = f_scalar(*grp.xflat[j].tolist())
+                        except fallback:  # a pole or an overflow: numpy gives inf/nan
+                            for i, v in enumerate(f_grad(*grp.xrows[j])):
+                                g[i] = v
+                    else:
+                        for i, v in enumerate(f_grad(*grp.xrows[j])):
+                            g[i] = v
+                    if grp.opt.step_into is not None:
+                        grp.state = grp.opt.step_into(g, grp.state, grp.xs[j], grp.xs[j + 1])
+                        continue
+                    step, grp.state = grp.opt.update(g, grp.state, grp.xs[j])
+                    if grp.Fb is not None:
+                        grp.Fb[j] = grp.state[grp.opt.flag]
+                    add(grp.xs[j], step, out=grp.xs[j + 1])
+            for grp in live:
+                if trajectory:
+                    traces.append((k0, grp.idx.copy(), grp.Xb[:L].copy()))
+                Xs, Gs = grp.Xb[:L], grp.Gb[:L]
+                gn2 = np.einsum("jir,jir->jr", Gs, Gs)
+                # f too, once per chunk: log(x) has a finite gradient where f is undefined
+                fs = np.broadcast_to(np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float), gn2.shape)
+                if watch is not None and k0 <= watch < k0 + L:
+                    live_cols = grp.idx[grp.alive]
+                    watched[live_cols] = fs[watch - k0][grp.alive]
+                    watched_gn[live_cols] = _norms(Gs[watch - k0:watch - k0 + 1], gn2[watch - k0:watch - k0 + 1])[0][grp.alive]
+                ended = k0 + L - 1 == steps
+                # One cheap test per chunk that fails whenever some run has an event in it;
+                # the exact per-step masks (_settle) only then. A non-finite gradient makes
+                # the next iterate non-finite (every update multiplies or divides by g), so
+                # beyond the last row it shows in Σx², which is also a sufficient test of
+                # |x_i| ≤ bound; a sum of f is non-finite if any f is (or overflows: then
+                # _settle looks and finds nothing).
+                if ended or tol2 is None or not (
+                        minimum(gn2, axis=None) >= tol2 and maximum(gn2[-1]) < math.inf
+                        and (maximum(np.einsum("jir,jir->jr", Xs, Xs), axis=None) <= bound2 if bound2 else
+                             minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound)
+                        and math.isfinite(add.reduce(fs, axis=None))):
+                    _settle(grp, k0, L, ended, Xs, _norms(Gs, gn2), fs, tol, bound, status, taken, final, gnorm,
+                            diverged_at, modified)
+                else:
+                    grp.Xb[0] = grp.Xb[L]
+                    if grp.count is not None:
+                        grp.count += grp.Fb[:L].sum(axis=0)
+            k0 += L
+        fvals = objective.f(final)[0]
+
+    with np.errstate(all="ignore"):  # a diverged run's distance overflows: NaN below
+        dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
+                if len(objective.minima) else np.full(R, np.nan))
+    dist[~np.isfinite(final).all(axis=0)] = np.nan
+    hypers = {grp.opt.name: grp.opt.hyper for grp in groups}  # as make() resolved them
+    return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
+                objective, traces if trajectory else None, watched, watched_gn)
+
+
+class Runs(Sequence[Run]):
+    """The runs of one batch, stored as columns; ``runs[i]`` is a :class:`Run` record.
+
+    Sweeps read the columns (``status``, ``steps``, ``f``, ``grad_norm``,
+    ``diverged_at`` with −1 for none, ``distance`` with NaN for unknown, ``x`` of shape
+    ``(n, R)``, ``watched`` and ``watched_grad_norm``: f and ‖∇f‖ at the watched step,
+    ``modified``: Newton's steps that met a Hessian that is not positive definite) without
+    making 10,000 records.
+    """
+
+    def __init__(self, specs, status, steps, x, f, grad_norm, diverged_at, distance, modified, hypers,
+                 objective, traces, watched, watched_grad_norm=None):
+        self.specs, self.status, self.steps, self.x, self.f = specs, status, steps, x, f
+        self.watched, self.watched_grad_norm = watched, watched_grad_norm
+        self.grad_norm, self.diverged_at, self.distance, self.modified = grad_norm, diverged_at, distance, modified
+        self._hypers, self._objective, self._traces = hypers, objective, traces
+        self._cache: dict[int, Run] = {}
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i not in self._cache:
+            self._cache[i] = self._make(i)
+        return self._cache[i]
+
+    def _message(self, i: int, status: str, steps: int, div: int | None) -> str:
+        message = outcome_message(status, steps, div, self._objective.bound)
+        modified = int(self.modified[i])
+        if self.specs[i].optimizer == "newton" and modified:
+            message += (f"; {modified} step{'s' if modified != 1 else ''} met a Hessian that is not positive "
+                        "definite and used |eigenvalues| instead (saddle-free Newton)")
+        return message
+
+    def _make(self, i: int) -> Run:
+        spec, obj = self.specs[i], self._objective
+        status, steps = str(self.status[i]), int(self.steps[i])
+        div = int(self.diverged_at[i]) if self.diverged_at[i] >= 0 else None
+        message = self._message(i, status, steps, div)
+        trace, trace_f = _trace_of(i, self._traces, obj, steps) if self._traces is not None else (None, None)
+        dist = float(self.distance[i])
+        return Run(spec.optimizer, float(spec.lr), tuple(float(v) for v in spec.start), status, steps,
+                   tuple(self.x[:, i].tolist()), float(self.f[i]), float(self.grad_norm[i]), div,
+                   None if math.isnan(dist) else dist, self._hypers[spec.optimizer], message, trace, trace_f)
+
+    def records(self) -> list[dict[str, Any]]:
+        """``[runs[i].to_record() for i in ...]``, built from the columns at once: for
+        10,000 runs, making each :class:`Run` first costs more than the JSON itself."""
+        xs, fs, gns = self.x.T.tolist(), self.f.tolist(), self.grad_norm.tolist()
+        steps, divs, dists = self.steps.tolist(), self.diverged_at.tolist(), self.distance.tolist()
+        out = []
+        for i, spec in enumerate(self.specs):
+            status, div, dist = str(self.status[i]), divs[i] if divs[i] >= 0 else None, dists[i]
+            rec = {"optimizer": spec.optimizer, "lr": float(spec.lr), "start": list(spec.start),
+                   "status": status, "steps": steps[i], "x": xs[i], "f": fs[i], "grad_norm": gns[i],
+                   "diverged_at": div, "distance_to_minimum": None if dist != dist else dist}
+            rec.update(self._hypers[spec.optimizer])
+            rec["message"] = self._message(i, status, steps[i], div)
+            out.append(rec)
+        return out
+
+
+def _norms(Gs: np.ndarray, gn2: np.ndarray) -> np.ndarray:
+    """‖g‖ for each step and run of ``Gs`` (L, n, r), from the squared norms ``gn2`` where
+    they are safe, else by scaling: neither 1e-200 nor 1e200 squared is a float."""
+    with np.errstate(all="ignore"):
+        gn = np.sqrt(gn2)
+        risky = ~((gn2 > 1e-290) & (gn2 < math.inf))
+        if risky.any():
+            jj, rr = np.nonzero(risky)
+            sub = np.abs(Gs[jj, :, rr])  # (k, n)
+            m = sub.max(axis=1)
+            scaled = m * np.sqrt(np.sum((sub / m[:, None]) ** 2, axis=1))
+            gn[jj, rr] = np.where((m > 0) & (m < math.inf), scaled, m)  # 0, inf or NaN as they are
+    return gn
+
+
+def _settle(grp: _Group, k0: int, L: int, ended: bool, Xs: np.ndarray, gn: np.ndarray, fs: np.ndarray,
+            tol: float, bound: float, status, taken, final, gnorm, diverged_at, modified) -> None:
+    """Record the runs of ``grp`` that finished in the chunk of steps ``k0 .. k0+L-1`` at
+    the first step where each did, park them, and start the next chunk."""
+    conv = gn < tol  # (L, r)
+    bad = ~np.isfinite(gn) | ~np.isfinite(fs) | ~(np.abs(Xs) <= bound).all(axis=1)
+    conv &= ~bad
+    event = conv | bad
+    if ended:
+        event[-1] = True
+    hit = event.any(axis=0)
+    first = np.argmax(event, axis=0)  # the first step of the chunk where each run stopped
+    cols = np.arange(gn.shape[1])
+    # A parked column that still trips the test would trip it in every chunk: compact.
+    spurious = bool((hit & ~grp.alive).any())
+    done = hit & grp.alive
+    before = None
+    if grp.count is not None:  # flags of the steps taken before each row of the chunk
+        before = np.zeros((L + 1, gn.shape[1]), dtype=int)
+        np.cumsum(grp.Fb[:L], axis=0, out=before[1:])
+    if done.any():
+        ids, rows, c = grp.idx[done], first[done], cols[done]
+        if before is not None:
+            modified[ids] = grp.count[done] + before[rows, c]
+        is_conv, is_bad = conv[rows, c], bad[rows, c]
+        status[ids[is_conv]] = "converged"
+        status[ids[is_bad]] = "diverged"
+        diverged_at[ids[is_bad]] = k0 + rows[is_bad]
+        taken[ids] = k0 + rows
+        final[:, ids] = Xs[rows, :, c].T
+        gnorm[ids] = gn[rows, c]
+    grp.Xb[0] = grp.Xb[L]
+    if before is not None:
+        grp.count += before[L]
+    if done.any():
+        grp.park(done)
+    grp.maybe_compact(spurious)
+
+
+def _trace_of(i: int, traces: list, objective: Objective, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = [X[:, :, np.searchsorted(idx, i)] for _, idx, X in traces if i in idx]
+    points = np.concatenate(rows)[: steps + 1]
+    with np.errstate(all="ignore"):
+        return points, objective.f(points.T)[0]
+
+
+# --------------------------------------------------------------------------- one run on floats
+#: Optimizers whose single runs take the Python-float path (Newton needs linear algebra).
+SCALAR_OPTIMIZERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+SCALAR_MAX_N = 64
+
+# The update of each optimizer on one coordinate, in exactly the operations (and order)
+# of optimizers.py, so the float path and the array path give the same bits.
+_UPDATES = {
+    "gd": ["x{i} = x{i} + na * g{i}"],
+    "momentum": ["s{i} = beta * s{i} + g{i}", "x{i} = x{i} + -a * s{i}"],
+    "nesterov": ["s{i} = beta * s{i} + g{i}", "x{i} = x{i} + -a * (beta * s{i} + g{i})"],
+    "adagrad": ["s{i} = s{i} + g{i} * g{i}", "x{i} = x{i} + -a * g{i} / (sqrt(s{i}) + eps)"],
+    "rmsprop": ["s{i} = decay * s{i} + (1 - decay) * g{i} * g{i}", "x{i} = x{i} + -a * g{i} / (sqrt(s{i}) + eps)"],
+    "adam": ["s{i} = beta1 * s{i} + (1 - beta1) * g{i}", "u{i} = beta2 * u{i} + (1 - beta2) * g{i} * g{i}",
+             "x{i} = x{i} + -a * (s{i} / c1) / (sqrt(u{i} / c2) + eps)"],
+}
+
+
+def _body(variables, exprs, prefix: str, names: list[str]) -> tuple[list[str], dict]:
+    """Straight-line Python for ``names = exprs`` (CSE temporaries ``prefix0, …``), the
+    code lambdify_scalar makes, with the variables as ``x0, x1, …``."""
+    import inspect
+
+    import sympy
+
+    args, renamed, _ = numeric._safe(variables, exprs)
+    fn = sympy.lambdify(args, renamed, modules=[numeric._MATH_FUNCS, "math"],
+                        cse=lambda es: sympy.cse(es, symbols=sympy.numbered_symbols(prefix)), dummify=False)
+    lines = inspect.getsource(fn).splitlines()[1:]
+    ret = lines[-1].strip()
+    assert ret.startswith("return [") and ret.endswith("]")
+    body = [ln.strip() for ln in lines[:-1]]
+    body.append(f"{', '.join(names)}, = ({ret[len('return ['):-1]},)")
+    out = []
+    for ln in body:  # the variables' own names: _v3 → x3 (longest first: _v12 before _v1)
+        for k in range(len(variables) - 1, -1, -1):
+            ln = ln.replace(f"_v{k}", f"x{k}")
+        out.append(ln)
+    return out, fn.__globals__
+
+
+def scalar_loop(objective: Objective, optimizer: str) -> Callable:
+    """A generated loop for one run of ``optimizer`` on Python floats, with ∇f and f
+    inlined (common subexpressions shared), the stop tests at every step.
+
+    ``loop(x, steps, tol, bound, hyper) -> (status, k, x, gn)`` with status
+    ``converged``, ``diverged``, ``max_steps``, or ``None`` when something needs the array
+    engine's care (a math error where numpy gives inf/nan, a norm that under- or
+    overflows when squared): the caller then runs the array engine, which the loop
+    matches step for step.
+    """
+    key = ("_scalar", optimizer)
+    cache = objective.__dict__.setdefault("_loops", {})
+    if key in cache:
+        return cache[key]
+    n = objective.n
+    xs = [f"x{i}" for i in range(n)]
+    gs = [f"g{i}" for i in range(n)]
+    gbody, namespace = _body(objective.variables, objective.gradient_exprs, "_c", gs)
+    fbody, _ = _body(objective.variables, [objective.parsed.expr], "_e", ["fv"])
+    upd = [ln.format(i=i) for i in range(n) for ln in _UPDATES[optimizer]]
+    state = [f"s{i} = 0.0" for i in range(n)] + ([f"u{i} = 0.0" for i in range(n)] if optimizer == "adam" else [])
+    xt = f"({', '.join(xs)},)"
+    test = [  # the stop tests at x_k; the common case costs one chained comparison
+        f"            gn2 = {' + '.join(f'{g} * {g}' for g in gs)}",
+        "            if not lo <= gn2 < inf:",
+        "                if not 1e-290 < gn2 < inf:",
+        "                    return None, k, None, None  # the array engine's exact norms decide",
+        "                if sqrt(gn2) < tol and fv - fv == 0.0 and " + " and ".join(f"nb <= {x} <= bound" for x in xs) + ":",
+        f"                    return 'converged', k, {xt}, sqrt(gn2)",
+        "            if not (fv - fv == 0.0 and " + " and ".join(f"nb <= {x} <= bound" for x in xs) + "):",
+        f"                return 'diverged', k, {xt}, sqrt(gn2)",
+    ]
+    src = [
+        "def _loop(x, steps, tol, bound, a, beta, beta1, beta2, decay, eps):",
+        f"    {', '.join(xs)}, = x",
+        "    na, nb = -a, -bound",
+        "    t = 0",
+        *(f"    {s}" for s in state),
+        "    inf = float('inf')",
+        # below lo every step is looked at closely; tol² where it is a safe float
+        "    lo = tol * tol if 1e-140 < tol < 1e140 else inf",
+        "    try:",
+        "        for k in range(steps):",
+        *(f"            {ln}" for ln in gbody),
+        *(f"            {ln}" for ln in fbody),
+        *test,
+        *(["            t += 1", "            c1 = 1 - beta1**t", "            c2 = 1 - beta2**t"]
+          if optimizer == "adam" else []),
+        *(f"            {ln}" for ln in upd),
+        "        k = steps",
+        *(f"        {ln}" for ln in gbody),
+        *(f"        {ln}" for ln in fbody),
+        *(ln[4:] for ln in test),
+        f"        return 'max_steps', k, {xt}, sqrt(gn2)",
+        "    except (ValueError, OverflowError, ZeroDivisionError, TypeError):",
+        "        return None, 0, None, None",
+    ]
+    ns = dict(namespace)
+    ns.setdefault("sqrt", math.sqrt)
+    exec(compile("\n".join(src) + "\n", f"<gradlab scalar loop {optimizer}>", "exec"), ns)  # noqa: S102
+    cache[key] = ns["_loop"]
+    return ns["_loop"]

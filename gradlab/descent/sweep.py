@@ -1,0 +1,325 @@
+"""Learning-rate sweeps: the largest stable learning rate, by experiment and by theory.
+
+A run is *stable* when it converged, or when it was still closing in: it did not
+diverge, f ended no higher than it started, and both f and ‖∇f‖ still fell over the
+second half of the run (falling f alone is also a run escaping to −∞ down a saddle). (A run that bounces across a valley forever, as gd does on Rosenbrock just above
+2/λ_max, is not stable, though it never diverges.)
+The grid of rates runs as one batch; the edge of the stable region (scanning up from the
+smallest rate) is then narrowed by multisection, every optimizer's bracket refined in the
+same batch, until it is narrower than ``precision`` × the rate. Theory comes from the
+Hessian at the minimum the runs approach (see :mod:`gradlab.descent.theory`).
+
+>>> from gradlab.surfaces import builtin
+>>> res = run_sweep(builtin()["elongated"], ["gd"], 0.001, 0.1, num=20, steps=1000)
+>>> abs(res.optimizers[0].largest_stable_lr - 0.04) <= res.optimizers[0].precision
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from gradlab.descent.descend import check_options, objective_for
+from gradlab.errors import BadInput, LimitExceeded
+from gradlab.descent.runs import Runs, RunSpec, descend
+from gradlab.surfaces import Surface
+from gradlab.descent.theory import ADAPTIVE, Curvature, OptimizerTheory, curvature_at, optimizer_theory, \
+    predicted_steps, spectral_radius
+from gradlab.views import View, plural
+from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
+
+MAX_NUM = 100_000
+POINTS_PER_ROUND = 15
+MAX_ROUNDS = 12
+AGREE = 0.02  # relative difference under which experiment and theory "agree"
+
+
+@dataclass(frozen=True)
+class OptimizerSweep:
+    """One optimizer's answer.
+
+    ``largest_stable_lr``: the largest rate found stable below the first unstable one;
+    the boundary lies in [largest_stable_lr, largest_stable_lr + precision]
+    (``first_unstable_lr`` is its upper end, ``None`` when nothing in the range was
+    unstable). ``theory``: what the Hessian predicts; ``agree`` and ``explanation`` compare
+    the two; ``predicted_steps``: steps to the tolerance at the best rate, from theory.
+    """
+
+    optimizer: str
+    largest_stable_lr: float | None
+    first_unstable_lr: float | None
+    precision: float | None
+    rounds: int
+    theory: OptimizerTheory | None
+    agree: bool | None
+    explanation: str
+    predicted_steps: int | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        t = self.theory
+        theory = None
+        if t is not None:
+            theory = {"bound": t.bound, "bound_exact": t.bound_exact, "formula": t.formula, "best_lr": t.best_lr,
+                      "best_lr_exact": t.best_lr_exact, "factor": t.factor, "factor_exact": t.factor_exact,
+                      "predicted_steps": self.predicted_steps, "note": t.note or None,
+                      "optimal": t.optimal}
+        return {"optimizer": self.optimizer, "largest_stable_lr": self.largest_stable_lr,
+                "first_unstable_lr": self.first_unstable_lr, "precision": self.precision,
+                "refinement_rounds": self.rounds, "theory": theory, "agree": self.agree,
+                "explanation": self.explanation}
+
+
+@dataclass(frozen=True)
+class SweepResult(Presentable):
+    """A sweep: the grid's runs (one per optimizer × rate), each optimizer's answer, and
+    the curvature the theory used."""
+
+    surface: Surface
+    start: tuple[float, ...]
+    steps: int
+    tol: float
+    grid: tuple[float, ...]
+    runs: Runs
+    stable: np.ndarray
+    predicted: tuple[int | None, ...]
+    optimizers: tuple[OptimizerSweep, ...]
+    curvature: Curvature | None
+    f0: float
+
+    def to_record(self) -> dict[str, Any]:
+        runs = []
+        for i in range(len(self.runs)):
+            rec = self.runs[i].to_record()
+            rec["stable"] = bool(self.stable[i])
+            rec["predicted_steps"] = self.predicted[i]
+            runs.append(rec)
+        return {
+            "command": "sweep", "surface": self.surface.name or None, "expression": self.surface.text,
+            "variables": [v.name for v in self.surface.parsed.variables], "start": list(self.start),
+            "max_steps": self.steps, "tol": self.tol, "lr_min": self.grid[0], "lr_max": self.grid[-1],
+            "num": len(self.grid), "curvature": self.curvature.to_record() if self.curvature else None,
+            "optimizers": [o.to_record() for o in self.optimizers],
+            "largest_stable_lr": {o.optimizer: o.largest_stable_lr for o in self.optimizers},
+            "theory": {o.optimizer: (o.to_record()["theory"]) for o in self.optimizers},
+            "runs": runs,
+        }
+
+    def view(self) -> View:
+        rows = tuple(
+            (self.runs.specs[i].optimizer, float(self.runs.specs[i].lr), str(self.runs.status[i]),
+             int(self.runs.steps[i]), float(self.runs.f[i]), "yes" if self.stable[i] else "no", self.predicted[i])
+            for i in range(len(self.runs))
+        )
+        notes: list[str] = []
+        c = self.curvature
+        if c is not None:
+            eig = ", ".join(f"{v:.6g}" for v in c.eigenvalues)
+            notes.append(f"Hessian at {tuple(round(v, 6) for v in c.point)} ({c.source}): eigenvalues {eig}; "
+                         f"condition number κ = {c.kappa:.6g}")
+        for o in self.optimizers:
+            exp = (f"largest stable lr ≈ {o.largest_stable_lr:.6g} (boundary within {o.precision:.2g})"
+                   if o.largest_stable_lr is not None and o.precision is not None
+                   else f"largest stable lr ≥ {o.largest_stable_lr:.6g} (nothing unstable up to lr-max)"
+                   if o.largest_stable_lr is not None else "no stable lr in the range")
+            notes.append(f"{o.optimizer}: {exp}")
+            t = o.theory
+            if t is not None and t.bound is not None:
+                bound = f"{t.bound:.6g}" + (f" = {t.bound_exact}" if t.bound_exact else "")
+                line = f"  theory: bound {t.formula} = {bound}"
+                if t.best_lr is not None:
+                    best = f"{t.best_lr:.6g}" + (f" = {t.best_lr_exact}" if t.best_lr_exact else "")
+                    fac = f"{t.factor:.6g}" + (f" = {t.factor_exact}" if t.factor_exact else "")
+                    line += f"; best lr {best}, contraction {fac} per step"
+                    if "β" in t.formula:
+                        line += " (for this β)"
+                if o.predicted_steps is not None:
+                    line += f"; about {plural(o.predicted_steps, 'step')} to ‖∇f‖ < {self.tol:g} at the best lr"
+                notes.append(line)
+                if t.optimal is not None:
+                    p = t.optimal
+                    notes.append(f"  Polyak's optimal pair (choosing β too): lr {p['lr']:.6g} with β = "
+                                 f"{p['momentum']:.6g}, contraction {p['factor']:.6g} per step")
+            notes.append(f"  {o.explanation}")
+        name = self.surface.name or f"f = {self.surface.text}"
+        start = "(" + ", ".join(f"{v:.6g}" for v in self.start) + ")"
+        notes.insert(0, f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}")
+        return View(
+            f"learning-rate sweep on {name} from {start}",
+            ("optimizer", "lr", "status", "steps", "f", "stable", "predicted steps"), rows, notes=tuple(notes),
+            digits=5, fold=(0,),
+        )
+
+
+def default_range(surface: Surface, optimizers: Sequence[str], hyper: dict) -> tuple[float, float]:
+    """A grid around the theory's bound: from bound/100 to 10 × bound (the smallest and
+    largest bound over the optimizers); 1e-4 to 1 when no bound is known."""
+    minima = [m for m in surface.minima if not m.kink]
+    if not minima:
+        return 1e-4, 1.0
+    p = surface.parsed
+    c = curvature_at(p.expr, p.variables, minima[0].point, "known minimum")
+    bounds = [t.bound for o in optimizers if o not in ADAPTIVE and c.eigenvalues[-1] > 0
+              for t in [optimizer_theory(o, c.eigenvalues, hyper)] if t.bound]
+    if not bounds:
+        return 1e-4, 1.0
+    return min(bounds) / 100, max(bounds) * 10
+
+
+def check_range(lr_min: float, lr_max: float, num: int, precision: float) -> None:
+    """Refuse a bad range before any work (exit 2)."""
+    for name, v in (("--lr-min", lr_min), ("--lr-max", lr_max)):
+        if not (math.isfinite(v) and v > 0):
+            raise BadInput(f"must be a positive number, got {v}", name)
+    if lr_min >= lr_max:
+        raise BadInput(f"--lr-min ({lr_min:g}) must be below --lr-max ({lr_max:g})", "--lr-min")
+    if num < 2:
+        raise BadInput(f"--num must be at least 2, got {num}", "--num")
+    if num > MAX_NUM:
+        raise LimitExceeded(f"--num is at most {MAX_NUM}", "--num")
+    if not (math.isfinite(precision) and 0 < precision < 1):
+        raise BadInput("--precision must be between 0 and 1 (a relative width)", "--precision")
+
+
+def _edge(lrs: np.ndarray, stable: np.ndarray) -> tuple[float | None, float | None]:
+    """The last stable rate before the first unstable one, scanning up, and that one."""
+    order = np.argsort(lrs)
+    lrs, stable = lrs[order], stable[order]
+    if not stable[0]:
+        return None, float(lrs[0])
+    bad = np.flatnonzero(~stable)
+    if not bad.size:
+        return float(lrs[-1]), None
+    return float(lrs[bad[0] - 1]), float(lrs[bad[0]])
+
+
+def _stable(runs: Runs, f0: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # NaN f of a diverged run compares False, as it should
+        return _stable_runs(runs, f0)
+
+
+def _stable_runs(runs: Runs, f0: float) -> np.ndarray:
+    converged = runs.status == "converged"
+    # "still falling": by more than rounding, so that a 2-cycle (equal f every other
+    # step; the two halves have even length) does not pass.
+    closing_in = (runs.status == "max_steps") & (runs.f <= f0) & (runs.f < runs.watched - 1e-12 * np.abs(runs.watched))
+    # ‖∇f‖ shrinks towards a minimum; down a saddle's escape route it grows
+    closing_in &= runs.grad_norm < runs.watched_grad_norm
+    return converged | closing_in
+
+
+def _curvature(surface: Surface, runs: Runs, stable: np.ndarray, start: Sequence[float]) -> Curvature | None:
+    """The Hessian at the minimum the runs approach, or at the nearest known minimum."""
+    conv = np.flatnonzero((runs.status == "converged") & stable)
+    target = runs.x[:, conv[np.argmin(runs.f[conv])]] if conv.size else np.asarray(start, dtype=float)
+    p = surface.parsed
+    if surface.minima:
+        smooth = [m for m in surface.minima if not m.kink] or list(surface.minima)
+        m = min(smooth, key=lambda m: float(np.linalg.norm(np.array([float(v) for v in m.point]) - target)))
+        how = "the known minimum the runs approach" if conv.size else "the known minimum nearest the start"
+        return curvature_at(p.expr, p.variables, m.point, how)
+    if conv.size:
+        import sympy
+
+        point = [sympy.Float(float(v), 17) for v in target]
+        return curvature_at(p.expr, p.variables, point, "where the runs converged")
+    return None
+
+
+def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max: float, num: int = 50,
+              steps: int | None = None, tol: float = 1e-6, start: Sequence[float] | None = None,
+              hyper: dict | None = None, precision: float = 1e-3, log: bool = True,
+              progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Sweep ``num`` rates in [lr_min, lr_max] for each optimizer, refine each boundary,
+    and compare with the Hessian's prediction."""
+    hyper = hyper or {}
+    check_range(lr_min, lr_max, num, precision)
+    steps = steps if steps is not None else (surface.steps or 1000)
+    x0 = tuple(float(v) for v in (start if start is not None else surface.start))
+    grid = np.geomspace(lr_min, lr_max, num) if log else np.linspace(lr_min, lr_max, num)
+    check_options(optimizers, list(grid), [x0], steps, tol)
+    obj = objective_for(surface, [x0])
+    f0 = float(obj.f(np.array(x0))[0])
+    g0 = float(np.linalg.norm(obj.grad(np.array(x0))))
+
+    specs = [RunSpec(o, float(lr), x0) for o in optimizers for lr in grid]
+    runs = descend(obj, specs, steps, tol, hyper, progress=progress, watch=2 * (steps // 4))
+    stable = _stable(runs, f0)
+
+    brackets: dict[str, list] = {}
+    for k, o in enumerate(optimizers):
+        sl = slice(k * num, (k + 1) * num)
+        lo, hi = _edge(grid, stable[sl])
+        brackets[o] = [lo, hi, 0]
+    for _ in range(MAX_ROUNDS):
+        open_ = {o: b for o, b in brackets.items() if b[0] is not None and b[1] is not None
+                 and b[1] - b[0] > precision * b[1]}
+        if not open_:
+            break
+        specs_r = [RunSpec(o, float(lr), x0) for o, (lo, hi, _) in open_.items()
+                   for lr in np.geomspace(lo, hi, POINTS_PER_ROUND + 2)[1:-1]]
+        rr = descend(obj, specs_r, steps, tol, hyper, watch=2 * (steps // 4))
+        st = _stable(rr, f0)
+        for k, (o, b) in enumerate(open_.items()):
+            sl = slice(k * POINTS_PER_ROUND, (k + 1) * POINTS_PER_ROUND)
+            pts = np.array([s.lr for s in specs_r[sl]])
+            lo, hi = _edge(np.concatenate([[b[0]], pts, [b[1]]]), np.concatenate([[True], st[sl], [False]]))
+            b[0], b[1], b[2] = lo, hi, b[2] + 1
+
+    curv = _curvature(surface, runs, stable, x0)
+    eig = list(curv.eigenvalues) if curv else None
+    predicted = tuple(
+        predicted_steps(spectral_radius(s.optimizer, s.lr, eig, hyper), g0, tol) if eig else None for s in specs
+    )
+    answers = []
+    for o in optimizers:
+        lo, hi, rounds = brackets[o]
+        theory = optimizer_theory(o, eig, hyper, curv.exact) if curv else None
+        pred = None
+        if theory is not None and theory.best_lr is not None and o == "gd":
+            pred = predicted_steps(theory.factor, g0, tol)
+        agree, why = _compare(o, lo, hi, theory, curv, surface, x0, lr_min, lr_max)
+        answers.append(OptimizerSweep(o, lo, hi, (hi - lo) if lo is not None and hi is not None else None,
+                                      rounds, theory, agree, why, pred))
+    return SweepResult(surface, x0, steps, tol, tuple(float(v) for v in grid), runs, stable, predicted,
+                       tuple(answers), curv, f0)
+
+
+def _compare(name: str, lo: float | None, hi: float | None, theory: OptimizerTheory | None, curv: Curvature | None,
+             surface: Surface, x0: Sequence[float], lr_min: float, lr_max: float) -> tuple[bool | None, str]:
+    """Whether experiment and theory agree, and why not when they do not."""
+    if theory is None:
+        return None, "no theory: no minimum is known and no run converged to one"
+    if name in ADAPTIVE:
+        return None, "no bound to compare: " + theory.note
+    bound = theory.bound
+    if bound is None:
+        return None, theory.note or "no bound"
+    if lo is None:
+        return False, (f"even lr-min = {lr_min:g} was unstable, but theory allows lr < {bound:.6g}: " +
+                       _why_not(curv, surface, x0))
+    if hi is None:
+        if bound >= lr_max:
+            return True, f"every rate up to lr-max = {lr_max:g} was stable, as theory says (bound {bound:.6g})"
+        return False, (f"no rate up to lr-max = {lr_max:g} was unstable, though theory bounds lr by {bound:.6g}: "
+                       + _why_not(curv, surface, x0))
+    rel = abs(lo - bound) / bound
+    if rel <= AGREE or lo <= bound <= hi:
+        return True, f"experiment and theory agree: {lo:.6g} vs {bound:.6g} ({100 * rel:.2g}% apart)"
+    return False, f"experiment {lo:.6g} vs theory {bound:.6g} ({100 * rel:.2g}% apart): " + _why_not(curv, surface, x0)
+
+
+def _why_not(curv: Curvature | None, surface: Surface, x0: Sequence[float]) -> str:
+    reasons = []
+    if curv is not None and not curv.quadratic:
+        reasons.append("the surface is not quadratic, so the bound from the Hessian at the minimum holds only "
+                       "near it; on the way, where the curvature differs, another rate decides")
+        dist = float(np.linalg.norm(np.array(x0) - np.array(curv.point)))
+        if dist > 0:
+            reasons.append(f"the start is {dist:.3g} away from the minimum")
+    else:
+        reasons.append("near the bound a run grows or shrinks very slowly: more --steps show it")
+    return "; ".join(reasons)

@@ -1,0 +1,318 @@
+"""Stream formats: csv, tsv, plain rows, jsonl and LaTeX, written from the same records.
+
+Each command declares its columns once (:data:`SCHEMAS`): a list of :class:`Column`
+built from the variables, each reading one cell from a row. Rows are the answers of a
+many-point call (:class:`gradlab.calculus.batch.Answer`) or the entries of a command's JSON
+document (a descent's runs, a sweep's runs, critical points, explanation steps). Every
+writer (csv, tsv, plain, jsonl, the many-point table) reads the same rows through the
+same columns, so the formats cannot drift apart.
+
+Cells: floats round-trip (``repr``), booleans are ``true``/``false``, a missing value is
+``NA`` (never an empty cell: ``IFS=$'\\t' read`` collapses empty fields).
+
+>>> cell_text(None), cell_text(0.1), cell_text(True), cell_text(float("inf"))
+('NA', '0.1', 'true', 'inf')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+NA = "NA"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A named column (ASCII) and how to read its cell from a row."""
+
+    name: str
+    get: Callable[[Any], Any]
+
+
+def cell_text(value: Any) -> str:
+    """One cell as text: repr floats, true/false, NA for a missing value."""
+    if value is None:
+        return NA
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(float(value))
+    if isinstance(value, int):
+        return str(value)
+    text = " ".join(str(value).split())  # a tab or newline inside a cell would break TSV
+    return text or NA
+
+
+def _at(obj: Any, *path: Any) -> Any:
+    """``obj[p0][p1]…``, or None where any step is missing."""
+    for p in path:
+        if obj is None:
+            return None
+        try:
+            obj = obj[p]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return obj
+
+
+def _rec(answer) -> dict | None:
+    return answer.record
+
+
+# --------------------------------------------------------------------------- point schemas
+def _point_cols(names: Sequence[str]) -> list[Column]:
+    cols = [Column("expression", lambda a: a.expression)]
+    cols += [Column(n, (lambda a, i=i: a.coords[i] if a.coords is not None else None)) for i, n in enumerate(names)]
+    return cols
+
+
+def _error_col() -> Column:
+    return Column("error", lambda a: a.error.line() if a.error is not None else None)
+
+
+def _exact(value: Any) -> Any:
+    return value  # exact values are strings (SymPy's), null in float mode
+
+
+def eval_columns(names: Sequence[str], meta: dict) -> list[Column]:
+    return [*_point_cols(names),
+            Column("f", lambda a: _at(_rec(a), "result", "value")),
+            Column("f_exact", lambda a: _at(_rec(a), "result", "exact")),
+            _error_col()]
+
+
+def grad_columns(names: Sequence[str], meta: dict) -> list[Column]:
+    cols = _point_cols(names)
+    cols += [Column(f"grad_{n}", (lambda a, i=i: _at(_rec(a), "gradient", "value", i))) for i, n in enumerate(names)]
+    cols += [Column("norm", lambda a: _at(_rec(a), "norm", "value"))]
+    cols += [Column(f"grad_{n}_exact", (lambda a, i=i: _at(_rec(a), "gradient", "exact", i))) for i, n in enumerate(names)]
+    cols += [Column("norm_exact", lambda a: _at(_rec(a), "norm", "exact")), _error_col()]
+    return cols
+
+
+def jacobian_columns(names: Sequence[str], meta: dict) -> list[Column]:
+    m = int(meta.get("outputs", 1))
+    cols = _point_cols(names)
+    for key, suffix in (("value", ""), ("exact", "_exact")):
+        cols += [Column(f"J_{r + 1}_{n}{suffix}", (lambda a, r=r, c=c, key=key: _at(_rec(a), "jacobian", key, r, c)))
+                 for r in range(m) for c, n in enumerate(names)]
+    return [*cols, _error_col()]
+
+
+def hessian_columns(names: Sequence[str], meta: dict) -> list[Column]:
+    n = len(names)
+    cols = _point_cols(names)
+    cols += [Column(f"H_{a}_{b}", (lambda x, r=r, c=c: _at(_rec(x), "hessian", "value", r, c)))
+             for r, a in enumerate(names) for c, b in enumerate(names)]
+    cols += [Column(f"eig_{k + 1}", (lambda x, k=k: _at(_rec(x), "hessian", "eigenvalues", k))) for k in range(n)]
+    cols += [Column("critical", lambda x: _at(_rec(x), "hessian", "critical")),
+             Column("classification", lambda x: _at(_rec(x), "hessian", "classification"))]
+    cols += [Column(f"H_{a}_{b}_exact", (lambda x, r=r, c=c: _at(_rec(x), "hessian", "exact", r, c)))
+             for r, a in enumerate(names) for c, b in enumerate(names)]
+    return [*cols, _error_col()]
+
+
+def directional_columns(names: Sequence[str], meta: dict) -> list[Column]:
+    return [*_point_cols(names),
+            Column("directional", lambda a: _at(_rec(a), "directional_derivative", "value")),
+            Column("steepest", lambda a: _at(_rec(a), "steepest", "value")),
+            Column("directional_exact", lambda a: _at(_rec(a), "directional_derivative", "exact")),
+            Column("steepest_exact", lambda a: _at(_rec(a), "steepest", "exact")),
+            _error_col()]
+
+
+def _component(a, i: int, *path: str) -> Any:
+    return _at(_rec(a), "components", i, *path)
+
+
+def check_columns(names: Sequence[str], meta: dict) -> list[Column]:
+    cols = [*_point_cols(names), Column("passed", lambda a: _at(_rec(a), "passed"))]
+    for i, n in enumerate(names):
+        cols += [Column(f"exact_{n}", (lambda a, i=i: _component(a, i, "exact", "value"))),
+                 Column(f"central_{n}", (lambda a, i=i: _component(a, i, "central", "value"))),
+                 Column(f"central_rel_error_{n}", (lambda a, i=i: _component(a, i, "central", "rel_error")))]
+        if meta.get("yours"):
+            cols += [Column(f"yours_{n}", (lambda a, i=i: _component(a, i, "yours", "value"))),
+                     Column(f"right_{n}", (lambda a, i=i: _component(a, i, "yours", "right")))]
+    return [*cols, _error_col()]
+
+
+def _coordinates_first(schema: Callable[[Sequence[str], dict], list[Column]]):
+    """Rows start with the point's coordinates; the expression goes last but one, before
+    the error, so that ``cut -f1`` is the first coordinate whatever the command."""
+    def columns(names: Sequence[str], meta: dict) -> list[Column]:
+        cols = schema(names, meta)
+        expr = [c for c in cols if c.name == "expression"]
+        rest = [c for c in cols if c.name not in ("expression", "error")]
+        return rest + expr + [c for c in cols if c.name == "error"]
+    columns.__doc__ = schema.__doc__
+    return columns
+
+
+POINT_SCHEMAS: dict[str, Callable[[Sequence[str], dict], list[Column]]] = {
+    name: _coordinates_first(schema) for name, schema in {
+        "eval": eval_columns, "grad": grad_columns, "jacobian": jacobian_columns, "hessian": hessian_columns,
+        "directional": directional_columns, "check": check_columns}.items()
+}
+
+
+# --------------------------------------------------------------------------- document schemas
+HYPER = ("momentum", "beta1", "beta2", "eps")
+
+
+def descend_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    names = doc["variables"]
+    cols = [Column("optimizer", lambda r: r["optimizer"]), Column("lr", lambda r: r["lr"])]
+    cols += [Column(f"start_{n}", (lambda r, i=i: _at(r, "start", i))) for i, n in enumerate(names)]
+    cols += [Column(k, (lambda r, k=k: r.get(k))) for k in ("status", "steps")]
+    cols += [Column(f"end_{n}", (lambda r, i=i: _at(r, "x", i))) for i, n in enumerate(names)]
+    cols += [Column(k, (lambda r, k=k: r.get(k)))
+             for k in ("f", "grad_norm", "diverged_at", "distance_to_minimum", "stability_bound", *HYPER)]
+    return doc["runs"], cols
+
+
+def sweep_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    cols = [Column(k, (lambda r, k=k: r.get(k))) for k in ("optimizer", "lr", "status", "steps", "f", "stable",
+                                                           "predicted_steps")]
+    cols += [Column("largest_stable_lr", lambda r: _at(doc, "largest_stable_lr", r["optimizer"])),
+             Column("bound", lambda r: _at(doc, "theory", r["optimizer"], "bound"))]
+    return doc["runs"], cols
+
+
+def critical_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    names = doc["variables"]
+    cols = [Column(n, (lambda r, i=i: _at(r, "point", "value", i))) for i, n in enumerate(names)]
+    cols += [Column("f", lambda r: r.get("f"))]
+    cols += [Column(f"eig_{k + 1}", (lambda r, k=k: _at(r, "eigenvalues", k))) for k in range(len(names))]
+    cols += [Column("classification", lambda r: r.get("classification")), Column("method", lambda r: r.get("method"))]
+    cols += [Column(f"{n}_exact", (lambda r, i=i: _at(r, "point", "exact", i))) for i, n in enumerate(names)]
+    return doc["points"], cols
+
+
+def explain_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    rows = [{"step": i + 1, **s} for i, s in enumerate(doc["steps"])]
+    rows.append({"step": len(rows) + 1, "rule": "simplify", "expression": doc["unsimplified"], "result": doc["result"]})
+    cols = [Column("step", lambda r: r["step"]), Column("rule", lambda r: r["rule"]),
+            Column("derivative_of", lambda r: r["expression"]), Column("gives", lambda r: r["result"])]
+    return rows, cols
+
+
+def surfaces_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    rows = doc.get("surfaces") or [doc]
+    cols = [Column(k, (lambda r, k=k: r.get(k))) for k in ("name", "dims", "variable_dims", "expression", "lr", "steps")]
+    return rows, cols
+
+
+DOC_SCHEMAS: dict[str, Callable[[dict], tuple[list[dict], list[Column]]]] = {
+    "descend": descend_rows, "sweep": sweep_rows, "critical": critical_rows, "explain": explain_rows,
+    "surfaces": surfaces_rows,
+}
+
+
+# --------------------------------------------------------------------------- writers
+def delimited(rows: Iterable[Any], columns: Sequence[Column], kind: str, header: bool = True) -> Iterable[str]:
+    """csv (RFC 4180 quoting), tsv or plain (tsv without a header) lines, one per row."""
+    if kind == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+
+        def line(cells):
+            buf.seek(0)
+            buf.truncate()
+            w.writerow(cells)
+            return buf.getvalue()
+    else:
+        def line(cells):
+            return "\t".join(cells) + "\n"
+    if header and kind != "plain":
+        yield line([c.name for c in columns])
+    for r in rows:
+        yield line([cell_text(c.get(r)) for c in columns])
+
+
+def stable_keys(record: dict) -> dict:
+    """The JSON record with the keys every run has: an optimizer's hyper-parameters
+    are present on every run, null where they do not apply.
+
+    >>> stable_keys({"command": "descend", "runs": [{"optimizer": "gd"}]})["runs"]
+    [{'optimizer': 'gd', 'momentum': None, 'beta1': None, 'beta2': None, 'eps': None}]
+    """
+    if record.get("command") in ("descend", "sweep") and isinstance(record.get("runs"), list):
+        record = {**record, "runs": [{**r, **{k: r.get(k) for k in HYPER}} for r in record["runs"]]}
+    return record
+
+
+def jsonl_lines(records: Iterable[dict], ascii: bool = False) -> Iterable[str]:
+    """One strict JSON object per line."""
+    from gradlab.render.output import json_safe
+
+    for rec in records:
+        try:  # the common case, all finite: no need to walk the record
+            yield json.dumps(rec, allow_nan=False, ensure_ascii=ascii, separators=(",", ":")) + "\n"
+        except ValueError:
+            yield json.dumps(json_safe(rec), allow_nan=False, ensure_ascii=ascii, separators=(",", ":")) + "\n"
+
+
+def doc_jsonl_records(doc: dict) -> list[dict]:
+    """A document's JSONL lines: one per run (descend, sweep) or critical point, each
+    carrying the command and expression; other documents are one line."""
+    key = {"descend": "runs", "sweep": "runs", "critical": "points"}.get(doc.get("command", ""))
+    if key is None:
+        return [doc]
+    head = {"command": doc["command"], "expression": doc.get("expression"), "variables": doc.get("variables")}
+    return [{**head, **r} for r in doc[key]]
+
+
+# --------------------------------------------------------------------------- LaTeX
+def _tex(expr: Any) -> str:
+    import sympy
+
+    return sympy.latex(expr)
+
+
+def _vector(items: Sequence[str]) -> str:
+    return r"\begin{pmatrix} " + r" \\ ".join(items) + r" \end{pmatrix}"
+
+
+def _matrix(rows: Sequence[Sequence[str]]) -> str:
+    return r"\begin{pmatrix} " + r" \\ ".join(" & ".join(r) for r in rows) + r" \end{pmatrix}"
+
+
+def _point_tex(point: Sequence[Any]) -> str:
+    return r"\left(" + ", ".join(_tex(p) for p in point) + r"\right)"
+
+
+def latex(result: Any) -> list[str]:
+    """Display-math lines (no delimiters) for grad, jacobian, hessian and explain results.
+
+    Each line is one equation, valid LaTeX (amsmath's ``pmatrix`` for vectors and
+    matrices).
+    """
+    kind = type(result).__name__
+    if kind == "GradResult":
+        lines = [r"\nabla f = " + _vector([_tex(p) for p in result.partials])]
+        if result.values is not None:
+            lines.append(r"\nabla f" + _point_tex(result.point) + " = " + _vector([_tex(v.exact) for v in result.values]))
+            lines.append(r"\left\|\nabla f" + _point_tex(result.point) + r"\right\| = " + _tex(result.norm.exact))
+        return lines
+    if kind in ("JacobianResult", "HessianResult"):
+        name = "J" if kind == "JacobianResult" else "H"
+        lines = [f"{name} = " + _matrix([[_tex(e) for e in row] for row in result.matrix])]
+        if result.values is not None:
+            lines.append(f"{name}" + _point_tex(result.point) + " = "
+                         + _matrix([[_tex(v.exact) for v in row] for row in result.values]))
+        return lines
+    if kind == "Explanation":
+        x = result.wrt
+        d = r"\frac{\partial}{\partial " + x + "}"
+        lines = [d + r"\left[" + _tex(s.expression) + r"\right] = " + _tex(s.result) for s in result.steps]
+        lines.append(r"\frac{\partial f}{\partial " + x + "} = " + _tex(result.result))
+        return lines
+    raise TypeError(kind)
+
+
+LATEX_COMMANDS = ("grad", "jacobian", "hessian", "explain")

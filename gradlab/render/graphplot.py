@@ -1,0 +1,117 @@
+"""The computational graph drawn with matplotlib alone (no graphviz program): layered left
+to right, each node a box with its name, definition, value and adjoint (or tangent), each
+edge labelled with its local derivative.
+
+matplotlib is imported only here, lazily (when a plot is asked for); the figure is built
+with the object API and written by :func:`gradlab.render.plots.save`.
+
+>>> from gradlab.calculus.graph import build
+>>> layers(build("x*x + x"))
+{'x': 0, 't1': 1, 'f': 2}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradlab.calculus.graph import VJP, Graph
+from gradlab.calculus.shapes import shape_text
+
+LEAF, INNER, OUTPUT = "#dbeafe", "#f3f4f6", "#fde68a"
+
+
+def layers(graph: Graph) -> dict[str, int]:
+    """Each node's column: one more than its deepest input; a leaf sits just left of its
+    first consumer, so that ``y`` in ``(a - y)**2`` is drawn next to the subtraction."""
+    col: dict[str, int] = {}
+    for n in graph.nodes:
+        col[n.name] = 1 + max((col[u] for u in n.inputs), default=-1)
+    for n in graph.nodes:
+        if n.is_leaf:
+            used = [col[c.name] for c, _ in graph.consumers(n.name)]
+            col[n.name] = max(0, min(used) - 1) if used else 0
+    return col
+
+
+def _order(graph: Graph, col: dict[str, int]) -> dict[str, float]:
+    """Vertical positions: within a column, nodes sorted by the mean height of their
+    inputs (then consumers), which keeps most edges from crossing."""
+    y: dict[str, float] = {}
+    width = max(col.values()) + 1
+    columns = [[n.name for n in graph.nodes if col[n.name] == c] for c in range(width)]
+    for names in columns:  # first pass: order of appearance
+        for i, name in enumerate(names):
+            y[name] = -(i - (len(names) - 1) / 2)
+    for _ in range(2):
+        for names in columns:
+            def key(name: str) -> float:
+                node = graph.node(name)
+                near = [y[u] for u in node.inputs] or [y[c.name] for c, _ in graph.consumers(name)]
+                return -(sum(near) / len(near)) if near else 0.0
+            names.sort(key=key)
+            for i, name in enumerate(names):
+                y[name] = -(i - (len(names) - 1) / 2)
+    return y
+
+
+def _num(values, digits: int = 4) -> str:
+    if values is None:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0].value:.{digits}g}"
+    shown = ", ".join(f"{v.value:.3g}" for v in values[:3])
+    return f"[{shown}{', …' if len(values) > 3 else ''}]"
+
+
+def _clip(text: str, most: int = 22) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def graph_figure(result: Any):
+    """A Figure of a :class:`~gradlab.graph.BackpropResult`'s graph."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    graph = result.graph
+    col = layers(graph)
+    y = _order(graph, col)
+    ncols = max(col.values()) + 1
+    tall = max(sum(1 for c in col.values() if c == k) for k in range(ncols))
+    fig = Figure(figsize=(max(6.0, 2.3 * ncols), max(3.0, 1.25 * tall + 1.0)))
+    ax = fig.add_axes([0.01, 0.01, 0.98, 0.9])
+    ax.set_xlim(-0.7, ncols - 0.3)
+    ax.set_ylim(-tall / 2 - 0.2, tall / 2 + 0.2)
+    ax.axis("off")
+    forward = result.mode == "forward"
+    out = graph.output
+    fig.suptitle(f"{' '.join(graph.text.split())[:110]}\n"
+                 f"{'forward mode: value and tangent' if forward else f'forward: value; backward: adjoint ∂{out}/∂node'}"
+                 "; edges: local derivative", fontsize=10)
+    bw, bh = 0.56, 0.74
+    pos = {n.name: (float(col[n.name]), y[n.name]) for n in graph.nodes}
+    for e in result.edges:
+        (x0, y0), (x1, y1) = pos[e.source], pos[e.target]
+        ax.add_patch(FancyArrowPatch((x0 + bw / 2, y0), (x1 - bw / 2, y1), arrowstyle="-|>", mutation_scale=10,
+                                     color="#6b7280", lw=0.9, shrinkA=0, shrinkB=0, zorder=1))
+        local = e.local.replace(" (elementwise)", "").replace(VJP, "")
+        text = _clip(local, 16)
+        if e.local_value is not None and local != f"{e.local_value.exact}":
+            text += f" = {e.local_value.value:.3g}"
+        ax.text(x0 + bw / 2 + (x1 - x0 - bw) * 0.5, y0 + (y1 - y0) * 0.5, text, fontsize=6.5, ha="center",
+                va="center", color="#1f2937", zorder=3,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+    for r in result.nodes:
+        n = r.node
+        x0, y0 = pos[n.name]
+        colour = OUTPUT if n.name == out else LEAF if n.is_leaf else INNER
+        ax.add_patch(FancyBboxPatch((x0 - bw / 2, y0 - bh / 2), bw, bh, boxstyle="round,pad=0.02,rounding_size=0.06",
+                                    fc=colour, ec="#374151", lw=0.9, zorder=2))
+        head = n.name if n.is_leaf else f"{n.name} = {_clip(n.label, 18)}"
+        if n.shape:
+            head += f"  ({shape_text(n.shape)})"
+        second = r.tangent if forward else r.adjoint
+        lines = [head, f"value {_num(r.value)}", f"{'tangent' if forward else 'grad'} {_num(second)}"]
+        ax.text(x0, y0 + 0.18, lines[0], fontsize=8, ha="center", va="center", weight="bold", zorder=4)
+        ax.text(x0, y0 - 0.05, lines[1], fontsize=7.5, ha="center", va="center", zorder=4)
+        ax.text(x0, y0 - 0.24, lines[2], fontsize=7.5, ha="center", va="center", color="#b91c1c", zorder=4)
+    return fig

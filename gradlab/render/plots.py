@@ -1,0 +1,822 @@
+"""Figures: landscapes, gradient fields, trajectories, learning-rate panels, loss curves,
+sweeps, 3-D views and animations. Each one is drawn to show one fact a learner needs:
+
+- gradients are perpendicular to contour lines: the field is drawn on equal axes (or the
+  title says the axes are not to scale);
+- valleys are visible: colours and contour levels follow log₁₀(f − f_min), so
+  Rosenbrock's curved valley and the elongated bowl's narrow ellipses show;
+- learning rates side by side: one panel per rate in a grid of at most three columns,
+  each titled with what happened, the theory's bound on the figure;
+- loss curves on a log scale, a diverging run drawn until it leaves the frame.
+
+matplotlib is imported only here, and only when a plot is asked for; figures are built
+with the object API (``Figure``, never pyplot's global state) on the Agg canvas, and
+written atomically. Values too large for a float, or undefined, are left blank; every
+axis limit is finite, so any function draws.
+
+Arrows point along −∇f, the direction of steepest descent, scaled to a common length and
+coloured by ‖∇f‖. A surface of more than two variables is drawn as the slice through its
+minimum (or its start) in the first two variables, the others held fixed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display, ever: gradlab only writes files
+
+import numpy as np  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from gradlab.errors import WriteFailed  # noqa: E402
+from gradlab.files import atomic_write  # noqa: E402
+from gradlab.calculus.numeric import Compiled, grid  # noqa: E402
+
+GRID = 200
+ARROWS = 18
+MAX_FRAMES = 60
+CMAP = "viridis"
+PANEL = 4.2  # inches: a learning-rate panel is big enough to read its zigzags
+TOO_BIG = 1e300  # larger values are treated as off the chart
+EQUAL_UP_TO = 3.0  # a window more elongated than this is drawn not to scale
+KINDS = {  # marker, colour and size of each kind of critical point
+    "minimum": ("*", "white", 220),
+    "maximum": ("^", "#ff5050", 110),
+    "saddle": ("X", "orange", 110),
+    "inconclusive": ("D", "lightgrey", 70),
+}
+
+
+# --------------------------------------------------------------------------- writing
+def save(fig: Figure, path: str, dpi: int = 100) -> None:
+    """Render ``fig`` to PNG in memory, then write it atomically to ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+
+
+# --------------------------------------------------------------------------- small helpers
+def _finite(values) -> np.ndarray:
+    """The finite values, below :data:`TOO_BIG` in size, as a flat array."""
+    v = np.ma.filled(np.ma.asarray(values, dtype=float), np.nan).ravel()
+    with np.errstate(invalid="ignore"):
+        return v[np.isfinite(v) & (np.abs(v) < TOO_BIG)]
+
+
+def _limits(values, pad: float = 0.05, fallback: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
+    """Finite, increasing axis limits around the finite values (a fallback when none)."""
+    v = _finite(values)
+    if v.size == 0:
+        return fallback
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    lo, hi = lo - pad * span, hi + pad * span
+    return (lo, hi) if hi > lo else (lo - 1.0, lo + 1.0)
+
+
+def _decade_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Ticks for an axis of log₁₀ values: whole decades labelled 10ᵏ (at most 8)."""
+    first, last = math.ceil(lo), math.floor(hi)
+    if last < first:  # less than a decade: label the ends with their values
+        return [lo, hi], [_short(10 ** lo), _short(10 ** hi)]
+    step = max(1, math.ceil((last - first + 1) / 8))
+    ks = list(range(first, last + 1, step))
+    return [float(k) for k in ks], [f"$10^{{{k}}}$" for k in ks]
+
+
+def _short(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _title(parsed, name: str = "") -> str:
+    """The function once, as mathematics: ``name: f(x, y) = …`` in mathtext, or plain
+    text when it is too long or mathtext balks."""
+    import sympy
+    from matplotlib.mathtext import MathTextParser
+
+    args = ", ".join(v.name for v in parsed.variables)
+    head = f"{name}:  " if name else ""
+    tex = sympy.latex(parsed.expr)
+    if len(tex) <= 110:
+        text = f"$f({args}) = {tex}$"
+        try:
+            MathTextParser("path").parse(text)
+            return head + text
+        except Exception:  # mathtext knows only part of LaTeX
+            pass
+    plain = parsed.text if len(parsed.text) <= 90 else parsed.text[:87] + "…"
+    return f"{head}f({args}) = {plain}"
+
+
+def _equal_aspect(ax, window: Sequence[float]) -> bool:
+    """Equal axes when the window is not too elongated; False when drawn not to scale."""
+    xmin, xmax, ymin, ymax = window
+    ratio = (ymax - ymin) / (xmax - xmin)
+    if 1 / EQUAL_UP_TO <= ratio <= EQUAL_UP_TO:
+        ax.set_aspect("equal", adjustable="box")
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- landscapes
+class Landscape:
+    """f and −∇f on a grid over a window, in the plane of the first two variables.
+
+    ``fixed`` holds the values of the other variables (n > 2). ``L`` is the picture's
+    height: log₁₀(f − f_min + δ), with f_min the smallest finite value on the grid and δ
+    a trillionth of the range, so that every valley shows; blank where f is undefined or
+    beyond float range.
+    """
+
+    def __init__(self, parsed, window: Sequence[float], fixed: Sequence[float] = (), size: int = GRID):
+        self.parsed = parsed
+        self.n = len(parsed.variables)
+        self.window = tuple(float(w) for w in window)
+        self.fixed = tuple(float(v) for v in fixed)
+        self.f = Compiled([parsed.expr], parsed.variables)
+        from gradlab.calculus.derivatives import gradient
+
+        self.grad = Compiled(gradient(parsed.expr, parsed.variables), parsed.variables)
+        self.X, self.Y = grid(self.window, size)
+        with np.errstate(all="ignore"):
+            Z = np.asarray(self.values(self.X, self.Y), dtype=float)
+            Z = np.where(np.abs(Z) < TOO_BIG, Z, np.nan)
+        self.Z = np.ma.masked_invalid(Z)
+        z = self.Z.compressed()
+        self.fmin = float(z.min()) if z.size else 0.0
+        with np.errstate(all="ignore"):
+            d = z - self.fmin
+        span = float(d.max()) if z.size else 0.0
+        # δ: the smallest step up from f_min on the grid, so the log scale reaches into
+        # the valley floor however many decades below the range that is
+        positive = d[d > 0]
+        self.delta = max(float(positive.min()), span * 1e-300) if positive.size else 1.0
+        self.L = self.log(self.Z)
+        lv = self.L.compressed()
+        if lv.size:
+            lo, hi = float(np.percentile(lv, 0.5)), float(lv.max())
+        else:
+            lo, hi = 0.0, 1.0
+        if not hi - lo > 1e-9:
+            lo, hi = lo - 0.5, hi + 0.5
+        self.levels = np.linspace(lo, hi, 25)
+        self.norm = Normalize(lo, hi)
+
+    def log(self, f) -> np.ma.MaskedArray:
+        """log₁₀(f − f_min + δ), masked where undefined."""
+        with np.errstate(all="ignore"):
+            d = np.ma.filled(np.ma.asarray(f, dtype=float), np.nan) - self.fmin
+            return np.ma.masked_invalid(np.log10(np.maximum(d, 0.0) + self.delta))
+
+    def _stack(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        rest = [np.full_like(X, v) for v in self.fixed]
+        return np.stack([X, Y, *rest][: self.n])
+
+    def values(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return self.f(self._stack(X, Y))[0]
+
+    def at(self, points: np.ndarray) -> np.ndarray:
+        """f at points of shape (k, n)."""
+        with np.errstate(all="ignore"):
+            return self.f(np.asarray(points, dtype=float).T)[0]
+
+    def arrows(self, count: int = ARROWS) -> tuple[np.ndarray, ...]:
+        """Grid points and the unit vectors along −∇f there, with ‖∇f‖ (NaN where undefined)."""
+        xmin, xmax, ymin, ymax = self.window
+        AX, AY = np.meshgrid(np.linspace(xmin, xmax, count), np.linspace(ymin, ymax, count))
+        with np.errstate(all="ignore"):
+            G = self.grad(self._stack(AX, AY))
+            gx, gy = G[0], G[1] if self.n > 1 else np.zeros_like(G[0])
+            mag = np.hypot(gx, gy)
+            safe = np.where((mag > 0) & np.isfinite(mag), mag, np.nan)
+            return AX, AY, -gx / safe, -gy / safe, mag
+
+    def colorbar(self, fig, mappable, **where) -> None:
+        """The colour bar of f − f_min on its log scale, ticks at whole decades."""
+        bar = fig.colorbar(mappable, **where)
+        ticks, labels = _decade_ticks(self.levels[0], self.levels[-1])
+        bar.set_ticks(ticks, labels=labels)
+        bar.set_label(f"f − f_min (log scale), f_min = {_short(self.fmin)}")
+
+
+def _draw_landscape(ax, land: Landscape, arrows: bool = True, image: bool = False):
+    """Filled log-spaced contours (or, for the many small panels of a descent, a faster
+    image), white contour lines, and optionally the field of −∇f coloured by ‖∇f‖."""
+    xmin, xmax, ymin, ymax = land.window
+    if image:
+        filled = ax.imshow(land.L, origin="lower", extent=(xmin, xmax, ymin, ymax), norm=land.norm, cmap=CMAP,
+                           aspect="auto", interpolation="bilinear")
+    else:
+        filled = ax.contourf(land.X, land.Y, land.L, levels=land.levels, norm=land.norm, cmap=CMAP, extend="min")
+    if land.L.count() > 3:
+        ax.contour(land.X, land.Y, land.L, levels=land.levels[::2], colors="white", linewidths=0.45, alpha=0.7)
+    quiver = None
+    if arrows:
+        AX, AY, U, V, mag = land.arrows()
+        with np.errstate(all="ignore"):
+            colour = np.log10(np.where((mag > 0) & np.isfinite(mag), mag, np.nan))
+        good = _finite(colour)
+        cnorm = Normalize(*(float(good.min()), float(good.max()) + 1e-9)) if good.size else Normalize(0, 1)
+        cell = min(xmax - xmin, ymax - ymin) / ARROWS
+        quiver = ax.quiver(AX, AY, U, V, colour, cmap="plasma", norm=cnorm, angles="xy", scale_units="xy",
+                           scale=1 / (0.8 * cell), width=0.0045, pivot="mid", edgecolor="black", linewidth=0.3)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    names = [v.name for v in land.parsed.variables]
+    ax.set_xlabel(names[0])
+    if len(names) > 1:
+        ax.set_ylabel(names[1])
+    return filled, quiver
+
+
+def slice_values(surface) -> tuple[float, ...]:
+    """The values of variables 3..n for a slice: the first known minimum's, else the start's."""
+    if len(surface.parsed.variables) <= 2:
+        return ()
+    base = surface.minima[0].point if surface.minima else surface.start
+    return tuple(float(v) for v in base[2:])
+
+
+def classify_points(parsed, points: Sequence[Sequence[float]]) -> list[tuple[tuple[float, ...], str]]:
+    """Each critical point with its kind from the Hessian's eigenvalues (the second-
+    derivative test), for the markers of a landscape."""
+    from gradlab.calculus.derivatives import classify, hessian
+    from gradlab.calculus.numeric import eigenvalues
+
+    if not points:
+        return []
+    n = len(parsed.variables)
+    H = Compiled([e for row in hessian(parsed.expr, parsed.variables) for e in row], parsed.variables)
+    out = []
+    for p in points:
+        with np.errstate(all="ignore"):
+            Hp = H(np.asarray(p, dtype=float)).reshape(n, n)
+        kind = classify(eigenvalues(Hp), None, 1e-8) if np.isfinite(Hp).all() else "inconclusive"
+        out.append((tuple(float(v) for v in p), kind))
+    return out
+
+
+def _mark_kinds(ax, marks: Sequence[tuple[Sequence[float], str]]) -> None:
+    """One marker per kind of point (minimum, maximum, saddle), labelled for a legend."""
+    for kind, (marker, colour, size) in KINDS.items():
+        pts = np.array([p[:2] for p, k in marks if k == kind and len(p) >= 2], dtype=float)
+        if len(pts):
+            ax.scatter(pts[:, 0], pts[:, 1], marker=marker, s=size, c=colour, edgecolors="black", linewidths=0.8,
+                       zorder=6, label=f"{kind} ({len(pts)})", clip_on=True)
+
+
+def landscape_figure(surface, window: Sequence[float] | None = None, critical: Sequence[Any] = ()) -> Figure:
+    """The landscape of a surface (or an expression's :func:`inline_surface`): log-spaced
+    contours of f with a colour bar, the field of −∇f coloured by ‖∇f‖ with its own
+    colour bar, and the known minima and ``critical`` points, one marker per kind."""
+    land = Landscape(surface.parsed, window or surface.window, slice_values(surface))
+    xmin, xmax, ymin, ymax = land.window
+    ratio = min(max((ymax - ymin) / (xmax - xmin), 1 / EQUAL_UP_TO), EQUAL_UP_TO)
+    fig = Figure(figsize=(8.4, min(max(1.9 + 5.4 * ratio, 4.8), 9.0)), layout="constrained")
+    ax = fig.add_subplot()
+    filled, quiver = _draw_landscape(ax, land)
+    scaled = _equal_aspect(ax, land.window)
+    land.colorbar(fig, filled, ax=ax, pad=0.02)
+    if quiver is not None and _finite(quiver.get_array()).size:
+        ticks, labels = _decade_ticks(quiver.norm.vmin, quiver.norm.vmax)
+        bar = fig.colorbar(quiver, ax=ax, pad=0.01)
+        bar.set_ticks(ticks, labels=labels)
+        bar.set_label("‖∇f‖ of the arrows (log scale)")
+    known = [([float(v) for v in m.point], "minimum") for m in surface.minima]
+    found = [(p, k) for p, k in (classify_points(surface.parsed, critical) if critical else [])
+             if all(math.dist(p[:2], q[:2]) > 1e-6 * max(1.0, *map(abs, land.window)) for q, _ in known)]
+    marks = known + found
+    _mark_kinds(ax, marks)
+    if marks:
+        fig.legend(loc="outside lower center", ncols=len({k for _, k in marks}), fontsize=9, frameon=False)
+    fig.suptitle(_title(surface.parsed, surface.name), fontsize=13)
+    sub = ("arrows point along −∇f, at right angles to the contour lines"
+           if scaled else "axes NOT to scale: the right angles between arrows and contours look skewed")
+    if land.n > 2:
+        sub += "\n(a slice: the other variables at the minimum)"
+    ax.set_title(sub, fontsize=9.5)
+    fig._gradlab_quiver = quiver  # tests read the vector data the plot received
+    fig._gradlab_marks = marks
+    return fig
+
+
+# --------------------------------------------------------------------------- descent
+def _inside(points: np.ndarray, window: Sequence[float], margin: float = 0.0) -> np.ndarray:
+    xmin, xmax, ymin, ymax = window
+    dx, dy = (xmax - xmin) * margin, (ymax - ymin) * margin
+    with np.errstate(invalid="ignore"):
+        return ((points[:, 0] >= xmin - dx) & (points[:, 0] <= xmax + dx)
+                & (points[:, 1] >= ymin - dy) & (points[:, 1] <= ymax + dy) & np.isfinite(points).all(axis=1))
+
+
+def visible_path(points: np.ndarray, window: Sequence[float]) -> np.ndarray:
+    """The trajectory up to the first point outside the window, that point included."""
+    if points.shape[1] < 2:
+        return points
+    outside = np.flatnonzero(~_inside(points[:, :2], window, margin=0.5))
+    end = outside[0] + 1 if outside.size else len(points)
+    return points[:end]
+
+
+def exit_point(path: np.ndarray, window: Sequence[float]) -> tuple[np.ndarray, int] | None:
+    """Where the path first crosses the window's edge, and the step it was heading to
+    (None if it stays inside)."""
+    inside = _inside(path[:, :2], window)
+    out = np.flatnonzero(~inside)
+    if not out.size or out[0] == 0:
+        return None
+    k = int(out[0])
+    a, b = path[k - 1, :2], path[k, :2]
+    xmin, xmax, ymin, ymax = window
+    t = 1.0
+    with np.errstate(all="ignore"):
+        d = b - a
+        for lo, hi, i in ((xmin, xmax, 0), (ymin, ymax, 1)):
+            if not np.isfinite(d[i]) or d[i] == 0:
+                continue
+            for edge in (lo, hi):
+                s = (edge - a[i]) / d[i]
+                if 0 <= s < t:
+                    t = s
+    if not np.isfinite(t) or not np.all(np.isfinite(d)):
+        return a, k
+    return a + t * d, k
+
+
+def framed_path(points: np.ndarray, window: Sequence[float]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The iterates while they stay in the window, and the point where the path then
+    crosses the window's edge (None if it never leaves)."""
+    crossing = exit_point(points, window)
+    if crossing is None:
+        inside = _inside(points[:, :2], window)
+        if len(points) and not inside[0]:  # a start outside the window: show the start alone
+            return points[:1], None
+        return points, None
+    point, k = crossing
+    return points[:k], point
+
+
+def _panels(runs: Sequence[Any]) -> list[tuple[str, float, list[Any]]]:
+    keys: dict[tuple[str, float], list[Any]] = {}
+    for r in runs:
+        keys.setdefault((r.optimizer, r.lr), []).append(r)
+    return [(o, lr, rs) for (o, lr), rs in keys.items()]
+
+
+def _grid_shape(n: int) -> tuple[int, int]:
+    """Rows and columns for n panels: at most three columns, four as 2×2."""
+    ncols = 1 if n == 1 else 2 if n in (2, 4) else 3
+    return math.ceil(n / ncols), ncols
+
+
+def _outcome(runs: Sequence[Any]) -> str:
+    """What happened in a panel: "converged in 787 steps", "diverged at step 12"."""
+    def one(r):
+        if r.status == "converged":
+            return f"converged in {r.steps} step{'s' if r.steps != 1 else ''}"
+        if r.status == "diverged":
+            return f"diverged at step {r.diverged_at}"
+        return f"still moving after {r.steps} step{'s' if r.steps != 1 else ''}"
+
+    if len(runs) == 1:
+        return one(runs[0])
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return f"{len(runs)} starts: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+
+
+def _window_for(result) -> tuple[float, ...]:
+    """The surface's window, grown to hold every start and the first zigzags of a
+    diverging run (up to four times the window), so that a learner sees it swing out."""
+    s = result.surface
+    w = list(s.window)
+    cx, cy, hx, hy = (w[0] + w[1]) / 2, (w[2] + w[3]) / 2, (w[1] - w[0]) * 2, (w[3] - w[2]) * 2
+    for r in result.runs:
+        pts = [[float(v) for v in r.start[:2]]]
+        if r.status == "diverged" and r.trajectory is not None and r.trajectory.shape[1] >= 2:
+            pts += [p[:2].tolist() for p in r.trajectory[1:4]
+                    if np.all(np.isfinite(p[:2])) and abs(p[0] - cx) <= hx and abs(p[1] - cy) <= hy]
+        for p in pts:
+            if len(p) == 2 and all(math.isfinite(v) and abs(v) < TOO_BIG for v in p):
+                w[0], w[1] = min(w[0], p[0]), max(w[1], p[0])
+                w[2], w[3] = min(w[2], p[1]), max(w[3], p[1])
+    if len(s.parsed.variables) == 1:  # a start far out: keep the window about it
+        xs = [float(r.start[0]) for r in result.runs if math.isfinite(r.start[0])]
+        w[0], w[1] = min([w[0], *xs]), max([w[1], *xs])
+    return tuple(w)
+
+
+def _bound_lines(result) -> list[str]:
+    """The theory's stability bound per optimizer, as the table's notes say it."""
+    seen: dict[str, None] = {}
+    for r, b in zip(result.runs, getattr(result, "bounds", ()) or ()):
+        if b is not None and b.bound is not None:
+            value = f"{b.bound:.4g}"
+            formula = b.short.replace("λmax", "λ_max") if b.short else ""
+            rule = value if formula in ("", value) else f"{formula} = {value}"
+            seen[f"{r.optimizer} is stable for lr < {rule}"] = None
+    return list(seen)[:3]
+
+
+def _loss(run, f_star: float) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(run.trajectory_f, dtype=float) - f_star
+
+
+def _f_star(result) -> float:
+    if result.f_star is not None:
+        return float(result.f_star)
+    lows = [float(np.min(v)) for r in result.runs if (v := _finite(r.trajectory_f)).size]
+    return min(lows) if lows else 0.0
+
+
+def draw_loss(ax, result, f_star: float) -> None:
+    """f(x_k) − f* against k on a log scale, one line per run. The y-range is set by the
+    runs that stay finite; a diverging run is drawn until it leaves the frame and marked
+    there with the step where ``descend`` reported it."""
+    losses = [_loss(r, f_star) for r in result.runs]
+    settled = [v for r, v in zip(result.runs, losses) if r.status != "diverged"]
+    pool = np.concatenate([_finite(v) for v in settled]) if settled else np.array([])
+    if not pool.size:  # every run diverged: the first steps set the scale
+        pool = np.concatenate([_finite(v[:4]) for v in losses] or [np.array([])])
+    positive = pool[pool > 0]
+    top = float(positive.max()) if positive.size else 1.0
+    floor = max(float(positive.min()) if positive.size else top * 1e-16, top * 1e-17, 1e-300)
+    hi = min(top * 30, TOO_BIG)
+    lo = floor / 3
+    colours = matplotlib.colormaps["tab10"]
+    shown = 0
+    for i, (r, loss) in enumerate(zip(result.runs, losses)):
+        c = colours(i % 10)
+        label = f"{r.optimizer}, lr = {r.lr:g}"
+        with np.errstate(invalid="ignore"):
+            y = np.where(np.isfinite(loss), np.clip(loss, lo, None), np.inf)
+        if r.status == "diverged":
+            above = np.flatnonzero(~(y <= hi))
+            end = int(above[0]) if above.size else len(y)
+            k = np.arange(len(y))
+            ax.plot(k[:end], y[:end], lw=1.4, color=c, ls="--", label=label + " (diverged)")
+            if end < len(y):  # the step at which the curve leaves the frame
+                ax.plot([end - 1, end], [y[end - 1] if end else hi, hi], lw=1.4, color=c, ls="--")
+                ax.plot(end, hi, "X", ms=10, color=c, mec="black", clip_on=False, zorder=5)
+                ax.annotate(f"lr = {r.lr:g} leaves the frame at step {end} (diverged at step {r.diverged_at})",
+                            (end, hi), xytext=(0.04, 0.95 - 0.06 * shown), textcoords="axes fraction",
+                            fontsize=8, color=c, va="top", arrowprops={"arrowstyle": "-", "color": c, "lw": 0.6})
+                shown += 1
+        else:
+            ax.plot(np.arange(len(y)), y, lw=1.4, color=c, label=f"{label}: {_outcome([r])}")
+            ax.plot(len(y) - 1, y[-1], "o", ms=5, color=c, mec="black", mew=0.5)
+    lengths = [len(v) for r, v in zip(result.runs, losses) if len(v) and r.status != "diverged"]
+    if lengths and max(lengths) > 50 * max(min(lengths), 1):
+        # runs of 6 and 20,000 steps: a log step axis past k = 10 shows both
+        ax.set_xscale("symlog", linthresh=10, linscale=0.5)
+        ax.set_xlabel("step k (log scale past 10)")
+    else:
+        ax.set_xlabel("step k")
+    ax.set_yscale("log")
+    ax.set_ylim(lo, hi)
+    ax.set_xlim(left=0)
+    ax.set_ylabel("f(xₖ) − f*" if result.f_star is not None else "f(xₖ) − lowest f seen")
+    ax.set_title("loss curves (log scale)", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+
+
+def _panel_size(window: Sequence[float] | None) -> tuple[float, float, bool]:
+    """Width and height of a panel in inches, at least PANEL each, shaped like the window
+    so equal axes waste no room; False when the window is too elongated to draw to scale."""
+    if window is None:
+        return PANEL, PANEL, False
+    xmin, xmax, ymin, ymax = window
+    a = (ymax - ymin) / (xmax - xmin)
+    if 1 / 1.6 <= a <= 1.6:
+        return PANEL * max(1.0, 1 / a), PANEL * max(1.0, a), True
+    return PANEL, PANEL, False
+
+
+def _layout(n: int, with_loss: bool, window: Sequence[float] | None = None, colour_bar: bool = False):
+    """A figure and the cells of its grid: n panels of at least PANEL inches in at most
+    three columns, no empty cell (the loss curves fill the last row's gap, or stand
+    beside the panels)."""
+    nrows, ncols = _grid_shape(n)
+    pw, ph, to_scale = _panel_size(window)
+    empty = nrows * ncols - n
+    beside = with_loss and empty == 0
+    widths = [pw] * ncols + ([0.25] if colour_bar else []) + ([1.1, PANEL * 1.2] if beside else [])
+    # inches between panels: titles need room, and loss curves in the grid their tick labels
+    gap_w, gap_h = (1.0 if with_loss and empty else 0.35), 0.75
+    right = 1.1 if colour_bar and not beside else 0.45  # a colour bar's ticks and label
+    width = sum(widths) + gap_w * (len(widths) - 1) + 0.75 + right
+    height = ph * nrows + gap_h * (nrows - 1) + 1.9
+    fig = Figure(figsize=(width, height))
+    mean_w = sum(widths) / len(widths)
+    gs = fig.add_gridspec(nrows, len(widths), width_ratios=widths, left=0.75 / width, right=1 - right / width,
+                          bottom=0.6 / height, top=1 - 1.3 / height, wspace=gap_w / mean_w, hspace=gap_h / ph)
+    cells = [gs[k // ncols, k % ncols] for k in range(n)]
+    loss_cell = None
+    if with_loss:
+        loss_cell = gs[nrows - 1, ncols - empty:ncols] if empty else gs[:, len(widths) - 1]
+    elif empty:  # centre the short last row on a grid of half cells
+        sub = gs[nrows - 1, :ncols].subgridspec(1, 2 * ncols, wspace=gap_w / (pw / 2))
+        last = n - (n % ncols)
+        for j, k in enumerate(range(last, n)):
+            cells[k] = sub[0, empty + 2 * j: empty + 2 * j + 2]
+    bar_cell = gs[:, ncols] if colour_bar else None
+    return fig, cells, loss_cell, bar_cell, (nrows, ncols), to_scale
+
+
+def _descent_1d(result, with_loss: bool) -> Figure:
+    """For a function of one variable: f itself, with each run's iterates on it."""
+    s = result.surface
+    xmin, xmax = _window_for(result)[:2]
+    panels = _panels(result.runs)
+    fig, cells, loss_cell, _, (nrows, ncols), _ = _layout(len(panels), with_loss)
+    xs = np.linspace(xmin, xmax, 400)
+    with np.errstate(all="ignore"):
+        fx = np.asarray(Compiled([s.parsed.expr], s.parsed.variables)(xs[None, :])[0], dtype=float) * np.ones_like(xs)
+    fx = np.where(np.abs(fx) < TOO_BIG, fx, np.nan)
+    ylo, yhi = _limits(fx)
+    axes = []
+    for k, (opt, lr, runs) in enumerate(panels):
+        ax = fig.add_subplot(cells[k], sharex=axes[0] if axes else None, sharey=axes[0] if axes else None)
+        axes.append(ax)
+        ax.plot(xs, fx, color="grey", lw=1.2)
+        for r in runs:
+            x, y = r.trajectory[:, 0], np.asarray(r.trajectory_f, dtype=float)
+            with np.errstate(invalid="ignore"):
+                inside = (x >= xmin) & (x <= xmax) & (y >= ylo) & (y <= yhi)
+            end = int(np.flatnonzero(~inside)[0]) + 1 if (~inside).any() else len(x)
+            colour = "#b00020" if r.status == "diverged" else "tab:blue"
+            ax.plot(x[:end], np.clip(y[:end], ylo, yhi), "-o", ms=3, lw=0.8, color=colour)
+            ax.plot(x[0], np.clip(y[0], ylo, yhi), "s", color="deepskyblue", ms=7, mec="black", zorder=6)
+            if r.status == "diverged":
+                ax.annotate(f"diverged at step {r.diverged_at}", xy=(0.03, 0.9), xycoords="axes fraction",
+                            color="white", fontsize=9, bbox={"boxstyle": "round", "fc": "#b00020"})
+            else:
+                ax.plot(x[end - 1], np.clip(y[end - 1], ylo, yhi), "o", color="yellow", ms=7, mec="black", zorder=6)
+        ax.set_xlim(xmin, xmax)
+        ax.set_ylim(ylo, yhi)
+        name = f"{opt}, " if len({o for o, _, _ in panels}) > 1 else ""
+        ax.set_title(f"{name}lr = {lr:g}: {_outcome(runs)}", fontsize=10)
+        ax.set_xlabel(s.parsed.variables[0].name)
+    if loss_cell is not None:
+        draw_loss(fig.add_subplot(loss_cell), result, _f_star(result))
+    _suptitle(fig, result)
+    fig._gradlab_panels = axes
+    return fig
+
+
+def _suptitle(fig: Figure, result) -> None:
+    s = result.surface
+    lines = _bound_lines(result)
+    if lines:
+        sub = "theory: " + "; ".join(lines)
+        if any("λ_max" in line for line in lines):
+            sub += "  (λ_max: the Hessian's largest eigenvalue at the minimum)"
+    else:
+        sub = ", ".join(sorted({r.optimizer for r in result.runs}))
+    h = fig.get_figheight()
+    fig.suptitle(_title(s.parsed, s.name), fontsize=14, y=1 - 0.32 / h)
+    fig.text(0.5, 1 - 0.72 / h, sub, ha="center", va="center", fontsize=10.5)
+    fig.text(0.5, 1 - 1.0 / h, "■ start    ● end    ✕ where a run leaves the frame", ha="center", va="center",
+             fontsize=9, color="dimgrey")
+
+
+def descent_figure(result, with_loss: bool = True) -> Figure:
+    """One panel per (optimizer, lr) in a grid of at most three columns: trajectories over
+    the log-scaled landscape, shared axes and colours, each panel titled with its lr and
+    what happened; a diverged run is drawn until it leaves the frame and marked there with
+    the step where ``descend`` reported it. The theory's bound is in the heading; the loss
+    curves fill the grid's last gap or stand beside it. A function of one variable is drawn
+    as its graph with the iterates on it."""
+    s = result.surface
+    if len(s.parsed.variables) == 1:
+        return _descent_1d(result, with_loss)
+    window = _window_for(result)
+    land = Landscape(s.parsed, window, slice_values(s), size=150)
+    panels = _panels(result.runs)
+    fig, cells, loss_cell, bar_cell, (nrows, ncols), to_scale = _layout(len(panels), with_loss, window, True)
+    several = len({o for o, _, _ in panels}) > 1
+    first = None
+    axes = []
+    for k, (opt, lr, runs) in enumerate(panels):
+        ax = fig.add_subplot(cells[k], sharex=first, sharey=first)
+        first = first or ax
+        axes.append(ax)
+        filled, _ = _draw_landscape(ax, land, arrows=False, image=True)
+        if to_scale:
+            ax.set_aspect("equal", adjustable="box")
+        _mark_kinds(ax, [([float(v) for v in m.point], "minimum") for m in s.minima])
+        for r in runs:
+            path, crossing = framed_path(r.trajectory, window)
+            colour = "#ff4f4f" if r.status == "diverged" else "white"
+            ax.plot(path[:, 0], path[:, 1], "-o", color=colour, ms=2.4, lw=1.2, mec="black", mew=0.3)
+            if crossing is not None:  # the last segment, to where it leaves the frame
+                ax.plot([path[-1, 0], crossing[0]], [path[-1, 1], crossing[1]], "-", color=colour, lw=1.2)
+                ax.plot(*crossing, "X", color="#ff4f4f", ms=13, mec="black", zorder=8, clip_on=False)
+            ax.plot(*path[0, :2], "s", color="deepskyblue", ms=8, mec="black", zorder=7)
+            if r.status == "diverged":
+                for k_, p in enumerate(path[1:4], 1):  # number the first swings
+                    ax.annotate(str(k_), p[:2], xytext=(4, 2), textcoords="offset points", color="white",
+                                fontsize=9, fontweight="bold")
+                ax.annotate(f"diverged at step {r.diverged_at}", xy=(0.03, 0.04), xycoords="axes fraction",
+                            color="white", fontsize=9, fontweight="bold",
+                            bbox={"boxstyle": "round", "fc": "#b00020", "alpha": 0.85})
+            elif crossing is None:
+                ax.plot(*path[-1, :2], "o", color="yellow", ms=8, mec="black", zorder=7)
+        ax.set_title(f"{opt + ', ' if several else ''}lr = {lr:g}: {_outcome(runs)}", fontsize=10.5)
+        if k % ncols:
+            ax.set_ylabel("")
+            ax.tick_params(labelleft=False)
+        if k + ncols < len(panels):
+            ax.set_xlabel("")
+            ax.tick_params(labelbottom=False)
+    land.colorbar(fig, filled, cax=fig.add_subplot(bar_cell))
+    if loss_cell is not None:
+        draw_loss(fig.add_subplot(loss_cell), result, _f_star(result))
+    _suptitle(fig, result)
+    if not to_scale:
+        fig.text(0.5, 0.012, "axes not to scale: the window is too elongated", ha="center", fontsize=8)
+    fig._gradlab_panels = axes
+    return fig
+
+
+def loss_figure(result) -> Figure:
+    fig = Figure(figsize=(7, 4.8), layout="constrained")
+    draw_loss(fig.add_subplot(), result, _f_star(result))
+    fig.suptitle(_title(result.surface.parsed, result.surface.name), fontsize=11)
+    return fig
+
+
+def surface3d_figure(result) -> Figure:
+    """The landscape as a 3-D surface (height log₁₀(f − f_min) when f is steep) with the
+    trajectories drawn over it, each start (■) and end (●) marked."""
+    s = result.surface
+    window = _window_for(result)
+    land = Landscape(s.parsed, window, slice_values(s), size=80)
+    z = land.Z.compressed()
+    steep = bool(z.size) and float(np.ptp(z)) > 20 * max(float(np.percentile(z, 25) - z.min()), 1e-300)
+    floor = float(np.percentile(land.L.compressed(), 5)) if land.L.count() else 0.0
+
+    def height(f):
+        if steep:  # log₁₀(f − f_min), the valley floor flattened at the lowest colour level
+            return np.ma.maximum(land.log(f), floor)
+        return np.ma.masked_invalid(np.asarray(f, dtype=float))
+
+    fig = Figure(figsize=(8.5, 7), layout="constrained")
+    ax = fig.add_subplot(projection="3d", computed_zorder=False)
+    Z = np.ma.filled(height(land.Z).astype(float), np.nan)
+    zlo, zhi = _limits(Z, pad=0.0)
+    ax.plot_surface(land.X, land.Y, Z, cmap=CMAP, vmin=zlo, vmax=zhi, alpha=0.7, linewidth=0, antialiased=True,
+                    zorder=1)
+    lift = 0.01 * (zhi - zlo)  # just above the surface, so the path reads on top of it
+    colours = matplotlib.colormaps["tab10"]
+    for i, r in enumerate(result.runs):
+        path = visible_path(r.trajectory, window)
+        with np.errstate(all="ignore"):
+            zp = np.clip(np.ma.filled(height(land.at(path)), zhi), zlo, zhi) + lift
+        c = colours(i % 10)
+        ax.plot(path[:, 0], path[:, 1], zp, "-o", ms=2, lw=1.6, color=c, zorder=10,
+                label=f"{r.optimizer}, lr = {r.lr:g}: {_outcome([r])}")
+        ax.plot([path[0, 0]], [path[0, 1]], [zp[0]], "s", ms=8, color=c, mec="black", zorder=11)
+        ax.plot([path[-1, 0]], [path[-1, 1]], [zp[-1]], "o", ms=8, color=c, mec="black", zorder=11)
+    names = [v.name for v in s.parsed.variables]
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1] if len(names) > 1 else "")
+    ax.set_zlabel("log₁₀(f − f_min)" if steep else "f")
+    ax.set_zlim(zlo, zhi + 2 * lift)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(_title(s.parsed, s.name) + "\n■ start   ● end", fontsize=11)
+    return fig
+
+
+def animate(result, path: str, dpi: int = 80, frames: int = MAX_FRAMES) -> int:
+    """The descent as a GIF: every run drawn step by step on one landscape, with at most
+    ``frames`` frames (steps are subsampled). Returns the number of frames."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    s = result.surface
+    window = _window_for(result)
+    land = Landscape(s.parsed, window, slice_values(s), size=120)
+    fig = Figure(figsize=(5.5, 4.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    _draw_landscape(ax, land, arrows=False, image=True)  # an image redraws fast, frame after frame
+    _equal_aspect(ax, window)
+    paths = [visible_path(r.trajectory, window) for r in result.runs]
+    longest = max(len(p) for p in paths)
+    ticks = np.unique(np.linspace(0, longest - 1, min(frames, longest)).astype(int))
+    lines = [ax.plot([], [], "-o", ms=2, lw=1.2, label=f"{r.optimizer} lr={r.lr:g}")[0] for r in result.runs]
+    label = ax.text(0.02, 0.96, "", transform=ax.transAxes, color="white", fontsize=9, va="top")
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(_title(s.parsed, s.name), fontsize=9)
+
+    def frame(k):
+        for line, p in zip(lines, paths):
+            q = p[: min(k + 1, len(p))]
+            line.set_data(q[:, 0], q[:, 1])
+        label.set_text(f"step {k}")
+        return [*lines, label]
+
+    fig.canvas.draw()
+    fig.set_layout_engine("none")  # laid out once: redoing it for every frame costs 2/3 of the time
+    anim = FuncAnimation(fig, frame, frames=list(ticks), blit=False)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".gradlab-{os.getpid()}.gif")
+    try:
+        anim.save(tmp, writer=PillowWriter(fps=10), dpi=dpi)
+        with open(tmp, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    atomic_write(path, lambda fh: fh.write(data))
+    return len(ticks)
+
+
+# --------------------------------------------------------------------------- sweeps
+def sweep_figure(result) -> Figure:
+    """Final loss against learning rate on log axes: diverged rates in one band above the
+    data, the theory's bound as a vertical line, the legend outside the data."""
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.add_subplot()
+    runs = result.runs
+    f_star = float(result.surface.minima[0].f) if result.surface.minima else float(np.min(_finite(runs.f)) if _finite(runs.f).size else 0.0)
+    colours = matplotlib.colormaps["tab10"]
+    with np.errstate(all="ignore"):
+        loss_all = np.abs(np.asarray(runs.f, dtype=float) - f_star)
+    settled = (runs.status != "diverged") & np.isfinite(loss_all) & (loss_all < TOO_BIG)
+    pool = loss_all[settled]
+    top = float(pool.max()) if pool.size else 1.0
+    floor = max(float(pool[pool > 0].min()) if (pool > 0).any() else top * 1e-16, top * 1e-17, 1e-300)
+    band_lo, band_hi = top * 10, top * 300
+    band_y = math.sqrt(band_lo * band_hi)
+    any_diverged = False
+    for k, o in enumerate(result.optimizers):
+        idx = np.array([i for i, s in enumerate(runs.specs) if s.optimizer == o.optimizer])
+        lrs = np.array([runs.specs[i].lr for i in idx])
+        loss = loss_all[idx]
+        diverged = ~settled[idx]
+        c = colours(k)
+        ax.plot(lrs[~diverged], np.clip(loss[~diverged], floor, None), "-o", ms=3, color=c, label=o.optimizer)
+        if diverged.any():
+            any_diverged = True
+            ax.plot(lrs[diverged], np.full(diverged.sum(), band_y * (1.6 ** (k - 0.5 * (len(result.optimizers) - 1)))),
+                    "x", color=c, ms=7, mew=2, label=f"{o.optimizer}: diverged")
+        if o.theory is not None and o.theory.bound is not None:
+            ax.axvline(o.theory.bound, color=c, ls="--", lw=1.4,
+                       label=f"{o.optimizer}: theory's bound {o.theory.short or 'lr'} = {o.theory.bound:.4g}")
+        if o.largest_stable_lr is not None:
+            ax.axvline(o.largest_stable_lr, color=c, ls=":", lw=1.2,
+                       label=f"{o.optimizer}: largest stable lr found ≈ {o.largest_stable_lr:.4g}")
+    if any_diverged:
+        ax.axhspan(band_lo, band_hi, color="#b00020", alpha=0.12, lw=0)
+        ax.text(0.005, band_y, " diverged", transform=ax.get_yaxis_transform(), va="center", fontsize=9,
+                color="#b00020")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 3, band_hi if any_diverged else top * 10)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"|f − f*| after {result.steps} step{'s' if result.steps != 1 else ''}")
+    ax.grid(True, which="major", alpha=0.3)
+    fig.legend(loc="outside right upper", fontsize=8)
+    ax.set_title(f"learning-rate sweep:  {_title(result.surface.parsed, result.surface.name)}", fontsize=11)
+    return fig
+
+
+# --------------------------------------------------------------------------- gradient checks
+def check_figure(parsed, point, hs: np.ndarray, forward: np.ndarray, central: np.ndarray) -> Figure:
+    """Relative error of forward and central differences against h, log-log, with the
+    O(h) and O(h²) slopes and the round-off floor ε/h."""
+    fig = Figure(figsize=(7, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    floor = 1e-18
+    ax.loglog(hs, np.maximum(forward, floor), "o-", ms=3, label="forward difference")
+    ax.loglog(hs, np.maximum(central, floor), "s-", ms=3, label="central difference")
+    eps = np.finfo(float).eps
+    mid = len(hs) // 4
+    ax.loglog(hs, forward[mid] * hs / hs[mid], ":", color="grey", label="slope 1: O(h)")
+    ax.loglog(hs, central[mid] * (hs / hs[mid]) ** 2, "--", color="grey", label="slope 2: O(h²)")
+    ax.loglog(hs, eps / hs, "-.", color="firebrick", label="round-off ≈ ε/h")
+    ax.set_ylim(max(floor, min(np.min(central[central > 0], initial=1), 1e-16) / 10), 10)
+    ax.set_xlabel("step h")
+    ax.set_ylabel("relative error of the gradient")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    at = ", ".join(str(p) for p in point)
+    ax.set_title(f"finite differences of {_title(parsed)} at ({at})", fontsize=10)
+    return fig
