@@ -2,7 +2,7 @@
 ``grad``, ``jacobian``, ``hessian`` and ``check``.
 
 Registered on gradlab's Typer app when ``gradlab.cli`` loads; like the other families it only checks
-options, calls the library (:mod:`gradlab.calculus.graph`) and hands the result to a renderer.
+options, calls the library (:mod:`gradlab.calculus.backprop`, :mod:`gradlab.calculus.shaped`) and hands the result to a renderer.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def backprop_cmd(
 
     Example: gradlab backprop "z = w*x + b; a = sigmoid(z); L = (a - y)**2" --at w=0.5,x=2,b=0.1,y=1
     """
-    from gradlab.calculus.graph import backprop
+    from gradlab.calculus.backprop import backprop
     from gradlab.calculus.shapes import parse_values
 
     if mode not in ("reverse", "forward"):
@@ -82,7 +82,7 @@ def backprop_cmd(
 def shaped(command: str, expression: str, shape: Optional[str], at: Optional[str], seed: Optional[int],
            wrt: Optional[str], variables: Optional[str], fmt: Format) -> None:
     """``grad``/``jacobian`` on shaped variables (or with ``--wrt``)."""
-    from gradlab.calculus.graph import shaped_grad, shaped_jacobian
+    from gradlab.calculus.shaped import shaped_grad, shaped_jacobian
 
     if variables:
         raise BadInput("--vars does not go with --shape, --seed or --wrt (the variables are named in order; "
@@ -97,7 +97,7 @@ def flat_function(command: str, expression: str, shape: Optional[str], at: Optio
                   variables: Optional[str], required: bool):
     """``hessian``/``check`` on shaped variables: the function over every component and
     the point flattened likewise, for the ordinary reports."""
-    from gradlab.calculus.graph import flattened
+    from gradlab.calculus.shaped import flattened
 
     if variables:
         raise BadInput("--vars does not go with --shape or --seed", "--vars")

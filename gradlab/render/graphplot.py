@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradlab.calculus.graph import VJP, Graph
+from gradlab.calculus.graph import Graph
+from gradlab.calculus.nodemath import VJP
 from gradlab.calculus.shapes import shape_text
 
 LEAF, INNER, OUTPUT = "#dbeafe", "#f3f4f6", "#fde68a"
@@ -68,7 +69,7 @@ def _clip(text: str, most: int = 22) -> str:
 
 
 def graph_figure(result: Any):
-    """A Figure of a :class:`~gradlab.graph.BackpropResult`'s graph."""
+    """A Figure of a :class:`~gradlab.calculus.graphresults.BackpropResult`'s graph."""
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
