@@ -95,6 +95,11 @@ def test_plot(tmp_path):
     (["grad", "sum(x)", "--shape", "x=200x200"], 2, ["10000"]),
     (["backprop", "W@x", "--shape", "W=2x2,x=2", "--seed", "0"], 2, ["scalar"]),
     (["backprop", "log(x)", "--at", "0"], 1, ["undefined"]),
+    # √−1 and log(−1) are not real numbers (SymPy makes them I and I*pi at once)
+    (["backprop", "sqrt(x)", "--at", "-1"], 1, ["sqrt(x)", "not real"]),
+    (["backprop", "log(x)**2", "--at", "-1"], 1, ["log(x)", "not real"]),
+    (["backprop", "x**y", "--at", "-1,2"], 1, ["adjoint of y", "not real"]),  # ∂(xʸ)/∂y = xʸ·ln x
+    (["grad", "sum(sqrt(x))", "--shape", "x=2", "--at", "x=[-1,1]"], 1, ["not real"]),
     (["backprop", "x*y", "--at", "1,2", "--why", "q"], 2, ["not a node"]),
     (["backprop", "x*y", "--at", "1,2", "--dir", "1,0"], 2, ["--mode forward"]),
     (["backprop", "x*y", "--at", "1,2", "--mode", "forward"], 2, ["--dir"]),

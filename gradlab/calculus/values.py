@@ -17,6 +17,7 @@ from typing import Any
 import sympy
 
 from gradlab.calculus import derivatives as d
+from gradlab.calculus import precise
 from gradlab.calculus.derivatives import Value
 from gradlab.calculus.graph import Comps
 from gradlab.errors import Undefined
@@ -54,6 +55,9 @@ def exact_value(e: sympy.Expr, what: str, approx: sympy.Expr | None = None) -> V
         return Value(e, f)
     if approx is not None and finite(approx) and not e.has(*_BAD):
         return Value(e, float(approx))
+    if e.has(sympy.I):
+        # SymPy evaluates log(-1) or sqrt(-4) at once to I*pi, 2*I: a value, but not a real one
+        raise Undefined(f"{what} is undefined at the point: {precise.NOT_REAL}")
     return d.evaluate(e, {}, what)
 
 
