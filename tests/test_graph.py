@@ -167,6 +167,25 @@ def test_why_sums_paths_to_the_adjoint():
                           * sympy.Symbol("a", real=True) * (1 - sympy.Symbol("a", real=True))) == 0
 
 
+def test_why_of_a_quotient_adds_a_negative_path():
+    # q = (x - y)/(x + y): ∂q/∂(x - y) = 1/(x + y) = 1/4 and ∂q/∂(x + y) = -(x - y)/(x + y)² = -1/8 at (3, 1),
+    # and ∂q/∂x = 2y/(x + y)² = 1/8 is their sum
+    r = backprop(build("(x - y)/(x + y)"), {"x": (3,), "y": (1,)}, why="x")
+    assert [p.product.exact for p in r.paths] == [R(1, 4), R(-1, 8)]
+    assert r.node("x").adjoint[0].exact == R(1, 8)
+    assert r.view().notes[0] == "sum over the 2 paths: 1/4 + (-1/8) = 1/8"  # not "1/4 + -1/8"
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2,), (5,), (2, 3)])
+def test_mean_local_derivative_is_one_over_n(shape):
+    # mean(t) = (t_1 + … + t_n)/n, so ∂mean/∂t_j = 1/n: "1" for a single component, not "1/1"
+    n = math.prod(shape)
+    r = backprop(build("mean(x*x)", {"x": shape}), seeded_values(n, {"x": shape}))
+    (edge,) = [e for e in r.edges if e.target == "f"]
+    assert edge.local == f"{'1' if n == 1 else f'1/{n}'} for every component"
+    assert [v.exact for v in edge.contribution] == [R(1, n)] * n
+
+
 def test_why_unknown_node():
     with pytest.raises(BadInput, match="not a node"):
         backprop(build("x*x"), {"x": (1,)}, why="q")

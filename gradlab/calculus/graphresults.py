@@ -272,7 +272,7 @@ class BackpropResult:
         approx = sympy.Add(*(p.approx for p in self.paths))
         ok = close(approx, hp(adj.exact) if adj.exact.is_Rational else sympy.Float(adj.value, PRECISION), 14)
         notes = (f"sum over the {len(self.paths)} path{'s' if len(self.paths) != 1 else ''}: "
-                 f"{' + '.join(_short(p.product) for p in self.paths) or '0'} = {_short(exact_value(total, 'the sum', approx))}",
+                 f"{' + '.join(_paren(_short(p.product)) for p in self.paths) or '0'} = {_short(exact_value(total, 'the sum', approx))}",
                  f"∂{out}/∂{name} from the backward pass = {_fmt(adj)} ({'equal' if ok else 'NOT EQUAL'})")
 
         return View(f"why ∂{out}/∂{name}: the sum over paths {name} → {out} of the products of local derivatives",

@@ -204,7 +204,7 @@ def local_formula(graph: Graph, node: Node, slot: int) -> str:
         "index": f"1 at {node.label[len(u):]}",
         "stack": "1",
         "sum": "1 for every component",
-        "mean": f"1/{size(graph.node(u).shape)} for every component",
+        "mean": f"{sympy.Rational(1, size(graph.node(u).shape))} for every component",
         "softmax": f"diag({node.name}) − {node.name}·{node.name}ᵀ",
         "logsumexp": f"softmax({u})",
         "cross_entropy": f"softmax({u}) − onehot({node.param})",
