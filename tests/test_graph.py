@@ -15,7 +15,7 @@ from gradlab.errors import BadInput, GradlabError, LimitExceeded, Undefined
 from gradlab.calculus.backprop import backprop
 from gradlab.calculus.graph import build
 from gradlab.calculus.shaped import shaped_grad, shaped_jacobian
-from gradlab.render.graphplot import layers
+from gradlab.render.graphplot import BOX_H, BOX_W, edge_curve, layers, positions, route
 from gradlab.calculus.shapes import parse_values, seeded_values
 
 NEURON = "z = w*x + b; a = sigmoid(z); L = (a - y)**2"
@@ -314,6 +314,41 @@ def test_layers_left_to_right():
     col = layers(g)
     assert all(col[u] < col[n.name] for n in g.nodes for u in n.inputs)
     assert col["y"] == col["t2"] - 1  # a leaf sits next to its consumer
+
+
+def curve_points(start, c, end, n=200):
+    """A quadratic Bézier curve sampled (written here, not taken from the plot module)."""
+    t = np.linspace(0, 1, n)[:, None]
+    return (1 - t) ** 2 * np.array(start) + 2 * (1 - t) * t * np.array(c) + t ** 2 * np.array(end)
+
+
+def inside(points, centre) -> bool:
+    return bool(np.any((np.abs(points[:, 0] - centre[0]) < BOX_W / 2) & (np.abs(points[:, 1] - centre[1]) < BOX_H / 2)))
+
+
+def test_long_edges_go_round_the_boxes_they_skip():
+    # t3 = t1/t2 feeds f two columns on, past t6; drawn straight, the edge ran under t6's box
+    # and read as t3 → t6
+    g = build("(x - y)/(x + y) + log(x*y)*(x*y)")
+    pos = positions(g)
+    for n in g.nodes:
+        for u in n.inputs:
+            start, c, end = edge_curve(g, pos, u, n.name)
+            points = curve_points(start, c, end)
+            assert not any(inside(points, pos[m.name]) for m in g.nodes if m.name not in (u, n.name)), (u, n.name)
+    start, c, end = edge_curve(g, pos, "t3", "f")
+    assert c != ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)  # this one had to bend
+
+
+@given(st.sets(st.integers(-3, 3), max_size=4), st.integers(-3, 3), st.integers(-3, 3))
+def test_route_clears_or_stays_straight(rows, y0, y1):
+    boxes = [(1.0, float(r)) for r in rows]
+    start, end = (BOX_W / 2, float(y0)), (2 - BOX_W / 2, float(y1))
+    c = route(start, end, boxes)
+    straight = c == ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+    points = curve_points(start, c, end)
+    if not straight or len(rows) <= 1:
+        assert not any(inside(points, b) for b in boxes)  # a bend is taken only when it clears
 
 
 @given(st.lists(st.integers(-30, 30), min_size=4, max_size=4), st.integers(0, 3))

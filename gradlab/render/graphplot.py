@@ -55,6 +55,63 @@ def _order(graph: Graph, col: dict[str, int]) -> dict[str, float]:
     return y
 
 
+BOX_W, BOX_H = 0.56, 0.74  # a node's box, in column widths and row heights
+_MARGIN = 0.06  # the room an edge keeps from a box it passes
+_BENDS = tuple(b * s for b in (0.6, 0.9, 1.2, 1.6, 2.0, 2.6, 3.2, 4.0) for s in (1, -1))  # offsets tried, least first
+
+
+def _bezier(p0: tuple[float, float], c: tuple[float, float], p1: tuple[float, float], t: float) -> tuple[float, float]:
+    u = 1 - t
+    return (u * u * p0[0] + 2 * u * t * c[0] + t * t * p1[0], u * u * p0[1] + 2 * u * t * c[1] + t * t * p1[1])
+
+
+def _clear(p0, c, p1, boxes: list[tuple[float, float]]) -> bool:
+    """Whether the curve p0 → p1 (control point c) keeps out of every box (centres given)."""
+    for k in range(1, 60):
+        x, y = _bezier(p0, c, p1, k / 60)
+        for bx, by in boxes:
+            if abs(x - bx) < BOX_W / 2 + _MARGIN and abs(y - by) < BOX_H / 2 + _MARGIN:
+                return False
+    return True
+
+
+def route(start: tuple[float, float], end: tuple[float, float], boxes: list[tuple[float, float]]) -> tuple[float, float]:
+    """The control point of an edge drawn as a quadratic curve from ``start`` to ``end``:
+    the straight line when it passes no box of the columns it skips, else the least bend,
+    over or under, that goes round them (so t3 → f is not drawn through t6 and read as
+    t3 → t6). The control point sits at the middle column, so x runs evenly along the curve.
+
+    >>> route((0.28, 0.0), (1.72, 0.0), [])
+    (1.0, 0.0)
+    >>> route((0.28, 0.0), (1.72, 0.0), [(1.0, 0.0)]), route((0.28, 0.0), (1.72, 0.0), [(1.0, 0.0), (1.0, 1.0)])
+    ((1.0, 1.2), (1.0, -1.2))
+    """
+    mid = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+    if _clear(start, mid, end, boxes):
+        return mid
+    for bend in _BENDS:
+        c = (mid[0], mid[1] + bend)
+        if _clear(start, c, end, boxes):
+            return c
+    return mid  # boxed in on every side: straight, as before
+
+
+def positions(graph: Graph) -> dict[str, tuple[float, float]]:
+    """Each node's centre: x its column, y its place in the column (rows one unit apart)."""
+    col = layers(graph)
+    y = _order(graph, col)
+    return {n.name: (float(col[n.name]), y[n.name]) for n in graph.nodes}
+
+
+def edge_curve(graph: Graph, pos: dict[str, tuple[float, float]], source: str, target: str):
+    """The edge source → target as (start, control point, end): from the right side of the
+    source's box to the left side of the target's, round the boxes of the columns between."""
+    (x0, y0), (x1, y1) = pos[source], pos[target]
+    start, end = (x0 + BOX_W / 2, y0), (x1 - BOX_W / 2, y1)
+    skipped = [p for p in pos.values() if x0 < p[0] < x1]
+    return start, route(start, end, skipped), end
+
+
 def _num(values, digits: int = 4) -> str:
     if values is None:
         return "—"
@@ -72,35 +129,42 @@ def graph_figure(result: Any):
     """A Figure of a :class:`~gradlab.calculus.graphresults.BackpropResult`'s graph."""
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path
 
     graph = result.graph
-    col = layers(graph)
-    y = _order(graph, col)
-    ncols = max(col.values()) + 1
-    tall = max(sum(1 for c in col.values() if c == k) for k in range(ncols))
+    pos = positions(graph)
+    columns = [x for x, _ in pos.values()]
+    ncols = int(max(columns)) + 1
+    tall = max(columns.count(float(k)) for k in range(ncols))
     fig = Figure(figsize=(max(6.0, 2.3 * ncols), max(3.0, 1.25 * tall + 1.0)))
     ax = fig.add_axes([0.01, 0.01, 0.98, 0.9])
     ax.set_xlim(-0.7, ncols - 0.3)
-    ax.set_ylim(-tall / 2 - 0.2, tall / 2 + 0.2)
     ax.axis("off")
     forward = result.mode == "forward"
     out = graph.output
     fig.suptitle(f"{' '.join(graph.text.split())[:110]}\n"
                  f"{'forward mode: value and tangent' if forward else f'forward: value; backward: adjoint ∂{out}/∂node'}"
                  "; edges: local derivative", fontsize=10)
-    bw, bh = 0.56, 0.74
-    pos = {n.name: (float(col[n.name]), y[n.name]) for n in graph.nodes}
+    bw, bh = BOX_W, BOX_H
+    low, high = -tall / 2 - 0.2, tall / 2 + 0.2
     for e in result.edges:
-        (x0, y0), (x1, y1) = pos[e.source], pos[e.target]
-        ax.add_patch(FancyArrowPatch((x0 + bw / 2, y0), (x1 - bw / 2, y1), arrowstyle="-|>", mutation_scale=10,
-                                     color="#6b7280", lw=0.9, shrinkA=0, shrinkB=0, zorder=1))
+        start, c, end = edge_curve(graph, pos, e.source, e.target)
+        style = {"arrowstyle": "-|>", "mutation_scale": 10, "color": "#6b7280", "lw": 0.9, "zorder": 1}
+        if c == ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2):
+            ax.add_patch(FancyArrowPatch(start, end, shrinkA=0, shrinkB=0, **style))
+        else:
+            ax.add_patch(FancyArrowPatch(path=Path([start, c, end], [Path.MOVETO, Path.CURVE3, Path.CURVE3]), **style))
+            ys = [_bezier(start, c, end, k / 20)[1] for k in range(21)]
+            low, high = min(low, min(ys) - 0.2), max(high, max(ys) + 0.2)  # room for the bend
         local = e.local.replace(" (elementwise)", "").replace(VJP, "")
         text = _clip(local, 16)
         if e.local_value is not None and local != f"{e.local_value.exact}":
             text += f" = {e.local_value.value:.3g}"
-        ax.text(x0 + bw / 2 + (x1 - x0 - bw) * 0.5, y0 + (y1 - y0) * 0.5, text, fontsize=6.5, ha="center",
-                va="center", color="#1f2937", zorder=3,
+        # the label in the gap just after the source: on a long edge, the middle may be a box
+        lx, ly = _bezier(start, c, end, (1 - bw) / 2 / (end[0] - start[0]))
+        ax.text(lx, ly, text, fontsize=6.5, ha="center", va="center", color="#1f2937", zorder=3,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+    ax.set_ylim(low, high)
     for r in result.nodes:
         n = r.node
         x0, y0 = pos[n.name]
