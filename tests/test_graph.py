@@ -326,6 +326,25 @@ def inside(points, centre) -> bool:
     return bool(np.any((np.abs(points[:, 0] - centre[0]) < BOX_W / 2) & (np.abs(points[:, 1] - centre[1]) < BOX_H / 2)))
 
 
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_backprop_table_shows_a_matrix_row_by_row(mode):
+    # L = sum(W@x) = Σᵢⱼ Wᵢⱼ xⱼ, so ∂L/∂Wᵢⱼ = xⱼ: every row of W's adjoint is x; along the
+    # direction V (W's tangent) the tangent of W is V itself
+    shapes = {"W": (2, 3), "x": (3,)}
+    point = seeded_values(1, shapes)
+    direction = {"W": tuple(sympy.Integer(k) for k in range(6))} if mode == "forward" else None
+    r = backprop(build("L = sum(W@x)", shapes), point, direction=direction)
+    view = r.view()
+    x = tuple(float(v) for v in point["x"])
+    i = [row[0] for row in view.rows].index("W")
+    w_rows = view.rows[i:i + 2]
+    assert w_rows[0][2] == tuple(float(v) for v in point["W"][:3]) and w_rows[1][2] == tuple(float(v) for v in point["W"][3:])
+    assert w_rows[1][:2] == ("", "")  # the second row of W continues the node
+    want = ((0.0, 1.0, 2.0), (3.0, 4.0, 5.0)) if mode == "forward" else (x, x)
+    assert (w_rows[0][3], w_rows[1][3]) == want
+    assert len(view.rows) == len(r.nodes) + 1 and len(view.plain_rows()) == len(r.nodes)  # plain: one node a line
+
+
 def test_long_edges_go_round_the_boxes_they_skip():
     # t3 = t1/t2 feeds f two columns on, past t6; drawn straight, the edge ran under t6's box
     # and read as t3 → t6

@@ -117,6 +117,16 @@ def _cell(vals: Sequence[Value] | None):
     return tuple(v.value for v in vals)
 
 
+def _matrix_cells(vals: Sequence[Value] | None, shape: Shape) -> list:
+    """A node's cells for the table: one per matrix row, else the one :func:`_cell`."""
+    if len(shape) != 2 or shape[0] == 1:
+        return [_cell(vals)]
+    if vals is None:
+        return [None] * shape[0]
+    n = shape[1]
+    return [tuple(v.value for v in vals[i * n:(i + 1) * n]) for i in range(shape[0])]
+
+
 def _plain(vals: Sequence[Value] | None):
     if vals is None:
         return None
@@ -206,12 +216,13 @@ class BackpropResult:
         for n in self.nodes:
             node = n.node
             definition = "input" if node.is_leaf else node.label
-            if forward:
-                rows.append((node.name, definition, _cell(n.value), _cell(n.tangent)))
-                plain.append((node.name, node.op, ",".join(node.inputs), _plain(n.value), _plain(n.tangent)))
-            else:
-                rows.append((node.name, definition, _cell(n.value), _cell(n.adjoint), self._sum(node.name)))
-                plain.append((node.name, node.op, ",".join(node.inputs), _plain(n.value), _plain(n.adjoint)))
+            second = n.tangent if forward else n.adjoint
+            values, seconds = _matrix_cells(n.value, node.shape), _matrix_cells(second, node.shape)
+            # a matrix one row per line, as W is written (a 3×4 W's adjoint is 3 rows of 4, not 12 numbers)
+            for i, (v, a) in enumerate(zip(values, seconds)):
+                head = (node.name, definition) if i == 0 else ("", "")
+                rows.append((*head, v, a) if forward else (*head, v, a, self._sum(node.name) if i == 0 else ""))
+            plain.append((node.name, node.op, ",".join(node.inputs), _plain(n.value), _plain(second)))
         notes: list[str] = []
         if forward:
             cols = ("node", "definition", "value", "tangent ṅ")
