@@ -174,6 +174,8 @@ def test_why_of_a_quotient_adds_a_negative_path():
     assert [p.product.exact for p in r.paths] == [R(1, 4), R(-1, 8)]
     assert r.node("x").adjoint[0].exact == R(1, 8)
     assert r.view().notes[0] == "sum over the 2 paths: 1/4 + (-1/8) = 1/8"  # not "1/4 + -1/8"
+    r = backprop(build("(x - y)/(x + y)"), {"x": (3,), "y": (1,)}, why="t2")
+    assert r.view().notes[0] == "sum over the 1 path: -1/8 = -1/8"
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (2,), (5,), (2, 3)])

@@ -282,10 +282,10 @@ class BackpropResult:
         total = sympy.Add(*(p.product.exact for p in self.paths))
         approx = sympy.Add(*(p.approx for p in self.paths))
         ok = close(approx, hp(adj.exact) if adj.exact.is_Rational else sympy.Float(adj.value, PRECISION), 14)
+        terms = [_short(p.product) if k == 0 else _paren(_short(p.product)) for k, p in enumerate(self.paths)]
         notes = (f"sum over the {len(self.paths)} path{'s' if len(self.paths) != 1 else ''}: "
-                 f"{' + '.join(_paren(_short(p.product)) for p in self.paths) or '0'} = {_short(exact_value(total, 'the sum', approx))}",
+                 f"{' + '.join(terms) or '0'} = {_short(exact_value(total, 'the sum', approx))}",
                  f"∂{out}/∂{name} from the backward pass = {_fmt(adj)} ({'equal' if ok else 'NOT EQUAL'})")
-
         return View(f"why ∂{out}/∂{name}: the sum over paths {name} → {out} of the products of local derivatives",
                     ("path", "local derivatives", "product", "value"), rows, notes=notes, plain_cells=plain)
 
