@@ -347,6 +347,31 @@ def test_backprop_table_shows_a_matrix_row_by_row(mode):
     assert len(view.rows) == len(r.nodes) + 1 and len(view.plain_rows()) == len(r.nodes)  # plain: one node a line
 
 
+def test_two_layer_network_against_finite_differences():
+    # L = CE(W2·tanh(W1·x + b1), 1), written here in NumPy; central differences with h = 1e-6
+    # have error O(h²) ≈ 1e-12 plus rounding ≈ 1e-10
+    shapes = {"W1": (3, 2), "b1": (3,), "W2": (3, 3), "x": (2,)}
+    point = seeded_values(11, shapes)
+    r = backprop(build("h = tanh(W1@x + b1); L = cross_entropy(W2@h, 1)", shapes), point)
+    arrays = {k: np.array([float(v) for v in point[k]]).reshape(shape) for k, shape in shapes.items()}
+
+    def loss(a):
+        z = a["W2"] @ np.tanh(a["W1"] @ a["x"] + a["b1"])
+        return np.log(np.exp(z).sum()) - z[1]
+
+    for name, shape in shapes.items():
+        numeric = np.zeros(shape)
+        for idx in np.ndindex(shape):
+            up, down = dict(arrays), dict(arrays)
+            up[name], down[name] = arrays[name].copy(), arrays[name].copy()
+            up[name][idx] += 1e-6
+            down[name][idx] -= 1e-6
+            numeric[idx] = (loss(up) - loss(down)) / 2e-6
+        got = np.array([v.value for v in r.node(name).adjoint]).reshape(shape)
+        assert np.allclose(got, numeric, rtol=0, atol=1e-8), name
+    assert r.self_check.passed is True
+
+
 def test_long_edges_go_round_the_boxes_they_skip():
     # t3 = t1/t2 feeds f two columns on, past t6; drawn straight, the edge ran under t6's box
     # and read as t3 → t6
