@@ -372,6 +372,14 @@ def test_two_layer_network_against_finite_differences():
     assert r.self_check.passed is True
 
 
+def test_title_shows_the_steps_not_the_declarations():
+    # the shapes are in the point (W=2×3); 60 characters of "W1: 3x2; b1: 3; …" hid the loss itself
+    shapes = {"W1": (3, 2), "b1": (3,), "W2": (1, 3), "x": (2,)}
+    text = "W1: 3x2; b1: 3; W2: 1x3; x: 2; h = relu(W1@x + b1); L = sum(W2@h)"
+    r = backprop(build(text), seeded_values(0, shapes))
+    assert r.view().title == "backprop at (W1=3×2, W2=1×3, b1=3, x=2): h = relu(W1@x + b1); L = sum(W2@h)"
+
+
 def test_long_edges_go_round_the_boxes_they_skip():
     # t3 = t1/t2 feeds f two columns on, past t6; drawn straight, the edge ran under t6's box
     # and read as t3 → t6

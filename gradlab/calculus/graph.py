@@ -109,6 +109,16 @@ _STEP = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*=(?!=)(.*)\Z", re.S)
 _DECL = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*:\s*([0-9xX×* ]+|scalar)\s*\Z")
 
 
+
+def steps_text(text: str) -> str:
+    """A program on one line without its shape declarations (the shapes show elsewhere).
+
+    >>> steps_text("W: 3x4; x: 4; z = W@x;  L = sum(z)")
+    'z = W@x; L = sum(z)'
+    """
+    steps = [" ".join(s.split()) for s in re.split(r"[;\n]", text) if s.strip() and not _DECL.match(s)]
+    return "; ".join(steps)
+
 class _Builder:
     def __init__(self, text: str, shapes: Mapping[str, Shape], where: str):
         self.text, self.where = text, where

@@ -18,7 +18,7 @@ import sympy
 
 from gradlab.calculus.closedforms import ClosedForm
 from gradlab.calculus.derivatives import Value
-from gradlab.calculus.graph import Comps, Graph, Node
+from gradlab.calculus.graph import Comps, Graph, Node, steps_text
 from gradlab.calculus.graphtext import gradient_record, point_record, point_text, shapes_record
 from gradlab.calculus.nodemath import VJP
 from gradlab.calculus.parsing import to_text
@@ -251,7 +251,7 @@ class BackpropResult:
         return View(title, cols, tuple(rows), notes=tuple(notes), plain_cells=tuple(plain))
 
     def _definition(self) -> str:
-        text = " ".join(self.graph.text.split())
+        text = steps_text(self.graph.text)
         if "=" not in text:
             text = f"{self.graph.output} = {text}"
         return text if len(text) <= 60 else text[:57] + "…"

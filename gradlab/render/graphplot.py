@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradlab.calculus.graph import Graph
+from gradlab.calculus.graph import Graph, steps_text
 from gradlab.calculus.nodemath import VJP
 from gradlab.calculus.shapes import shape_text
 
@@ -142,7 +142,7 @@ def graph_figure(result: Any):
     ax.axis("off")
     forward = result.mode == "forward"
     out = graph.output
-    fig.suptitle(f"{' '.join(graph.text.split())[:110]}\n"
+    fig.suptitle(f"{steps_text(graph.text)[:110]}\n"
                  f"{'forward mode: value and tangent' if forward else f'forward: value; backward: adjoint ∂{out}/∂node'}"
                  "; edges: local derivative", fontsize=10)
     bw, bh = BOX_W, BOX_H
