@@ -153,6 +153,14 @@ def test_forward_mode_along_ei_is_the_partial(i):
     assert r.cost.to_record()["forward"]["passes"] == 3
 
 
+@pytest.mark.parametrize("wrt", [None, "x", "y"])
+def test_forward_tangent_is_the_full_gradient_dotted_with_v(wrt):
+    # f = x*y at (1, 2) along v = (1, 1): ḟ = y·1 + x·1 = 3, whichever leaves --wrt reports
+    r = backprop(build("x*y"), {"x": (1,), "y": (2,)}, wrt, direction={"x": (1,), "y": (1,)})
+    assert r.node("f").tangent[0].exact == 3
+    assert "tangent of f = ∇f·v = 3 (equals the reverse-mode gradient dotted with v)" in r.view().notes
+
+
 # --------------------------------------------------------------------------- why: sums over paths
 def test_why_sums_paths_to_the_adjoint():
     r = backprop(build("x*x + x"), {"x": (3,)}, why="x")

@@ -24,7 +24,7 @@ from gradlab.calculus.nodemath import VJP
 from gradlab.calculus.parsing import to_text
 from gradlab.calculus.paths import Path
 from gradlab.calculus.shapes import Shape, nest
-from gradlab.calculus.values import PRECISION, close, exact_value, hp
+from gradlab.calculus.values import PRECISION, close, exact_value, hp, number, same
 
 @dataclass(frozen=True)
 class NodeResult:
@@ -229,9 +229,7 @@ class BackpropResult:
             title = f"forward mode along v at {at}: {self._definition()}"
             t_out = self.node(out).tangent
             if t_out is not None and len(t_out) == 1:
-                ok = math.isclose(t_out[0].value, sum(g.value * float(v) for gs, vs in zip(
-                    self.gradient, [self.direction.get(w, (0,) * len(gs)) for w, gs in zip(self.wrt, self.gradient)])
-                    for g, v in zip(gs, vs)), rel_tol=1e-12, abs_tol=1e-300)
+                ok = self._tangent_is_dot(t_out[0])
                 notes.append(f"tangent of {out} = ∇{out}·v = {_short(t_out[0])}"
                              f" ({'equals' if ok else 'DIFFERS FROM'} the reverse-mode gradient dotted with v)")
             notes.extend(self.cost.notes())
@@ -249,6 +247,16 @@ class BackpropResult:
             notes.append(self.self_check.note())
         notes.extend(c.note() for c in self.closed_forms)
         return View(title, cols, tuple(rows), notes=tuple(notes), plain_cells=tuple(plain))
+
+    def _tangent_is_dot(self, tangent: Value) -> bool:
+        """Whether the output's tangent equals ∇out·v, the adjoints of every leaf (not only
+        the ``wrt`` ones: v may move the others) dotted with v; exactly where the forms are
+        exact, else to 12 digits."""
+        pairs = [(a, number(v)) for name in self.graph.leaves
+                 for a, v in zip(self.node(name).adjoint, self.direction.get(name, (0,) * len(self.node(name).value)))]
+        if tangent.exact is not None and all(a.exact is not None for a, _ in pairs):
+            return same(tangent.exact, sympy.Add(*(a.exact * v for a, v in pairs)))
+        return math.isclose(tangent.value, sum(a.value * float(v) for a, v in pairs), rel_tol=1e-12, abs_tol=1e-300)
 
     def _definition(self) -> str:
         text = steps_text(self.graph.text)
