@@ -161,6 +161,16 @@ def test_forward_tangent_is_the_full_gradient_dotted_with_v(wrt):
     assert "tangent of f = ∇f·v = 3 (equals the reverse-mode gradient dotted with v)" in r.view().notes
 
 
+def test_stacked_scalars_feed_softmax():
+    # s = softmax(a, b, c): ∂s₀/∂a = s₀(1 − s₀), ∂s₀/∂b = −s₀s₁; [a, b, c] depends on b
+    # through its component 1 only (∂[a, b, c]/∂b = e₁)
+    r = backprop(build("softmax(a, b, c)[0]"), {"a": (1,), "b": (2,), "c": (3,)})
+    s = softmax(np.array([1.0, 2.0, 3.0]))
+    assert r.node("a").adjoint[0].value == pytest.approx(s[0] * (1 - s[0]), rel=1e-14)
+    assert r.node("b").adjoint[0].value == pytest.approx(-s[0] * s[1], rel=1e-14)
+    assert [e.local for e in r.edges if e.target == "t1"] == ["1 at [0]", "1 at [1]", "1 at [2]"]
+
+
 # --------------------------------------------------------------------------- why: sums over paths
 def test_why_sums_paths_to_the_adjoint():
     r = backprop(build("x*x + x"), {"x": (3,)}, why="x")

@@ -202,7 +202,7 @@ def local_formula(graph: Graph, node: Node, slot: int) -> str:
         "@": f"{VJP}ḡ·{b}ᵀ" if slot == 0 else f"{VJP}{a}ᵀ·ḡ",
         "T": f"{VJP}ḡᵀ",
         "index": f"1 at {node.label[len(u):]}",
-        "stack": "1",
+        "stack": f"1 at [{slot}]",  # ∂[a, b, c]/∂b is the unit vector e₁, not the number 1
         "sum": "1 for every component",
         "mean": f"{sympy.Rational(1, size(graph.node(u).shape))} for every component",
         "softmax": f"diag({node.name}) − {node.name}·{node.name}ᵀ",
