@@ -1,6 +1,7 @@
 """The computational graph drawn with matplotlib alone (no graphviz program): layered left
 to right, each node a box with its name, definition, value and adjoint (or tangent), each
-edge labelled with its local derivative.
+edge labelled with its local derivative; an edge that skips columns bends round the boxes
+between, so that it never seems to enter a node it passes.
 
 matplotlib is imported only here, lazily (when a plot is asked for); the figure is built
 with the object API and written by :func:`gradlab.render.plots.save`.
