@@ -23,7 +23,8 @@ import numpy as np
 
 from gradlab.calculus import numeric
 from gradlab.descent import optimizers
-from gradlab.descent.scalar import SCALAR_MAX_N, SCALAR_OPTIMIZERS, scalar_loop
+from gradlab.descent import scalar
+from gradlab.descent.scalar import SCALAR_OPTIMIZERS  # noqa: F401 (re-exported)
 from gradlab.calculus.numeric import Compiled
 from gradlab.calculus.parsing import Parsed
 from gradlab.views import plural
@@ -243,21 +244,16 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
 
     with np.errstate(all="ignore"):
         k0 = 0
-        # One run of a first-order optimizer: a loop on Python floats, the same steps.
-        # (Up to SCALAR_MAX_N coordinates: beyond, numpy's arrays win and the generated
-        # code would grow past what Python compiles comfortably.)
-        if fast and R == 1 and n <= SCALAR_MAX_N and not trajectory and watch is None and \
-                specs[0].optimizer in SCALAR_OPTIMIZERS:
-            grp = groups[0]
-            h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **grp.opt.hyper}
-            out = scalar_loop(objective, specs[0].optimizer)(
-                tuple(starts[0].tolist()), steps, tol, bound, float(specs[0].lr), h["momentum"], h["beta1"],
-                h["beta2"], h["beta2"], h["eps"])
-            if out[0] is not None:
-                status[0], taken[0], final[:, 0], gnorm[0] = out[0], out[1], out[2], out[3]
-                if out[0] == "diverged":
-                    diverged_at[0] = out[1]
-                k0 = steps + 1  # done: the array loop below has nothing to do
+        # One run of a first-order optimizer: a loop generated for the surface on Python
+        # floats, the same steps (descent/scalar.py; None where the array engine must do it).
+        out = (scalar.run_single(objective, specs[0].optimizer, groups[0].opt.hyper, specs[0].start,
+                                 specs[0].lr, steps, tol)
+               if fast and R == 1 and not trajectory and watch is None else None)
+        if out is not None:
+            status[0], taken[0], final[:, 0], gnorm[0] = out
+            if out[0] == "diverged":
+                diverged_at[0] = out[1]
+            k0 = steps + 1  # done: the array loop below has nothing to do
         while k0 <= steps:
             live = [g for g in groups if g.idx.size]
             if not live:
