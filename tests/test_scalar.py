@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from gradlab.calculus.parsing import parse
@@ -222,3 +222,64 @@ def test_random_runs_on_a_surface_where_f_is_checked_every_step(lr, start, optim
     obj = Objective(parse("log(1 + x**2) + (y - 1)**2"), scale=10.0)
     assume(not scalar.f_is_implied(obj))
     same(obj, optimizer, lr, start, 1500, 1e-8)
+
+
+# --------------------------------------------------------------------------- certified chunks
+def test_long_runs_use_certified_chunks_and_equal_the_engine():
+    obj = objective_for(builtin()["elongated"])
+    plan = scalar._planner("gd", 20_000, obj.bound, 1e-5, 0.0, 0.0, 0.0, 0.0, 0.0, 1e-6, 2,
+                           scalar.certifier(obj), obj.grad.scalar)
+    K, _, mode = plan(1, (-4.0, 2.0), (0.0, 0.0), 100.0**2)
+    assert mode == scalar._FREE and K > 1 + scalar.MIN_CHUNK
+    for optimizer in OPTIMIZERS:
+        for lr in (1e-5, 1e-3):
+            same(obj, optimizer, lr, (-4.0, 2.0), 20_000, 1e-6)
+
+
+@given(q=quadratics(), optimizer=st.sampled_from(OPTIMIZERS), lr=st.floats(1e-6, 1e-2),
+       tol=st.floats(1e-8, 1e-1))
+@example(q=("1.0*x**2 + 25.0*y**2", (-4.0, 2.0)), optimizer="momentum", lr=1e-6, tol=1e-6)  # certified
+@example(q=("-1.0*x**2 + 1.0*y**2", (999.0, 0.0)), optimizer="gd", lr=1e-5, tol=1e-6)  # not: the edge
+@settings(max_examples=40)
+def test_a_certified_chunk_has_no_event_before_its_end(q, optimizer, lr, tol):
+    text, start = q
+    obj = Objective(parse(text), scale=1.0)
+    h = optimizer_hyper(optimizer, None)
+    h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **h}
+    bounds = scalar.certifier(obj)
+    assert bounds is not None  # a quadratic is always certifiable
+    plan = scalar._planner(optimizer, 10_000, obj.bound, lr, h["momentum"], h["beta1"], h["beta2"], h["beta2"],
+                           h["eps"], tol, 2, bounds, obj.grad.scalar)
+    K, _, mode = plan(0, start, (0.0, 0.0), 1.0)
+    if mode < scalar._FREE:
+        return  # not certified: the tested loops take the chunk
+    # the plain engine, independently, finds no stop at steps 0 … K−1
+    r = descend(obj, [RunSpec(optimizer, lr, start)], K, tol, fast=False)[0]
+    assert r.steps == K
+
+
+def hessian_at(obj, x):
+    from gradlab.calculus import numeric
+
+    H = numeric.hessian(obj.parsed.expr, obj.variables)
+    return np.array([[float(e.subs(dict(zip(obj.variables, x)))) for e in row] for row in H])
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "beale", "rastrigin", "six-hump-camel", "himmelblau"])
+@given(data=st.data())
+@settings(max_examples=15)
+def test_certificate_bounds_hold_inside_their_box(name, data):
+    import sympy
+
+    obj = objective_for(builtin()[name])
+    bounds = scalar.certifier(obj)
+    m = [data.draw(st.floats(0.0, 30.0)) for _ in range(obj.n)]
+    x = [data.draw(st.floats(-1.0, 1.0)) * mi for mi in m]
+    H, E = bounds(*m)
+    # H bounds the spectral norm of the Hessian anywhere in the box
+    assert np.abs(np.linalg.eigvalsh(hessian_at(obj, x))).max() <= H * (1 + 1e-12)
+    # E bounds the rounding error of the float gradient (against 50-digit arithmetic)
+    exact = [sympy.N(g.subs(dict(zip(obj.variables, map(sympy.Float, x)))), 50) for g in obj.gradient_exprs]
+    computed = obj.grad.scalar(*x)
+    err = math.sqrt(sum(float(c - e) ** 2 for c, e in zip(computed, exact)))
+    assert err <= E

@@ -63,7 +63,15 @@ _HMAX = 1e300
 #: steps, each off by a few units in the last place).
 _SLACK = 1e-9
 _MATH_ERRORS = (ValueError, OverflowError, ZeroDivisionError, TypeError)
-_FOLDED, _BOXED = 0, 4
+#: Loops: stop test folded into ``lo ≤ Σg² ≤ hi`` (+ Adam's bits), the box tested every
+#: step, or no test at all (a chunk certified free of events beforehand).
+_FOLDED, _BOXED, _FREE = 0, 4, 8
+#: The longest certified chunk, and the most coordinates a certificate is sought for
+#: (its Hessian bound is generated code with n² terms).
+MAX_FREE, FREE_MAX_N = 8192, 16
+#: Relative bound on the rounding error of a generated gradient, per operation, taken
+#: 10⁷ times larger than a unit in the last place (see ``_magnitude_src``).
+_ROUNDING = 1e-9
 
 # The update of each optimizer on one coordinate, in exactly the operations (and order)
 # of optimizers.py, so the float path and the array path give the same bits (``na`` is
@@ -168,6 +176,79 @@ def _magnitude(expr, bound: float) -> float | None:
     return None
 
 
+def _magnitude_src(expr, amplify: bool = False) -> str | None:
+    """Python source bounding |expr| over the box |x_i| ≤ m_i (the ``_v{i}`` are written
+    ``m{i}``), for sums, products, non-negative integer powers, sin, cos, tanh and exp;
+    else None.
+
+    With ``amplify`` each bounded function also counts its argument's size, ``1 + |u|``
+    for sin u: the first-order rounding error of the expression is then at most about
+    (operations) × 2⁻⁵³ × this bound (an argument off by ε|u| moves sin u by ε|u|), which
+    ``_ROUNDING`` covers ten million times over.
+    """
+    import sympy
+
+    if expr.is_number:
+        try:
+            v = abs(complex(expr))
+        except TypeError:
+            return None
+        return repr(v) if v < math.inf else None
+    if expr.is_Symbol:
+        return f"m{expr.name[2:]}" if re.fullmatch(r"_v\d+", expr.name) else None
+    parts = [_magnitude_src(a, amplify) for a in expr.args]
+    if any(p is None for p in parts):
+        return None
+    if expr.is_Add or expr.is_Mul:
+        return "(" + (" + " if expr.is_Add else " * ").join(parts) + ")"
+    if expr.is_Pow:
+        e = expr.args[1]
+        return f"{parts[0]} ** {int(e)}" if e.is_Integer and e >= 0 else None
+    if isinstance(expr, (sympy.sin, sympy.cos, sympy.tanh)):
+        return f"(1.0 + {parts[0]})" if amplify else "1.0"
+    if isinstance(expr, sympy.exp):
+        top = "1.0" if expr.args[0].is_nonpositive else f"exp({parts[0]})"
+        return f"{top} * (1.0 + {parts[0]})" if amplify else top
+    return None
+
+
+def certifier(objective: Objective) -> Callable | None:
+    """``bounds(m) -> (H, E)`` over the box |x_i| ≤ m_i: H ≥ ‖∇²f‖₂ (the largest absolute
+    row sum of bounds of the Hessian's entries) and E ≥ ‖g̃ − ∇f‖₂, the rounding error of
+    the generated gradient; None where f is not made of what ``_magnitude_src`` bounds.
+    Made once per objective."""
+    cache = objective.__dict__.setdefault("_loops", {})
+    if "_certifier" in cache:
+        return cache["_certifier"]
+    cache["_certifier"] = None
+    n = objective.n
+    if n > FREE_MAX_N or not f_is_implied(objective):
+        return None
+    import sympy
+
+    args, grad, _ = numeric._safe(objective.variables, objective.gradient_exprs)
+    H = numeric.hessian(objective.parsed.expr, objective.variables, objective.gradient_exprs)
+    _, hess, _ = numeric._safe(objective.variables, [e for row in H for e in row])
+    rows = []
+    for i in range(n):
+        entries = [_magnitude_src(e) for e in hess[i * n:(i + 1) * n]]
+        if any(e is None for e in entries):
+            return None
+        rows.append(" + ".join(entries))
+    errs = []
+    for g in grad:
+        src = _magnitude_src(g, amplify=True)
+        if src is None:
+            return None
+        errs.append(f"{_ROUNDING * (sympy.count_ops(g) + 1)!r} * {src}")
+    code = (f"def _bounds({', '.join(f'm{i}' for i in range(n))}, *, exp=exp):\n"
+            f"    return max({', '.join(f'({r})' for r in rows)}, 0.0), {' + '.join(errs)}\n")
+    ns = {"exp": math.exp}
+    exec(compile(code, "<gradlab certificate bounds>", "exec"), ns)  # noqa: S102
+    cache["_certifier"] = ns["_bounds"]
+    return ns["_bounds"]
+
+
 def f_is_implied(objective: Objective) -> bool:
     """True when f is finite wherever the iterate is in the box ``|x_i| ≤ bound``: then
     the box test alone decides what f's finiteness would."""
@@ -214,10 +295,17 @@ def _adam_reach(beta1: float, beta2: float) -> float | None:
 
 
 def _planner(optimizer: str, steps: int, bound: float, a: float, beta: float, beta1: float, beta2: float,
-             decay: float, eps: float) -> Callable:
+             decay: float, eps: float, tol: float = math.nan, n: int = 1, bounds: Callable | None = None,
+             grad: Callable | None = None) -> Callable:
     """``plan(k, x, s, gn2) -> (K, hi, mode)``: the next chunk runs steps ``k … K−1`` fast,
     each accepting ``Σg² ≤ hi``; ``mode`` says which loop (folded box test, with Adam's
-    bias corrections known to be 1.0 or not, or the box tested every step)."""
+    bias corrections known to be 1.0 or not, the box tested every step, or no test at all).
+
+    A chunk needs no test at all when it is *certified*: with ``bounds`` (H ≥ ‖∇²f‖ and
+    E ≥ the gradient's rounding error over a box around x_k, see :func:`certifier`) and
+    ‖g_k‖, every iterate of the next L steps stays within r of x_k (r from the same
+    per-step moves as below, with ‖g_j‖ ≤ ‖g_k‖ + 2E + H·r), hence in the box, and every
+    ‖g_j‖ ≥ ‖g_k‖ − 2E − H·r ≥ tol, hence no stop. ``grad`` gives g_k on floats."""
     edge = bound * (1 - 1e-12)
     aa = abs(a) * (1 + _SLACK)
     reach: float | None = None  # per-step move of a coordinate bounded regardless of g
@@ -244,11 +332,63 @@ def _planner(optimizer: str, steps: int, bound: float, a: float, beta: float, be
     def boxed(k: int) -> tuple[int, float, int]:
         return min(k + MAX_CHUNK, steps), _HMAX, _BOXED
 
+    def bits(k: int) -> int:  # Adam's bias corrections that are 1.0 from step k on
+        if not adam:
+            return 0
+        return (monotone1 and 1 - beta1 ** (k + 1) == 1.0) + 2 * (monotone2 and 1 - beta2 ** (k + 1) == 1.0)
+
+    nesterov = optimizer == "nesterov"
+    need = tol * (1 + _SLACK) if tol > 0 else -math.inf  # (a NaN tol stops nothing)
+    drift = 2.3e-16 * edge * math.sqrt(n)  # rounding of x + step, per step, at most
+    free = {"L": MAX_CHUNK, "cool": 0, "wait": 0}
+
+    def certified(L: int, xs: tuple, top: float, g0: float, s0: float) -> bool:
+        step = aa * L
+        if reach is not None:
+            P, Q = reach * math.sqrt(n), 0.0
+        elif heavy:
+            P, Q = s0, min(L, cap) + nesterov
+        else:
+            P, Q = 0.0, 1.0
+        r1 = 1.5 * (step * (P + Q * g0) + L * drift) + 1e-300
+        if not top + r1 <= edge:
+            return False
+        H, E = bounds(*(abs(v) + r1 for v in xs))
+        room = 1 - step * Q * H
+        if not room > 0:
+            return False
+        r2 = (step * (P + Q * (g0 + 2 * E)) + L * drift) / room
+        return r2 <= r1 and g0 - 2 * E - H * r2 >= need
+
+    def certify(k: int, xs: tuple, ss: tuple) -> tuple[int, float, int] | None:
+        if free["wait"] > 0:  # certificates failed lately: not at every plan
+            free["wait"] -= 1
+            return None
+        try:
+            g0 = math.hypot(*grad(*xs))
+            top, s0 = max(map(abs, xs)), (math.hypot(*ss) if heavy else 0.0)
+            L = min(MAX_FREE, 2 * free["L"])  # twice the last certified length, then less
+            while L >= 4 * MIN_CHUNK:
+                if certified(L, xs, top, g0, s0):
+                    free["L"], free["cool"] = L, 0
+                    return min(k + L, steps), 0.0, _FREE + bits(k)
+                L //= 4
+        except _MATH_ERRORS:
+            pass
+        free["L"] = max(free["L"] // 8, 4 * MIN_CHUNK)
+        free["cool"] = min(2 * free["cool"] + 1, 8)
+        free["wait"] = free["cool"]
+        return None
+
     def plan(k: int, xs: tuple, ss: tuple, gn2: float) -> tuple[int, float, int]:
         if k >= steps or not all(-edge <= v <= edge for v in xs):
             return k, 0.0, _BOXED  # the last step, or an iterate at the edge: decide it exactly
         if not foldable:
             return boxed(k)
+        if bounds is not None and tol < math.inf:
+            chunk = certify(k, xs, ss)
+            if chunk is not None:
+                return chunk
         margin = edge - max(map(abs, xs))
         if aa == 0:
             L, hi = MAX_CHUNK, _HMAX
@@ -268,10 +408,7 @@ def _planner(optimizer: str, steps: int, bound: float, a: float, beta: float, be
             hi = min(_HMAX, top * top) if top > 0 else 0.0
         if L < MIN_CHUNK:
             return boxed(k)
-        mode = _FOLDED
-        if adam:
-            mode += (monotone1 and 1 - beta1 ** (k + 1) == 1.0) + 2 * (monotone2 and 1 - beta2 ** (k + 1) == 1.0)
-        return min(k + L, steps), hi, mode
+        return min(k + L, steps), hi, _FOLDED + bits(k)
 
     return plan
 
@@ -339,11 +476,21 @@ def _generate(objective: Objective, optimizer: str) -> Callable:
             "break",
         ]
 
-    modes = [_FOLDED, 1, 2, 3, _BOXED] if adam else [_FOLDED, _BOXED]
+    def free(mode: int) -> list[str]:
+        return [
+            "for k in range(k, K):",
+            *(f"    {ln}" for ln in gbody),
+            *(f"    {ln}" for ln in update(mode)),
+            "k = K",
+            f"gn2 = {sq}",
+            "continue",
+        ]
+
+    modes = [_FREE, _FREE + 1, _FREE + 2, _FREE + 3, _FOLDED, 1, 2, 3, _BOXED] if adam else [_FREE, _FOLDED, _BOXED]
     dispatch = []
     for i, mode in enumerate(modes):
         dispatch.append(f"{'if' if i == 0 else 'elif'} mode == {mode}:")
-        dispatch += [f"    {ln}" for ln in fast(mode)]
+        dispatch += [f"    {ln}" for ln in (free(mode) if mode >= _FREE else fast(mode))]
     used = sorted({w for ln in gbody + fbody for w in re.findall(r"\b[A-Za-z_]\w*\b", ln)} & set(namespace))
     src = [
         "def _loop(x, steps, plan, decide, lo, bound, a, beta, beta1, beta2, decay, eps, *, sqrt=sqrt"
@@ -418,7 +565,9 @@ def run_single(objective: Objective, optimizer: str, hyper: dict, start: Sequenc
         lo = max(tol * tol * (1 + 1e-13), 1e-280)
     else:
         lo = math.inf
-    plan = _planner(optimizer, steps, bound, lr, h["momentum"], h["beta1"], h["beta2"], h["beta2"], h["eps"])
+    bounds = certifier(objective)
+    plan = _planner(optimizer, steps, bound, lr, h["momentum"], h["beta1"], h["beta2"], h["beta2"], h["eps"],
+                    tol, objective.n, bounds, objective.grad.scalar if bounds is not None else None)
     out = scalar_loop(objective, optimizer)(
         tuple(float(v) for v in start), steps, plan, _decider(steps, tol, bound), lo, bound, lr, h["momentum"],
         h["beta1"], h["beta2"], h["beta2"], h["eps"])
