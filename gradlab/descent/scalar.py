@@ -19,6 +19,10 @@ operations and order, and stop tests that cost one chained comparison a step:
 * f is evaluated only when its finiteness is not already implied: when f is built of
   sums, products, non-negative integer powers and bounded functions and cannot overflow
   inside the box, a finite iterate in the box has a finite f.
+* Better still, a plan may *certify* a chunk: from ‖∇f(x_k)‖, a bound H on the Hessian
+  and E on the gradient's rounding error over a box around x_k (generated code, see
+  :func:`certifier`), no iterate of the chunk can leave the box and no ‖∇f‖ can fall
+  below tol, so the chunk runs with no test at all, as fast as a hand-written loop.
 
 A step that fails the fast test is decided exactly (``_decide``: the engine's own norm,
 f, the box) and the loop goes on, so statuses, step counts, ``diverged_at`` and iterates
