@@ -344,16 +344,19 @@ def _planner(optimizer: str, steps: int, bound: float, a: float, beta: float, be
     nesterov = optimizer == "nesterov"
     need = tol * (1 + _SLACK) if tol > 0 else -math.inf  # (a NaN tol stops nothing)
     drift = 2.3e-16 * edge * math.sqrt(n)  # rounding of x + step, per step, at most
-    free = {"L": MAX_CHUNK, "cool": 0, "wait": 0}
+    free = {"cool": 0, "wait": 0}
+
+    def moves(L: int, s0: float) -> tuple[float, float]:
+        """(P, Q): over L steps ‖x_j − x_k‖ ≤ lr·L·(P + Q·G) when every ‖g‖ ≤ G."""
+        if reach is not None:
+            return reach * math.sqrt(n), 0.0
+        if heavy:
+            return s0, min(L, cap) + nesterov
+        return 0.0, 1.0
 
     def certified(L: int, xs: tuple, top: float, g0: float, s0: float) -> bool:
         step = aa * L
-        if reach is not None:
-            P, Q = reach * math.sqrt(n), 0.0
-        elif heavy:
-            P, Q = s0, min(L, cap) + nesterov
-        else:
-            P, Q = 0.0, 1.0
+        P, Q = moves(L, s0)
         r1 = 1.5 * (step * (P + Q * g0) + L * drift) + 1e-300
         if not top + r1 <= edge:
             return False
@@ -362,7 +365,21 @@ def _planner(optimizer: str, steps: int, bound: float, a: float, beta: float, be
         if not room > 0:
             return False
         r2 = (step * (P + Q * (g0 + 2 * E)) + L * drift) / room
-        return r2 <= r1 and g0 - 2 * E - H * r2 >= need
+        # every ‖g_j‖ within [g0 − 2E − H·r2, g0 + 2E + H·r2]: finite, and not below tol
+        return r2 <= r1 and g0 + 2 * E + H * r2 < _HMAX and g0 - 2 * E - H * r2 >= need
+
+    def longest(xs: tuple, top: float, g0: float, s0: float) -> float:
+        """A first guess of the longest chunk a certificate allows, from H at x_k: the
+        move must stay in the box, and H times it well below ‖g‖ − tol."""
+        H0, _ = bounds(*map(abs, xs))
+        P, Q = moves(MAX_FREE, s0)
+        per_step = aa * (P + Q * g0) + drift
+        L = (edge - top) / (1.5 * per_step) if per_step > 0 else math.inf
+        if H0 > 0:
+            L = min(L, (g0 - max(need, 0.0)) / (2 * per_step * H0) if per_step > 0 else math.inf)
+            if Q > 0 and aa > 0:
+                L = min(L, 1 / (3 * aa * Q * H0))
+        return L
 
     def certify(k: int, xs: tuple, ss: tuple) -> tuple[int, float, int] | None:
         if free["wait"] > 0:  # certificates failed lately: not at every plan
@@ -370,17 +387,17 @@ def _planner(optimizer: str, steps: int, bound: float, a: float, beta: float, be
             return None
         try:
             g0 = math.hypot(*grad(*xs))
-            top, s0 = max(map(abs, xs)), (math.hypot(*ss) if heavy else 0.0)
-            L = min(MAX_FREE, 2 * free["L"])  # twice the last certified length, then less
-            while L >= 4 * MIN_CHUNK:
-                if certified(L, xs, top, g0, s0):
-                    free["L"], free["cool"] = L, 0
-                    return min(k + L, steps), 0.0, _FREE + bits(k)
-                L //= 4
+            if g0 < math.inf:
+                top, s0 = max(map(abs, xs)), (math.hypot(*ss) if heavy else 0.0)
+                guess = longest(xs, top, g0, s0)
+                L = int(min(MAX_FREE, guess)) if guess >= 4 * MIN_CHUNK else 0
+                for L in (L, L // 2, L // 4):
+                    if L >= 4 * MIN_CHUNK and certified(L, xs, top, g0, s0):
+                        free["cool"] = 0
+                        return min(k + L, steps), 0.0, _FREE + bits(k)
         except _MATH_ERRORS:
             pass
-        free["L"] = max(free["L"] // 8, 4 * MIN_CHUNK)
-        free["cool"] = min(2 * free["cool"] + 1, 8)
+        free["cool"] = min(2 * free["cool"] + 1, 3)
         free["wait"] = free["cool"]
         return None
 
