@@ -24,6 +24,13 @@ from gradlab.surfaces import builtin
 OPTIMIZERS = scalar.SCALAR_OPTIMIZERS
 
 
+@pytest.fixture(autouse=True)
+def certify_every_run(monkeypatch):
+    # Runs seek certified chunks only when long enough to repay the bounds; here every
+    # run does, so that every comparison below also covers the certified loops.
+    monkeypatch.setattr(scalar, "CERTIFY_STEPS_PER_OP", 0)
+
+
 def same(obj, optimizer, lr, start, steps, tol, hyper=None, expect_fast=None):
     """Run both paths; assert they agree bit for bit; return the run."""
     spec = [RunSpec(optimizer, lr, start)]
@@ -283,3 +290,12 @@ def test_certificate_bounds_hold_inside_their_box(name, data):
     computed = obj.grad.scalar(*x)
     err = math.sqrt(sum(float(c - e) ** 2 for c, e in zip(computed, exact)))
     assert err <= E
+
+
+def test_short_runs_do_not_pay_for_a_certificate(monkeypatch):
+    monkeypatch.setattr(scalar, "CERTIFY_STEPS_PER_OP", 10_000)
+    obj = Objective(parse("(1 - x)**2 + 100*(y - x**2)**2"))
+    same(obj, "gd", 1e-4, (-1.2, 1.0), 5000, 1e-6)
+    assert "_certifier" not in obj.__dict__.get("_loops", {})  # no Hessian was derived
+    scalar.run_single(obj, "gd", {}, (-1.2, 1.0), 1e-7, 200_000, 1e-6)
+    assert obj.__dict__["_loops"]["_certifier"] is not None

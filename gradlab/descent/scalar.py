@@ -73,6 +73,8 @@ _FOLDED, _BOXED, _FREE = 0, 4, 8
 #: The longest certified chunk, and the most coordinates a certificate is sought for
 #: (its Hessian bound is generated code with n² terms).
 MAX_FREE, FREE_MAX_N = 8192, 16
+#: A run seeks certificates when it has at least this many steps per operation of ∇f.
+CERTIFY_STEPS_PER_OP = 10_000
 #: Relative bound on the rounding error of a generated gradient, per operation, taken
 #: 10⁷ times larger than a unit in the last place (see ``_magnitude_src``).
 _ROUNDING = 1e-9
@@ -231,6 +233,12 @@ def certifier(objective: Objective) -> Callable | None:
     import sympy
 
     args, grad, _ = numeric._safe(objective.variables, objective.gradient_exprs)
+    errs = []
+    for g in grad:  # the gradient first: it is cheap to check, the Hessian is not
+        src = _magnitude_src(g, amplify=True)
+        if src is None:
+            return None
+        errs.append(f"{_ROUNDING * (sympy.count_ops(g) + 1)!r} * {src}")
     H = numeric.hessian(objective.parsed.expr, objective.variables, objective.gradient_exprs)
     _, hess, _ = numeric._safe(objective.variables, [e for row in H for e in row])
     rows = []
@@ -239,18 +247,22 @@ def certifier(objective: Objective) -> Callable | None:
         if any(e is None for e in entries):
             return None
         rows.append(" + ".join(entries))
-    errs = []
-    for g in grad:
-        src = _magnitude_src(g, amplify=True)
-        if src is None:
-            return None
-        errs.append(f"{_ROUNDING * (sympy.count_ops(g) + 1)!r} * {src}")
     code = (f"def _bounds({', '.join(f'm{i}' for i in range(n))}, *, exp=exp):\n"
             f"    return max({', '.join(f'({r})' for r in rows)}, 0.0), {' + '.join(errs)}\n")
     ns = {"exp": math.exp}
     exec(compile(code, "<gradlab certificate bounds>", "exec"), ns)  # noqa: S102
     cache["_certifier"] = ns["_bounds"]
     return ns["_bounds"]
+
+
+def _gradient_ops(objective: Objective) -> int:
+    """The operations of ∇f (SymPy's count), a proxy for what its certificate costs."""
+    cache = objective.__dict__.setdefault("_loops", {})
+    if "_ops" not in cache:
+        import sympy
+
+        cache["_ops"] = sum(sympy.count_ops(g) for g in objective.gradient_exprs)
+    return cache["_ops"]
 
 
 def f_is_implied(objective: Objective) -> bool:
@@ -586,7 +598,9 @@ def run_single(objective: Objective, optimizer: str, hyper: dict, start: Sequenc
         lo = max(tol * tol * (1 + 1e-13), 1e-280)
     else:
         lo = math.inf
-    bounds = certifier(objective)
+    # The certificate's bounds cost a symbolic Hessian (milliseconds to a few tenths of a
+    # second, growing with ∇f): worth it only for runs long enough to repay it.
+    bounds = certifier(objective) if steps >= CERTIFY_STEPS_PER_OP * (1 + _gradient_ops(objective)) else None
     plan = _planner(optimizer, steps, bound, lr, h["momentum"], h["beta1"], h["beta2"], h["beta2"], h["eps"],
                     tol, objective.n, bounds, objective.grad.scalar if bounds is not None else None)
     out = scalar_loop(objective, optimizer)(
