@@ -23,6 +23,8 @@ import numpy as np
 
 from gradlab.calculus import numeric
 from gradlab.descent import optimizers
+from gradlab.descent import scalar
+from gradlab.descent.scalar import SCALAR_OPTIMIZERS  # noqa: F401 (re-exported)
 from gradlab.calculus.numeric import Compiled
 from gradlab.calculus.parsing import Parsed
 from gradlab.views import plural
@@ -242,21 +244,16 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
 
     with np.errstate(all="ignore"):
         k0 = 0
-        # One run of a first-order optimizer: a loop on Python floats, the same steps.
-        # (Up to SCALAR_MAX_N coordinates: beyond, numpy's arrays win and the generated
-        # code would grow past what Python compiles comfortably.)
-        if fast and R == 1 and n <= SCALAR_MAX_N and not trajectory and watch is None and \
-                specs[0].optimizer in SCALAR_OPTIMIZERS:
-            grp = groups[0]
-            h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **grp.opt.hyper}
-            out = scalar_loop(objective, specs[0].optimizer)(
-                tuple(starts[0].tolist()), steps, tol, bound, float(specs[0].lr), h["momentum"], h["beta1"],
-                h["beta2"], h["beta2"], h["eps"])
-            if out[0] is not None:
-                status[0], taken[0], final[:, 0], gnorm[0] = out[0], out[1], out[2], out[3]
-                if out[0] == "diverged":
-                    diverged_at[0] = out[1]
-                k0 = steps + 1  # done: the array loop below has nothing to do
+        # One run of a first-order optimizer: a loop generated for the surface on Python
+        # floats, the same steps (descent/scalar.py; None where the array engine must do it).
+        out = (scalar.run_single(objective, specs[0].optimizer, groups[0].opt.hyper, specs[0].start,
+                                 specs[0].lr, steps, tol)
+               if fast and R == 1 and not trajectory and watch is None else None)
+        if out is not None:
+            status[0], taken[0], final[:, 0], gnorm[0] = out
+            if out[0] == "diverged":
+                diverged_at[0] = out[1]
+            k0 = steps + 1  # done: the array loop below has nothing to do
         while k0 <= steps:
             live = [g for g in groups if g.idx.size]
             if not live:
@@ -451,108 +448,3 @@ def _trace_of(i: int, traces: list, objective: Objective, steps: int) -> tuple[n
     points = np.concatenate(rows)[: steps + 1]
     with np.errstate(all="ignore"):
         return points, objective.f(points.T)[0]
-
-
-# --------------------------------------------------------------------------- one run on floats
-#: Optimizers whose single runs take the Python-float path (Newton needs linear algebra).
-SCALAR_OPTIMIZERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-SCALAR_MAX_N = 64
-
-# The update of each optimizer on one coordinate, in exactly the operations (and order)
-# of optimizers.py, so the float path and the array path give the same bits.
-_UPDATES = {
-    "gd": ["x{i} = x{i} + na * g{i}"],
-    "momentum": ["s{i} = beta * s{i} + g{i}", "x{i} = x{i} + -a * s{i}"],
-    "nesterov": ["s{i} = beta * s{i} + g{i}", "x{i} = x{i} + -a * (beta * s{i} + g{i})"],
-    "adagrad": ["s{i} = s{i} + g{i} * g{i}", "x{i} = x{i} + -a * g{i} / (sqrt(s{i}) + eps)"],
-    "rmsprop": ["s{i} = decay * s{i} + (1 - decay) * g{i} * g{i}", "x{i} = x{i} + -a * g{i} / (sqrt(s{i}) + eps)"],
-    "adam": ["s{i} = beta1 * s{i} + (1 - beta1) * g{i}", "u{i} = beta2 * u{i} + (1 - beta2) * g{i} * g{i}",
-             "x{i} = x{i} + -a * (s{i} / c1) / (sqrt(u{i} / c2) + eps)"],
-}
-
-
-def _body(variables, exprs, prefix: str, names: list[str]) -> tuple[list[str], dict]:
-    """Straight-line Python for ``names = exprs`` (CSE temporaries ``prefix0, …``), the
-    code lambdify_scalar makes, with the variables as ``x0, x1, …``."""
-    import inspect
-
-    import sympy
-
-    args, renamed, _ = numeric._safe(variables, exprs)
-    fn = sympy.lambdify(args, renamed, modules=[numeric._MATH_FUNCS, "math"],
-                        cse=lambda es: sympy.cse(es, symbols=sympy.numbered_symbols(prefix)), dummify=False)
-    lines = inspect.getsource(fn).splitlines()[1:]
-    ret = lines[-1].strip()
-    assert ret.startswith("return [") and ret.endswith("]")
-    body = [ln.strip() for ln in lines[:-1]]
-    body.append(f"{', '.join(names)}, = ({ret[len('return ['):-1]},)")
-    out = []
-    for ln in body:  # the variables' own names: _v3 → x3 (longest first: _v12 before _v1)
-        for k in range(len(variables) - 1, -1, -1):
-            ln = ln.replace(f"_v{k}", f"x{k}")
-        out.append(ln)
-    return out, fn.__globals__
-
-
-def scalar_loop(objective: Objective, optimizer: str) -> Callable:
-    """A generated loop for one run of ``optimizer`` on Python floats, with ∇f and f
-    inlined (common subexpressions shared), the stop tests at every step.
-
-    ``loop(x, steps, tol, bound, hyper) -> (status, k, x, gn)`` with status
-    ``converged``, ``diverged``, ``max_steps``, or ``None`` when something needs the array
-    engine's care (a math error where numpy gives inf/nan, a norm that under- or
-    overflows when squared): the caller then runs the array engine, which the loop
-    matches step for step.
-    """
-    key = ("_scalar", optimizer)
-    cache = objective.__dict__.setdefault("_loops", {})
-    if key in cache:
-        return cache[key]
-    n = objective.n
-    xs = [f"x{i}" for i in range(n)]
-    gs = [f"g{i}" for i in range(n)]
-    gbody, namespace = _body(objective.variables, objective.gradient_exprs, "_c", gs)
-    fbody, _ = _body(objective.variables, [objective.parsed.expr], "_e", ["fv"])
-    upd = [ln.format(i=i) for i in range(n) for ln in _UPDATES[optimizer]]
-    state = [f"s{i} = 0.0" for i in range(n)] + ([f"u{i} = 0.0" for i in range(n)] if optimizer == "adam" else [])
-    xt = f"({', '.join(xs)},)"
-    test = [  # the stop tests at x_k; the common case costs one chained comparison
-        f"            gn2 = {' + '.join(f'{g} * {g}' for g in gs)}",
-        "            if not lo <= gn2 < inf:",
-        "                if not 1e-290 < gn2 < inf:",
-        "                    return None, k, None, None  # the array engine's exact norms decide",
-        "                if sqrt(gn2) < tol and fv - fv == 0.0 and " + " and ".join(f"nb <= {x} <= bound" for x in xs) + ":",
-        f"                    return 'converged', k, {xt}, sqrt(gn2)",
-        "            if not (fv - fv == 0.0 and " + " and ".join(f"nb <= {x} <= bound" for x in xs) + "):",
-        f"                return 'diverged', k, {xt}, sqrt(gn2)",
-    ]
-    src = [
-        "def _loop(x, steps, tol, bound, a, beta, beta1, beta2, decay, eps):",
-        f"    {', '.join(xs)}, = x",
-        "    na, nb = -a, -bound",
-        "    t = 0",
-        *(f"    {s}" for s in state),
-        "    inf = float('inf')",
-        # below lo every step is looked at closely; tol² where it is a safe float
-        "    lo = tol * tol if 1e-140 < tol < 1e140 else inf",
-        "    try:",
-        "        for k in range(steps):",
-        *(f"            {ln}" for ln in gbody),
-        *(f"            {ln}" for ln in fbody),
-        *test,
-        *(["            t += 1", "            c1 = 1 - beta1**t", "            c2 = 1 - beta2**t"]
-          if optimizer == "adam" else []),
-        *(f"            {ln}" for ln in upd),
-        "        k = steps",
-        *(f"        {ln}" for ln in gbody),
-        *(f"        {ln}" for ln in fbody),
-        *(ln[4:] for ln in test),
-        f"        return 'max_steps', k, {xt}, sqrt(gn2)",
-        "    except (ValueError, OverflowError, ZeroDivisionError, TypeError):",
-        "        return None, 0, None, None",
-    ]
-    ns = dict(namespace)
-    ns.setdefault("sqrt", math.sqrt)
-    exec(compile("\n".join(src) + "\n", f"<gradlab scalar loop {optimizer}>", "exec"), ns)  # noqa: S102
-    cache[key] = ns["_loop"]
-    return ns["_loop"]
