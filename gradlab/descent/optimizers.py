@@ -51,6 +51,32 @@ def _lr_and_buffer(lr: np.ndarray) -> Callable[[np.ndarray], State]:
     return init
 
 
+class _Scratch:
+    """Work arrays for ``step_into``, one per shape and slot, made once and reused."""
+
+    def __init__(self):
+        self._arrays: dict = {}
+
+    def __call__(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
+        key = (like.shape, slot)
+        a = self._arrays.get(key)
+        if a is None:
+            if len(self._arrays) > 8:  # the batch shrank several times: keep only what is used
+                self._arrays.clear()
+            a = self._arrays[key] = np.empty(like.shape)
+        return a
+
+
+def _scaled_step(na, g, acc, eps, t, x, out) -> None:
+    """out = x + (−lr)·g/(√acc + ε), in the order of ``-a * g / (np.sqrt(acc) + eps)``
+    (``t`` is scratch; it may be ``acc`` itself, and ``g`` may be ``out``)."""
+    np.sqrt(acc, out=t)
+    np.add(t, eps, out=t)
+    np.multiply(na, g, out=out)
+    np.true_divide(out, t, out=out)
+    np.add(x, out, out=out)
+
+
 def gd(lr: np.ndarray) -> Optimizer:
     """Gradient descent: step = −lr·g."""
 
@@ -74,52 +100,94 @@ def momentum(lr: np.ndarray, beta: float) -> Optimizer:
     """Heavy-ball momentum: v ← βv + g, step = −lr·v (x_{k+1} = x_k − lr·g_k + β(x_k − x_{k−1}))."""
 
     init = _lr_and_buffer(lr)
+    scratch = _Scratch()
 
     def update(g, state, x):
         a, v = state
         v = beta * v + g
         return -a * v, (a, v)
 
-    return Optimizer("momentum", {"momentum": beta}, init, update)
+    def step_into(g, state, x, out):
+        a, v = state
+        na = np.negative(a, out=scratch(a))
+        np.multiply(beta, v, out=v)
+        np.add(v, g, out=v)
+        np.multiply(na, v, out=out)
+        np.add(x, out, out=out)
+        return state
+
+    return Optimizer("momentum", {"momentum": beta}, init, update, step_into=step_into)
 
 
 def nesterov(lr: np.ndarray, beta: float) -> Optimizer:
     """Nesterov momentum (Sutskever's form): v ← βv + g, step = −lr·(βv + g)."""
 
     init = _lr_and_buffer(lr)
+    scratch = _Scratch()
 
     def update(g, state, x):
         a, v = state
         v = beta * v + g
         return -a * (beta * v + g), (a, v)
 
-    return Optimizer("nesterov", {"momentum": beta}, init, update)
+    def step_into(g, state, x, out):
+        a, v = state
+        na = np.negative(a, out=scratch(a))
+        np.multiply(beta, v, out=v)
+        np.add(v, g, out=v)
+        np.multiply(beta, v, out=out)
+        np.add(out, g, out=out)
+        np.multiply(na, out, out=out)
+        np.add(x, out, out=out)
+        return state
+
+    return Optimizer("nesterov", {"momentum": beta}, init, update, step_into=step_into)
 
 
 def adagrad(lr: np.ndarray, eps: float) -> Optimizer:
     """AdaGrad: G ← G + g², step = −lr·g/(√G + ε)."""
 
     init = _lr_and_buffer(lr)
+    scratch = _Scratch()
 
     def update(g, state, x):
         a, acc = state
         acc = acc + g * g
         return -a * g / (np.sqrt(acc) + eps), (a, acc)
 
-    return Optimizer("adagrad", {"eps": eps}, init, update)
+    def step_into(g, state, x, out):
+        a, acc = state
+        na, t = np.negative(a, out=scratch(a)), scratch(g, 1)
+        np.multiply(g, g, out=t)
+        np.add(acc, t, out=acc)
+        _scaled_step(na, g, acc, eps, t, x, out)
+        return state
+
+    return Optimizer("adagrad", {"eps": eps}, init, update, step_into=step_into)
 
 
 def rmsprop(lr: np.ndarray, decay: float, eps: float) -> Optimizer:
     """RMSProp: E ← ρE + (1 − ρ)g², step = −lr·g/(√E + ε)."""
 
     init = _lr_and_buffer(lr)
+    scratch = _Scratch()
 
     def update(g, state, x):
         a, e = state
         e = decay * e + (1 - decay) * g * g
         return -a * g / (np.sqrt(e) + eps), (a, e)
 
-    return Optimizer("rmsprop", {"beta2": decay, "eps": eps}, init, update)
+    def step_into(g, state, x, out):
+        a, e = state
+        na, t = np.negative(a, out=scratch(a)), scratch(g, 1)
+        np.multiply(1 - decay, g, out=t)
+        np.multiply(t, g, out=t)
+        np.multiply(decay, e, out=e)
+        np.add(e, t, out=e)
+        _scaled_step(na, g, e, eps, t, x, out)
+        return state
+
+    return Optimizer("rmsprop", {"beta2": decay, "eps": eps}, init, update, step_into=step_into)
 
 
 def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:
@@ -138,7 +206,25 @@ def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:
         v_hat = v / (1 - beta2**t)
         return -a * m_hat / (np.sqrt(v_hat) + eps), (a, m, v, t)
 
-    return Optimizer("adam", {"beta1": beta1, "beta2": beta2, "eps": eps}, init, update)
+    scratch = _Scratch()
+
+    def step_into(g, state, x, out):
+        a, m, v, t = state
+        t += 1
+        na, tmp = np.negative(a, out=scratch(a)), scratch(g, 1)
+        np.multiply(beta1, m, out=m)
+        np.multiply(1 - beta1, g, out=tmp)
+        np.add(m, tmp, out=m)
+        np.multiply(beta2, v, out=v)
+        np.multiply(1 - beta2, g, out=tmp)
+        np.multiply(tmp, g, out=tmp)
+        np.add(v, tmp, out=v)
+        np.true_divide(v, 1 - beta2**t, out=tmp)  # v̂
+        np.true_divide(m, 1 - beta1**t, out=out)  # m̂
+        _scaled_step(na, out, tmp, eps, tmp, x, out)
+        return (a, m, v, t)
+
+    return Optimizer("adam", {"beta1": beta1, "beta2": beta2, "eps": eps}, init, update, step_into=step_into)
 
 
 def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optimizer:
