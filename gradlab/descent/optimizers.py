@@ -15,6 +15,7 @@ batch can drop finished runs by slicing every state array along its last axis.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -227,7 +228,48 @@ def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:
     return Optimizer("adam", {"beta1": beta1, "beta2": beta2, "eps": eps}, init, update, step_into=step_into)
 
 
-def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optimizer:
+def surely_positive_definite(H: np.ndarray) -> np.ndarray:
+    """For symmetric ``H`` (``(..., n, n)``, finite): True where Gershgorin's discs,
+    with a margin of 1e-8·n·max|H| for rounding, lie right of zero, so that every
+    eigenvalue, and every eigenvalue ``eigvalsh`` computes, is positive. False means
+    "not sure": ``eigvalsh`` then decides.
+
+    >>> surely_positive_definite(np.array([[[4.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]]])).tolist()
+    [True, False]
+    """
+    A = np.abs(H)
+    d = np.diagonal(H, axis1=-2, axis2=-1)
+    radius = A.sum(axis=-1) - np.abs(d)
+    margin = 1e-8 * H.shape[-1] * A.max(axis=(-2, -1))
+    return (d - radius > margin[..., None]).all(axis=-1)
+
+
+try:  # the kernel behind np.linalg.solve for one right-hand side (the same bits): for a
+    # 10×10 system its Python wrapper costs more than the solve
+    from numpy.linalg import _umath_linalg
+
+    _solve1 = _umath_linalg.solve1
+except (ImportError, AttributeError):  # another numpy: the public function
+    _solve1 = None
+
+
+def _solve_regular(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(H, g)`` for float64 ``H`` known to be regular (no singular case
+    to report) and one right-hand side ``g``."""
+    return np.linalg.solve(H, g) if _solve1 is None else _solve1(H, g, signature="dd->d")
+
+
+def _dominant(h: list[float], n: int) -> bool:
+    """:func:`surely_positive_definite` for one finite matrix given as a flat list
+    (d − (Σ|row| − |d|) > margin, written 2d − Σ|row|: equal for d > 0, and ≤ 0 < margin
+    wherever d ≤ 0 fails the test anyway; the margin covers both roundings)."""
+    a = list(map(abs, h))
+    margin = 1e-8 * n * max(a)
+    return all(2 * h[i * (n + 1)] - sum(a[i * n:i * n + n]) > margin for i in range(n))
+
+
+def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], fast: bool = True,
+           hessian_scalar: Callable | None = None) -> Optimizer:
     """Newton's method with the exact Hessian: step = −lr·H⁻¹g.
 
     Where H is positive definite (every eigenvalue > 0) the step uses H itself. Elsewhere
@@ -236,7 +278,10 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
     them. Where H has a non-finite entry (f undefined nearby) the step is NaN, so that run
     diverges and the others go on. The state's second entry flags, per run, whether this
     step met a Hessian that is not positive definite; the engine counts the flags of the
-    steps it keeps.
+    steps it keeps. ``fast``: a Hessian that is diagonally dominant by a safe margin
+    (:func:`surely_positive_definite`) skips ``eigvalsh``, whose answer it cannot change;
+    ``hessian_scalar(*x)``, the Hessian's entries as a flat list of floats at one point
+    (raising where math does), spares a single run's step the numpy calls on small arrays.
 
     >>> opt = newton(np.array([1.0]), lambda X: np.array([[[2.0], [0.0]], [[0.0], [-2.0]]]))
     >>> x = np.array([[1.0], [1.0]])
@@ -251,6 +296,13 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
     def update(g, state, x):
         a = state[0]
         if g.shape[1] == 1:
+            if fast and hessian_scalar is not None:
+                try:
+                    h = hessian_scalar(*x[:, 0].tolist())
+                except (ValueError, OverflowError, ZeroDivisionError, TypeError):
+                    h = None
+                if h is not None:
+                    return _one(g, a, None, h)
             return _one(g, a, hessian(x)[:, :, 0])
         H = np.moveaxis(hessian(x), -1, 0)  # (R, n, n)
         d = np.full(g.shape[::-1], np.nan)  # (R, n)
@@ -259,7 +311,9 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
         if finite.any():
             Hf, gf = H[finite], g.T[finite][:, :, None]  # (r, n, n), (r, n, 1)
             # eigvalsh decides; only the Hessians that need it pay for eigenvectors.
-            pd = np.linalg.eigvalsh(Hf).min(axis=1) > 0
+            pd = surely_positive_definite(Hf) if fast else np.zeros(Hf.shape[0], dtype=bool)
+            if not pd.all():
+                pd[~pd] = np.linalg.eigvalsh(Hf[~pd]).min(axis=1) > 0
             df = np.empty(gf.shape[:2])
             if pd.any():
                 df[pd] = np.linalg.solve(Hf[pd], gf[pd])[:, :, 0]
@@ -273,12 +327,21 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
             modified[np.flatnonzero(finite)[~pd]] = True
         return -a * d.T, (a, modified)
 
-    def _one(g, a, H):
-        """The same step for a single run, without the batch's bookkeeping."""
+    def _one(g, a, H, h=None):
+        """The same step for a single run, without the batch's bookkeeping (``h``: the
+        Hessian as a flat list, when H is not made yet)."""
         gv = g[:, 0]
+        n = g.shape[0]
+        if h is not None:
+            H = np.array(h, dtype=float).reshape(n, n)
+        if fast:  # the common case on Python floats: numpy's calls on a 10×10 matrix cost more
+            h = H.ravel().tolist() if h is None else h
+            # (a finite sum has finite terms; one that overflows goes the long way)
+            if math.isfinite(sum(h)) and math.isfinite(sum(gv.tolist())) and _dominant(h, n):
+                return -a * _solve_regular(H, gv)[:, None], (a, np.zeros(1, dtype=bool))
         if not (np.isfinite(H).all() and np.isfinite(gv).all()):
             return np.full_like(g, np.nan), (a, np.zeros(1, dtype=bool))
-        if np.linalg.eigvalsh(H).min() > 0:
+        if (fast and surely_positive_definite(H)) or np.linalg.eigvalsh(H).min() > 0:
             return -a * np.linalg.solve(H, gv)[:, None], (a, np.zeros(1, dtype=bool))
         w, V = np.linalg.eigh(H)
         w = np.maximum(np.abs(w), 1e-8 * np.abs(w).max())
@@ -287,8 +350,10 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
     return Optimizer("newton", {}, init, update, flag=1)
 
 
-def make(name: str, lr: np.ndarray, hessian: Callable | None = None, **hyper: float) -> Optimizer:
-    """The optimizer ``name`` with learning rates ``lr`` (one per run) and hyper-parameters.
+def make(name: str, lr: np.ndarray, hessian: Callable | None = None, fast: bool = True,
+         hessian_scalar: Callable | None = None, **hyper: float) -> Optimizer:
+    """The optimizer ``name`` with learning rates ``lr`` (one per run) and hyper-parameters
+    (``fast``: Newton's shortcut past eigvalsh, see :func:`newton`).
 
     ``rmsprop`` takes its decay from ``beta2`` and defaults it to 0.9 (Hinton's value)
     rather than Adam's 0.999.
@@ -309,5 +374,5 @@ def make(name: str, lr: np.ndarray, hessian: Callable | None = None, **hyper: fl
     if name == "newton":
         if hessian is None:
             raise ValueError("newton needs the Hessian")
-        return newton(lr, hessian)
+        return newton(lr, hessian, fast, hessian_scalar)
     raise ValueError(f"unknown optimizer {name!r}")

@@ -89,11 +89,20 @@ class Objective:
             self._grad_into = numeric.lambdify_into(self.variables, self.gradient_exprs)
         return self._grad_into
 
-    def hessian(self, X: np.ndarray) -> np.ndarray:
-        """The Hessian at each column of ``X``: shape ``(n, n, R)``."""
+    def hessian_scalar(self) -> Callable:
+        """The Hessian's entries at one point of Python floats, as a flat list (row by
+        row); raises where ``math`` does (see ``numeric.lambdify_scalar``)."""
+        self._compile_hessian()
+        return self._hess.scalar
+
+    def _compile_hessian(self) -> None:
         if self._hess is None:
             H = numeric.hessian(self.parsed.expr, self.variables, self.gradient_exprs)
             self._hess = Compiled([e for row in H for e in row], self.variables)
+
+    def hessian(self, X: np.ndarray) -> np.ndarray:
+        """The Hessian at each column of ``X``: shape ``(n, n, R)``."""
+        self._compile_hessian()
         if X.ndim == 2 and X.shape[1] == 1:
             # One run: Python floats, as for its gradient (numpy's per-call cost on
             # 1-element arrays would be most of a Newton step); numpy where math raises.
@@ -266,7 +275,9 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     for name in kinds:
         idx = np.arange(R) if by_name is None else np.flatnonzero(by_name == name)
         lr = lrs[idx]
-        opt = optimizers.make(name, lr, objective.hessian if name == "newton" else None, **hyper)
+        newton = name == "newton"
+        opt = optimizers.make(name, lr, objective.hessian if newton else None, fast,
+                              objective.hessian_scalar() if newton and idx.size == 1 else None, **hyper)
         # With a trajectory every column must be a live run, so compact at once.
         groups.append(_Group(opt, idx, np.ascontiguousarray(starts[idx].T), 0.0 if trajectory else 0.25, chunk,
                              fast, fast and not trajectory and n * idx.size >= STEPWISE_MIN))
