@@ -280,7 +280,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                               objective.hessian_scalar() if newton and idx.size == 1 else None, **hyper)
         # With a trajectory every column must be a live run, so compact at once.
         groups.append(_Group(opt, idx, np.ascontiguousarray(starts[idx].T), 0.0 if trajectory else 0.25, chunk,
-                             fast, fast and not trajectory and n * idx.size >= STEPWISE_MIN))
+                             fast, fast and not trajectory and idx.size > 1 and n * idx.size >= STEPWISE_MIN))
 
     status = np.full(R, "max_steps", dtype=object)
     taken = np.full(R, steps)
@@ -404,6 +404,12 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                         grp.count += grp.Fb[:L].sum(axis=0)
             k0 += L
         fvals = objective.f(final)[0]
+    if watch is not None:
+        # NaN for runs that ended before the watched step, also where the chunk that holds
+        # the step kept moving them past their end (as the docstring says, in every engine)
+        ended_before = taken < watch
+        watched[ended_before] = np.nan
+        watched_gn[ended_before] = np.nan
 
     with np.errstate(all="ignore"):  # a diverged run's distance overflows: NaN below
         dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
