@@ -209,3 +209,80 @@ def test_random_batches_agree(optimizer, lrs, starts, steps, tol, stepwise):
         both(obj, grid_specs([optimizer], lrs, starts), steps, tol, watch=steps // 3)
     finally:
         runs_module.STEPWISE_MIN = old
+
+
+# --------------------------------------------------------------------------- the pieces
+from gradlab.calculus import numeric  # noqa: E402
+
+# Expressions built from + − × ÷, powers, numbers and three variables (what the grouped
+# fast code handles), and functions (what it leaves to one call per component).
+_leaf = st.sampled_from(["x", "y", "z", "2", "3", "0.5", "7"])
+
+
+def _expr(depth: int = 3):
+    if depth == 0:
+        return _leaf
+    sub = _expr(depth - 1)
+    return st.one_of(
+        _leaf,
+        st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(sub, st.sampled_from(["2", "3"])).map(lambda t: f"({t[0]})**{t[1]}"),
+        st.tuples(st.sampled_from(["sin", "exp", "sigmoid", "sqrt"]), sub).map(lambda t: f"{t[0]}({t[1]})"),
+    )
+
+
+@given(texts=st.lists(_expr(), min_size=1, max_size=5))
+def test_lambdify_into_writes_the_bits_lambdify_returns(texts):
+    from gradlab.calculus.parsing import symbol
+
+    from hypothesis import assume
+
+    from gradlab.errors import GradlabError
+
+    variables = [symbol("x"), symbol("y"), symbol("z")]
+    try:
+        exprs = [parse(t).expr for t in texts]
+    except GradlabError:  # x/(x − x): refused by the parser, not our business here
+        assume(False)
+    X = np.random.default_rng(len(texts)).uniform(-3, 3, (3, 17))
+    expected = np.empty((len(exprs), 17))
+    with np.errstate(all="ignore"):
+        for i, v in enumerate(numeric.lambdify(variables, exprs)(*X)):
+            expected[i] = v
+        out = np.full((len(exprs), 17), 12345.0)
+        numeric.lambdify_into(variables, exprs)(out, X, *X)
+    assert ulps_apart(out, expected).max() == 0
+
+
+def test_lambdify_into_makes_one_call_for_a_quadratics_gradient():
+    p = parse(" + ".join(f"{i}*x{i}**2/2" for i in range(1, 41)))
+    fn = numeric.lambdify_into(p.variables, numeric.gradient(p.expr, p.variables))
+    assert fn.source.count("out=") + fn.source.count("[...]") == 2  # 2·x2 … 40·x40 at once, and x1
+    X = np.random.default_rng(0).normal(size=(40, 5))
+    out = np.empty_like(X)
+    fn(out, X, *X)
+    assert np.array_equal(out, np.arange(1.0, 41.0)[:, None] * X)  # ∂/∂x_i (i·x_i²/2) = i·x_i
+
+
+@given(coeffs=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=4), degree=st.integers(0, 12),
+       bound=st.sampled_from([1.0, 10.0, 1e3, 1e8, 1e30]))
+def test_finite_on_box_never_claims_what_overflows(coeffs, degree, bound):
+    x, y = parse("x + y").variables
+    expr = sum(c * x**degree * y**k for k, c in enumerate(coeffs))
+    claim = numeric.finite_on_box(expr, (x, y), bound)
+    corners = np.array([[bound, -bound, bound, -bound], [bound, bound, -bound, -bound]])
+    with np.errstate(all="ignore"):
+        values = numeric.Compiled([expr], (x, y))(corners)
+    if claim:
+        assert np.isfinite(values).all()
+    # a degree that overflows at the corners is never claimed: |x|^d·|y|^k > 1e308
+    if math.log10(bound) * (degree + len(coeffs) - 1) > 310 and any(c != 0 for c in coeffs[-1:]):
+        assert not claim
+
+
+def test_finite_on_box_knows_its_limits():
+    xy = parse("x + y").variables
+    assert numeric.finite_on_box(parse("sin(x)**2 + exp(y/100)").expr, xy, 1e3)  # e^10
+    assert not numeric.finite_on_box(parse("exp(x) + y").expr, xy, 1e3)  # e^1000 overflows
+    assert not numeric.finite_on_box(parse("log(x) + y").expr, xy, 1e3)  # undefined for x ≤ 0
+    assert not numeric.finite_on_box(parse("1/x + y").expr, xy, 1e3)  # a pole

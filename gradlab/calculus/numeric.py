@@ -346,8 +346,10 @@ def lambdify_into(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]
         idx = [m[0] for m in members]
         if idx == list(range(idx[0], idx[-1] + 1)):
             body.append(write(stacked, rows(idx, "_np_out")))
-        else:
-            body.append(ast.Assign([ast.Subscript(rows(idx, "_np_out"), ast.Constant(Ellipsis), ast.Store())], stacked))
+        else:  # out[[i, j, …]] = …: a fancy index assigns into out itself (read, it copies)
+            target = rows(idx, "_np_out")
+            target.ctx = ast.Store()
+            body.append(ast.Assign([target], stacked))
     for i in sorted(alone):
         body.append(write(ret.value.elts[i], ast.parse(f"_np_out[{i}]", mode="eval").body))
     fdef.body = body
@@ -372,31 +374,35 @@ def finite_on_box(expr: sympy.Expr, variables: Sequence[sympy.Symbol], bound: fl
     """
     names = set(variables)
     limit = 1e300
+    inf = (math.inf, math.inf)
 
-    def size(e) -> float:  # an upper bound of |e| and of its intermediates, ≥ 1; inf if unknown
+    def size(e) -> tuple[float, float]:
+        """(a bound of |e|, a bound of |e| and of every intermediate value), or inf."""
         if e.is_Number or isinstance(e, sympy.NumberSymbol):
             v = abs(float(e))
-            return max(1.0, v) if math.isfinite(v) else math.inf
+            return (v, v) if math.isfinite(v) else inf
         if e.is_Symbol:
-            return max(1.0, bound) if e in names else math.inf
+            return (bound, bound) if e in names else inf
         if e.is_Add or e.is_Mul:
-            total = 0.0 if e.is_Add else 1.0
-            for a in e.args:
-                s = size(a)
-                total = total + s if e.is_Add else total * s
-                if not total < limit:
-                    return math.inf
-            return total
+            parts = [size(a) for a in e.args]
+            v = math.fsum(p[0] for p in parts) if e.is_Add else math.prod(p[0] for p in parts)
+            # a partial sum is at most the whole; a partial product at most Π max(1, |factor|)
+            inner = v if e.is_Add else math.prod(max(1.0, p[0]) for p in parts)
+            m = max(inner, *(p[1] for p in parts))
+            return (v, m) if m < limit else inf
         if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
-            b = size(e.base)
-            return b ** int(e.exp) if b < limit and int(e.exp) * math.log10(b) < 300 else math.inf
+            b, mb = size(e.base)
+            k = int(e.exp)
+            if not mb < limit or (b > 1 and k * math.log10(b) >= 300):
+                return inf
+            return (b**k, max(mb, max(1.0, b) ** k))
         if isinstance(e, (sympy.sin, sympy.cos)):
-            return 1.0 if size(e.args[0]) < limit else math.inf
+            return (1.0, max(1.0, size(e.args[0])[1]))
         if isinstance(e, sympy.Abs):
             return size(e.args[0])
         if isinstance(e, sympy.exp):
-            a = size(e.args[0])
-            return max(1.0, math.exp(a)) if a < 690 else math.inf
-        return math.inf
+            a, ma = size(e.args[0])
+            return (math.exp(a), max(ma, math.exp(a))) if a < 690 else inf
+        return inf
 
-    return size(sympy.sympify(expr)) < limit
+    return size(sympy.sympify(expr))[1] < limit
