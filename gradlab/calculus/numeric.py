@@ -363,14 +363,26 @@ def lambdify_into(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]
 
 def finite_on_box(expr: sympy.Expr, variables: Sequence[sympy.Symbol], bound: float) -> bool:
     """Whether ``expr`` is finite, as computed in float64, wherever every variable is
-    finite with |x| ≤ ``bound``: True only when an upper bound of its size and of every
-    intermediate value (sums, products, integer powers, sin, cos, exp, Abs of such) stays
-    below 1e300. False means "not known", not "infinite somewhere".
+    finite with |x| ≤ ``bound`` (see :func:`magnitude_bound`; False: "not known").
 
     >>> from gradlab.calculus.parsing import parse
     >>> p = parse("(1 - x)**2 + 100*(y - x**2)**2")
     >>> finite_on_box(p.expr, p.variables, 1e3), finite_on_box(parse("log(x)").expr, [], 1e3)
     (True, False)
+    """
+    return magnitude_bound(expr, variables, bound) < math.inf
+
+
+def magnitude_bound(expr: sympy.Expr, variables: Sequence[sympy.Symbol], bound: float) -> float:
+    """An upper bound of |expr| wherever every variable is finite with |x| ≤ ``bound``,
+    finite only when the bounds of every intermediate value (sums, products, integer
+    powers, sin, cos, exp, Abs of such) stay below 1e300, so that float64 evaluation
+    cannot overflow either; inf means "not known", not "infinite somewhere".
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> p = parse("x**2 + 25*y**2")
+    >>> magnitude_bound(p.expr, p.variables, 10.0), magnitude_bound(parse("1/x").expr, [], 10.0)
+    (2600.0, inf)
     """
     names = set(variables)
     limit = 1e300
@@ -405,4 +417,5 @@ def finite_on_box(expr: sympy.Expr, variables: Sequence[sympy.Symbol], bound: fl
             return (math.exp(a), max(ma, math.exp(a))) if a < 690 else inf
         return inf
 
-    return size(sympy.sympify(expr))[1] < limit
+    v, m = size(sympy.sympify(expr))
+    return v if m < limit else math.inf

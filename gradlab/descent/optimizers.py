@@ -41,6 +41,10 @@ class Optimizer(NamedTuple):
     #: Optional ``step_into(grad, state, x, out) -> state``: writes x + step into ``out``
     #: without temporaries (the engine's fast lane; the same numbers as ``update``).
     step_into: Callable | None = None
+    #: Optional ``max_move(lr, G) -> float``: a bound of |step| in each coordinate while
+    #: every gradient so far had |g_i| ≤ G and the learning rate is at most lr (the
+    #: engine then knows how many steps a run needs to leave a box, and skips tests).
+    max_move: Callable[[float, float], float] | None = None
 
 
 def _lr_and_buffer(lr: np.ndarray) -> Callable[[np.ndarray], State]:
@@ -94,7 +98,7 @@ def gd(lr: np.ndarray) -> Optimizer:
         np.add(x, out, out=out)
         return state
 
-    return Optimizer("gd", {}, init, update, step_into=step_into)
+    return Optimizer("gd", {}, init, update, step_into=step_into, max_move=lambda lr, G: lr * G)
 
 
 def momentum(lr: np.ndarray, beta: float) -> Optimizer:
@@ -117,7 +121,9 @@ def momentum(lr: np.ndarray, beta: float) -> Optimizer:
         np.add(x, out, out=out)
         return state
 
-    return Optimizer("momentum", {"momentum": beta}, init, update, step_into=step_into)
+    # |v| ≤ G·(1 + β + β² + …) = G/(1 − β), from v = 0
+    return Optimizer("momentum", {"momentum": beta}, init, update, step_into=step_into,
+                     max_move=(lambda lr, G: lr * G / (1 - beta)) if 0 <= beta < 1 else None)
 
 
 def nesterov(lr: np.ndarray, beta: float) -> Optimizer:
@@ -142,7 +148,9 @@ def nesterov(lr: np.ndarray, beta: float) -> Optimizer:
         np.add(x, out, out=out)
         return state
 
-    return Optimizer("nesterov", {"momentum": beta}, init, update, step_into=step_into)
+    # |βv + g| ≤ βG/(1 − β) + G = G/(1 − β)
+    return Optimizer("nesterov", {"momentum": beta}, init, update, step_into=step_into,
+                     max_move=(lambda lr, G: lr * G / (1 - beta)) if 0 <= beta < 1 else None)
 
 
 def adagrad(lr: np.ndarray, eps: float) -> Optimizer:
@@ -164,7 +172,9 @@ def adagrad(lr: np.ndarray, eps: float) -> Optimizer:
         _scaled_step(na, g, acc, eps, t, x, out)
         return state
 
-    return Optimizer("adagrad", {"eps": eps}, init, update, step_into=step_into)
+    # G_acc ≥ g², so |g|/(√G_acc + ε) ≤ 1
+    return Optimizer("adagrad", {"eps": eps}, init, update, step_into=step_into,
+                     max_move=(lambda lr, G: lr) if eps >= 0 else None)
 
 
 def rmsprop(lr: np.ndarray, decay: float, eps: float) -> Optimizer:
@@ -188,7 +198,9 @@ def rmsprop(lr: np.ndarray, decay: float, eps: float) -> Optimizer:
         _scaled_step(na, g, e, eps, t, x, out)
         return state
 
-    return Optimizer("rmsprop", {"beta2": decay, "eps": eps}, init, update, step_into=step_into)
+    # E ≥ (1 − ρ)g², so |g|/(√E + ε) ≤ 1/√(1 − ρ)
+    return Optimizer("rmsprop", {"beta2": decay, "eps": eps}, init, update, step_into=step_into,
+                     max_move=(lambda lr, G: lr / math.sqrt(1 - decay)) if 0 <= decay < 1 and eps >= 0 else None)
 
 
 def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:

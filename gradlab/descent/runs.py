@@ -80,6 +80,16 @@ class Objective:
         self.f_bounded = numeric.finite_on_box(parsed.expr, parsed.variables, self.bound)
         self._hess: Compiled | None = None
         self._grad_into: Callable | None = None
+        self._grad_bound: float | None = None
+
+    @property
+    def grad_bound(self) -> float:
+        """A bound of every |∂f/∂x_i| inside the escape box, inf when none is known
+        (``numeric.magnitude_bound``); made on first use."""
+        if self._grad_bound is None:
+            self._grad_bound = max((numeric.magnitude_bound(e, self.variables, self.bound)
+                                    for e in self.gradient_exprs), default=0.0)
+        return self._grad_bound
 
     @property
     def grad_into(self) -> Callable:
@@ -191,6 +201,10 @@ class _Group:
         #: The coordinate whose gradient the fast stop test looks at first (see _quiet).
         self.ci = 0
         self.cneg = False  # whether that coordinate was negative last time
+        #: Stepwise: a bound of how far a run moves in one step, in each coordinate (None:
+        #: unknown), and how many coming iterates are known to be in the box without a test.
+        self.move: float | None = None
+        self.free = 0
         self.start = X.copy()
         self.state = opt.init(X)
         self.alive = np.ones(idx.size, dtype=bool)
@@ -301,6 +315,11 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     # rounding of the norm); with tol ≤ 0 nothing converges.
     tol_hi = tol * (1 + 2.0**-40) if tol > 0 else None
     f_test = None if objective.f_bounded else f_value
+    for grp in groups:
+        if grp.stepwise and grp.opt.max_move is not None and math.isfinite(objective.grad_bound):
+            # (a margin for the rounding of each step; see _stepwise)
+            move = grp.opt.max_move(float(np.max(np.abs(lrs[grp.idx]))), objective.grad_bound) * (1 + 1e-6)
+            grp.move = move if math.isfinite(move) else None
     fallback = (ValueError, OverflowError, ZeroDivisionError, TypeError)
     minimum, maximum, add = np.minimum.reduce, np.maximum.reduce, np.add
     traces: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -529,8 +548,20 @@ def _stepwise(grp: _Group, k: int, steps: int, grad_into: Callable, tol_hi: floa
             np.add(x, step, out=xn)
         grp.p = 1 - p
         if k:  # (x_0 itself is looked at by _settle)
-            xf = grp.flat[1 - p]
-            if _MIN(xf) >= -bound and _MAX(xf) <= bound:  # (NaN fails both)
+            if grp.free > 0:
+                grp.free -= 1
+                box = True
+            else:
+                xf = grp.flat[1 - p]
+                lo, hi = _MIN(xf), _MAX(xf)
+                box = lo >= -bound and hi <= bound  # (NaN fails both)
+                if box and grp.move is not None:
+                    # Inside the box |∇f| ≤ G, so a step moves each coordinate by at most
+                    # `move`: from max|x| = M the box is out of reach for (B − M)/move steps,
+                    # and ∇f (bounded) and x stay finite meanwhile
+                    reach = (bound * (1 - 1e-9) - max(-lo, hi)) / grp.move if grp.move > 0 else 1e6
+                    grp.free = int(min(reach, 1e6)) - 1
+            if box:
                 if tol_hi is not None:
                     gi = g[grp.ci]
                     if grp.cneg:  # the side that held last time first: one reduction
@@ -552,6 +583,7 @@ def _stepwise(grp: _Group, k: int, steps: int, grad_into: Callable, tol_hi: floa
     fs = (np.zeros(gn2.shape) if f_test is None else
           np.broadcast_to(np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float), gn2.shape))
     _settle(grp, k, 1, k == steps, Xs, _norms(Gs, gn2), fs, tol, bound, *out, advance=False)
+    grp.free = 0  # parked runs sit at their starts, which may lie anywhere: look again
 
 
 def _no_small_norm(grp: _Group, Gs: np.ndarray, tol2: float | None) -> bool:
