@@ -286,3 +286,40 @@ def test_finite_on_box_knows_its_limits():
     assert not numeric.finite_on_box(parse("exp(x) + y").expr, xy, 1e3)  # e^1000 overflows
     assert not numeric.finite_on_box(parse("log(x) + y").expr, xy, 1e3)  # undefined for x ≤ 0
     assert not numeric.finite_on_box(parse("1/x + y").expr, xy, 1e3)  # a pole
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "nesterov", "adagrad", "rmsprop"])
+def test_skipped_box_tests_still_catch_the_exact_step_of_escape(optimizer, monkeypatch):
+    # f = −x − y/2 has |∇f| ≤ 1 everywhere, so the stepwise engine may skip box tests
+    # while the runs are far from |x| = 1000 (scale 1); x then walks out at a steady pace,
+    # and the step where it crosses must be the one a plain float loop finds.
+    monkeypatch.setattr(runs_module, "STEPWISE_MIN", 1)
+    obj = Objective(parse("-x - y/2"))
+    assert obj.bound == 1000.0 and obj.grad_bound == 1.0
+
+    def escape(lr, start):  # gradlab's update rules on Python floats, with g = (−1, −0.5)
+        x, k, s = list(start), 0, [0.0, 0.0]
+        while all(abs(v) <= 1000.0 for v in x) and k < 3000:
+            for i, g in enumerate((-1.0, -0.5)):
+                if optimizer == "gd":
+                    x[i] = x[i] + -lr * g
+                elif optimizer in ("momentum", "nesterov"):
+                    s[i] = 0.9 * s[i] + g
+                    x[i] = x[i] + -lr * (s[i] if optimizer == "momentum" else 0.9 * s[i] + g)
+                elif optimizer == "adagrad":
+                    s[i] = s[i] + g * g
+                    x[i] = x[i] + -lr * g / (math.sqrt(s[i]) + 1e-8)
+                else:
+                    s[i] = 0.9 * s[i] + (1 - 0.9) * g * g
+                    x[i] = x[i] + -lr * g / (math.sqrt(s[i]) + 1e-8)
+            k += 1
+        return k if k < 3000 else None
+
+    escaped = 0
+    for lr in (10.0, 3.0, 0.7, 0.05):  # one batch per lr: the bound on a step is then tight
+        specs = grid_specs([optimizer], [lr], [(0.0, 0.0), (-500.0, 0.0)])
+        fast, _ = both(obj, specs, 3000, 1e-9)
+        expected = [escape(s.lr, s.start) for s in specs]
+        assert [None if d < 0 else int(d) for d in fast.diverged_at] == expected
+        escaped += sum(e is not None for e in expected)
+    assert escaped >= 2
