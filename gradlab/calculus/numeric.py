@@ -12,6 +12,7 @@ array([[26.,  4.]])
 
 from __future__ import annotations
 
+import ast
 import math
 from typing import Callable, Sequence
 
@@ -225,8 +226,6 @@ def _template(node, variables: dict[str, int]):
     call over the stacked rows gives the same bits as one call per row (no libm function
     is involved, whose vectorised loops may differ from its per-element ones).
     """
-    import ast
-
     leaves: list[tuple[str, float | int]] = []
 
     def walk(n):
@@ -252,6 +251,22 @@ def _template(node, variables: dict[str, int]):
     return (key, leaves) if key is not None else None
 
 
+class _SubtractNegated(ast.NodeTransformer):
+    """``(-a) + b`` → ``b - a`` and ``a + (-b)`` → ``a - b``: IEEE 754 defines x − y as
+    x + (−y), and addition commutes exactly, so the bits (signed zeros and NaN included)
+    are the same, with one operation fewer."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Add):
+            neg = [isinstance(s, ast.UnaryOp) and isinstance(s.op, ast.USub) for s in (node.left, node.right)]
+            if neg[1]:
+                return ast.BinOp(node.left, ast.Sub(), node.right.operand)
+            if neg[0]:
+                return ast.BinOp(node.right, ast.Sub(), node.left.operand)
+        return node
+
+
 def lambdify_into(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> Callable:
     """The expressions compiled to write into the rows of an array: ``fn(out, X, *X)``
     puts expression i at the rows ``X`` (shape ``(n, R)``; ``*X`` its rows) into
@@ -268,7 +283,6 @@ def lambdify_into(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]
     >>> fn(out, X, *X); out.tolist()
     [[2.0, 4.0], [6.0, -6.0]]
     """
-    import ast
     import inspect
 
     fn = lambdify(variables, exprs)
@@ -278,6 +292,8 @@ def lambdify_into(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]
     if not (isinstance(ret, ast.Return) and isinstance(ret.value, ast.List) and len(ret.value.elts) == len(exprs)):
         raise AssertionError("unexpected lambdify output")  # a SymPy change: fail loudly, not wrongly
     names = {f"_v{i}": i for i in range(len(variables))}
+    for stmt in fdef.body:  # SymPy prints y − x² as -x**2 + y: one negation fewer
+        _SubtractNegated().visit(stmt)
     ns = dict(fn.__globals__)
     ns.update({f"_np_{k}": u for k, u in _UFUNC_OF_OP.items()}, _np_negative=np.negative)
 
