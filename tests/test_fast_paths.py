@@ -32,3 +32,294 @@ def test_single_run_float_path_equals_the_array_engine(optimizer, case):
     assert (a.status, a.steps, a.diverged_at) == (b.status, b.steps, b.diverged_at)
     assert a.x == b.x  # the same bits, not just close
     assert a.grad_norm == b.grad_norm or (a.grad_norm != a.grad_norm and b.grad_norm != b.grad_norm)
+
+
+# --------------------------------------------------------------------------- the batch engine
+# descend(fast=True) writes gradients into rows, updates in place and tests for stops
+# cheaply (every step for large batches: "stepwise", else once per chunk); descend(fast=
+# False) is the plain engine: the generic gradient and update, every stop test over every
+# chunk. Both must give the same runs: statuses, step counts, diverged_at, and iterates
+# equal to the bit (at most 1 ulp is allowed below; none is expected).
+
+import math
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from gradlab.descent import runs as runs_module
+from gradlab.descent.optimizers import NAMES
+
+
+def ulps_apart(a, b) -> np.ndarray:
+    """How many floats lie between a and b (0: the same float; NaN with NaN counts as 0)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    ia, ib = a.view(np.int64), b.view(np.int64)
+    # map the sign-magnitude bit patterns onto a monotone integer line
+    ia = np.where(ia < 0, np.int64(-2**63) - ia, ia)
+    ib = np.where(ib < 0, np.int64(-2**63) - ib, ib)
+    with np.errstate(over="ignore"):
+        gap = np.abs(ia - ib)
+    return np.where(same, 0, np.where(np.isfinite(a) & np.isfinite(b), gap, 2**62))
+
+
+def assert_same_runs(fast, plain) -> None:
+    assert list(fast.status) == list(plain.status)
+    assert fast.steps.tolist() == plain.steps.tolist()
+    assert fast.diverged_at.tolist() == plain.diverged_at.tolist()
+    assert fast.modified.tolist() == plain.modified.tolist()
+    assert ulps_apart(fast.x, plain.x).max(initial=0) <= 1
+    assert ulps_apart(fast.grad_norm, plain.grad_norm).max(initial=0) <= 1
+    assert ulps_apart(fast.f, plain.f).max(initial=0) <= 1
+    assert ulps_apart(fast.watched, plain.watched).max(initial=0) <= 1
+    assert ulps_apart(fast.watched_grad_norm, plain.watched_grad_norm).max(initial=0) <= 1
+
+
+def both(obj, specs, steps, tol, **kw):
+    fast = descend(obj, specs, steps, tol, **kw)
+    plain = descend(obj, specs, steps, tol, fast=False, **kw)
+    assert_same_runs(fast, plain)
+    return fast, plain
+
+
+@pytest.fixture(params=["stepwise", "chunked"])
+def mode(request, monkeypatch):
+    """Both ways of the fast engine, on small batches: stepwise from the first run on,
+    or never."""
+    monkeypatch.setattr(runs_module, "STEPWISE_MIN", 1 if request.param == "stepwise" else 10**9)
+    return request.param
+
+
+def grid_specs(optimizers, lrs, starts):
+    return [RunSpec(o, lr, s) for o in optimizers for lr in lrs for s in starts]
+
+
+ELONGATED = Objective(parse("x**2 + 25*y**2"), scale=10.0)
+STARTS = [(-4.0, 2.0), (3.0, -1.0), (0.5, 0.0), (-7.0, -7.0)]  # mixed signs; y = 0 at once
+
+
+@pytest.mark.parametrize("optimizer", NAMES)
+def test_every_optimizer_stops_where_the_plain_engine_does(optimizer, mode):
+    # lr from slow to past the edge of stability (2/50 for gd): runs converge, run out of
+    # steps and diverge at steps that fall anywhere in a chunk
+    lrs = [0.001, 0.01, 0.03, 0.039, 0.041, 0.06, 0.3, 1.0, 1.7]
+    specs = grid_specs([optimizer], lrs, STARTS)
+    for steps in (1, 2, 7, 9, 33, 300):
+        fast, _ = both(ELONGATED, specs, steps, 1e-6, watch=steps // 2)
+    statuses = set(fast.status)
+    assert "max_steps" in statuses  # the batch has every kind of ending
+    if optimizer in ("gd", "momentum", "nesterov"):
+        assert {"converged", "diverged"} <= statuses
+
+
+def test_divergence_mid_chunk_is_found_at_its_step(mode):
+    # gd on x² with lr = 1.5: x_k = (−2)^k·x_0 leaves |x| ≤ 1e4 (scale 10) between
+    # 2^13 and 2^14: at step 14 from x_0 = 1, at step 13 from 1.5
+    obj = Objective(parse("x**2 + y**2"), scale=10.0)
+    fast, _ = both(obj, [RunSpec("gd", 1.5, (1.0, 0.0)), RunSpec("gd", 1.5, (1.5, 1.0)),
+                         RunSpec("gd", 0.1, (1.0, 1.0))], 100, 1e-9)
+    assert fast.diverged_at.tolist()[:2] == [14, 13]
+    assert fast.status[2] == "converged"
+
+
+def test_runs_near_the_tolerance_stop_at_the_same_step(mode):
+    # gd on x² + y²: ‖g_k‖ = ‖g_0‖·(1 − 2·lr)^k. Tolerances within an ulp or two of ‖g_12‖
+    # as computed decide between step 12 and 13, in both engines alike.
+    obj = Objective(parse("x**2 + y**2"), scale=10.0)
+    # (from (0, 5) the whole gradient is in y: |g_y| = ‖g‖, the cheap test's closest call)
+    starts = [(3.0, 4.0), (-3.0, 4.0), (0.0, 5.0)]
+    for start in starts:
+        # (a second, slow run makes it a batch: one run alone takes the float path)
+        spec = [RunSpec("gd", 0.05, start), RunSpec("gd", 1e-6, start)]
+        plain = descend(obj, spec, 12, 0.0, fast=False, trajectory=True)
+        point = plain[0].trajectory[12]
+        g12 = math.hypot(2 * point[0], 2 * point[1])
+        assert g12 == pytest.approx(10 * 0.9**12, rel=1e-12)
+        below, above = g12 * (1 - 1e-12), g12 * (1 + 1e-12)
+        for tol in (below, math.nextafter(g12, 0), g12, math.nextafter(g12, math.inf), above):
+            fast, _ = both(obj, spec, 40, tol)
+            assert fast.steps[0] in (12, 13)
+            if tol in (below, above):
+                assert fast.steps[0] == (12 if tol == above else 13)
+
+
+def test_nan_gradients_end_only_their_own_runs(mode):
+    # sqrt(x + y + z) is undefined at (−1, −1, −1): those runs diverge at step 0, the
+    # others go on (Newton's Hessian there is NaN too)
+    obj = Objective(parse("sqrt(x + y + z)"), scale=10.0)
+    specs = grid_specs(NAMES, [0.1], [(-1.0, -1.0, -1.0), (1.0, 1.0, 1.0), (2.0, 3.0, 4.0)])
+    fast, _ = both(obj, specs, 60, 1e-9)
+    for i, spec in enumerate(specs):
+        if spec.start == (-1.0, -1.0, -1.0):
+            assert (fast.status[i], fast.diverged_at[i]) == ("diverged", 0)
+        else:
+            assert fast.steps[i] > 0
+    newton = [i for i, s in enumerate(specs) if s.optimizer == "newton" and s.start != (-1.0, -1.0, -1.0)]
+    assert all(fast.status[i] != "diverged" or fast.diverged_at[i] > 0 for i in newton)
+
+
+def test_f_undefined_where_the_gradient_is_finite(mode):
+    # log(x) is NaN for x < 0 while its derivative 1/x is finite: f is tested at every
+    # step here (not provably finite on the box), so such a step is divergence
+    obj = Objective(parse("(x - 1)**2 + log(x) + y**2"), scale=10.0)
+    assert not obj.f_bounded
+    specs = grid_specs(["gd", "momentum", "adam"], [0.1, 0.6, 2.0], [(0.5, 0.5), (2.0, -1.0)])
+    fast, _ = both(obj, specs, 80, 1e-9)
+    assert "diverged" in set(fast.status)
+
+
+def test_newton_on_saddles_counts_the_same_modified_steps(mode):
+    # Himmelblau's function has saddles and a maximum: Hessians that are not positive
+    # definite take the eigenvalue path in both engines, and the counts agree
+    obj = Objective(parse("(x**2 + y - 11)**2 + (x + y**2 - 7)**2"), scale=10.0)
+    starts = [(a, b) for a in (-0.3, 0.1, 3.5) for b in (-0.9, 0.2, 2.5)]
+    fast, _ = both(obj, grid_specs(["newton"], [1.0, 0.3], starts), 40, 1e-10)
+    assert fast.modified.max() > 0
+
+
+def test_trajectories_equal_step_by_step():
+    obj = Objective(parse("(1 - x)**2 + 100*(y - x**2)**2"), scale=10.0)
+    specs = grid_specs(NAMES, [0.0005, 0.002], [(-1.2, 1.0), (0.5, -0.5)])
+    fast, plain = both(obj, specs, 150, 1e-6, trajectory=True)
+    for a, b in zip(fast, plain):
+        assert ulps_apart(a.trajectory, b.trajectory).max() <= 1
+        assert len(a.trajectory) == a.steps + 1
+
+
+def test_a_batch_large_enough_to_go_stepwise_on_its_own():
+    # 2,400 runs of 2 coordinates: past STEPWISE_MIN without help
+    assert 2 * 2400 >= runs_module.STEPWISE_MIN
+    lrs = np.geomspace(1e-4, 0.05, 600).tolist()
+    specs = grid_specs(["gd", "adam"], lrs, [(-4.0, 2.0), (1.0, -3.0)])
+    fast, _ = both(ELONGATED, specs, 400, 1e-3)
+    assert {"converged", "diverged", "max_steps"} <= set(fast.status)
+
+
+@settings(max_examples=25)
+@given(optimizer=st.sampled_from(NAMES),
+       lrs=st.lists(st.floats(1e-4, 2.0), min_size=1, max_size=6),
+       starts=st.lists(st.tuples(st.floats(-3, 3), st.floats(-3, 3)), min_size=1, max_size=4),
+       steps=st.integers(0, 70), tol=st.sampled_from([0.0, 1e-12, 1e-6, 1e-2, 1.0]),
+       stepwise=st.booleans())
+def test_random_batches_agree(optimizer, lrs, starts, steps, tol, stepwise):
+    obj = Objective(parse("(1 - x)**2 + 100*(y - x**2)**2 + sin(3*x)"), scale=10.0)
+    old = runs_module.STEPWISE_MIN
+    runs_module.STEPWISE_MIN = 1 if stepwise else 10**9
+    try:
+        both(obj, grid_specs([optimizer], lrs, starts), steps, tol, watch=steps // 3)
+    finally:
+        runs_module.STEPWISE_MIN = old
+
+
+# --------------------------------------------------------------------------- the pieces
+from gradlab.calculus import numeric  # noqa: E402
+
+# Expressions built from + − × ÷, powers, numbers and three variables (what the grouped
+# fast code handles), and functions (what it leaves to one call per component).
+_leaf = st.sampled_from(["x", "y", "z", "2", "3", "0.5", "7"])
+
+
+def _expr(depth: int = 3):
+    if depth == 0:
+        return _leaf
+    sub = _expr(depth - 1)
+    return st.one_of(
+        _leaf,
+        st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(sub, st.sampled_from(["2", "3"])).map(lambda t: f"({t[0]})**{t[1]}"),
+        st.tuples(st.sampled_from(["sin", "exp", "sigmoid", "sqrt"]), sub).map(lambda t: f"{t[0]}({t[1]})"),
+    )
+
+
+@given(texts=st.lists(_expr(), min_size=1, max_size=5))
+def test_lambdify_into_writes_the_bits_lambdify_returns(texts):
+    from gradlab.calculus.parsing import symbol
+
+    from hypothesis import assume
+
+    from gradlab.errors import GradlabError
+
+    variables = [symbol("x"), symbol("y"), symbol("z")]
+    try:
+        exprs = [parse(t).expr for t in texts]
+    except GradlabError:  # x/(x − x): refused by the parser, not our business here
+        assume(False)
+    X = np.random.default_rng(len(texts)).uniform(-3, 3, (3, 17))
+    expected = np.empty((len(exprs), 17))
+    with np.errstate(all="ignore"):
+        for i, v in enumerate(numeric.lambdify(variables, exprs)(*X)):
+            expected[i] = v
+        out = np.full((len(exprs), 17), 12345.0)
+        numeric.lambdify_into(variables, exprs)(out, X, *X)
+    assert ulps_apart(out, expected).max() == 0
+
+
+def test_lambdify_into_makes_one_call_for_a_quadratics_gradient():
+    p = parse(" + ".join(f"{i}*x{i}**2/2" for i in range(1, 41)))
+    fn = numeric.lambdify_into(p.variables, numeric.gradient(p.expr, p.variables))
+    assert fn.source.count("out=") + fn.source.count("[...]") == 2  # 2·x2 … 40·x40 at once, and x1
+    X = np.random.default_rng(0).normal(size=(40, 5))
+    out = np.empty_like(X)
+    fn(out, X, *X)
+    assert np.array_equal(out, np.arange(1.0, 41.0)[:, None] * X)  # ∂/∂x_i (i·x_i²/2) = i·x_i
+
+
+@given(coeffs=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=4), degree=st.integers(0, 12),
+       bound=st.sampled_from([1.0, 10.0, 1e3, 1e8, 1e30]))
+def test_finite_on_box_never_claims_what_overflows(coeffs, degree, bound):
+    x, y = parse("x + y").variables
+    expr = sum(c * x**degree * y**k for k, c in enumerate(coeffs))
+    claim = numeric.finite_on_box(expr, (x, y), bound)
+    corners = np.array([[bound, -bound, bound, -bound], [bound, bound, -bound, -bound]])
+    with np.errstate(all="ignore"):
+        values = numeric.Compiled([expr], (x, y))(corners)
+    if claim:
+        assert np.isfinite(values).all()
+    # a degree that overflows at the corners is never claimed: |x|^d·|y|^k > 1e308
+    if math.log10(bound) * (degree + len(coeffs) - 1) > 310 and any(c != 0 for c in coeffs[-1:]):
+        assert not claim
+
+
+def test_finite_on_box_knows_its_limits():
+    xy = parse("x + y").variables
+    assert numeric.finite_on_box(parse("sin(x)**2 + exp(y/100)").expr, xy, 1e3)  # e^10
+    assert not numeric.finite_on_box(parse("exp(x) + y").expr, xy, 1e3)  # e^1000 overflows
+    assert not numeric.finite_on_box(parse("log(x) + y").expr, xy, 1e3)  # undefined for x ≤ 0
+    assert not numeric.finite_on_box(parse("1/x + y").expr, xy, 1e3)  # a pole
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "nesterov", "adagrad", "rmsprop"])
+def test_skipped_box_tests_still_catch_the_exact_step_of_escape(optimizer, monkeypatch):
+    # f = −x − y/2 has |∇f| ≤ 1 everywhere, so the stepwise engine may skip box tests
+    # while the runs are far from |x| = 1000 (scale 1); x then walks out at a steady pace,
+    # and the step where it crosses must be the one a plain float loop finds.
+    monkeypatch.setattr(runs_module, "STEPWISE_MIN", 1)
+    obj = Objective(parse("-x - y/2"))
+    assert obj.bound == 1000.0 and obj.grad_bound == 1.0
+
+    def escape(lr, start):  # gradlab's update rules on Python floats, with g = (−1, −0.5)
+        x, k, s = list(start), 0, [0.0, 0.0]
+        while all(abs(v) <= 1000.0 for v in x) and k < 3000:
+            for i, g in enumerate((-1.0, -0.5)):
+                if optimizer == "gd":
+                    x[i] = x[i] + -lr * g
+                elif optimizer in ("momentum", "nesterov"):
+                    s[i] = 0.9 * s[i] + g
+                    x[i] = x[i] + -lr * (s[i] if optimizer == "momentum" else 0.9 * s[i] + g)
+                elif optimizer == "adagrad":
+                    s[i] = s[i] + g * g
+                    x[i] = x[i] + -lr * g / (math.sqrt(s[i]) + 1e-8)
+                else:
+                    s[i] = 0.9 * s[i] + (1 - 0.9) * g * g
+                    x[i] = x[i] + -lr * g / (math.sqrt(s[i]) + 1e-8)
+            k += 1
+        return k if k < 3000 else None
+
+    escaped = 0
+    for lr in (10.0, 3.0, 0.7, 0.05):  # one batch per lr: the bound on a step is then tight
+        specs = grid_specs([optimizer], [lr], [(0.0, 0.0), (-500.0, 0.0)])
+        fast, _ = both(obj, specs, 3000, 1e-9)
+        expected = [escape(s.lr, s.start) for s in specs]
+        assert [None if d < 0 else int(d) for d in fast.diverged_at] == expected
+        escaped += sum(e is not None for e in expected)
+    assert escaped >= 2

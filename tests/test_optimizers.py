@@ -104,3 +104,55 @@ def test_newton_on_indefinite_hessian_steps_downhill():
 def test_unknown_optimizer():
     with pytest.raises(ValueError):
         make("sgdx", np.array([0.1]))
+
+
+# --------------------------------------------------------------------------- the fast lanes
+from hypothesis import given, strategies as st  # noqa: E402
+
+from gradlab.descent.optimizers import NAMES, surely_positive_definite  # noqa: E402
+
+
+@given(name=st.sampled_from([n for n in NAMES if n != "newton"]),
+       lrs=st.lists(st.floats(1e-6, 3.0), min_size=1, max_size=5), seed=st.integers(0, 2**16),
+       steps=st.integers(1, 12))
+def test_step_into_gives_the_bits_of_update(name, lrs, seed, steps):
+    # step_into writes x + step in place; update returns step: the same floats, every step
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-3, 3, (2, len(lrs)))
+    a, b = make(name, np.array(lrs)), make(name, np.array(lrs))
+    sa, sb = a.init(x), b.init(x.copy())
+    xa, xb = x.copy(), x.copy()
+    for _ in range(steps):
+        ga, gb = np.sin(3 * xa) + xa**3, np.sin(3 * xb) + xb**3
+        step, sa = a.update(ga, sa, xa)
+        xa = xa + step
+        out = np.empty_like(xb)
+        sb = b.step_into(gb, sb, xb, out)
+        xb = out
+        assert np.array_equal(xa, xb, equal_nan=True)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), shift=st.floats(-3, 12))
+def test_surely_positive_definite_is_never_wrong(seed, n, shift):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, n))
+    H = (A + A.T) / 2 + shift * np.eye(n)
+    if surely_positive_definite(H):
+        assert np.linalg.eigvalsh(H).min() > 0
+    # and a clearly dominant diagonal is always recognised (Gershgorin)
+    D = H + (np.abs(H).sum() + 1) * np.eye(n)
+    assert surely_positive_definite(D)
+
+
+def test_fast_newton_takes_the_plain_newtons_steps():
+    # H = diag(2, 6) (dominant, no eigvalsh) and diag(2, −6) (a saddle: |λ| instead)
+    for H in (np.diag([2.0, 6.0]), np.diag([2.0, -6.0])):
+        hess = lambda X, H=H: H[:, :, None] * np.ones(X.shape[1])
+        x = np.array([[1.0, -2.0], [1.0, 0.5]])
+        g = H @ x
+        fast, plain = make("newton", np.array([1.0, 0.5]), hess), make("newton", np.array([1.0, 0.5]), hess, False)
+        (sf, (_, ff)), (sp, (_, fp)) = fast.update(g, fast.init(x), x), plain.update(g, plain.init(x), x)
+        assert np.array_equal(sf, sp) and np.array_equal(ff, fp)
+        # a full step to the stationary point (0, 0) for lr = 1 where H is positive definite
+        if H[1, 1] > 0:
+            assert (x + sf)[:, 0].tolist() == [0.0, 0.0]

@@ -12,6 +12,7 @@ array([[26.,  4.]])
 
 from __future__ import annotations
 
+import ast
 import math
 from typing import Callable, Sequence
 
@@ -210,3 +211,227 @@ def complex_step(f: Callable[[np.ndarray], complex], x: np.ndarray, h: float = 1
     """Im f(x + i h eᵢ) / h: no subtraction, so accurate to machine precision."""
     x = np.asarray(x, dtype=complex)
     return np.array([np.imag(f(x + 1j * h * e)) / h for e in np.eye(len(x))])
+
+
+# --------------------------------------------------------------------------- writing into rows
+_UFUNC_OF_OP = {"Add": np.add, "Sub": np.subtract, "Mult": np.multiply, "Div": np.true_divide}
+
+
+def _template(node, variables: dict[str, int]):
+    """A key for ``node``'s shape with its variables and plain numbers left out, and the
+    leaves (("x", index) or ("k", number)) in order; None when the node is more than
+    + − × ÷, unary minus, numbers and variables, or powers by a literal number.
+
+    Components with the same key are the same operations on other rows, so one ufunc
+    call over the stacked rows gives the same bits as one call per row (no libm function
+    is involved, whose vectorised loops may differ from its per-element ones).
+    """
+    leaves: list[tuple[str, float | int]] = []
+
+    def walk(n):
+        if isinstance(n, ast.Name) and n.id in variables:
+            leaves.append(("x", variables[n.id]))
+            return "X"
+        if isinstance(n, ast.Constant) and type(n.value) in (int, float) and abs(n.value) < 2**53:
+            leaves.append(("k", n.value))
+            return "K"
+        if isinstance(n, ast.BinOp) and type(n.op).__name__ in _UFUNC_OF_OP:
+            left, right = walk(n.left), walk(n.right)
+            return None if left is None or right is None else f"({left}{type(n.op).__name__}{right})"
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) and isinstance(n.right, ast.Constant) \
+                and type(n.right.value) is int:
+            base = walk(n.left)  # the exponent stays literal: x**2 is numpy's square
+            return None if base is None else f"({base}**{n.right.value})"
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            inner = walk(n.operand)
+            return None if inner is None else f"(-{inner})"
+        return None
+
+    key = walk(node)
+    return (key, leaves) if key is not None else None
+
+
+class _SubtractNegated(ast.NodeTransformer):
+    """``(-a) + b`` → ``b - a`` and ``a + (-b)`` → ``a - b``: IEEE 754 defines x − y as
+    x + (−y), and addition commutes exactly, so the bits (signed zeros and NaN included)
+    are the same, with one operation fewer."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Add):
+            neg = [isinstance(s, ast.UnaryOp) and isinstance(s.op, ast.USub) for s in (node.left, node.right)]
+            if neg[1]:
+                return ast.BinOp(node.left, ast.Sub(), node.right.operand)
+            if neg[0]:
+                return ast.BinOp(node.right, ast.Sub(), node.left.operand)
+        return node
+
+
+def lambdify_into(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> Callable:
+    """The expressions compiled to write into the rows of an array: ``fn(out, X, *X)``
+    puts expression i at the rows ``X`` (shape ``(n, R)``; ``*X`` its rows) into
+    ``out[i]`` (shape ``(m, R)``), with the same operations, in the same order, as
+    :func:`lambdify` (the same bits), but the last operation of each expression writes
+    straight into its row (``out=``), and expressions that are the same operations on
+    other variables and numbers (``2*x1``, ``3*x2``, …: a quadratic's gradient) are one
+    call over their stacked rows.
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> p = parse("x**2 + 3*y**2")
+    >>> fn = lambdify_into(p.variables, gradient(p.expr, p.variables))
+    >>> X, out = np.array([[1.0, 2.0], [1.0, -1.0]]), np.empty((2, 2))
+    >>> fn(out, X, *X); out.tolist()
+    [[2.0, 4.0], [6.0, -6.0]]
+    """
+    import inspect
+
+    fn = lambdify(variables, exprs)
+    tree = ast.parse(inspect.getsource(fn))
+    fdef = tree.body[0]
+    ret = fdef.body[-1]
+    if not (isinstance(ret, ast.Return) and isinstance(ret.value, ast.List) and len(ret.value.elts) == len(exprs)):
+        raise AssertionError("unexpected lambdify output")  # a SymPy change: fail loudly, not wrongly
+    names = {f"_v{i}": i for i in range(len(variables))}
+    for stmt in fdef.body:  # SymPy prints y − x² as -x**2 + y: one negation fewer
+        _SubtractNegated().visit(stmt)
+    ns = dict(fn.__globals__)
+    ns.update({f"_np_{k}": u for k, u in _UFUNC_OF_OP.items()}, _np_negative=np.negative)
+
+    def rows(idx: list[int], tag: str) -> ast.expr:
+        """``name[a:b]`` for consecutive indices (a view), else ``name[_I…]`` (a copy)."""
+        if idx == list(range(idx[0], idx[-1] + 1)):
+            return ast.parse(f"{tag}[{idx[0]}:{idx[-1] + 1}]", mode="eval").body
+        key = f"_np_I{len(ns)}"
+        ns[key] = np.array(idx)
+        return ast.parse(f"{tag}[{key}]", mode="eval").body
+
+    def write(expr: ast.expr, target: ast.expr) -> ast.stmt:
+        """``target[...] = expr`` with the last operation of expr writing into target."""
+        import copy
+
+        if isinstance(expr, ast.BinOp) and type(expr.op).__name__ in _UFUNC_OF_OP and not (
+                isinstance(expr.left, ast.Constant) and isinstance(expr.right, ast.Constant)):
+            call = ast.Call(ast.Name(f"_np_{type(expr.op).__name__}", ast.Load()), [expr.left, expr.right],
+                            [ast.keyword("out", copy.deepcopy(target))])
+            return ast.Expr(call)
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub) and not isinstance(expr.operand, ast.Constant):
+            return ast.Expr(ast.Call(ast.Name("_np_negative", ast.Load()), [expr.operand],
+                                     [ast.keyword("out", copy.deepcopy(target))]))
+        sub = ast.Subscript(copy.deepcopy(target), ast.Constant(Ellipsis), ast.Store())
+        return ast.Assign([sub], expr)
+
+    groups: dict[str, list[tuple[int, list]]] = {}
+    alone: list[int] = []
+    for i, e in enumerate(ret.value.elts):
+        t = _template(e, names)
+        if t is None or not any(kind == "x" for kind, _ in t[1]):
+            alone.append(i)
+        else:
+            groups.setdefault(t[0], []).append((i, t[1]))
+    body = list(fdef.body[:-1])
+    for key, members in groups.items():
+        if len(members) == 1:
+            alone.append(members[0][0])
+            continue
+        # one operand per leaf: the members' variables as rows of X, their numbers as a column
+        operands = []
+        for p in range(len(members[0][1])):
+            kind = members[0][1][p][0]
+            if kind == "x":
+                operands.append(rows([m[1][p][1] for m in members], "_np_X"))
+            else:
+                col = f"_np_K{len(ns)}"
+                ns[col] = np.array([float(m[1][p][1]) for m in members])[:, None]
+                operands.append(ast.Name(col, ast.Load()))
+        it = iter(operands)
+
+        class Fill(ast.NodeTransformer):
+            def visit_Name(self, n):
+                return next(it) if n.id in names else n
+
+            def visit_Constant(self, n):
+                return next(it) if type(n.value) in (int, float) and abs(n.value) < 2**53 else n
+
+            def visit_BinOp(self, n):  # left to right, as _template walked; the exponent stays
+                n.left = self.visit(n.left)
+                if not isinstance(n.op, ast.Pow):
+                    n.right = self.visit(n.right)
+                return n
+
+        stacked = Fill().visit(ret.value.elts[members[0][0]])
+        idx = [m[0] for m in members]
+        if idx == list(range(idx[0], idx[-1] + 1)):
+            body.append(write(stacked, rows(idx, "_np_out")))
+        else:  # out[[i, j, …]] = …: a fancy index assigns into out itself (read, it copies)
+            target = rows(idx, "_np_out")
+            target.ctx = ast.Store()
+            body.append(ast.Assign([target], stacked))
+    for i in sorted(alone):
+        body.append(write(ret.value.elts[i], ast.parse(f"_np_out[{i}]", mode="eval").body))
+    fdef.body = body
+    fdef.name = "_into"
+    fdef.args.args = [ast.arg("_np_out"), ast.arg("_np_X"), *fdef.args.args]
+    ast.fix_missing_locations(tree)
+    exec(compile(tree, "<gradlab lambdify_into>", "exec"), ns)  # noqa: S102  (SymPy's printed code)
+    ns["_into"].source = ast.unparse(tree)  # for reading and debugging
+    return ns["_into"]
+
+
+def finite_on_box(expr: sympy.Expr, variables: Sequence[sympy.Symbol], bound: float) -> bool:
+    """Whether ``expr`` is finite, as computed in float64, wherever every variable is
+    finite with |x| ≤ ``bound`` (see :func:`magnitude_bound`; False: "not known").
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> p = parse("(1 - x)**2 + 100*(y - x**2)**2")
+    >>> finite_on_box(p.expr, p.variables, 1e3), finite_on_box(parse("log(x)").expr, [], 1e3)
+    (True, False)
+    """
+    return magnitude_bound(expr, variables, bound) < math.inf
+
+
+def magnitude_bound(expr: sympy.Expr, variables: Sequence[sympy.Symbol], bound: float) -> float:
+    """An upper bound of |expr| wherever every variable is finite with |x| ≤ ``bound``,
+    finite only when the bounds of every intermediate value (sums, products, integer
+    powers, sin, cos, exp, Abs of such) stay below 1e300, so that float64 evaluation
+    cannot overflow either; inf means "not known", not "infinite somewhere".
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> p = parse("x**2 + 25*y**2")
+    >>> magnitude_bound(p.expr, p.variables, 10.0), magnitude_bound(parse("1/x").expr, [], 10.0)
+    (2600.0, inf)
+    """
+    names = set(variables)
+    limit = 1e300
+    inf = (math.inf, math.inf)
+
+    def size(e) -> tuple[float, float]:
+        """(a bound of |e|, a bound of |e| and of every intermediate value), or inf."""
+        if e.is_Number or isinstance(e, sympy.NumberSymbol):
+            v = abs(float(e))
+            return (v, v) if math.isfinite(v) else inf
+        if e.is_Symbol:
+            return (bound, bound) if e in names else inf
+        if e.is_Add or e.is_Mul:
+            parts = [size(a) for a in e.args]
+            v = math.fsum(p[0] for p in parts) if e.is_Add else math.prod(p[0] for p in parts)
+            # a partial sum is at most the whole; a partial product at most Π max(1, |factor|)
+            inner = v if e.is_Add else math.prod(max(1.0, p[0]) for p in parts)
+            m = max(inner, *(p[1] for p in parts))
+            return (v, m) if m < limit else inf
+        if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
+            b, mb = size(e.base)
+            k = int(e.exp)
+            if not mb < limit or (b > 1 and k * math.log10(b) >= 300):
+                return inf
+            return (b**k, max(mb, max(1.0, b) ** k))
+        if isinstance(e, (sympy.sin, sympy.cos)):
+            return (1.0, max(1.0, size(e.args[0])[1]))
+        if isinstance(e, sympy.Abs):
+            return size(e.args[0])
+        if isinstance(e, sympy.exp):
+            a, ma = size(e.args[0])
+            return (math.exp(a), max(ma, math.exp(a))) if a < 690 else inf
+        return inf
+
+    v, m = size(sympy.sympify(expr))
+    return v if m < limit else math.inf

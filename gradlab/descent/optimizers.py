@@ -15,6 +15,7 @@ batch can drop finished runs by slicing every state array along its last axis.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -40,6 +41,10 @@ class Optimizer(NamedTuple):
     #: Optional ``step_into(grad, state, x, out) -> state``: writes x + step into ``out``
     #: without temporaries (the engine's fast lane; the same numbers as ``update``).
     step_into: Callable | None = None
+    #: Optional ``max_move(lr, G) -> float``: a bound of |step| in each coordinate while
+    #: every gradient so far had |g_i| ≤ G and the learning rate is at most lr (the
+    #: engine then knows how many steps a run needs to leave a box, and skips tests).
+    max_move: Callable[[float, float], float] | None = None
 
 
 def _lr_and_buffer(lr: np.ndarray) -> Callable[[np.ndarray], State]:
@@ -49,6 +54,32 @@ def _lr_and_buffer(lr: np.ndarray) -> Callable[[np.ndarray], State]:
         return (np.array(lr, dtype=float), np.zeros_like(x))
 
     return init
+
+
+class _Scratch:
+    """Work arrays for ``step_into``, one per shape and slot, made once and reused."""
+
+    def __init__(self):
+        self._arrays: dict = {}
+
+    def __call__(self, like: np.ndarray, slot: int = 0) -> np.ndarray:
+        key = (like.shape, slot)
+        a = self._arrays.get(key)
+        if a is None:
+            if len(self._arrays) > 8:  # the batch shrank several times: keep only what is used
+                self._arrays.clear()
+            a = self._arrays[key] = np.empty(like.shape)
+        return a
+
+
+def _scaled_step(na, g, acc, eps, t, x, out) -> None:
+    """out = x + (−lr)·g/(√acc + ε), in the order of ``-a * g / (np.sqrt(acc) + eps)``
+    (``t`` is scratch; it may be ``acc`` itself, and ``g`` may be ``out``)."""
+    np.sqrt(acc, out=t)
+    np.add(t, eps, out=t)
+    np.multiply(na, g, out=out)
+    np.true_divide(out, t, out=out)
+    np.add(x, out, out=out)
 
 
 def gd(lr: np.ndarray) -> Optimizer:
@@ -67,59 +98,109 @@ def gd(lr: np.ndarray) -> Optimizer:
         np.add(x, out, out=out)
         return state
 
-    return Optimizer("gd", {}, init, update, step_into=step_into)
+    return Optimizer("gd", {}, init, update, step_into=step_into, max_move=lambda lr, G: lr * G)
 
 
 def momentum(lr: np.ndarray, beta: float) -> Optimizer:
     """Heavy-ball momentum: v ← βv + g, step = −lr·v (x_{k+1} = x_k − lr·g_k + β(x_k − x_{k−1}))."""
 
     init = _lr_and_buffer(lr)
+    scratch = _Scratch()
 
     def update(g, state, x):
         a, v = state
         v = beta * v + g
         return -a * v, (a, v)
 
-    return Optimizer("momentum", {"momentum": beta}, init, update)
+    def step_into(g, state, x, out):
+        a, v = state
+        na = np.negative(a, out=scratch(a))
+        np.multiply(beta, v, out=v)
+        np.add(v, g, out=v)
+        np.multiply(na, v, out=out)
+        np.add(x, out, out=out)
+        return state
+
+    # |v| ≤ G·(1 + β + β² + …) = G/(1 − β), from v = 0
+    return Optimizer("momentum", {"momentum": beta}, init, update, step_into=step_into,
+                     max_move=(lambda lr, G: lr * G / (1 - beta)) if 0 <= beta < 1 else None)
 
 
 def nesterov(lr: np.ndarray, beta: float) -> Optimizer:
     """Nesterov momentum (Sutskever's form): v ← βv + g, step = −lr·(βv + g)."""
 
     init = _lr_and_buffer(lr)
+    scratch = _Scratch()
 
     def update(g, state, x):
         a, v = state
         v = beta * v + g
         return -a * (beta * v + g), (a, v)
 
-    return Optimizer("nesterov", {"momentum": beta}, init, update)
+    def step_into(g, state, x, out):
+        a, v = state
+        na = np.negative(a, out=scratch(a))
+        np.multiply(beta, v, out=v)
+        np.add(v, g, out=v)
+        np.multiply(beta, v, out=out)
+        np.add(out, g, out=out)
+        np.multiply(na, out, out=out)
+        np.add(x, out, out=out)
+        return state
+
+    # |βv + g| ≤ βG/(1 − β) + G = G/(1 − β)
+    return Optimizer("nesterov", {"momentum": beta}, init, update, step_into=step_into,
+                     max_move=(lambda lr, G: lr * G / (1 - beta)) if 0 <= beta < 1 else None)
 
 
 def adagrad(lr: np.ndarray, eps: float) -> Optimizer:
     """AdaGrad: G ← G + g², step = −lr·g/(√G + ε)."""
 
     init = _lr_and_buffer(lr)
+    scratch = _Scratch()
 
     def update(g, state, x):
         a, acc = state
         acc = acc + g * g
         return -a * g / (np.sqrt(acc) + eps), (a, acc)
 
-    return Optimizer("adagrad", {"eps": eps}, init, update)
+    def step_into(g, state, x, out):
+        a, acc = state
+        na, t = np.negative(a, out=scratch(a)), scratch(g, 1)
+        np.multiply(g, g, out=t)
+        np.add(acc, t, out=acc)
+        _scaled_step(na, g, acc, eps, t, x, out)
+        return state
+
+    # G_acc ≥ g², so |g|/(√G_acc + ε) ≤ 1
+    return Optimizer("adagrad", {"eps": eps}, init, update, step_into=step_into,
+                     max_move=(lambda lr, G: lr) if eps >= 0 else None)
 
 
 def rmsprop(lr: np.ndarray, decay: float, eps: float) -> Optimizer:
     """RMSProp: E ← ρE + (1 − ρ)g², step = −lr·g/(√E + ε)."""
 
     init = _lr_and_buffer(lr)
+    scratch = _Scratch()
 
     def update(g, state, x):
         a, e = state
         e = decay * e + (1 - decay) * g * g
         return -a * g / (np.sqrt(e) + eps), (a, e)
 
-    return Optimizer("rmsprop", {"beta2": decay, "eps": eps}, init, update)
+    def step_into(g, state, x, out):
+        a, e = state
+        na, t = np.negative(a, out=scratch(a)), scratch(g, 1)
+        np.multiply(1 - decay, g, out=t)
+        np.multiply(t, g, out=t)
+        np.multiply(decay, e, out=e)
+        np.add(e, t, out=e)
+        _scaled_step(na, g, e, eps, t, x, out)
+        return state
+
+    # E ≥ (1 − ρ)g², so |g|/(√E + ε) ≤ 1/√(1 − ρ)
+    return Optimizer("rmsprop", {"beta2": decay, "eps": eps}, init, update, step_into=step_into,
+                     max_move=(lambda lr, G: lr / math.sqrt(1 - decay)) if 0 <= decay < 1 and eps >= 0 else None)
 
 
 def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:
@@ -138,10 +219,69 @@ def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:
         v_hat = v / (1 - beta2**t)
         return -a * m_hat / (np.sqrt(v_hat) + eps), (a, m, v, t)
 
-    return Optimizer("adam", {"beta1": beta1, "beta2": beta2, "eps": eps}, init, update)
+    scratch = _Scratch()
+
+    def step_into(g, state, x, out):
+        a, m, v, t = state
+        t += 1
+        na, tmp = np.negative(a, out=scratch(a)), scratch(g, 1)
+        np.multiply(beta1, m, out=m)
+        np.multiply(1 - beta1, g, out=tmp)
+        np.add(m, tmp, out=m)
+        np.multiply(beta2, v, out=v)
+        np.multiply(1 - beta2, g, out=tmp)
+        np.multiply(tmp, g, out=tmp)
+        np.add(v, tmp, out=v)
+        np.true_divide(v, 1 - beta2**t, out=tmp)  # v̂
+        np.true_divide(m, 1 - beta1**t, out=out)  # m̂
+        _scaled_step(na, out, tmp, eps, tmp, x, out)
+        return (a, m, v, t)
+
+    return Optimizer("adam", {"beta1": beta1, "beta2": beta2, "eps": eps}, init, update, step_into=step_into)
 
 
-def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optimizer:
+def surely_positive_definite(H: np.ndarray) -> np.ndarray:
+    """For symmetric ``H`` (``(..., n, n)``, finite): True where Gershgorin's discs,
+    with a margin of 1e-8·n·max|H| for rounding, lie right of zero, so that every
+    eigenvalue, and every eigenvalue ``eigvalsh`` computes, is positive. False means
+    "not sure": ``eigvalsh`` then decides.
+
+    >>> surely_positive_definite(np.array([[[4.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]]])).tolist()
+    [True, False]
+    """
+    A = np.abs(H)
+    d = np.diagonal(H, axis1=-2, axis2=-1)
+    radius = A.sum(axis=-1) - np.abs(d)
+    margin = 1e-8 * H.shape[-1] * A.max(axis=(-2, -1))
+    return (d - radius > margin[..., None]).all(axis=-1)
+
+
+try:  # the kernel behind np.linalg.solve for one right-hand side (the same bits): for a
+    # 10×10 system its Python wrapper costs more than the solve
+    from numpy.linalg import _umath_linalg
+
+    _solve1 = _umath_linalg.solve1
+except (ImportError, AttributeError):  # another numpy: the public function
+    _solve1 = None
+
+
+def _solve_regular(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(H, g)`` for float64 ``H`` known to be regular (no singular case
+    to report) and one right-hand side ``g``."""
+    return np.linalg.solve(H, g) if _solve1 is None else _solve1(H, g, signature="dd->d")
+
+
+def _dominant(h: list[float], n: int) -> bool:
+    """:func:`surely_positive_definite` for one finite matrix given as a flat list
+    (d − (Σ|row| − |d|) > margin, written 2d − Σ|row|: equal for d > 0, and ≤ 0 < margin
+    wherever d ≤ 0 fails the test anyway; the margin covers both roundings)."""
+    a = list(map(abs, h))
+    margin = 1e-8 * n * max(a)
+    return all(2 * h[i * (n + 1)] - sum(a[i * n:i * n + n]) > margin for i in range(n))
+
+
+def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], fast: bool = True,
+           hessian_scalar: Callable | None = None) -> Optimizer:
     """Newton's method with the exact Hessian: step = −lr·H⁻¹g.
 
     Where H is positive definite (every eigenvalue > 0) the step uses H itself. Elsewhere
@@ -150,7 +290,10 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
     them. Where H has a non-finite entry (f undefined nearby) the step is NaN, so that run
     diverges and the others go on. The state's second entry flags, per run, whether this
     step met a Hessian that is not positive definite; the engine counts the flags of the
-    steps it keeps.
+    steps it keeps. ``fast``: a Hessian that is diagonally dominant by a safe margin
+    (:func:`surely_positive_definite`) skips ``eigvalsh``, whose answer it cannot change;
+    ``hessian_scalar(*x)``, the Hessian's entries as a flat list of floats at one point
+    (raising where math does), spares a single run's step the numpy calls on small arrays.
 
     >>> opt = newton(np.array([1.0]), lambda X: np.array([[[2.0], [0.0]], [[0.0], [-2.0]]]))
     >>> x = np.array([[1.0], [1.0]])
@@ -165,6 +308,13 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
     def update(g, state, x):
         a = state[0]
         if g.shape[1] == 1:
+            if fast and hessian_scalar is not None:
+                try:
+                    h = hessian_scalar(*x[:, 0].tolist())
+                except (ValueError, OverflowError, ZeroDivisionError, TypeError):
+                    h = None
+                if h is not None:
+                    return _one(g, a, None, h)
             return _one(g, a, hessian(x)[:, :, 0])
         H = np.moveaxis(hessian(x), -1, 0)  # (R, n, n)
         d = np.full(g.shape[::-1], np.nan)  # (R, n)
@@ -173,7 +323,9 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
         if finite.any():
             Hf, gf = H[finite], g.T[finite][:, :, None]  # (r, n, n), (r, n, 1)
             # eigvalsh decides; only the Hessians that need it pay for eigenvectors.
-            pd = np.linalg.eigvalsh(Hf).min(axis=1) > 0
+            pd = surely_positive_definite(Hf) if fast else np.zeros(Hf.shape[0], dtype=bool)
+            if not pd.all():
+                pd[~pd] = np.linalg.eigvalsh(Hf[~pd]).min(axis=1) > 0
             df = np.empty(gf.shape[:2])
             if pd.any():
                 df[pd] = np.linalg.solve(Hf[pd], gf[pd])[:, :, 0]
@@ -187,12 +339,21 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
             modified[np.flatnonzero(finite)[~pd]] = True
         return -a * d.T, (a, modified)
 
-    def _one(g, a, H):
-        """The same step for a single run, without the batch's bookkeeping."""
+    def _one(g, a, H, h=None):
+        """The same step for a single run, without the batch's bookkeeping (``h``: the
+        Hessian as a flat list, when H is not made yet)."""
         gv = g[:, 0]
+        n = g.shape[0]
+        if h is not None:
+            H = np.array(h, dtype=float).reshape(n, n)
+        if fast:  # the common case on Python floats: numpy's calls on a 10×10 matrix cost more
+            h = H.ravel().tolist() if h is None else h
+            # (a finite sum has finite terms; one that overflows goes the long way)
+            if math.isfinite(sum(h)) and math.isfinite(sum(gv.tolist())) and _dominant(h, n):
+                return -a * _solve_regular(H, gv)[:, None], (a, np.zeros(1, dtype=bool))
         if not (np.isfinite(H).all() and np.isfinite(gv).all()):
             return np.full_like(g, np.nan), (a, np.zeros(1, dtype=bool))
-        if np.linalg.eigvalsh(H).min() > 0:
+        if (fast and surely_positive_definite(H)) or np.linalg.eigvalsh(H).min() > 0:
             return -a * np.linalg.solve(H, gv)[:, None], (a, np.zeros(1, dtype=bool))
         w, V = np.linalg.eigh(H)
         w = np.maximum(np.abs(w), 1e-8 * np.abs(w).max())
@@ -201,8 +362,10 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray]) -> Optim
     return Optimizer("newton", {}, init, update, flag=1)
 
 
-def make(name: str, lr: np.ndarray, hessian: Callable | None = None, **hyper: float) -> Optimizer:
-    """The optimizer ``name`` with learning rates ``lr`` (one per run) and hyper-parameters.
+def make(name: str, lr: np.ndarray, hessian: Callable | None = None, fast: bool = True,
+         hessian_scalar: Callable | None = None, **hyper: float) -> Optimizer:
+    """The optimizer ``name`` with learning rates ``lr`` (one per run) and hyper-parameters
+    (``fast``: Newton's shortcut past eigvalsh, see :func:`newton`).
 
     ``rmsprop`` takes its decay from ``beta2`` and defaults it to 0.9 (Hinton's value)
     rather than Adam's 0.999.
@@ -223,5 +386,5 @@ def make(name: str, lr: np.ndarray, hessian: Callable | None = None, **hyper: fl
     if name == "newton":
         if hessian is None:
             raise ValueError("newton needs the Hessian")
-        return newton(lr, hessian)
+        return newton(lr, hessian, fast, hessian_scalar)
     raise ValueError(f"unknown optimizer {name!r}")

@@ -15,6 +15,7 @@ summaries are kept.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -35,6 +36,11 @@ ESCAPE = 1e3
 #: Steps advanced between stop tests (the tests still find the exact step).
 CHUNK = 32
 MAX_CHUNK = 256
+#: The fast engine's shortest chunk (large batches; see descend).
+FAST_CHUNK = 8
+#: From this many numbers (n × runs) on, the fast engine tests a group at every step
+#: (see _Group) instead of storing a chunk of iterates: they no longer fit in cache.
+STEPWISE_MIN = 4096
 STATUSES = ("converged", "max_steps", "diverged")
 
 
@@ -71,13 +77,44 @@ class Objective:
         self.minima = np.asarray(minima, dtype=float).reshape(-1, self.n)
         self.f_star = f_star
         self.bound = ESCAPE * max(1.0, scale)
+        #: f is finite wherever x is finite and inside the escape box (so the stop tests
+        #: need not evaluate f: the box test already covers it); False when not known.
+        self.f_bounded = numeric.finite_on_box(parsed.expr, parsed.variables, self.bound)
         self._hess: Compiled | None = None
+        self._grad_into: Callable | None = None
+        self._grad_bound: float | None = None
 
-    def hessian(self, X: np.ndarray) -> np.ndarray:
-        """The Hessian at each column of ``X``: shape ``(n, n, R)``."""
+    @property
+    def grad_bound(self) -> float:
+        """A bound of every |∂f/∂x_i| inside the escape box, inf when none is known
+        (``numeric.magnitude_bound``); made on first use."""
+        if self._grad_bound is None:
+            self._grad_bound = max((numeric.magnitude_bound(e, self.variables, self.bound)
+                                    for e in self.gradient_exprs), default=0.0)
+        return self._grad_bound
+
+    @property
+    def grad_into(self) -> Callable:
+        """``grad_into(G, X, *X)``: ∇f at the columns of ``X`` written into ``G`` (the same
+        bits as ``grad``), made on first use; see ``numeric.lambdify_into``."""
+        if self._grad_into is None:
+            self._grad_into = numeric.lambdify_into(self.variables, self.gradient_exprs)
+        return self._grad_into
+
+    def hessian_scalar(self) -> Callable:
+        """The Hessian's entries at one point of Python floats, as a flat list (row by
+        row); raises where ``math`` does (see ``numeric.lambdify_scalar``)."""
+        self._compile_hessian()
+        return self._hess.scalar
+
+    def _compile_hessian(self) -> None:
         if self._hess is None:
             H = numeric.hessian(self.parsed.expr, self.variables, self.gradient_exprs)
             self._hess = Compiled([e for row in H for e in row], self.variables)
+
+    def hessian(self, X: np.ndarray) -> np.ndarray:
+        """The Hessian at each column of ``X``: shape ``(n, n, R)``."""
+        self._compile_hessian()
         if X.ndim == 2 and X.shape[1] == 1:
             # One run: Python floats, as for its gradient (numpy's per-call cost on
             # 1-element arrays would be most of a Newton step); numpy where math raises.
@@ -147,14 +184,29 @@ class _Group:
     chunk, so the stop tests run once per chunk over all its steps, vectorised, and still
     find the exact step where each run converged or diverged.
 
+    A *stepwise* group (the fast engine on a large batch) keeps only two iterates,
+    ``Xb[p]`` the current one and ``Xb[1 - p]`` the previous, and one gradient, and runs
+    the cheap stop test (_quiet) after every step: the numbers stay in the processor's
+    cache, and the exact test (_settle) still runs on the step where something happened.
+
     A finished run is *parked*: its learning rate and state are zeroed and its column
     reset to its start, so it stays put at no cost; the arrays are compacted only when
     parked columns pile up (copying 10,000 columns at every step where a run finishes
     would cost more than the descent itself).
     """
 
-    def __init__(self, opt: optimizers.Optimizer, idx: np.ndarray, X: np.ndarray, compact_at: float, chunk: int):
-        self.opt, self.idx, self.chunk = opt, idx, chunk
+    def __init__(self, opt: optimizers.Optimizer, idx: np.ndarray, X: np.ndarray, compact_at: float, chunk: int,
+                 fast: bool = False, stepwise: bool = False):
+        self.opt, self.idx, self.fast, self.stepwise = opt, idx, fast, stepwise
+        self.chunk = 1 if stepwise else chunk
+        self.p = 0  # stepwise: Xb[p] is the current iterate
+        #: The coordinate whose gradient the fast stop test looks at first (see _quiet).
+        self.ci = 0
+        self.cneg = False  # whether that coordinate was negative last time
+        #: Stepwise: a bound of how far a run moves in one step, in each coordinate (None:
+        #: unknown), and how many coming iterates are known to be in the box without a test.
+        self.move: float | None = None
+        self.free = 0
         self.start = X.copy()
         self.state = opt.init(X)
         self.alive = np.ones(idx.size, dtype=bool)
@@ -168,18 +220,28 @@ class _Group:
         n, r = X.shape
         self.Xb = np.empty((self.chunk + 1, n, r))
         self.Xb[0] = X
+        self.p = 0
         self.Gb = np.empty((self.chunk, n, r))
         self.Fb = np.zeros((self.chunk, r), dtype=int) if self.count is not None else None
         # Views made once, not at every step: at one run per group the loop is all overhead.
         self.xs, self.gs = list(self.Xb), list(self.Gb)
         self.xrows = [list(x) for x in self.xs]
+        if self.fast:  # the arguments of Objective.grad_into for each row of the chunk
+            gs = [self.gs[0]] * 2 if self.stepwise else self.gs  # stepwise: one gradient, two iterates
+            self.gargs = [(g, x, *rows) for g, x, rows in zip(gs, self.xs, self.xrows)]
         self.single = r == 1
+        self.g = self.gs[0]
+        self.flat = [x.reshape(-1) for x in self.xs]  # (contiguous rows: views)
         if self.single:  # flat views of the (n, 1) arrays, for the Python-float gradient
             self.xflat, self.gflat = [x.reshape(-1) for x in self.xs], [g.reshape(-1) for g in self.gs]
 
+    def cur(self) -> np.ndarray:
+        """The iterate the next step starts from."""
+        return self.Xb[self.p]
+
     def park(self, done: np.ndarray) -> None:
         self.alive &= ~done
-        self.Xb[0][:, done] = self.start[:, done]
+        self.cur()[:, done] = self.start[:, done]
         for s in self.state:
             if isinstance(s, np.ndarray) and s.ndim:
                 s[..., done] = 0
@@ -190,7 +252,7 @@ class _Group:
         if self.count is not None:
             self.count = self.count[keep]
         self.state = tuple(s[..., keep] if isinstance(s, np.ndarray) and s.ndim else s for s in self.state)
-        self._alloc(np.ascontiguousarray(self.Xb[0][:, keep]))
+        self._alloc(np.ascontiguousarray(self.cur()[:, keep]))
 
     def maybe_compact(self, spurious: bool) -> None:
         parked = self.alive.size - np.count_nonzero(self.alive)
@@ -207,20 +269,34 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     ``hyper`` holds ``momentum``, ``beta1``, ``beta2``, ``eps`` (``None`` = default).
     ``progress(k, steps)`` is called now and then from the loop. ``watch``: also record
     every run's f at that step (``Runs.watched``; NaN for runs that ended before).
-    ``fast=False`` turns off the float path of single runs (tests compare the two).
+    ``fast=False`` runs the plain engine: no float path for single runs, the generic
+    gradient and update functions, every stop test evaluated over every chunk (tests
+    compare the two, step by step).
     """
     hyper = hyper or {}
     R, n = len(specs), objective.n
-    starts = np.array([s.start for s in specs], dtype=float).reshape(R, n)
+    # (np.fromiter: np.array on 10,000 tuples costs more than a hundred steps)
+    starts = np.fromiter(itertools.chain.from_iterable(s.start for s in specs), float, R * n).reshape(R, n)
+    lrs = np.fromiter((s.lr for s in specs), float, R)
+    names = [s.optimizer for s in specs]
+    kinds = dict.fromkeys(names)
+    by_name = np.array(names, dtype=object) if len(kinds) > 1 else None
     # Longer chunks for small batches, where the per-chunk tests cost most per step.
     chunk = int(min(MAX_CHUNK, max(CHUNK, 8192 // max(1, n * R))))
+    if fast:
+        # Short chunks for large batches: a chunk's iterates and gradients then stay in
+        # the processor's cache between the steps and the stop test that reads them.
+        chunk = int(min(MAX_CHUNK, max(FAST_CHUNK, 2**16 // max(1, n * R))))
     groups: list[_Group] = []
-    for name in dict.fromkeys(s.optimizer for s in specs):
-        idx = np.array([i for i, s in enumerate(specs) if s.optimizer == name])
-        lr = np.array([specs[i].lr for i in idx])
-        opt = optimizers.make(name, lr, objective.hessian if name == "newton" else None, **hyper)
+    for name in kinds:
+        idx = np.arange(R) if by_name is None else np.flatnonzero(by_name == name)
+        lr = lrs[idx]
+        newton = name == "newton"
+        opt = optimizers.make(name, lr, objective.hessian if newton else None, fast,
+                              objective.hessian_scalar() if newton and idx.size == 1 else None, **hyper)
         # With a trajectory every column must be a live run, so compact at once.
-        groups.append(_Group(opt, idx, np.ascontiguousarray(starts[idx].T), 0.0 if trajectory else 0.25, chunk))
+        groups.append(_Group(opt, idx, np.ascontiguousarray(starts[idx].T), 0.0 if trajectory else 0.25, chunk,
+                             fast, fast and not trajectory and idx.size > 1 and n * idx.size >= STEPWISE_MIN))
 
     status = np.full(R, "max_steps", dtype=object)
     taken = np.full(R, steps)
@@ -236,6 +312,16 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
     # on 1-element arrays would otherwise dominate the loop.
     f_scalar = objective.grad.scalar if any(g.idx.size == 1 for g in groups) else None
+    grad_into = objective.grad_into if fast and any(g.idx.size > 1 for g in groups) else None
+    # |g_i| ≥ tol_hi at every step and run rules out ‖g‖ < tol (a margin above tol for the
+    # rounding of the norm); with tol ≤ 0 nothing converges.
+    tol_hi = tol * (1 + 2.0**-40) if tol > 0 else None
+    f_test = None if objective.f_bounded else f_value
+    for grp in groups:
+        if grp.stepwise and grp.opt.max_move is not None and math.isfinite(objective.grad_bound):
+            # (a margin for the rounding of each step; see _stepwise)
+            move = grp.opt.max_move(float(np.max(np.abs(lrs[grp.idx]))), objective.grad_bound) * (1 + 1e-6)
+            grp.move = move if math.isfinite(move) else None
     fallback = (ValueError, OverflowError, ZeroDivisionError, TypeError)
     minimum, maximum, add = np.minimum.reduce, np.maximum.reduce, np.add
     traces: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -263,6 +349,11 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
             L = min(chunk, steps + 1 - k0)
             for j in range(L):
                 for grp in live:
+                    if grp.stepwise:
+                        if grp.idx.size:
+                            _stepwise(grp, k0 + j, steps, grad_into, tol_hi, tol2, tol, bound, f_test, f_value,
+                                      watch, watched, watched_gn, (status, taken, final, gnorm, diverged_at, modified))
+                        continue
                     g = grp.gs[j]
                     if grp.single:
                         try:
@@ -270,10 +361,12 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                         except fallback:  # a pole or an overflow: numpy gives inf/nan
                             for i, v in enumerate(f_grad(*grp.xrows[j])):
                                 g[i] = v
+                    elif grad_into is not None:
+                        grad_into(*grp.gargs[j])
                     else:
                         for i, v in enumerate(f_grad(*grp.xrows[j])):
                             g[i] = v
-                    if grp.opt.step_into is not None:
+                    if grp.opt.step_into is not None and (fast or grp.opt.name == "gd"):
                         grp.state = grp.opt.step_into(g, grp.state, grp.xs[j], grp.xs[j + 1])
                         continue
                     step, grp.state = grp.opt.update(g, grp.state, grp.xs[j])
@@ -281,9 +374,26 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                         grp.Fb[j] = grp.state[grp.opt.flag]
                     add(grp.xs[j], step, out=grp.xs[j + 1])
             for grp in live:
+                if grp.stepwise:
+                    continue
                 if trajectory:
                     traces.append((k0, grp.idx.copy(), grp.Xb[:L].copy()))
                 Xs, Gs = grp.Xb[:L], grp.Gb[:L]
+                ended = k0 + L - 1 == steps
+                if fast:
+                    if watch is not None and k0 <= watch < k0 + L:
+                        _watch(grp, watch - k0, Xs, Gs, f_value, watched, watched_gn)
+                    if not ended and _quiet(grp, L, tol_hi, tol2, bound, f_test):
+                        grp.Xb[0] = grp.Xb[L]
+                        if grp.count is not None:
+                            grp.count += grp.Fb[:L].sum(axis=0)
+                        continue
+                    gn2 = np.einsum("jir,jir->jr", Gs, Gs)
+                    fs = (np.zeros(gn2.shape) if f_test is None else  # f is finite wherever x is in the box
+                          np.broadcast_to(np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float), gn2.shape))
+                    _settle(grp, k0, L, ended, Xs, _norms(Gs, gn2), fs, tol, bound, status, taken, final, gnorm,
+                            diverged_at, modified)
+                    continue
                 gn2 = np.einsum("jir,jir->jr", Gs, Gs)
                 # f too, once per chunk: log(x) has a finite gradient where f is undefined
                 fs = np.broadcast_to(np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float), gn2.shape)
@@ -291,7 +401,6 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                     live_cols = grp.idx[grp.alive]
                     watched[live_cols] = fs[watch - k0][grp.alive]
                     watched_gn[live_cols] = _norms(Gs[watch - k0:watch - k0 + 1], gn2[watch - k0:watch - k0 + 1])[0][grp.alive]
-                ended = k0 + L - 1 == steps
                 # One cheap test per chunk that fails whenever some run has an event in it;
                 # the exact per-step masks (_settle) only then. A non-finite gradient makes
                 # the next iterate non-finite (every update multiplies or divides by g), so
@@ -311,6 +420,12 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
                         grp.count += grp.Fb[:L].sum(axis=0)
             k0 += L
         fvals = objective.f(final)[0]
+    if watch is not None:
+        # NaN for runs that ended before the watched step, also where the chunk that holds
+        # the step kept moving them past their end (as the docstring says, in every engine)
+        ended_before = taken < watch
+        watched[ended_before] = np.nan
+        watched_gn[ended_before] = np.nan
 
     with np.errstate(all="ignore"):  # a diverged run's distance overflows: NaN below
         dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
@@ -389,6 +504,124 @@ class Runs(Sequence[Run]):
         return out
 
 
+def _watch(grp: _Group, w: int, Xs: np.ndarray, Gs: np.ndarray, f_value: Callable, watched: np.ndarray,
+           watched_gn: np.ndarray) -> None:
+    """Record f and ‖∇f‖ at row ``w`` of the chunk for the live runs of ``grp`` (f over
+    the whole chunk, as the plain engine computes it, so the same bits)."""
+    fs = np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float)
+    fs = np.broadcast_to(fs, (Xs.shape[0], Xs.shape[2]))
+    g = Gs[w:w + 1]
+    live_cols = grp.idx[grp.alive]
+    watched[live_cols] = fs[w][grp.alive]
+    watched_gn[live_cols] = _norms(g, np.einsum("jir,jir->jr", g, g))[0][grp.alive]
+
+
+_MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+
+
+def _stepwise(grp: _Group, k: int, steps: int, grad_into: Callable, tol_hi: float | None, tol2: float | None,
+              tol: float, bound: float, f_test: Callable | None, f_value: Callable, watch: int | None,
+              watched: np.ndarray, watched_gn: np.ndarray, out: tuple) -> None:
+    """Step ``k`` of a stepwise group: ∇f at x_k, x_{k+1}, the cheap test, and the exact
+    one (_settle) on x_k only when the cheap one fails (and at the first and last step).
+
+    The cheap test is _quiet's, on one step: x_{k+1} in the box (a non-finite gradient
+    at step k shows there), one coordinate of g_k away from zero, f(x_k) finite.
+    """
+    p = grp.p
+    g = grp.g
+    grad_into(*grp.gargs[p])
+    if k == watch:
+        _watch(grp, 0, grp.xs[p][None], grp.Gb[:1], f_value, watched, watched_gn)
+    if k != steps:
+        x, xn = grp.xs[p], grp.xs[1 - p]
+        opt = grp.opt
+        if opt.step_into is not None:
+            grp.state = opt.step_into(g, grp.state, x, xn)
+        else:
+            step, grp.state = opt.update(g, grp.state, x)
+            if grp.Fb is not None:
+                grp.Fb[0] = grp.state[opt.flag]
+            np.add(x, step, out=xn)
+        grp.p = 1 - p
+        if k:  # (x_0 itself is looked at by _settle)
+            if grp.free > 0:
+                grp.free -= 1
+                box = True
+            else:
+                xf = grp.flat[1 - p]
+                lo, hi = _MIN(xf), _MAX(xf)
+                box = lo >= -bound and hi <= bound  # (NaN fails both)
+                if box and grp.move is not None:
+                    # Inside the box |∇f| ≤ G, so a step moves each coordinate by at most
+                    # `move`: from max|x| = M the box is out of reach for (B − M)/move steps,
+                    # and ∇f (bounded) and x stay finite meanwhile
+                    reach = (bound * (1 - 1e-9) - max(-lo, hi)) / grp.move if grp.move > 0 else 1e6
+                    grp.free = int(min(reach, 1e6)) - 1
+            if box:
+                if tol_hi is not None:
+                    gi = g[grp.ci]
+                    if grp.cneg:  # the side that held last time first: one reduction
+                        quiet = _MAX(gi) <= -tol_hi or _MIN(gi) >= tol_hi
+                    else:
+                        quiet = _MIN(gi) >= tol_hi or _MAX(gi) <= -tol_hi
+                    if not quiet:
+                        quiet = _no_small_norm(grp, grp.Gb[:1], tol2)
+                    grp.cneg = bool(gi[0] < 0)
+                else:
+                    quiet = True
+                if quiet and (f_test is None or math.isfinite(np.add.reduce(
+                        np.asarray(f_test(*x)[0], dtype=float), axis=None))):
+                    if grp.count is not None:
+                        grp.count += grp.Fb[0]
+                    return
+    Xs, Gs = grp.xs[p][None], grp.Gb[:1]
+    gn2 = np.einsum("jir,jir->jr", Gs, Gs)
+    fs = (np.zeros(gn2.shape) if f_test is None else
+          np.broadcast_to(np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float), gn2.shape))
+    _settle(grp, k, 1, k == steps, Xs, _norms(Gs, gn2), fs, tol, bound, *out, advance=False)
+    grp.free = 0  # parked runs sit at their starts, which may lie anywhere: look again
+
+
+def _no_small_norm(grp: _Group, Gs: np.ndarray, tol2: float | None) -> bool:
+    """The second chance of the cheap ‖∇f‖ test: the squared norms, as the plain engine
+    computes them; and the coordinate farthest from zero in every run is the one to look
+    at first from now on."""
+    grp.ci = int(np.argmax(_MIN(np.abs(Gs[-1]), axis=1)))
+    return tol2 is not None and _MIN(np.einsum("jir,jir->jr", Gs, Gs), axis=None) >= tol2
+
+
+def _quiet(grp: _Group, L: int, tol_hi: float | None, tol2: float | None, bound: float,
+           f_test: Callable | None) -> bool:
+    """True when no run of ``grp`` can have converged or diverged in the chunk of ``L``
+    steps just made: a cheap test, sound but not exact (``_settle`` decides exactly).
+
+    - Every iterate inside the box, including the next chunk's first: min and max over
+      the chunk (NaN fails both). A non-finite gradient at step j makes x_{j+1}
+      non-finite (every update multiplies or divides by it), so this covers ∇f too.
+    - No ‖∇f‖ < tol: one coordinate of the gradient of one sign and at least ``tol_hi``
+      in size at every step of every run (‖g‖ ≥ |g_i|) settles it with one reduction;
+      else the squared norms decide, as in the plain engine.
+    - f finite at every iterate, unless ``f_test`` is None (f is then finite wherever x
+      is in the box: ``Objective.f_bounded``).
+    """
+    minimum, maximum = np.minimum.reduce, np.maximum.reduce
+    Xs = grp.Xb[:L + 1]
+    if not (minimum(Xs, axis=None) >= -bound and maximum(Xs, axis=None) <= bound):
+        return False
+    if tol_hi is not None:
+        Gs = grp.Gb[:L]
+        gi = Gs[:, grp.ci, :]
+        if not (minimum(gi, axis=None) >= tol_hi or maximum(gi, axis=None) <= -tol_hi or
+                _no_small_norm(grp, Gs, tol2)):
+            return False
+    if f_test is not None:
+        fs = f_test(*np.moveaxis(grp.Xb[:L], 1, 0))[0]
+        if not math.isfinite(np.add.reduce(np.asarray(fs, dtype=float), axis=None)):
+            return False
+    return True
+
+
 def _norms(Gs: np.ndarray, gn2: np.ndarray) -> np.ndarray:
     """‖g‖ for each step and run of ``Gs`` (L, n, r), from the squared norms ``gn2`` where
     they are safe, else by scaling: neither 1e-200 nor 1e200 squared is a float."""
@@ -405,9 +638,10 @@ def _norms(Gs: np.ndarray, gn2: np.ndarray) -> np.ndarray:
 
 
 def _settle(grp: _Group, k0: int, L: int, ended: bool, Xs: np.ndarray, gn: np.ndarray, fs: np.ndarray,
-            tol: float, bound: float, status, taken, final, gnorm, diverged_at, modified) -> None:
+            tol: float, bound: float, status, taken, final, gnorm, diverged_at, modified, advance: bool = True) -> None:
     """Record the runs of ``grp`` that finished in the chunk of steps ``k0 .. k0+L-1`` at
-    the first step where each did, park them, and start the next chunk."""
+    the first step where each did, park them, and start the next chunk (``advance``:
+    from the chunk's last row; a stepwise group has its next iterate in place)."""
     conv = gn < tol  # (L, r)
     bad = ~np.isfinite(gn) | ~np.isfinite(fs) | ~(np.abs(Xs) <= bound).all(axis=1)
     conv &= ~bad
@@ -435,9 +669,12 @@ def _settle(grp: _Group, k0: int, L: int, ended: bool, Xs: np.ndarray, gn: np.nd
         taken[ids] = k0 + rows
         final[:, ids] = Xs[rows, :, c].T
         gnorm[ids] = gn[rows, c]
-    grp.Xb[0] = grp.Xb[L]
+    if advance:
+        grp.Xb[0] = grp.Xb[L]
     if before is not None:
         grp.count += before[L]
+    if ended:  # the last step: nothing moves again
+        return
     if done.any():
         grp.park(done)
     grp.maybe_compact(spurious)
