@@ -299,3 +299,21 @@ def test_short_runs_do_not_pay_for_a_certificate(monkeypatch):
     assert "_certifier" not in obj.__dict__.get("_loops", {})  # no Hessian was derived
     scalar.run_single(obj, "gd", {}, (-1.2, 1.0), 1e-7, 200_000, 1e-6)
     assert obj.__dict__["_loops"]["_certifier"] is not None
+
+
+@pytest.mark.parametrize("name", ["quadratic-nd", "rosenbrock-nd"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_certified_chunks_in_several_dimensions(name, optimizer):
+    s = builtin()[name]
+    obj = objective_for(s)
+    start = tuple(float(v) for v in s.start)
+    h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **optimizer_hyper(optimizer, None)}
+    plan = scalar._planner(optimizer, 3000, obj.bound, 2e-5, h["momentum"], h["beta1"], h["beta2"], h["beta2"],
+                           h["eps"], 1e-6, obj.n, scalar.certifier(obj), obj.grad.scalar)
+    certified = plan(1, start, (0.0,) * obj.n, 1.0)[2] >= scalar._FREE
+    # (momentum's velocity needs shorter chunks than the certificate allows here, and
+    # Rosenbrock's Hessian bound, ~10⁴, is too large for gd at this rate; the adaptive
+    # optimizers' steps are bounded whatever the gradient)
+    heavy = optimizer in ("momentum", "nesterov") or (optimizer == "gd" and name == "rosenbrock-nd")
+    assert certified or heavy
+    same(obj, optimizer, 2e-5, start, 3000, 1e-6)
