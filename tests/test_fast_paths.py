@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import math
 
+import numpy as np
+import pytest
+import sympy
+from hypothesis import given, settings, strategies as st
+
+from gradlab.calculus import numeric
 from gradlab.calculus.parsing import parse
+from gradlab.descent import runs as runs_module
+from gradlab.descent.optimizers import NAMES
 from gradlab.descent.runs import SCALAR_OPTIMIZERS, Objective, RunSpec, descend
 
 CASES = [
@@ -41,13 +49,6 @@ def test_single_run_float_path_equals_the_array_engine(optimizer, case):
 # chunk. Both must give the same runs: statuses, step counts, diverged_at, and iterates
 # equal to the bit (at most 1 ulp is allowed below; none is expected).
 
-import math
-
-import numpy as np
-from hypothesis import given, settings, strategies as st
-
-from gradlab.descent import runs as runs_module
-from gradlab.descent.optimizers import NAMES
 
 
 def ulps_apart(a, b) -> np.ndarray:
@@ -212,7 +213,6 @@ def test_random_batches_agree(optimizer, lrs, starts, steps, tol, stepwise):
 
 
 # --------------------------------------------------------------------------- the pieces
-from gradlab.calculus import numeric  # noqa: E402
 
 # Expressions built from + − × ÷, powers, numbers and three variables (what the grouped
 # fast code handles), and functions (what it leaves to one call per component).
@@ -323,3 +323,23 @@ def test_skipped_box_tests_still_catch_the_exact_step_of_escape(optimizer, monke
         assert [None if d < 0 else int(d) for d in fast.diverged_at] == expected
         escaped += sum(e is not None for e in expected)
     assert escaped >= 2
+
+
+def test_lambdify_into_falls_back_where_python_cannot_recurse(monkeypatch):
+    def too_deep(*args):
+        raise RecursionError
+
+    monkeypatch.setattr(numeric, "_rows_function", too_deep)
+    p = parse("x*y + y**2 + x")
+    fn = numeric.lambdify_into(p.variables, numeric.gradient(p.expr, p.variables))
+    X, out = np.array([[1.0, 2.0], [3.0, 4.0]]), np.empty((2, 2))
+    fn(out, X, *X)
+    assert out.tolist() == [[3 + 1, 4 + 1], [1 + 2 * 3, 2 + 2 * 4]]  # (y + 1, x + 2y)
+
+
+def test_magnitude_bound_walks_a_shared_subexpression_once():
+    x = parse("x").variables[0]
+    e = x
+    for _ in range(60):  # x·sin(x·sin(…)): 2^60 paths, 120 distinct nodes
+        e = e * sympy.sin(e)
+    assert numeric.magnitude_bound(e, [x], 10.0) == 10.0  # |x| ≤ 10, |sin| ≤ 1

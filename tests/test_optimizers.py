@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
-from gradlab.descent.optimizers import make
+from gradlab.descent.optimizers import NAMES, make, surely_positive_definite
 
 
 def two_steps(name: str, lr: float, **hyper) -> np.ndarray:
@@ -107,9 +108,6 @@ def test_unknown_optimizer():
 
 
 # --------------------------------------------------------------------------- the fast lanes
-from hypothesis import given, strategies as st  # noqa: E402
-
-from gradlab.descent.optimizers import NAMES, surely_positive_definite  # noqa: E402
 
 
 @given(name=st.sampled_from([n for n in NAMES if n != "newton"]),

@@ -283,15 +283,29 @@ def lambdify_into(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]
     >>> fn(out, X, *X); out.tolist()
     [[2.0, 4.0], [6.0, -6.0]]
     """
+    fn = lambdify(variables, exprs)
+    try:
+        return _rows_function(fn, len(variables), len(exprs))
+    except RecursionError:  # a sum of thousands of terms nests deeper than Python recurses
+
+        def copy_rows(out, X, *rows):
+            for i, v in enumerate(fn(*rows)):
+                out[i] = v
+
+        copy_rows.source = "(lambdify's function, each result copied into its row)"
+        return copy_rows
+
+
+def _rows_function(fn: Callable, n: int, m: int) -> Callable:
+    """lambdify_into's work on the function ``fn`` that lambdify made."""
     import inspect
 
-    fn = lambdify(variables, exprs)
     tree = ast.parse(inspect.getsource(fn))
     fdef = tree.body[0]
     ret = fdef.body[-1]
-    if not (isinstance(ret, ast.Return) and isinstance(ret.value, ast.List) and len(ret.value.elts) == len(exprs)):
+    if not (isinstance(ret, ast.Return) and isinstance(ret.value, ast.List) and len(ret.value.elts) == m):
         raise AssertionError("unexpected lambdify output")  # a SymPy change: fail loudly, not wrongly
-    names = {f"_v{i}": i for i in range(len(variables))}
+    names = {f"_v{i}": i for i in range(n)}
     for stmt in fdef.body:  # SymPy prints y − x² as -x**2 + y: one negation fewer
         _SubtractNegated().visit(stmt)
     ns = dict(fn.__globals__)
@@ -404,8 +418,15 @@ def magnitude_bound(expr: sympy.Expr, variables: Sequence[sympy.Symbol], bound: 
     limit = 1e300
     inf = (math.inf, math.inf)
 
+    seen: dict = {}  # a subexpression met twice is bounded once (x·sin(x) nested: 2^depth)
+
     def size(e) -> tuple[float, float]:
         """(a bound of |e|, a bound of |e| and of every intermediate value), or inf."""
+        if e not in seen:
+            seen[e] = bounds(e)
+        return seen[e]
+
+    def bounds(e) -> tuple[float, float]:
         if e.is_Number or isinstance(e, sympy.NumberSymbol):
             v = abs(float(e))
             return (v, v) if math.isfinite(v) else inf
@@ -433,5 +454,8 @@ def magnitude_bound(expr: sympy.Expr, variables: Sequence[sympy.Symbol], bound: 
             return (math.exp(a), max(ma, math.exp(a))) if a < 690 else inf
         return inf
 
-    v, m = size(sympy.sympify(expr))
+    try:
+        v, m = size(sympy.sympify(expr))
+    except RecursionError:  # nested deeper than Python recurses: not known
+        return math.inf
     return v if m < limit else math.inf
