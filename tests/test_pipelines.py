@@ -350,3 +350,39 @@ def test_jacobian_of_expressions_from_stdin():
     r = invoke("jacobian", "-", "--at", "2,3", "-f", "jsonl", stdin="x*y, x + y\nx - y, x*y**2\n")
     recs = [strict_json(line) for line in r.out.splitlines()]
     assert [rec["jacobian"]["value"] for rec in recs] == [[[3.0, 2.0], [1.0, 1.0]], [[1.0, -1.0], [9.0, 12.0]]]
+
+
+# ------------------------------------------------------------------ the JSON writer
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | \
+        st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6)
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["a", "b%s", "é", "x"]), inner, max_size=4), max_leaves=30)
+
+
+def _records():
+    """Lists of records with the same keys (the fast table layout) and near misses."""
+    from hypothesis import strategies as st
+
+    cell = st.none() | st.floats(allow_nan=False) | st.text(max_size=3) | \
+        st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=2, max_size=2)
+    return st.lists(st.fixed_dictionaries({"k": cell, "lr": st.floats(0, 1), "x": cell}), max_size=5)
+
+
+def test_the_fast_json_layout_writes_exactly_the_reference_text():
+    from hypothesis import given, settings, strategies as st
+
+    from gradlab.render.output import _pretty, json_safe, render_json
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(_json_values(), _records().map(lambda rs: {"runs": rs})), st.booleans())
+    def check(value, ascii):
+        text = render_json(value, ascii=ascii)
+        assert text == _pretty(json_safe(value), "", ascii) + "\n"
+        assert strict_json(text) == strict_json(render_json(value, ascii=ascii, compact=True))
+        if ascii:
+            assert text.isascii()
+
+    check()
