@@ -66,7 +66,7 @@ def relabel(answer: Answer, where: str) -> Answer:
 
 def _head(command: str, parsed: Parsed, p: Point) -> dict[str, Any]:
     return {"command": command, "expression": parsed.text, "variables": [v.name for v in parsed.variables],
-            "point": list(p.exact)}
+            "point": list(p.values), "point_exact": list(p.exact)}
 
 
 def _why(value: float) -> str:

@@ -961,7 +961,8 @@ class BackpropResult:
             "command": "backprop", "expression": g.text, "output": g.output, "mode": self.mode,
             "inputs": list(g.leaves),
             "shapes": {n: list(g.node(n).shape) for n in g.leaves},
-            "point": [nest([str(v) for v in self.point[n]], g.node(n).shape) for n in g.leaves],
+            "point": [nest([float(v) for v in self.point[n]], g.node(n).shape) for n in g.leaves],
+            "point_exact": [nest([to_text(v) for v in self.point[n]], g.node(n).shape) for n in g.leaves],
             "variables": list(self.wrt),
             "nodes": [n.to_record() for n in self.nodes],
             "edges": [e.to_record() for e in self.edges],
@@ -1314,7 +1315,8 @@ def _shaped_head(command: str, graph: Graph, point: Mapping[str, Comps] | None, 
                            "inputs": list(graph.leaves),
                            "shapes": {n: list(graph.node(n).shape) for n in graph.leaves}}
     if point is not None:
-        rec["point"] = [nest([str(v) for v in point[n]], graph.node(n).shape) for n in graph.leaves]
+        rec["point"] = [nest([float(v) for v in point[n]], graph.node(n).shape) for n in graph.leaves]
+        rec["point_exact"] = [nest([to_text(v) for v in point[n]], graph.node(n).shape) for n in graph.leaves]
     return rec
 
 

@@ -35,6 +35,7 @@ from gradlab.calculus import derivatives as d
 from gradlab.calculus.derivatives import Value
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.calculus.parsing import Parsed, to_text
+from gradlab.calculus.pointwise import point_fields
 from gradlab.views import View
 
 OFFSETS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
@@ -143,7 +144,7 @@ class TaylorResult:
 
         return {
             "command": "taylor", "expression": self.parsed.text,
-            "variables": [v.name for v in self.parsed.variables], "point": [str(p) for p in self.point],
+            "variables": [v.name for v in self.parsed.variables], **point_fields(self.point),
             "order": self.order,
             "f": {"exact": str(self.f.exact), "value": self.f.value},
             "gradient": {"exact": [str(v.exact) for v in self.gradient], "value": [v.value for v in self.gradient]},

@@ -134,7 +134,10 @@ def check_columns(names: Sequence[str], meta: dict) -> list[Column]:
     for i, n in enumerate(names):
         cols += [Column(f"exact_{n}", (lambda a, i=i: _component(a, i, "exact", "value"))),
                  Column(f"central_{n}", (lambda a, i=i: _component(a, i, "central", "value"))),
-                 Column(f"central_rel_error_{n}", (lambda a, i=i: _component(a, i, "central", "rel_error")))]
+                 Column(f"central_rel_error_{n}", (lambda a, i=i: _component(a, i, "central", "rel_error"))),
+                 Column(f"forward_rel_error_{n}", (lambda a, i=i: _component(a, i, "forward", "rel_error"))),
+                 Column(f"complex_step_rel_error_{n}",
+                        (lambda a, i=i: _component(a, i, "complex_step", "rel_error")))]
         if meta.get("yours"):
             cols += [Column(f"yours_{n}", (lambda a, i=i: _component(a, i, "yours", "value"))),
                      Column(f"right_{n}", (lambda a, i=i: _component(a, i, "yours", "right")))]
@@ -185,11 +188,11 @@ def sweep_rows(doc: dict) -> tuple[list[dict], list[Column]]:
 
 def critical_rows(doc: dict) -> tuple[list[dict], list[Column]]:
     names = doc["variables"]
-    cols = [Column(n, (lambda r, i=i: _at(r, "point", "value", i))) for i, n in enumerate(names)]
+    cols = [Column(n, (lambda r, i=i: _at(r, "point", i))) for i, n in enumerate(names)]
     cols += [Column("f", lambda r: r.get("f"))]
     cols += [Column(f"eig_{k + 1}", (lambda r, k=k: _at(r, "eigenvalues", k))) for k in range(len(names))]
     cols += [Column("classification", lambda r: r.get("classification")), Column("method", lambda r: r.get("method"))]
-    cols += [Column(f"{n}_exact", (lambda r, i=i: _at(r, "point", "exact", i))) for i, n in enumerate(names)]
+    cols += [Column(f"{n}_exact", (lambda r, i=i: _at(r, "point_exact", i))) for i, n in enumerate(names)]
     return doc["points"], cols
 
 
@@ -202,9 +205,38 @@ def explain_rows(doc: dict) -> tuple[list[dict], list[Column]]:
 
 
 def surfaces_rows(doc: dict) -> tuple[list[dict], list[Column]]:
-    rows = doc.get("surfaces") or [doc]
+    """The catalogue, one surface a row; one surface (``surfaces NAME``) adds its start,
+    gradient and Hessian, one column per coordinate or entry."""
+    rows = doc["surfaces"] if "surfaces" in doc else [doc]
     cols = [Column(k, (lambda r, k=k: r.get(k))) for k in ("name", "dims", "variable_dims", "expression", "lr", "steps")]
+    cols += [Column("minima", lambda r: len(r.get("minima") or ())),
+             Column("min_f", lambda r: _at(r, "minima", 0, "f", "value")),
+             Column("min_f_exact", lambda r: _at(r, "minima", 0, "f", "exact"))]
+    if "surfaces" not in doc:
+        names = doc["variables"]
+        cols += [Column(f"start_{n}", (lambda r, i=i: _at(r, "start", i))) for i, n in enumerate(names)]
+        cols += [Column(f"grad_{n}", (lambda r, i=i: _at(r, "gradient", "symbolic", i))) for i, n in enumerate(names)]
+        cols += [Column(f"H_{a}_{b}", (lambda r, i=i, j=j: _at(r, "hessian", "symbolic", i, j)))
+                 for i, a in enumerate(names) for j, b in enumerate(names)]
     return rows, cols
+
+
+def symbolic_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    """``grad``, ``jacobian``, ``hessian`` without a point: one row of derivatives in
+    gradlab's syntax (``grad_<v>``, ``J_<i>_<v>``, ``H_<v>_<v>``), then the expression."""
+    names, kind = doc["variables"], doc["command"]
+    if kind == "grad":
+        cols = [Column(f"grad_{n}", (lambda r, i=i: _at(r, "gradient", "symbolic", i))) for i, n in enumerate(names)]
+    elif kind == "jacobian":
+        cols = [Column(f"J_{k + 1}_{n}", (lambda r, k=k, i=i: _at(r, "jacobian", "symbolic", k, i)))
+                for k in range(len(doc["outputs"])) for i, n in enumerate(names)]
+    else:
+        cols = [Column(f"H_{a}_{b}", (lambda r, i=i, j=j: _at(r, "hessian", "symbolic", i, j)))
+                for i, a in enumerate(names) for j, b in enumerate(names)]
+    return [doc], [*cols, Column("expression", lambda r: r["expression"])]
+
+
+SYMBOLIC_COMMANDS = ("grad", "jacobian", "hessian")
 
 
 DOC_SCHEMAS: dict[str, Callable[[dict], tuple[list[dict], list[Column]]]] = {

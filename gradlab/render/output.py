@@ -1,9 +1,11 @@
 """Plain (tab-separated) and JSON renderers.
 
-Floats are printed with ``repr`` so that they read back to the same float64.
+Floats are printed with ``repr`` so that they read back to the same float64. Most
+commands write plain output through their fixed columns (:mod:`gradlab.render.formats`);
+:func:`render_plain` writes the cells of a table for the few that have none.
 
->>> plain_line(("x", "2*x*y", 20.0))
-'x\\t2*x*y\\t20.0'
+>>> plain_line(("x", "2*x*y", 20.0, (4.0, 1.0), ""))
+'x\\t2*x*y\\t20.0\\t4.0\\t1.0\\tNA'
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ def cell_text(cell: Cell) -> str:
     if isinstance(cell, float):
         return repr(float(cell))  # float(): NumPy 2 scalars repr as np.float64(...)
     if isinstance(cell, tuple):
-        return ",".join(cell_text(c) for c in cell)
-    return " ".join(str(cell).split())  # a tab or newline inside a cell would break TSV
+        return "\t".join(cell_text(c) for c in cell) if cell else "NA"  # a vector: a column per coordinate
+    return " ".join(str(cell).split()) or "NA"  # a tab or newline inside a cell would break TSV
 
 
 def plain_line(cells: Iterable[Cell]) -> str:
