@@ -268,7 +268,8 @@ def test_compact_json_is_one_line_and_pretty_keeps_lists_on_a_line():
 
 def test_latex_is_refused_where_it_does_not_apply():
     assert_error(invoke("eval", "x", "--at", "1", "-f", "latex"), 2, "latex")
-    assert_error(invoke("grad", "x", "-f", "csv"), 2, "--at")
+    assert_error(invoke("eval", "x", "-f", "csv"), 2, "--at")
+    assert_error(invoke("taylor", "x**2", "--at", "1", "-f", "csv"), 2, "no csv output")
 
 
 def _tex_pieces(line: str) -> list[str]:
@@ -310,7 +311,12 @@ def test_latex_values_are_the_exact_gradient():
 # ------------------------------------------------------------------ exit codes
 def test_check_exits_1_when_your_gradient_is_wrong():
     assert invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2").code == 0
-    r = invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2 + 1")
+    r = invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2 + 1", "-f", "csv")
+    [rec] = list(csv.DictReader(io.StringIO(r.out)))
+    # ∂(x²y)/∂y = x² = 1 at (1, 2); x² + 1 gives 2 there: wrong
+    assert r.code == 1 and rec["passed"] == "false" and (rec["right_x"], rec["right_y"]) == ("true", "false")
+    assert float(rec["yours_y"]) == 2.0 and float(rec["exact_y"]) == 1.0
+    r = invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2 + 1", "-f", "table")
     assert r.code == 1 and "WRONG" in r.out
 
 
