@@ -262,8 +262,35 @@ def delimited(rows: Iterable[Any], columns: Sequence[Column], kind: str, header:
             return "\t".join(cells) + "\n"
     if header and kind != "plain":
         yield line([c.name for c in columns])
-    for r in rows:
-        yield line([cell_text(c.get(r)) for c in columns])
+    rows = rows if isinstance(rows, (list, tuple)) else list(rows)
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        # column by column: a column of floats (most of them) is written by one map of float.__repr__
+        texts = [column_texts([c.get(r) for r in chunk]) for c in columns]
+        if kind == "csv":
+            yield "".join(line(cells) for cells in zip(*texts))
+        else:
+            yield "".join(["\t".join(cells) + "\n" for cells in zip(*texts)])
+
+
+CHUNK = 512  # rows written at a time: a closed pipe is noticed early, memory stays flat
+
+
+def column_texts(values: list) -> list[str]:
+    """The cells of one column as :func:`cell_text` writes them, fast for the common
+    columns (all floats, all ints, all missing).
+
+    >>> column_texts([0.1, float("inf")]), column_texts([1, None, True])
+    (['0.1', 'inf'], ['1', 'NA', 'true'])
+    """
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        return list(map(float.__repr__, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    if kinds == {type(None)}:
+        return [NA] * len(values)
+    return [cell_text(v) for v in values]
 
 
 def stable_keys(record: dict) -> dict:
