@@ -271,7 +271,8 @@ def emit(result: Any, out: "Out | Format") -> None:
 
         from gradlab.render.tables import render
 
-        render(result.view(), Console(file=Out_(), width=terminal_width(), highlight=False, soft_wrap=False))
+        render(_for_stream(result.view()), Console(file=Out_(), width=terminal_width(), highlight=False,
+                                                   soft_wrap=False))
 
 
 def _write_lines(lines) -> None:
@@ -335,7 +336,27 @@ def emit_batch(batch, out: "Out") -> None:
 
         from gradlab.render.tables import render
 
-        render(batch.view(columns), Console(file=Out_(), width=terminal_width(), highlight=False, soft_wrap=False))
+        render(_for_stream(batch.view(columns)), Console(file=Out_(), width=terminal_width(), highlight=False,
+                                                         soft_wrap=False))
+
+
+def _for_stream(view):
+    """The view as stdout can show it: on an ASCII-only stream its text is spelled in
+    ASCII (``grad f`` for ``∇f``) before the table is laid out, so that the columns,
+    sized for what is printed, stay aligned."""
+    if not ascii_only():
+        return view
+    import dataclasses
+
+    def text(c):
+        if isinstance(c, str):
+            return c.encode("ascii", "gradlab-ascii").decode("ascii")
+        return tuple(text(v) for v in c) if isinstance(c, tuple) else c
+
+    return dataclasses.replace(view, title=text(view.title), columns=text(view.columns),
+                               rows=tuple(text(r) for r in view.rows), notes=text(view.notes),
+                               plain_cells=None if view.plain_cells is None else
+                               tuple(text(r) for r in view.plain_cells))
 
 
 FormatOpt = typer.Option(Format.auto, "--format", "-f",
