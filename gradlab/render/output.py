@@ -125,10 +125,16 @@ def _layout(value: Any, ascii: bool) -> str:
     with a ``%s`` hole for every scalar, the C encoder writes all scalars in one call, and
     ``%`` fills the holes. Raises :class:`_NotPlain` on anything but dict, list and JSON
     scalars, and ValueError on a non-finite float."""
-    scalars: list[Any] = []
+    scalars: list[Any] = []  # waiting for the C encoder
+    done: list[str] = []  # the scalars' texts, in the template's order
     out: list[str] = []
     keys: dict[str, str] = {}
     add, push, scalar = out.append, scalars.append, _SCALARS
+
+    def flush() -> None:
+        if scalars:
+            done.extend(_ENCODERS[ascii].encode(scalars)[1:-1].split(_SEP))
+            scalars.clear()
 
     def key(k: Any) -> str:
         text = keys.get(k)
@@ -177,9 +183,11 @@ def _layout(value: Any, ascii: bool) -> str:
                 return False
             cols.extend([c[i] for c in col] for i in range(n))
             parts.append(inner + key(k) + ": [" + ", ".join(["%s"] * n) + "]")
+        texts = [_texts(c, ascii) for c in cols]  # before anything is written: may refuse
         row = indent + "  {\n" + ",\n".join(parts) + "\n" + indent + "  }"
         add("[\n" + ",\n".join([row] * len(rows)) + "\n" + indent + "]")
-        scalars.extend([x for r in zip(*cols) for x in r])
+        flush()
+        done.extend([x for r in zip(*texts) for x in r])
         return True
 
     def walk(v: Any, indent: str) -> None:
@@ -222,8 +230,26 @@ def _layout(value: Any, ascii: bool) -> str:
             raise _NotPlain
 
     walk(value, "")
-    texts = _ENCODERS[ascii].encode(scalars)[1:-1].split(_SEP) if scalars else ()
-    return "".join(out) % tuple(texts)
+    flush()
+    return "".join(out) % tuple(done)
+
+
+_STRING = {False: json.encoder.encode_basestring, True: json.encoder.encode_basestring_ascii}
+
+
+def _texts(column: list, ascii: bool) -> list[str]:
+    """One column of a table of records as JSON texts: a column of finite floats (most
+    of them) is one map of ``float.__repr__``; others go through the C encoder."""
+    kinds = set(map(type, column))
+    if kinds == {float}:
+        if not all(map(math.isfinite, column)):
+            raise ValueError("a non-finite float")  # the caller makes the record JSON-safe first
+        return list(map(float.__repr__, column))
+    if kinds == {str}:
+        return list(map(_STRING[ascii], column))
+    if kinds == {int}:
+        return list(map(int.__repr__, column))
+    return _ENCODERS[ascii].encode(column)[1:-1].split(_SEP)
 
 
 def render_json(record: dict[str, Any], ascii: bool = False, compact: bool = False) -> str:
