@@ -512,3 +512,13 @@ def test_many_point_hessian_classifies_as_single_calls_do():
         one = strict_json(invoke("hessian", expr, "--at", f"{p[0]},{p[1]}", "-f", "json").out)["hessian"]
         assert rec["hessian"]["classification"] == one["classification"], p
         assert rec["hessian"]["critical"] == one["critical"], p
+
+
+def test_every_run_has_the_same_keys_whatever_its_optimizer():
+    doc = strict_json(invoke("descend", "rosenbrock", "-o", "gd,momentum,adam,bfgs,newton", "-f", "json").out)
+    keys = {tuple(r) for r in doc["runs"]}
+    assert len(keys) == 1 and {"momentum", "beta1", "beta2", "eps", "line_search"} <= set(keys.pop())
+    gd, momentum, adam = doc["runs"][:3]
+    assert gd["momentum"] is None and gd["beta1"] is None and momentum["momentum"] == 0.9 and adam["beta2"] == 0.999
+    lines = [strict_json(line) for line in invoke("descend", "rosenbrock", "-o", "gd,bfgs", "-f", "jsonl").out.splitlines()]
+    assert len({tuple(r) for r in lines}) == 1

@@ -294,14 +294,23 @@ def column_texts(values: list) -> list[str]:
 
 
 def stable_keys(record: dict) -> dict:
-    """The JSON record with the keys every run has: an optimizer's hyper-parameters
-    are present on every run, null where they do not apply.
+    """The JSON record with stable keys: every run has every key any run has, in one
+    order, null where it does not apply (an optimizer's hyper-parameters, bfgs's line
+    search on a gd run), and the hyper-parameters always.
 
     >>> stable_keys({"command": "descend", "runs": [{"optimizer": "gd"}]})["runs"]
     [{'optimizer': 'gd', 'momentum': None, 'beta1': None, 'beta2': None, 'eps': None}]
+    >>> [list(r) for r in stable_keys({"command": "descend", "runs": [
+    ...     {"optimizer": "gd", "lr": 0.1}, {"optimizer": "bfgs", "line_search": "wolfe", "lr": 1.0}]})["runs"]]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [['optimizer', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'line_search'],
+     ['optimizer', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'line_search']]
     """
     if record.get("command") in ("descend", "sweep") and isinstance(record.get("runs"), list):
-        record = {**record, "runs": [{**r, **{k: r.get(k) for k in HYPER}} for r in record["runs"]]}
+        runs = [{**r, **{k: r.get(k) for k in HYPER}} for r in record["runs"]]
+        order = list(dict.fromkeys(k for r in runs for k in r))
+        record = {**record, "runs": [r if len(r) == len(order) and list(r) == order else
+                                     {k: r.get(k) for k in order} for r in runs]}
     return record
 
 
