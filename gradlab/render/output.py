@@ -169,19 +169,23 @@ def _layout(value: Any, ascii: bool) -> str:
         if len(rows) < 2 or type(rows[0]) is not dict or not rows[0]:
             return False
         names = tuple(rows[0])
-        if not all(type(r) is dict and tuple(r) == names for r in rows):
+        if set(map(type, rows)) != {dict} or not all(tuple(r) == names for r in rows):
             return False
         inner, cols, parts = indent + "    ", [], []
+        scalars_set = set(scalar)
         for k in names:
             col = [r[k] for r in rows]
-            if all(type(c) in scalar for c in col):
+            kinds = set(map(type, col))  # the type tests run in C: a column at a time
+            if kinds <= scalars_set:
                 cols.append(col)
                 parts.append(inner + key(k) + ": %s")
                 continue
-            n = len(col[0]) if type(col[0]) is list else -1
-            if n < 1 or not all(type(c) is list and len(c) == n and all(type(u) in scalar for u in c) for c in col):
+            if kinds != {list} or len(lengths := set(map(len, col))) != 1 or (n := lengths.pop()) < 1:
                 return False
-            cols.extend([c[i] for c in col] for i in range(n))
+            items = [[c[i] for c in col] for i in range(n)]
+            if not all(set(map(type, item)) <= scalars_set for item in items):
+                return False
+            cols.extend(items)
             parts.append(inner + key(k) + ": [" + ", ".join(["%s"] * n) + "]")
         texts = [_texts(c, ascii) for c in cols]  # before anything is written: may refuse
         row = indent + "  {\n" + ",\n".join(parts) + "\n" + indent + "  }"
