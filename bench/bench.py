@@ -374,6 +374,26 @@ def bench_json_10000() -> None:
           "the pure-Python encoder)")
 
 
+def bench_plain_10000() -> None:
+    """Plain and csv text of 10,000 runs (target < 0.3 s each), from the records, as
+    ``--format plain`` and ``--format csv`` write them (formats.delimited over the
+    command's fixed columns)."""
+    from gradlab.descent.descend import run_descent
+    from gradlab.render.formats import DOC_SCHEMAS, delimited, stable_keys
+
+    s, _ = _objective("elongated")
+    res = run_descent(s, ["gd"], list(np.geomspace(1e-3, 0.1, 10_000)), steps=50)
+    record = res.to_record()
+
+    def text(kind: str) -> str:
+        rows, columns = DOC_SCHEMAS["descend"](stable_keys(record))
+        return "".join(delimited(rows, columns, kind))
+
+    for kind in ("plain", "csv"):
+        t = best_of(lambda: text(kind))
+        report(f"{kind}: 10,000 runs, text as written (s, absolute)", t, 0.3, t / 0.3, "< 1.0", t < 0.3)
+
+
 def bench_batch_memory() -> None:
     code = (
         "import resource, sys; sys.path.insert(0, %r)\n"
@@ -399,7 +419,7 @@ def bench_startup_plot() -> None:
 
 BENCHES = [bench_startup_grad, bench_startup_descend, bench_hessian_rosenbrock_100, bench_batch_elongated,
            bench_batch_rosenbrock, bench_batch_quadratic_100, bench_single_runs, bench_newton_10d,
-           bench_parse_numbers, bench_json_10000, bench_batch_memory, bench_startup_plot]
+           bench_parse_numbers, bench_json_10000, bench_plain_10000, bench_batch_memory, bench_startup_plot]
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+JSON_DOC = re.compile(r"--format json(?!l)")  # shortened JSON documents are skipped; jsonl lines are checked
 BLOCK = re.compile(r"(?:<!--\s*columns:\s*(\d+)\s*-->\s*\n)?```console\n(.*?)```", re.S)
 
 
@@ -31,7 +32,7 @@ def examples(text: str):
         for part in re.split(r"^\$ ", block, flags=re.M)[1:]:
             cmd, _, expected = part.partition("\n")
             runs_gradlab = cmd.startswith("gradlab") or "| gradlab" in cmd  # also `seq 3 | gradlab …`
-            if runs_gradlab and "--format json" not in cmd:
+            if runs_gradlab and not JSON_DOC.search(cmd):
                 yield cmd, [line.rstrip() for line in expected.rstrip().split("\n")], int(columns) if columns else None
 
 
@@ -79,7 +80,7 @@ def update(page: str, folder: str, env: dict) -> None:
         out = [parts[0]]
         for part in parts[1:]:
             cmd, _, expected = part.partition("\n")
-            if cmd.startswith("gradlab") and "--format json" not in cmd:
+            if cmd.startswith("gradlab") and not JSON_DOC.search(cmd):
                 lines = [line.rstrip() for line in expected.rstrip().split("\n")]
                 expected = "\n".join(run(cmd, lines, columns, folder, env)) + "\n"
             out.append(f"{cmd}\n{expected}")

@@ -298,7 +298,15 @@ def sweep(target: str, *, optimizer: Union[str, Sequence[str]] = "gd", lr_min: O
 
 # --------------------------------------------------------------------------- catalogue
 def catalogue(file: Optional[str] = None):
-    """The surface catalogue (built in, and ``file`` over it): ``gradlab surfaces``."""
+    """The surface catalogue (built in, and ``file`` over it): ``gradlab surfaces``.
+
+    Its ``surfaces`` are ``Surface`` values, which every call taking a surface name also
+    takes.
+
+    >>> cat = catalogue()
+    >>> cat.surfaces[1].name, descend(cat.surfaces[1], lr=0.03).runs[0].status
+    ('elongated', 'converged')
+    """
     from gradlab.gallery import surface_list
     from gradlab.surfaces import catalogue
 

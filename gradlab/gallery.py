@@ -13,13 +13,14 @@ from typing import Any, Mapping
 
 from gradlab.calculus import derivatives as d
 from gradlab.calculus.parsing import to_text
+from gradlab.calculus.pointwise import point_fields
 from gradlab.surfaces import Surface
 from gradlab.views import View
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 
-def _point(p) -> dict[str, Any]:
-    return {"exact": [str(v) for v in p], "value": [float(v) for v in p]}
+def _point(p, key: str = "point") -> dict[str, Any]:
+    return point_fields(p, key)
 
 
 def _short(p) -> str:
@@ -30,8 +31,8 @@ def _summary(s: Surface) -> dict[str, Any]:
     return {
         "name": s.name, "description": s.description, "dims": len(s.parsed.variables),
         "variable_dims": s.dims is not None, "variables": [v.name for v in s.parsed.variables],
-        "expression": s.text, "start": _point(s.start), "window": list(s.window),
-        "minima": [{"point": _point(m.point), "f": {"exact": str(m.f), "value": float(m.f)}, "kink": m.kink}
+        "expression": s.text, **_point(s.start, "start"), "window": list(s.window),
+        "minima": [{**_point(m.point), "f": {"exact": str(m.f), "value": float(m.f)}, "kink": m.kink}
                    for m in s.minima],
         "lr": s.lr, "steps": s.steps,
     }

@@ -28,10 +28,17 @@ def surface(text: str, surfaces_file: Optional[str] = None, dims: Optional[int] 
 
     A text is a surface only when the catalogue has that name (``x-y`` is an
     expression). ``surface:NAME`` forces the catalogue; parentheses, ``(rosenbrock)``,
-    force an expression.
+    force an expression. From Python, a ``Surface`` (an entry of ``gradlab.catalogue()``)
+    is itself.
     """
     from gradlab.calculus.parsing import looks_like_name
 
+    if not isinstance(text, str):
+        from gradlab.surfaces import Surface  # loads PyYAML: only for a Surface passed in
+
+        if isinstance(text, Surface):
+            return text.with_dims(dims) if dims is not None else text
+        raise BadInput(f"a surface name, an expression or a Surface, not {type(text).__name__}", "target")
     t = text.strip()
     forced = t.startswith(SURFACE_PREFIX)
     if forced:

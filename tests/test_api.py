@@ -142,3 +142,20 @@ def test_api_doc_examples_run():
     failures, tried = doctest.testfile(str(ROOT / "docs" / "api.md"), module_relative=False,
                                        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert tried > 5 and failures == 0
+
+
+def test_readme_python_example_runs():
+    """The README's "Python and notebooks" block, run as written."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Python and notebooks"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    env: dict = {}
+    exec(compile(code, "README.md", "exec"), env)  # noqa: S102 (the project's own example)
+    assert env["r"].to_dict()["gradient"]["value"] == [20.0, 7.0]  # ∇(x²y + 3y) at (2, 5) = (2xy, x² + 3)
+    assert [run_.status for run_ in env["runs"].runs] == ["converged", "converged", "diverged", "diverged"]
+    assert type(env["fig"]).__name__ == "Figure"
+    assert [a.record["gradient"]["value"] for a in env["many"].answers] == [[2.0, 1.0], [4.0, 3.0]]
+    assert env["cat"].surfaces[0].name == "bowl"
+    assert env["bowl"].to_dict()["points"][0]["point"] == [0.0, 0.0]  # x² + y²: one minimum, at 0

@@ -8,24 +8,34 @@ import pytest
 from tests.conftest import assert_error, run
 
 
-@pytest.mark.parametrize("args, rows", [
-    # ∇(−x² − y²) = (−2x, −2y): at (1, 2) it is (−2, −4)
-    (("grad", "-x**2 - y**2", "--at", "1,2"), [["x", "-2*x", "-2.0"], ["y", "-2*y", "-4.0"]]),
-    # the Hessian of −x² − 3y² is diag(−2, −6) everywhere
-    (("hessian", "-x**2-3*y**2", "--at", "0,0"), [["-2.0", "0.0"], ["0.0", "-6.0"]]),
-    (("--debug", "hessian", "-x**2-3*y**2", "--at", "0,0"), [["-2.0", "0.0"], ["0.0", "-6.0"]]),
-    (("eval", "-x", "--at", "3"), [["-3", "-3.0"]]),
-    (("eval", "--at", "3", "-x"), [["-3", "-3.0"]]),
-    (("eval", "-(x+1)**2", "--at=2"), [["-9", "-9.0"]]),
-    # the user's own -- keeps working, before or after the options
-    (("grad", "--", "-x**2 - y**2", "--at", "1,2"), [["x", "-2*x", "-2.0"], ["y", "-2*y", "-4.0"]]),
-    (("grad", "--at", "1,2", "--", "-x**2 - y**2"), [["x", "-2*x", "-2.0"], ["y", "-2*y", "-4.0"]]),
-    (("directional", "-x*y", "--at", "1,2", "--dir", "1,0"), [["-2", "-2.0"]]),
-])
-def test_a_leading_minus_is_an_expression(args, rows):
+def plain_records(*args: str) -> list[dict[str, str]]:
+    """The plain rows of a call, named by the tsv header of the same call (plain is tsv
+    without its header)."""
     r = run(*args)
     assert r.code == 0, r
-    assert [line.split("\t") for line in r.out.splitlines()] == rows
+    t = run(*args, "-f", "tsv")
+    header, *lines = t.out.splitlines()
+    assert lines == r.out.splitlines()
+    return [dict(zip(header.split("\t"), line.split("\t"))) for line in lines]
+
+
+@pytest.mark.parametrize("args, cells", [
+    # ∇(−x² − y²) = (−2x, −2y): at (1, 2) it is (−2, −4)
+    (("grad", "-x**2 - y**2", "--at", "1,2"), {"grad_x": "-2.0", "grad_y": "-4.0"}),
+    # the Hessian of −x² − 3y² is diag(−2, −6) everywhere
+    (("hessian", "-x**2-3*y**2", "--at", "0,0"), {"H_x_x": "-2.0", "H_x_y": "0.0", "H_y_y": "-6.0"}),
+    (("--debug", "hessian", "-x**2-3*y**2", "--at", "0,0"), {"H_x_x": "-2.0", "H_y_x": "0.0", "H_y_y": "-6.0"}),
+    (("eval", "-x", "--at", "3"), {"f_exact": "-3", "f": "-3.0"}),
+    (("eval", "--at", "3", "-x"), {"f_exact": "-3", "f": "-3.0"}),
+    (("eval", "-(x+1)**2", "--at=2"), {"f_exact": "-9", "f": "-9.0"}),
+    # the user's own -- keeps working, before or after the options
+    (("grad", "--", "-x**2 - y**2", "--at", "1,2"), {"grad_x": "-2.0", "grad_y": "-4.0"}),
+    (("grad", "--at", "1,2", "--", "-x**2 - y**2"), {"grad_x": "-2.0", "grad_y": "-4.0"}),
+    (("directional", "-x*y", "--at", "1,2", "--dir", "1,0"), {"directional_exact": "-2", "directional": "-2.0"}),
+])
+def test_a_leading_minus_is_an_expression(args, cells):
+    [rec] = plain_records(*args)
+    assert {k: rec[k] for k in cells} == cells
 
 
 def test_leading_minus_works_for_descend_and_critical():
@@ -45,14 +55,13 @@ def test_leading_minus_works_for_descend_and_critical():
     ("(rosenbrock)", ["1"]),  # parentheses force an expression: one variable named rosenbrock
 ])
 def test_a_text_is_a_surface_only_when_the_catalogue_has_it(text, partials):
-    r = run("grad", text)
-    assert r.code == 0, r
-    assert [line.split("\t")[1] for line in r.out.splitlines()] == partials
+    [rec] = plain_records("grad", text)
+    assert [v for k, v in rec.items() if k.startswith("grad_")] == partials
 
 
 def test_surface_prefix_forces_the_catalogue():
     r = run("grad", "surface:bowl", "--at", "1,2")  # bowl = x² + y²
-    assert r.code == 0 and [line.split("\t")[2] for line in r.out.splitlines()] == ["2.0", "4.0"]
+    assert r.code == 0 and r.out.split("\t")[2:4] == ["2.0", "4.0"]
     assert_error(run("grad", "surface:x-y"), 2, "unknown surface", "x-y")
 
 

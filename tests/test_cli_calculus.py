@@ -14,10 +14,19 @@ from gradlab.calculus.parsing import parse_scalar
 from tests.conftest import assert_error, run
 
 
-def test_grad_plain_rows_are_variable_derivative_value():
+def test_grad_plain_row_is_point_gradient_norm_and_exact_values():
+    # f = x²y + 3y at (2, 5): ∇f = (2xy, x² + 3) = (20, 7), ‖∇f‖ = √449
     r = run("grad", "x**2*y+3*y", "--at", "2,5")
     assert r.code == 0 and r.err == ""
-    assert [line.split("\t") for line in r.out.splitlines()] == [["x", "2*x*y", "20.0"], ["y", "x**2 + 3", "7.0"]]
+    [row] = [line.split("\t") for line in r.out.splitlines()]
+    assert row == ["2.0", "5.0", "20.0", "7.0", repr(449 ** 0.5), "20", "7", "sqrt(449)", "x**2*y+3*y", "NA"]
+
+
+def test_grad_plain_without_a_point_is_the_partials():
+    r = run("grad", "x**2*y+3*y")
+    [row] = [line.split("\t") for line in r.out.splitlines()]
+    assert [parse_scalar(c) for c in row[:2]] == [parse_scalar("2*x*y"), parse_scalar("x**2 + 3")]
+    assert row[2] == "x**2*y+3*y"
 
 
 def test_grad_json_keys_and_round_trip():
@@ -25,7 +34,7 @@ def test_grad_json_keys_and_round_trip():
     doc = json.loads(r.out)
     assert doc["command"] == "grad"
     assert doc["variables"] == ["x", "y", "z"]
-    assert doc["point"] == ["1", "2", "3"]
+    assert doc["point"] == [1.0, 2.0, 3.0] and doc["point_exact"] == ["1", "2", "3"]
     g = doc["gradient"]
     assert g["value"] == [4.0, 28.0, 54.0]
     assert g["exact"] == ["4", "28", "54"]
@@ -46,9 +55,11 @@ def test_table_format_shows_norm():
     assert "sqrt(449)" in r.out and "20" in r.out
 
 
-def test_jacobian_plain_is_matrix_rows():
+def test_jacobian_plain_is_the_point_then_the_matrix_row_major():
+    # J of (x²y, x + y³) at (2, 3) = [[2xy, x²], [1, 3y²]] = [[12, 4], [1, 27]]
     r = run("jacobian", "x**2*y, x + y**3", "--at", "2,3")
-    assert [list(map(float, line.split("\t"))) for line in r.out.splitlines()] == [[12, 4], [1, 27]]
+    [row] = [line.split("\t") for line in r.out.splitlines()]
+    assert list(map(float, row[:6])) == [2, 3, 12, 4, 1, 27] and row[6:10] == ["12", "4", "1", "27"]
 
 
 def test_jacobian_json():
@@ -80,12 +91,12 @@ def test_directional_json():
 
 def test_eval_plain():
     r = run("eval", "sqrt(x) + y", "--at", "8,1/2")
-    assert r.out.strip().split("\t") == ["1/2 + 2*sqrt(2)", repr(0.5 + 8**0.5)]
+    assert r.out.strip().split("\t") == ["8.0", "0.5", repr(0.5 + 8**0.5), "1/2 + 2*sqrt(2)", "sqrt(x) + y", "NA"]
 
 
 def test_named_point_and_leading_minus():
-    assert run("eval", "x - y", "--at", "y=5,x=2").out.split("\t")[1].strip() == "-3.0"
-    assert run("eval", "x*y*z", "--at", "-1,1/2,pi").out.split("\t")[0] == "-pi/2"
+    assert run("eval", "x - y", "--at", "y=5,x=2").out.split("\t")[:3] == ["2.0", "5.0", "-3.0"]
+    assert run("eval", "x*y*z", "--at", "-1,1/2,pi").out.split("\t")[4] == "-pi/2"
 
 
 @pytest.mark.parametrize(
@@ -155,7 +166,7 @@ def test_hostile_expressions_refused_and_nothing_runs(text, command, tmp_path):
 def test_kink_warning_on_stderr_data_on_stdout():
     r = run("grad", "abs(x)", "--at", "0")
     assert r.code == 0
-    assert r.out == "x\tsign(x)\t0.0\n"
+    assert r.out == "0.0\t0.0\t0.0\t0\t0\tabs(x)\tNA\n"  # the subgradient 0 at the kink
     assert "warning" in r.err and "subgradient" in r.err
 
 
@@ -177,7 +188,7 @@ def _process(*args: str, **kw) -> subprocess.CompletedProcess:
 
 def test_installed_process_pipes_plain_and_json():
     p = _process("grad", "x**2*y+3*y", "--at", "2,5")
-    assert p.returncode == 0 and [l.split("\t")[2] for l in p.stdout.splitlines()] == ["20.0", "7.0"]
+    assert p.returncode == 0 and p.stdout.split("\t")[2:4] == ["20.0", "7.0"]
     p = _process("grad", "1/x", "--at", "0")
     assert p.returncode == 1 and p.stdout == "" and len(p.stderr.splitlines()) == 1
 
@@ -203,4 +214,4 @@ def test_plain_commands_do_not_import_numpy_rich_or_matplotlib():
 
 def test_a_constant_has_no_gradient_without_vars():
     assert_error(run("grad", "5"), 2, "no variables")
-    assert run("grad", "5", "--vars", "x").out == "x\t0\n"
+    assert run("grad", "5", "--vars", "x").out == "0\t5\n"

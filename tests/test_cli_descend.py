@@ -17,12 +17,16 @@ SEED = ("descend", "elongated", "--lr", "0.01,0.03,0.06,0.08")
 def test_seed_example_plain_rows():
     r = run(*SEED)
     assert r.code == 0
+    # the documented columns: optimizer, lr, start_x, start_y, status, steps, end_x, end_y, f, grad_norm,
+    # diverged_at, distance_to_minimum, stability_bound, momentum, beta1, beta2, eps
     rows = [line.split("\t") for line in r.out.splitlines()]
-    assert [(row[0], float(row[1]), row[3]) for row in rows] == [
+    assert all(len(row) == 17 for row in rows)
+    assert [(row[0], float(row[1]), row[4]) for row in rows] == [
         ("gd", 0.01, "converged"), ("gd", 0.03, "converged"), ("gd", 0.06, "diverged"), ("gd", 0.08, "diverged")]
+    assert [row[2:4] for row in rows] == [["-4.0", "2.0"]] * 4 and rows[0][13:] == ["NA"] * 4
     # closed form: y_k = (1 − 50 lr)^k y0; at the step where 0.06 diverged, |y| passed the bound
-    k = int(rows[2][7])
-    assert abs(float(rows[2][9].split(",")[1])) == pytest.approx(2 * 2.0**k)
+    k = int(rows[2][10])
+    assert rows[2][5] == str(k) and abs(float(rows[2][7])) == pytest.approx(2 * 2.0**k)
 
 
 def test_seed_example_json_keys():

@@ -50,8 +50,8 @@ def test_line_search_records_every_alpha():
 def test_bfgs_and_lbfgs_plain():
     r = run("descend", "rosenbrock", "-o", "bfgs,lbfgs", "-f", "plain")
     rows = [line.split("\t") for line in r.out.splitlines()]
-    assert [(row[0], row[3]) for row in rows] == [("bfgs", "converged"), ("lbfgs", "converged")]
-    assert int(rows[0][4]) <= 40
+    assert [(row[0], row[4]) for row in rows] == [("bfgs", "converged"), ("lbfgs", "converged")]
+    assert int(rows[0][5]) <= 40
 
 
 def test_sharpness_table_note():

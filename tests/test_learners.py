@@ -65,7 +65,7 @@ def test_time_limit_holds():
 def test_critical_json():
     doc = json.loads(run("critical", "x**2 - y**2", "--timeout", "60", "-f", "json").out)
     p = doc["points"][0]
-    assert p["point"]["exact"] == ["0", "0"] and p["classification"] == "saddle"
+    assert p["point_exact"] == ["0", "0"] and p["point"] == [0.0, 0.0] and p["classification"] == "saddle"
     assert p["eigenvalues"] == [-2.0, 2.0] and "exact" in p["method"]
 
 

@@ -268,7 +268,8 @@ def test_compact_json_is_one_line_and_pretty_keeps_lists_on_a_line():
 
 def test_latex_is_refused_where_it_does_not_apply():
     assert_error(invoke("eval", "x", "--at", "1", "-f", "latex"), 2, "latex")
-    assert_error(invoke("grad", "x", "-f", "csv"), 2, "--at")
+    assert_error(invoke("eval", "x", "-f", "csv"), 2, "--at")
+    assert_error(invoke("taylor", "x**2", "--at", "1", "-f", "csv"), 2, "no csv output")
 
 
 def _tex_pieces(line: str) -> list[str]:
@@ -310,7 +311,12 @@ def test_latex_values_are_the_exact_gradient():
 # ------------------------------------------------------------------ exit codes
 def test_check_exits_1_when_your_gradient_is_wrong():
     assert invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2").code == 0
-    r = invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2 + 1")
+    r = invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2 + 1", "-f", "csv")
+    [rec] = list(csv.DictReader(io.StringIO(r.out)))
+    # ∂(x²y)/∂y = x² = 1 at (1, 2); x² + 1 gives 2 there: wrong
+    assert r.code == 1 and rec["passed"] == "false" and (rec["right_x"], rec["right_y"]) == ("true", "false")
+    assert float(rec["yours_y"]) == 2.0 and float(rec["exact_y"]) == 1.0
+    r = invoke("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x**2 + 1", "-f", "table")
     assert r.code == 1 and "WRONG" in r.out
 
 
@@ -350,3 +356,169 @@ def test_jacobian_of_expressions_from_stdin():
     r = invoke("jacobian", "-", "--at", "2,3", "-f", "jsonl", stdin="x*y, x + y\nx - y, x*y**2\n")
     recs = [strict_json(line) for line in r.out.splitlines()]
     assert [rec["jacobian"]["value"] for rec in recs] == [[[3.0, 2.0], [1.0, 1.0]], [[1.0, -1.0], [9.0, 12.0]]]
+
+
+# ------------------------------------------------------------------ the JSON writer
+def _json_values():
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | \
+        st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6)
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["a", "b%s", "é", "x"]), inner, max_size=4), max_leaves=30)
+
+
+def _records():
+    """Lists of records with the same keys (the fast table layout) and near misses."""
+    from hypothesis import strategies as st
+
+    cell = st.none() | st.floats(allow_nan=False) | st.text(max_size=3) | \
+        st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=2, max_size=2)
+    return st.lists(st.fixed_dictionaries({"k": cell, "lr": st.floats(0, 1), "x": cell}), max_size=5)
+
+
+def test_the_fast_json_layout_writes_exactly_the_reference_text():
+    from hypothesis import given, settings, strategies as st
+
+    from gradlab.render.output import _pretty, json_safe, render_json
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(_json_values(), _records().map(lambda rs: {"runs": rs})), st.booleans())
+    def check(value, ascii):
+        text = render_json(value, ascii=ascii)
+        assert text == _pretty(json_safe(value), "", ascii) + "\n"
+        assert strict_json(text) == strict_json(render_json(value, ascii=ascii, compact=True))
+        if ascii:
+            assert text.isascii()
+
+    check()
+
+
+# ------------------------------------------------------------------ plain is tsv without its header
+PLAIN_CASES = [
+    ("eval", "sqrt(x) + log(y)", "--at", "8,e"),
+    ("grad", "x**2*y + 3*y", "--at", "2,5"), ("grad", "x**2*y + 3*y"),
+    ("jacobian", "x**2*y, x + y**3", "--at", "2,3"), ("jacobian", "x*y, x + y"),
+    ("hessian", "x**2 - y**2", "--at", "0,0"), ("hessian", "x**3*y"),
+    ("directional", "x**2 + y**2", "--at", "3,4", "--dir", "1,1"),
+    ("check", "x**2*y", "--at", "1,2"), ("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x"),
+    ("critical", "x**3 - 3*x + y**2"), ("explain", "sin(x**2)"),
+    ("surfaces",), ("surfaces", "elongated"),
+    ("descend", "elongated", "--lr", "0.01,0.06", "-o", "gd,adam"),
+    ("sweep", "elongated", "--num", "8"),
+    ("grad", "x**2*y", "--at", "1,2", "--at", "3,4"),
+]
+
+
+@pytest.mark.parametrize("args", PLAIN_CASES, ids=[" ".join(a) for a in PLAIN_CASES])
+def test_plain_is_tsv_without_its_header_and_never_an_empty_cell(args):
+    plain, tsv = invoke(*args, "-f", "plain"), invoke(*args, "-f", "tsv")
+    assert plain.code == tsv.code and plain.code in (0, 1), (plain, tsv)
+    header, *rows = tsv.out.splitlines()
+    assert plain.out.splitlines() == rows and rows
+    names = header.split("\t")
+    assert header.isascii() and len(set(names)) == len(names)
+    for row in rows:
+        cells = row.split("\t")
+        assert len(cells) == len(names) and "" not in cells
+        assert not any("," in c and c[:1] in "-0123456789" and "(" not in c for c in cells), cells  # no 1.0,2.0
+
+
+def test_plain_carries_every_answer_the_table_shows():
+    def rec(*args):
+        t = invoke(*args, "-f", "tsv")
+        header, *rows = t.out.splitlines()
+        return [dict(zip(header.split("\t"), r.split("\t"))) for r in rows]
+
+    # grad: the norm and exact values; ‖(20, 7)‖ = √449
+    [g] = rec("grad", "x**2*y + 3*y", "--at", "2,5")
+    assert (g["norm_exact"], float(g["norm"])) == ("sqrt(449)", math.sqrt(449))
+    # hessian of x² − y²: eigenvalues −2, 2 at the critical point 0: a saddle
+    [h] = rec("hessian", "x**2 - y**2", "--at", "0,0")
+    assert (h["eig_1"], h["eig_2"], h["critical"], h["classification"]) == ("-2.0", "2.0", "true", "saddle")
+    # check's verdict
+    assert rec("check", "x**2*y", "--at", "1,2", "--grad", "2*x*y, x")[0]["passed"] == "false"
+    # critical: x³ − 3x + y² has a saddle at (−1, 0) (eigenvalues −6, 2) and a minimum at (1, 0) (2, 6)
+    crit = rec("critical", "x**3 - 3*x + y**2")
+    assert [(c["x_exact"], c["eig_1"], c["eig_2"], c["classification"]) for c in crit] == [
+        ("-1", "-6.0", "2.0", "saddle"), ("1", "2.0", "6.0", "minimum")]
+    # sweep on elongated: gd's bound 2/λmax = 2/50; the refined answer is just below it, on every row
+    rows = rec("sweep", "elongated")
+    lrs = {r["largest_stable_lr"] for r in rows}
+    assert len(lrs) == 1 and 0.0399 < float(lrs.pop()) < 0.04 and rows[0]["bound"] == "0.04"
+
+
+@pytest.mark.parametrize("args", [("taylor", "x**2*y", "--at", "1,2"), ("backprop", "x*y + sin(x)", "--at", "1,2")])
+def test_commands_without_fixed_columns_refuse_csv_and_split_vectors_in_plain(args):
+    assert_error(invoke(*args, "-f", "csv"), 2, "no csv output")
+    r = invoke(*args, "-f", "plain")
+    assert r.code == 0 and all("" not in line.split("\t") for line in r.out.splitlines())
+    assert not any(c[:1] in "-0123456789" and "," in c for line in r.out.splitlines() for c in line.split("\t"))
+
+
+# ------------------------------------------------------------------ one point shape; exact strings read back
+@pytest.mark.parametrize("args, path", [
+    (("grad", "x**2*y", "--at", "1/2,e"), []),
+    (("check", "x**2*y", "--at", "1/2,e"), []),
+    (("taylor", "x**2*y", "--at", "1/2,e"), []),
+    (("critical", "x**2 - x + y**2 - 2*y*exp(1)"), ["points", 0]),
+    (("surfaces", "elongated"), None),
+])
+def test_a_point_is_floats_and_its_exact_coordinates_everywhere(args, path):
+    from gradlab.calculus.parsing import parse_scalar
+
+    doc = strict_json(invoke(*args, "-f", "json").out)
+    if path is None:  # a surface: its start and its minima
+        pairs = [(doc["start"], doc["start_exact"])] + [(m["point"], m["point_exact"]) for m in doc["minima"]]
+    else:
+        for p in path:
+            doc = doc[p]
+        pairs = [(doc["point"], doc["point_exact"])]
+    for floats, exact in pairs:
+        assert all(isinstance(v, float) for v in floats) and len(floats) == len(exact)
+        # the exact strings are gradlab syntax: they read back to the floats
+        assert [float(parse_scalar(e)) for e in exact] == floats
+    if path is not None:
+        assert pairs[0][1] == ["1/2", "e"] and pairs[0][0] == [0.5, math.e]
+
+
+def test_exact_values_read_back_through_gradlabs_parser():
+    """SymPy spells e as E and |x| as Abs; gradlab's JSON writes what its parser reads."""
+    import sympy
+
+    from gradlab.calculus.parsing import parse_scalar
+
+    for args in [("eval", "exp(x)*abs(y)", "--at", "1,-2"), ("grad", "exp(x*y) + lambertw(x)", "--at", "1,1"),
+                 ("hessian", "exp(x)*y**2", "--at", "1,1/3")]:
+        doc = strict_json(invoke(*args, "-f", "json").out)
+        key = {"eval": "result", "grad": "gradient", "hessian": "hessian"}[args[0]]
+        exact = doc[key]["exact"]
+        flat = exact if isinstance(exact, str) else [e for row in exact for e in (row if isinstance(row, list) else [row])]
+        values = doc[key]["value"]
+        fvals = [values] if isinstance(values, float) else [v for row in values for v in (row if isinstance(row, list) else [row])]
+        for e, v in zip([flat] if isinstance(flat, str) else flat, fvals):
+            assert "E" not in e.replace("e", "") or False, e
+            assert float(parse_scalar(e)) == pytest.approx(v, rel=1e-14), (e, v)
+    assert sympy.E.free_symbols == set()  # (sanity: e is a number, not a variable)
+
+
+def test_many_point_hessian_classifies_as_single_calls_do():
+    rng = random.Random(3)
+    pts = [(0, 0)] + [(rng.randint(-6, 6) / 2, rng.randint(-6, 6) / 2) for _ in range(12)]
+    expr = "x**3*y + y**2 - 3*x"
+    many = strict_json(invoke("hessian", expr, *[a for p in pts for a in ("--at", f"{p[0]},{p[1]}")],
+                              "-f", "json").out)["results"]
+    for p, rec in zip(pts, many):
+        one = strict_json(invoke("hessian", expr, "--at", f"{p[0]},{p[1]}", "-f", "json").out)["hessian"]
+        assert rec["hessian"]["classification"] == one["classification"], p
+        assert rec["hessian"]["critical"] == one["critical"], p
+
+
+def test_every_run_has_the_same_keys_whatever_its_optimizer():
+    doc = strict_json(invoke("descend", "rosenbrock", "-o", "gd,momentum,adam,bfgs,newton", "-f", "json").out)
+    keys = {tuple(r) for r in doc["runs"]}
+    assert len(keys) == 1 and {"momentum", "beta1", "beta2", "eps", "line_search"} <= set(keys.pop())
+    gd, momentum, adam = doc["runs"][:3]
+    assert gd["momentum"] is None and gd["beta1"] is None and momentum["momentum"] == 0.9 and adam["beta2"] == 0.999
+    lines = [strict_json(line) for line in invoke("descend", "rosenbrock", "-o", "gd,bfgs", "-f", "jsonl").out.splitlines()]
+    assert len({tuple(r) for r in lines}) == 1

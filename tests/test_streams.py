@@ -191,3 +191,17 @@ def test_terminated_while_writing_a_file_removes_the_temporary_file(tmp_path):
     with pytest.raises(Terminated):
         atomic_write(str(target), write)
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"] and target.read_text() == "old"
+
+
+@pytest.mark.parametrize("args, stdin", [
+    (("grad", "x**2*y", "--at", "-", "-f", "table"), "1 2\n3 4\n"),
+    (("grad", "x**2*y", "--at", "1,2", "-f", "table"), None),
+    (("hessian", "x*y", "--at", "1,2", "-f", "table"), None),
+])
+def test_ascii_tables_are_laid_out_for_what_they_print(args, stdin):
+    """‖∇f‖ prints as |grad f| on an ASCII stream: the columns are sized for that text,
+    so every line of the table's box has the same width."""
+    p = gradlab(*args, env={"PYTHONIOENCODING": "ascii", "COLUMNS": "80"}, input=stdin)
+    assert p.returncode == 0 and p.stdout.isascii() and "?" not in p.stdout, p
+    box = [line for line in p.stdout.splitlines() if line.startswith(("+", "|"))]
+    assert box and len({len(line) for line in box}) == 1, p.stdout

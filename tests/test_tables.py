@@ -83,6 +83,35 @@ def _surfaces(name=None, dims=None):
     return surface_list(builtin()) if name is None else surface_detail(_surface(name, dims))
 
 
+def _many(kind, text, points, exact=False, **kw):
+    """A many-point call, as ``--at -`` makes it (float mode, or every point exact)."""
+    from gradlab.calculus import batch, pointwise
+    from gradlab.calculus.inputs import Line, read_point
+
+    p = _p(text, vector=kind == "jacobian")
+    names = [v.name for v in p.variables]
+    pts = [read_point(Line(f"line {k + 1}", t), names, need_sympy=exact) for k, t in enumerate(points)]
+    if exact:
+        report = getattr(pointwise, f"{kind}_report")
+        answers = batch.exact_many(kind, p, pts, lambda sp: report(p, sp))
+    else:
+        answers = getattr(batch, f"{kind}_many")(p, pts, **kw)
+    meta = {"outputs": len(p.exprs)} if kind == "jacobian" else {}
+    return batch.Batch(kind, tuple(answers), tuple(names), meta)
+
+
+def _many_check(text, points):
+    from gradlab.calculus import batch
+    from gradlab.calculus.gradcheck import gradient_check
+    from gradlab.calculus.inputs import Line, read_point
+
+    p = _p(text)
+    names = [v.name for v in p.variables]
+    pts = [read_point(Line(f"line {k + 1}", t), names, need_sympy=True) for k, t in enumerate(points)]
+    answers = batch.exact_many("check", p, pts, lambda sp: gradient_check(p, sp, 1e-5, 1e-6, None))
+    return batch.Batch("check", tuple(answers), tuple(names), {"yours": False})
+
+
 def _explain(text):
     from gradlab.calculus.explain import explain
 
@@ -116,7 +145,19 @@ CASES = {
     "check": lambda: _check("sin(x)*exp(y)", "1,1"),
     "check yours": lambda: _check("x**2*y + y*z**3", "1,2,3", "2*x*y, x**2, 3*y*z**2"),
     "explain": lambda: _explain("x*exp(x)"),
+    # many points (--at -): one row per point, or one block per point headed by it
+    "many grad": lambda: _many("grad", "x**2*y + 3*y - x*z", ["1,2,3", "-0.5,4,1e-3", "250,-7,3"]),
+    "many grad exact": lambda: _many("grad", "x**2*y*z + 3*y - x*z", ["1,2,3", "3,4,5"], exact=True),
+    "many grad with a failure": lambda: _many("grad", "x*y + log(x)", ["1,2", "0,1", "3,4"]),
+    "many jacobian": lambda: _many("jacobian", "x*y, x + y, x**2*y", ["1,2", "3,4"]),
+    "many hessian": lambda: _many("hessian", "x**2*y + y**2", ["1,2", "3,4", "0,0"]),
+    "many hessian 3-D": lambda: _many("hessian", "x**2*y*z + 3*y - x*z", ["1,2,3", "3,4,5"]),
+    "many eval": lambda: _many("eval", "sqrt(x) + log(y)", ["8,1", "1,e", "0.25,100"]),
+    "many directional": lambda: _many("directional", "x**2*y", ["1,2", "3,4"], direction=[1, 1]),
+    "many check": lambda: _many_check("x**2*y", ["1,2", "3,4"]),
 }
+# Too many numbers per point for one 80-column row: one block per point instead.
+VERTICAL_AT_80 = {"jacobian softmax", "many hessian 3-D", "many check"}
 
 
 @lru_cache(maxsize=None)
@@ -239,7 +280,7 @@ def test_numbers_round_to_their_digits(value, digits):
     assert abs(float(text) - value) <= 0.5 * 10 ** (1 - digits) * abs(value) * 1.000001
 
 
-@pytest.mark.parametrize("name", sorted(set(CASES) - {"jacobian softmax"}))
+@pytest.mark.parametrize("name", sorted(set(CASES) - VERTICAL_AT_80))
 def test_at_80_columns_every_default_table_is_a_table(name):
     """4-D points, five runs, the catalogue: all fit an 80-column terminal as a table
     (the softmax Jacobian's entries are paragraphs: one block per row suits them)."""
@@ -262,3 +303,26 @@ def test_readme_shows_the_example_table_at_80_columns():
     cmd, expected, columns = next(check.examples(text))
     assert cmd == "gradlab descend elongated --lr 0.01,0.03,0.06,0.08" and columns == 80
     assert expected == [line.rstrip() for line in draw(view_of("descend README"), 80)][: len(expected)]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if n.startswith("many")))
+def test_many_point_tables_head_each_row_with_its_point_in_the_maths_notation(name):
+    """The point is one cell (``(1, 2, 3)``), the first; a block layout is headed by it,
+    and no header is a stream name with underscores but the Hessian's H_xy."""
+    view = view_of(name)
+    assert view.columns[0] == "at"
+    assert not [c for c in view.columns if "_" in c and not re.fullmatch(r"H_\w\w", c)], view.columns
+    lines = draw(view, 80)
+    if name in VERTICAL_AT_80:
+        heads = [line.strip() for line in lines if line.startswith(" at: ")]
+        assert len(heads) == len(view.rows) and heads[0].startswith("at: (1, 2")
+
+
+def test_many_point_hessian_table_shows_the_upper_triangle_and_eigenvalues_in_one_cell():
+    # f = x²y + y²: H = [[2y, 2x], [2x, 2]]; at (1, 2): [[4, 2], [2, 2]], eigenvalues 3 ∓ √5
+    view = view_of("many hessian")
+    row = dict(zip(view.columns, view.rows[0]))
+    assert (row["H_xx"], row["H_xy"], row["H_yy"]) == (4.0, 2.0, 2.0) and "H_yx" not in row
+    assert row["eigenvalues"] == pytest.approx((3 - 5 ** 0.5, 3 + 5 ** 0.5))
+    # not a critical point (∇f = (2xy, x² + 2y) ≠ 0): the curvature, as a single call says
+    assert row["classification"] == "convex" and view_of("many hessian").rows[2][-1] == "inconclusive"

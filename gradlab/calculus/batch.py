@@ -66,7 +66,7 @@ def relabel(answer: Answer, where: str) -> Answer:
 
 def _head(command: str, parsed: Parsed, p: Point) -> dict[str, Any]:
     return {"command": command, "expression": parsed.text, "variables": [v.name for v in parsed.variables],
-            "point": list(p.exact)}
+            "point": list(p.values), "point_exact": list(p.exact)}
 
 
 def _why(value: float) -> str:
@@ -203,9 +203,11 @@ def hessian_many(parsed: Parsed, points) -> list[Answer]:
             rec = _head("hessian", parsed, p)
             values = [[float(H[r * n + c, j]) for c in range(n)] for r in range(n)]
             e = [float(v) for v in eig[j]]
+            critical = bool(np.all(G[:, j] == 0))
+            # as a single call says: the second-derivative test at a critical point, else the curvature
             rec["hessian"] = {"symbolic": symbolic, "exact": None, "value": values, "eigenvalues": e,
-                              "classification": d.classify(e) if ok[j] else None,
-                              "critical": bool(np.all(G[:, j] == 0))}
+                              "classification": d.classify_floats(e).classification(critical) if ok[j] else None,
+                              "critical": critical}
             yield rec, errors[j]
 
     return _answers("hessian", parsed, points, build)
@@ -297,24 +299,67 @@ class Batch(Presentable):
 
     def view(self, columns=None):
         """A table of the answers: the stream's columns, less those that are empty in
-        every row (exact values in float mode, the error column when nothing failed)."""
+        every row (exact values in float mode, the error column when nothing failed).
+
+        For reading, the table gathers what the stream splits: the point is one cell,
+        ``at (1, 2)`` (the head of each block when the table is too wide for the
+        terminal), and so are the eigenvalues; headers are the maths' names (``∂f/∂x``,
+        ``‖∇f‖``, ``H_xy``), and a Hessian shows its upper triangle only.
+        """
         from gradlab.render.formats import POINT_SCHEMAS
         from gradlab.views import View
 
         columns = columns or POINT_SCHEMAS[self.command](self.variables, self.meta)
         table = [[c.get(a) for c in columns] for a in self.answers]
-        # A Hessian is symmetric: the table shows its upper triangle only.
-        lower = {f"H_{a}_{b}" for k, a in enumerate(self.variables) for b in self.variables[:k]}
-        keep = [i for i, c in enumerate(columns)
-                if any(row[i] is not None for row in table) and c.name not in lower
-                and not (c.name == "expression" and len({a.expression for a in self.answers}) == 1)]
+        names = [c.name for c in columns]
+        v = self.variables
+        lower = {f"H_{a}_{b}" for k, a in enumerate(v) for b in v[:k]}
+        coords = [names.index(n) for n in v if n in names] if len(v) > 1 else []
+        eigs = [i for i, n in enumerate(names) if n.startswith("eig_")]
+        groups: list[tuple[str, list[int]]] = []  # (header, stream columns) of each table column
+        for i, name in enumerate(names):
+            if name in lower or (name == "expression" and len({a.expression for a in self.answers}) == 1):
+                continue
+            if i in coords or i in eigs:
+                group = coords if i in coords else eigs
+                if i == group[0]:
+                    groups.append(("at" if group is coords else "eigenvalues", group))
+                continue
+            groups.append((_label(name, v), [i]))
+        cells = [tuple(row[g[0]] if len(g) == 1 else (tuple(row[k] for k in g) if row[g[0]] is not None else None)
+                       for _, g in groups) for row in table]
+        keep = [k for k in range(len(groups)) if any(r[k] is not None for r in cells)]
         expressions = sorted({a.expression for a in self.answers})
         title = f"{self.command} of f = {expressions[0]}" if len(expressions) == 1 else f"{self.command}"
         title += f" at {len(self.answers)} input{'s' if len(self.answers) != 1 else ''}"
         notes = (f"{self.failures} failed: see the error column",) if self.failures else ()
-        names = tuple(columns[i].name for i in keep)
+        heads = tuple(groups[k][0] for k in keep)
         # Full precision is in csv/tsv/json; a table reads better with 6 digits and
         # short words kept whole.
-        nowrap = tuple(k for k, n in enumerate(names) if n not in ("error", "expression"))
-        return View(title, names, tuple(tuple(row[i] for i in keep) for row in table), notes=notes, digits=6,
+        nowrap = tuple(k for k, n in enumerate(heads) if n not in ("error", "expression"))
+        return View(title, heads, tuple(tuple(r[k] for k in keep) for r in cells), notes=notes, digits=6,
                     nowrap=nowrap)
+
+
+def _label(name: str, variables: Sequence[str]) -> str:
+    """A stream column's name as a table header: the maths' own notation.
+
+    >>> [_label(n, ("x", "y")) for n in ("grad_x", "norm_exact", "H_x_y", "J_2_y", "central_rel_error_y")]
+    ['∂f/∂x', '‖∇f‖ exact', 'H_xy', '∂f2/∂y', 'central rel. error y']
+    """
+    exact = name.endswith("_exact")
+    base = name[: -len("_exact")] if exact else name
+    parts = base.split("_")
+    if parts[0] == "grad" and len(parts) == 2:
+        text = f"∂f/∂{parts[1]}"
+    elif parts[0] == "H" and len(parts) == 3:
+        text = f"H_{parts[1]}{parts[2]}"
+    elif parts[0] == "J" and len(parts) == 3:
+        text = f"∂f{parts[1]}/∂{parts[2]}"
+    elif base == "norm":
+        text = "‖∇f‖"
+    elif base.endswith(tuple(f"_{n}" for n in variables)):  # check's per-variable columns
+        text = base.replace("_rel_error_", " rel. error ").replace("complex_step", "complex step").replace("_", " ")
+    else:
+        text = base.replace("_", " ")
+    return f"{text} exact" if exact else text

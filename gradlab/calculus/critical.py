@@ -54,8 +54,8 @@ class CriticalPoint:
 
     def to_record(self) -> dict[str, Any]:
         return {
-            "point": {"exact": [str(v) for v in self.exact] if self.exact is not None else None,
-                      "value": list(self.value)},
+            "point": [float(v) for v in self.value],
+            "point_exact": [to_text(v) for v in self.exact] if self.exact is not None else None,
             "f": self.f, "eigenvalues": list(self.eigenvalues), "classification": self.classification,
             "method": self.method,
         }

@@ -24,6 +24,7 @@ from gradlab.calculus import derivatives as d
 from gradlab.errors import BadInput
 from gradlab.calculus.numeric import complex_step, central_difference, forward_difference, lambdify
 from gradlab.calculus.parsing import Parsed, to_text
+from gradlab.calculus.pointwise import point_fields
 from gradlab.views import View
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
@@ -81,7 +82,7 @@ class CheckResult(Presentable):
 
     def to_record(self) -> dict[str, Any]:
         return {"command": "check", "expression": self.parsed.text,
-                "variables": [v.name for v in self.parsed.variables], "point": [str(p) for p in self.point],
+                "variables": [v.name for v in self.parsed.variables], **point_fields(self.point),
                 "h": self.h, "tol": self.tol, "checking": "your gradient" if self.user else "finite differences",
                 "passed": self.passed, "components": [c.to_record() for c in self.components]}
 

@@ -19,7 +19,7 @@ import sympy
 from gradlab.calculus.closedforms import ClosedForm
 from gradlab.calculus.derivatives import Value
 from gradlab.calculus.graph import Comps, Graph, Node, steps_text
-from gradlab.calculus.graphtext import gradient_record, point_record, point_text, shapes_record
+from gradlab.calculus.graphtext import gradient_record, point_exact_record, point_record, point_text, shapes_record
 from gradlab.calculus.nodemath import VJP
 from gradlab.calculus.parsing import to_text
 from gradlab.calculus.paths import Path
@@ -188,6 +188,7 @@ class BackpropResult:
             "inputs": list(g.leaves),
             "shapes": shapes_record(g),
             "point": point_record(g, self.point),
+            "point_exact": point_exact_record(g, self.point),
             "variables": list(self.wrt),
             "nodes": [n.to_record() for n in self.nodes],
             "edges": [e.to_record() for e in self.edges],
@@ -198,6 +199,7 @@ class BackpropResult:
         }
         if self.direction is not None:
             rec["direction"] = point_record(g, self.direction)
+            rec["direction_exact"] = point_exact_record(g, self.direction)
         if self.why is not None:
             adj = self.node(self.why).adjoint[0]
             rec["why"] = {"node": self.why, "adjoint": {"exact": str(adj.exact), "value": adj.value},

@@ -5,7 +5,7 @@ pieces of JSON that ``backprop``, ``grad`` and ``jacobian`` share.
 >>> from gradlab.calculus.graph import build
 >>> g = build("W@x", {"W": (1, 2), "x": (2,)})
 >>> point_text(g, {"W": (1, 2), "x": (3, 4)}), point_record(g, {"W": (1, 2), "x": (3, 4)})
-('(W=1×2, x=2)', [[['1', '2']], ['3', '4']])
+('(W=1×2, x=2)', [[[1.0, 2.0]], [3.0, 4.0]])
 """
 
 from __future__ import annotations
@@ -64,8 +64,14 @@ def gradient_record(graph: Graph, wrt: Sequence[str], symbolic: Sequence[Comps],
 
 
 def point_record(graph: Graph, point: Mapping[str, Comps]) -> list:
-    """A point (or a direction) for JSON: each leaf's exact values as strings, in its shape."""
-    return [nest([str(v) for v in point[n]], graph.node(n).shape) for n in graph.leaves]
+    """A point (or a direction) for JSON: each leaf's values as floats, in its shape
+    (the one point shape of every command; exact values in :func:`point_exact_record`)."""
+    return [nest([float(v) for v in point[n]], graph.node(n).shape) for n in graph.leaves]
+
+
+def point_exact_record(graph: Graph, point: Mapping[str, Comps]) -> list:
+    """The same point's exact values in gradlab's syntax, in each leaf's shape."""
+    return [nest([to_text(v) for v in point[n]], graph.node(n).shape) for n in graph.leaves]
 
 
 def shapes_record(graph: Graph) -> dict[str, list[int]]:

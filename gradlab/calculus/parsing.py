@@ -781,10 +781,11 @@ def _is_number(expr: object) -> bool:
 
 
 def number_text(expr: sympy.Expr) -> str:
-    """SymPy's spelling of an exact number (``sqrt(2)/2``, ``-1 + E``), printed without
-    evaluating it: bounded for any number gradlab can build.
+    """An exact number in gradlab's own syntax (``sqrt(2)/2``, ``-1 + e``), printed
+    without evaluating it (SymPy's term order, not a sorted one): bounded for any number
+    gradlab can build, and it reads back in.
 
-    >>> number_text(sympy.exp(10**8) - 1)
-    '-1 + exp(100000000)'
+    >>> number_text(sympy.exp(10**8) - 1), number_text(sympy.E - 1)
+    ('-1 + exp(100000000)', '-1 + e')
     """
-    return sympy.sstr(expr, order="none") if _is_number(expr) else str(expr)
+    return to_text(expr) if _is_number(expr) else str(expr)

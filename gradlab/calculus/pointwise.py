@@ -32,6 +32,17 @@ def _strs(xs: Sequence[sympy.Expr]) -> list[str]:
     return [str(x) for x in xs]
 
 
+def point_fields(point: Sequence[sympy.Expr], key: str = "point") -> dict[str, Any]:
+    """A point in JSON, one shape everywhere: ``point``, its coordinates as floats, and
+    ``point_exact``, the same coordinates exactly in gradlab's own syntax (they read back
+    in: ``e``, not SymPy's ``E``).
+
+    >>> point_fields([sympy.Rational(1, 2), sympy.E])
+    {'point': [0.5, 2.718281828459045], 'point_exact': ['1/2', 'e']}
+    """
+    return {key: [float(x) for x in point], f"{key}_exact": [to_text(x) for x in point]}
+
+
 def _at(point: Sequence[sympy.Expr]) -> str:
     """A point for a title, in gradlab's own syntax."""
     return "(" + ", ".join(to_text(x) for x in point) + ")"
@@ -44,7 +55,7 @@ def _head(command: str, parsed: Parsed, point: Sequence[sympy.Expr] | None) -> d
         "variables": [v.name for v in parsed.variables],
     }
     if point is not None:
-        rec["point"] = _strs(point)
+        rec.update(point_fields(point))
     return rec
 
 

@@ -19,7 +19,7 @@ from gradlab.calculus import derivatives as d
 from gradlab.calculus.closedforms import ClosedForm, closed_forms, jacobian_forms
 from gradlab.calculus.derivatives import Value
 from gradlab.calculus.graph import Comps, Graph, wrt_names
-from gradlab.calculus.graphtext import gradient_record, point_record, point_text, shapes_record
+from gradlab.calculus.graphtext import gradient_record, point_exact_record, point_record, point_text, shapes_record
 from gradlab.calculus.parsing import to_text
 from gradlab.calculus.passes import backward, compose, forward, hp_point, local_jacobians, point_map
 from gradlab.calculus.shapes import Shape, component_name, shape_text, size
@@ -42,6 +42,7 @@ def _shaped_head(command: str, graph: Graph, point: Mapping[str, Comps] | None, 
                            "inputs": list(graph.leaves), "shapes": shapes_record(graph)}
     if point is not None:
         rec["point"] = point_record(graph, point)
+        rec["point_exact"] = point_exact_record(graph, point)
     return rec
 
 

@@ -219,12 +219,12 @@ class Out:
 
     def check(self, command: str, point: bool = True) -> "Out":
         """Refuse, before any work, a format this command cannot write (exit 2)."""
-        from gradlab.render.formats import DOC_SCHEMAS, LATEX_COMMANDS, POINT_SCHEMAS
+        from gradlab.render.formats import DOC_SCHEMAS, LATEX_COMMANDS, POINT_SCHEMAS, SYMBOLIC_COMMANDS
 
         if self.kind == "latex" and command not in LATEX_COMMANDS:
             raise BadInput(f"latex output is for {', '.join(LATEX_COMMANDS)}", "--format")
         if self.kind in ("csv", "tsv"):
-            if command in POINT_SCHEMAS and not point:
+            if command in POINT_SCHEMAS and not point and command not in SYMBOLIC_COMMANDS:
                 raise BadInput(f"{self.kind} rows are values at points: give --at (or use --format json or latex)",
                                "--format")
             if command not in POINT_SCHEMAS and command not in DOC_SCHEMAS:
@@ -244,38 +244,35 @@ def emit(result: Any, out: "Out | Format") -> None:
         from gradlab.render.output import render_json
 
         write_out(render_json(stable_keys(result.to_record()), ascii=ascii_only(), compact=out.compact))
-    elif kind == "plain":
-        from gradlab.render.output import render_plain
-
-        write_out(render_plain([result.view()]))
     elif kind == "latex":
         from gradlab.render.formats import latex
 
         write_out("".join(line + "\n" for line in latex(result)))
-    elif kind in ("jsonl", "csv", "tsv"):
-        from gradlab.render.formats import DOC_SCHEMAS, doc_jsonl_records
+    elif kind == "jsonl":
+        from gradlab.render.formats import doc_jsonl_records, jsonl_lines, stable_keys
 
-        from gradlab.render.formats import stable_keys
+        _write_lines(jsonl_lines(doc_jsonl_records(stable_keys(result.to_record())), ascii_only()))
+    elif kind in ("plain", "csv", "tsv"):
+        from gradlab.render.formats import delimited, stable_keys
 
         record = stable_keys(result.to_record())
-        if record.get("command") in DOC_SCHEMAS or kind == "jsonl":
-            if kind == "jsonl":
-                from gradlab.render.formats import jsonl_lines
+        table = _rows_and_columns(result, record)
+        if table is not None:  # plain is tsv without its header: the same columns
+            _write_lines(delimited(*table, kind, out.header))
+        elif kind == "plain":  # a result without fixed columns (taylor, backprop, shaped variables)
+            from gradlab.render.output import render_plain
 
-                _write_lines(jsonl_lines(doc_jsonl_records(record), ascii_only()))
-            else:
-                from gradlab.render.formats import delimited
-
-                rows, columns = DOC_SCHEMAS[record["command"]](record)
-                _write_lines(delimited(rows, columns, kind, out.header))
-        else:  # a calculus result at one point: a batch of one
-            emit_batch(_single_batch(result, record), out)
+            write_out(render_plain([result.view()]))
+        else:
+            raise BadInput(f"{record.get('command', 'this command')} has no {kind} output (use --format json)",
+                           "--format")
     else:
         from rich.console import Console
 
         from gradlab.render.tables import render
 
-        render(result.view(), Console(file=Out_(), width=terminal_width(), highlight=False, soft_wrap=False))
+        render(_for_stream(result.view()), Console(file=Out_(), width=terminal_width(), highlight=False,
+                                                   soft_wrap=False))
 
 
 def _write_lines(lines) -> None:
@@ -290,17 +287,30 @@ def _write_lines(lines) -> None:
         write_out("".join(block))
 
 
-def _single_batch(result: Any, record: dict):
-    from gradlab.calculus.batch import Answer, Batch
-    from gradlab.calculus.inputs import Line
+def _rows_and_columns(result: Any, record: dict):
+    """The rows and fixed columns of plain, csv and tsv output; None for a result that has
+    none (its plain output is its table's cells)."""
+    from gradlab.render.formats import DOC_SCHEMAS, POINT_SCHEMAS, SYMBOLIC_COMMANDS, symbolic_rows
 
-    names = tuple(record.get("variables", ()))
-    coords = tuple(float(p) for p in result.point) if getattr(result, "point", None) is not None else None
-    meta = {"outputs": len(result.matrix)} if record["command"] == "jacobian" else {}
-    if record["command"] == "check":
-        meta["yours"] = bool(getattr(result, "user", False))
-    answer = Answer(Line("--at", ""), record["command"], record.get("expression", ""), names, coords, record)
-    return Batch(record["command"], (answer,), names, meta=meta)
+    command = record.get("command")
+    if "shapes" in record or "kind" in record:  # shaped variables; the special sweeps
+        return None
+    if command in DOC_SCHEMAS:
+        return DOC_SCHEMAS[command](record)
+    if command in POINT_SCHEMAS:
+        if "point" in record:  # a calculus result at one point: the row of a batch of one
+            from types import SimpleNamespace
+
+            meta = {"outputs": len(result.matrix)} if command == "jacobian" else {}
+            if command == "check":
+                meta["yours"] = bool(getattr(result, "user", False))
+            # the columns read an answer's expression, coords, record and error (numpy stays unloaded)
+            row = SimpleNamespace(expression=record.get("expression", ""), coords=tuple(record["point"]),
+                                  record=record, error=None)
+            return [row], POINT_SCHEMAS[command](tuple(record.get("variables", ())), meta)
+        if command in SYMBOLIC_COMMANDS:
+            return symbolic_rows(record)
+    return None
 
 
 def emit_batch(batch, out: "Out") -> None:
@@ -326,7 +336,27 @@ def emit_batch(batch, out: "Out") -> None:
 
         from gradlab.render.tables import render
 
-        render(batch.view(columns), Console(file=Out_(), width=terminal_width(), highlight=False, soft_wrap=False))
+        render(_for_stream(batch.view(columns)), Console(file=Out_(), width=terminal_width(), highlight=False,
+                                                         soft_wrap=False))
+
+
+def _for_stream(view):
+    """The view as stdout can show it: on an ASCII-only stream its text is spelled in
+    ASCII (``grad f`` for ``∇f``) before the table is laid out, so that the columns,
+    sized for what is printed, stay aligned."""
+    if not ascii_only():
+        return view
+    import dataclasses
+
+    def text(c):
+        if isinstance(c, str):
+            return c.encode("ascii", "gradlab-ascii").decode("ascii")
+        return tuple(text(v) for v in c) if isinstance(c, tuple) else c
+
+    return dataclasses.replace(view, title=text(view.title), columns=text(view.columns),
+                               rows=tuple(text(r) for r in view.rows), notes=text(view.notes),
+                               plain_cells=None if view.plain_cells is None else
+                               tuple(text(r) for r in view.plain_cells))
 
 
 FormatOpt = typer.Option(Format.auto, "--format", "-f",

@@ -35,6 +35,7 @@ from gradlab.calculus import derivatives as d
 from gradlab.calculus.derivatives import Value
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.calculus.parsing import Parsed, to_text
+from gradlab.calculus.pointwise import point_fields
 from gradlab.views import View
 
 OFFSETS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
@@ -143,7 +144,7 @@ class TaylorResult:
 
         return {
             "command": "taylor", "expression": self.parsed.text,
-            "variables": [v.name for v in self.parsed.variables], "point": [str(p) for p in self.point],
+            "variables": [v.name for v in self.parsed.variables], **point_fields(self.point),
             "order": self.order,
             "f": {"exact": str(self.f.exact), "value": self.f.value},
             "gradient": {"exact": [str(v.exact) for v in self.gradient], "value": [v.value for v in self.gradient]},
@@ -168,20 +169,26 @@ class TaylorResult:
         rows: list[tuple] = []
         plain: list[tuple] = []
 
-        def add(name: str, exact: Any, value: Any) -> None:
+        def add(name: str, exact: Any, value: Any, plain_exact: Any = None) -> None:
             rows.append((name, exact, value))
-            plain.append((name, exact, value))
+            # plain output: a vector one cell per coordinate, exact ones as gradlab reads them
+            plain.append((name, exact if plain_exact is None else plain_exact, value))
+
+        def texts(v: Value) -> tuple | None:
+            return None if v.exact is None or v.exact[0] is None else tuple(to_text(e) for e in v.exact)
 
         add("f(a)", str(self.f.exact), self.f.value)
-        add("∇f(a)", ", ".join(str(v.exact) for v in self.gradient), tuple(v.value for v in self.gradient))
+        add("∇f(a)", ", ".join(str(v.exact) for v in self.gradient), tuple(v.value for v in self.gradient),
+            tuple(to_text(v.exact) for v in self.gradient))
         if self.order == 2:
             add("eigenvalues of H(a)", "", tuple(self.eigenvalues))
         add("m₁ = f + ∇f·h", to_text(self.linear), None)
         if self.order == 2:
             add("m₂ = m₁ + ½hᵀHh", to_text(self.quadratic), None)
             if self.newton_step is not None:
-                add("Newton step h* = −H⁻¹∇f", _exact_vec(self.newton_step), self.newton_step.value)
-                add("minimiser of m₂, a + h*", _exact_vec(self.minimiser), self.minimiser.value)
+                add("Newton step h* = −H⁻¹∇f", _exact_vec(self.newton_step), self.newton_step.value,
+                    texts(self.newton_step))
+                add("minimiser of m₂, a + h*", _exact_vec(self.minimiser), self.minimiser.value, texts(self.minimiser))
                 add("m₂ at its minimiser", "", self.model_min)
             else:
                 add("minimiser of m₂", self.newton_note, None)

@@ -134,7 +134,10 @@ def check_columns(names: Sequence[str], meta: dict) -> list[Column]:
     for i, n in enumerate(names):
         cols += [Column(f"exact_{n}", (lambda a, i=i: _component(a, i, "exact", "value"))),
                  Column(f"central_{n}", (lambda a, i=i: _component(a, i, "central", "value"))),
-                 Column(f"central_rel_error_{n}", (lambda a, i=i: _component(a, i, "central", "rel_error")))]
+                 Column(f"central_rel_error_{n}", (lambda a, i=i: _component(a, i, "central", "rel_error"))),
+                 Column(f"forward_rel_error_{n}", (lambda a, i=i: _component(a, i, "forward", "rel_error"))),
+                 Column(f"complex_step_rel_error_{n}",
+                        (lambda a, i=i: _component(a, i, "complex_step", "rel_error")))]
         if meta.get("yours"):
             cols += [Column(f"yours_{n}", (lambda a, i=i: _component(a, i, "yours", "value"))),
                      Column(f"right_{n}", (lambda a, i=i: _component(a, i, "yours", "right")))]
@@ -185,11 +188,11 @@ def sweep_rows(doc: dict) -> tuple[list[dict], list[Column]]:
 
 def critical_rows(doc: dict) -> tuple[list[dict], list[Column]]:
     names = doc["variables"]
-    cols = [Column(n, (lambda r, i=i: _at(r, "point", "value", i))) for i, n in enumerate(names)]
+    cols = [Column(n, (lambda r, i=i: _at(r, "point", i))) for i, n in enumerate(names)]
     cols += [Column("f", lambda r: r.get("f"))]
     cols += [Column(f"eig_{k + 1}", (lambda r, k=k: _at(r, "eigenvalues", k))) for k in range(len(names))]
     cols += [Column("classification", lambda r: r.get("classification")), Column("method", lambda r: r.get("method"))]
-    cols += [Column(f"{n}_exact", (lambda r, i=i: _at(r, "point", "exact", i))) for i, n in enumerate(names)]
+    cols += [Column(f"{n}_exact", (lambda r, i=i: _at(r, "point_exact", i))) for i, n in enumerate(names)]
     return doc["points"], cols
 
 
@@ -202,9 +205,38 @@ def explain_rows(doc: dict) -> tuple[list[dict], list[Column]]:
 
 
 def surfaces_rows(doc: dict) -> tuple[list[dict], list[Column]]:
-    rows = doc.get("surfaces") or [doc]
+    """The catalogue, one surface a row; one surface (``surfaces NAME``) adds its start,
+    gradient and Hessian, one column per coordinate or entry."""
+    rows = doc["surfaces"] if "surfaces" in doc else [doc]
     cols = [Column(k, (lambda r, k=k: r.get(k))) for k in ("name", "dims", "variable_dims", "expression", "lr", "steps")]
+    cols += [Column("minima", lambda r: len(r.get("minima") or ())),
+             Column("min_f", lambda r: _at(r, "minima", 0, "f", "value")),
+             Column("min_f_exact", lambda r: _at(r, "minima", 0, "f", "exact"))]
+    if "surfaces" not in doc:
+        names = doc["variables"]
+        cols += [Column(f"start_{n}", (lambda r, i=i: _at(r, "start", i))) for i, n in enumerate(names)]
+        cols += [Column(f"grad_{n}", (lambda r, i=i: _at(r, "gradient", "symbolic", i))) for i, n in enumerate(names)]
+        cols += [Column(f"H_{a}_{b}", (lambda r, i=i, j=j: _at(r, "hessian", "symbolic", i, j)))
+                 for i, a in enumerate(names) for j, b in enumerate(names)]
     return rows, cols
+
+
+def symbolic_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    """``grad``, ``jacobian``, ``hessian`` without a point: one row of derivatives in
+    gradlab's syntax (``grad_<v>``, ``J_<i>_<v>``, ``H_<v>_<v>``), then the expression."""
+    names, kind = doc["variables"], doc["command"]
+    if kind == "grad":
+        cols = [Column(f"grad_{n}", (lambda r, i=i: _at(r, "gradient", "symbolic", i))) for i, n in enumerate(names)]
+    elif kind == "jacobian":
+        cols = [Column(f"J_{k + 1}_{n}", (lambda r, k=k, i=i: _at(r, "jacobian", "symbolic", k, i)))
+                for k in range(len(doc["outputs"])) for i, n in enumerate(names)]
+    else:
+        cols = [Column(f"H_{a}_{b}", (lambda r, i=i, j=j: _at(r, "hessian", "symbolic", i, j)))
+                for i, a in enumerate(names) for j, b in enumerate(names)]
+    return [doc], [*cols, Column("expression", lambda r: r["expression"])]
+
+
+SYMBOLIC_COMMANDS = ("grad", "jacobian", "hessian")
 
 
 DOC_SCHEMAS: dict[str, Callable[[dict], tuple[list[dict], list[Column]]]] = {
@@ -230,19 +262,55 @@ def delimited(rows: Iterable[Any], columns: Sequence[Column], kind: str, header:
             return "\t".join(cells) + "\n"
     if header and kind != "plain":
         yield line([c.name for c in columns])
-    for r in rows:
-        yield line([cell_text(c.get(r)) for c in columns])
+    rows = rows if isinstance(rows, (list, tuple)) else list(rows)
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        # column by column: a column of floats (most of them) is written by one map of float.__repr__
+        texts = [column_texts([c.get(r) for r in chunk]) for c in columns]
+        if kind == "csv":
+            yield "".join(line(cells) for cells in zip(*texts))
+        else:
+            yield "".join(["\t".join(cells) + "\n" for cells in zip(*texts)])
+
+
+CHUNK = 512  # rows written at a time: a closed pipe is noticed early, memory stays flat
+
+
+def column_texts(values: list) -> list[str]:
+    """The cells of one column as :func:`cell_text` writes them, fast for the common
+    columns (all floats, all ints, all missing).
+
+    >>> column_texts([0.1, float("inf")]), column_texts([1, None, True])
+    (['0.1', 'inf'], ['1', 'NA', 'true'])
+    """
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        return list(map(float.__repr__, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    if kinds == {type(None)}:
+        return [NA] * len(values)
+    return [cell_text(v) for v in values]
 
 
 def stable_keys(record: dict) -> dict:
-    """The JSON record with the keys every run has: an optimizer's hyper-parameters
-    are present on every run, null where they do not apply.
+    """The JSON record with stable keys: every run has every key any run has, in one
+    order, null where it does not apply (an optimizer's hyper-parameters, bfgs's line
+    search on a gd run), and the hyper-parameters always.
 
     >>> stable_keys({"command": "descend", "runs": [{"optimizer": "gd"}]})["runs"]
     [{'optimizer': 'gd', 'momentum': None, 'beta1': None, 'beta2': None, 'eps': None}]
+    >>> [list(r) for r in stable_keys({"command": "descend", "runs": [
+    ...     {"optimizer": "gd", "lr": 0.1}, {"optimizer": "bfgs", "line_search": "wolfe", "lr": 1.0}]})["runs"]]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [['optimizer', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'line_search'],
+     ['optimizer', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'line_search']]
     """
     if record.get("command") in ("descend", "sweep") and isinstance(record.get("runs"), list):
-        record = {**record, "runs": [{**r, **{k: r.get(k) for k in HYPER}} for r in record["runs"]]}
+        runs = [{**r, **{k: r.get(k) for k in HYPER}} for r in record["runs"]]
+        order = list(dict.fromkeys(k for r in runs for k in r))
+        record = {**record, "runs": [r if len(r) == len(order) and list(r) == order else
+                                     {k: r.get(k) for k in order} for r in runs]}
     return record
 
 

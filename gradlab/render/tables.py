@@ -155,8 +155,8 @@ def layout(view: View, width: int) -> Layout:
         return max([_longest_line(columns[j])] + [_longest_line(t) for t in cells_by_col[j]])
 
     def minimum(j: int, whole_points: bool) -> int:
-        if j in nowrap:
-            return natural(j)
+        if j in nowrap:  # the cells stay whole; a header of several words may still wrap between them
+            return max([_longest_word(columns[j])] + [_longest_line(t) for t in cells_by_col[j]])
         # a short point such as (-2, 0) reads best as one word: kept whole unless that
         # is what stops the table from fitting
         return max([_longest_word(columns[j])] + [
