@@ -2,7 +2,9 @@
 
 A run is *stable* when it converged, or when it was still closing in: it did not
 diverge, f ended no higher than it started, and both f and ‖∇f‖ still fell over the
-second half of the run (falling f alone is also a run escaping to −∞ down a saddle). (A run that bounces across a valley forever, as gd does on Rosenbrock just above
+second half of the run (falling f alone is also a run escaping to −∞ down a saddle).
+Closing in counts only when there is something to close in on (a known minimum, or a
+run of the sweep that converged): on a saddle every rate escapes, given steps enough. (A run that bounces across a valley forever, as gd does on Rosenbrock just above
 2/λ_max, is not stable, though it never diverges.)
 The grid of rates runs as one batch; the edge of the stable region (scanning up from the
 smallest rate) is then narrowed by multisection, every optimizer's bracket refined in the
@@ -196,7 +198,11 @@ def _edge(lrs: np.ndarray, stable: np.ndarray) -> tuple[float | None, float | No
     return float(lrs[bad[0] - 1]), float(lrs[bad[0]])
 
 
-def _stable(runs: Runs, f0: float) -> np.ndarray:
+def _stable(runs: Runs, f0: float, anchored: bool = True) -> np.ndarray:
+    """Which runs are stable; ``anchored=False`` (nothing to converge to is known): only
+    the converged ones."""
+    if not anchored:
+        return runs.status == "converged"
     with np.errstate(invalid="ignore"):  # NaN f of a diverged run compares False, as it should
         return _stable_runs(runs, f0)
 
@@ -247,7 +253,11 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
 
     specs = [RunSpec(o, float(lr), x0) for o in optimizers for lr in grid]
     runs = descend(obj, specs, steps, tol, hyper, progress=progress, watch=2 * (steps // 4))
-    stable = _stable(runs, f0)
+    # "Still closing in" needs something to close in on: with no known minimum and no run
+    # converged, a run that has not diverged yet may be creeping down a saddle's escape
+    # route (on x² − y² every rate escapes, given steps enough), so only convergence counts.
+    anchored = bool(surface.minima) or bool((runs.status == "converged").any())
+    stable = _stable(runs, f0, anchored)
 
     brackets: dict[str, list] = {}
     for k, o in enumerate(optimizers):
@@ -262,7 +272,7 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
         specs_r = [RunSpec(o, float(lr), x0) for o, (lo, hi, _) in open_.items()
                    for lr in np.geomspace(lo, hi, POINTS_PER_ROUND + 2)[1:-1]]
         rr = descend(obj, specs_r, steps, tol, hyper, watch=2 * (steps // 4))
-        st = _stable(rr, f0)
+        st = _stable(rr, f0, anchored)
         for k, (o, b) in enumerate(open_.items()):
             sl = slice(k * POINTS_PER_ROUND, (k + 1) * POINTS_PER_ROUND)
             pts = np.array([s.lr for s in specs_r[sl]])
