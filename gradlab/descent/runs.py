@@ -72,7 +72,10 @@ class Objective:
         self.variables = parsed.variables
         self.n = len(parsed.variables)
         self.f = Compiled([parsed.expr], parsed.variables)
-        self.gradient_exprs = numeric.gradient(parsed.expr, parsed.variables)
+        self._gradient = numeric.gradient(parsed.expr, parsed.variables)
+        #: ∇f in the form every engine computes (plain, fast, scalar: the same bits), the
+        #: one with fewest operations (``numeric.fewer_operations``).
+        self.gradient_exprs = numeric.fewer_operations(self._gradient)
         self.grad = Compiled(self.gradient_exprs, parsed.variables)
         self.minima = np.asarray(minima, dtype=float).reshape(-1, self.n)
         self.f_star = f_star
@@ -109,7 +112,7 @@ class Objective:
 
     def _compile_hessian(self) -> None:
         if self._hess is None:
-            H = numeric.hessian(self.parsed.expr, self.variables, self.gradient_exprs)
+            H = numeric.hessian(self.parsed.expr, self.variables, self._gradient)
             self._hess = Compiled([e for row in H for e in row], self.variables)
 
     def hessian(self, X: np.ndarray) -> np.ndarray:
