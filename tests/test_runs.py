@@ -7,7 +7,7 @@ import pytest
 import sympy
 from hypothesis import given, strategies as st
 
-from gradlab.descent.descend import run_descent
+from gradlab.descent.descend import objective_for, run_descent
 from gradlab.calculus.parsing import parse
 from gradlab.descent.runs import Objective, RunSpec, descend
 from gradlab.surfaces import builtin
@@ -198,3 +198,25 @@ def test_for_plot_keeps_at_most_the_cap_spread_over_the_batch():
     assert small.runs[0].start == (0.0, 1.0) and small.runs[-1].start == (299.0, 1.0)  # both ends kept
     same, none = run_descent(s, ["gd"], [0.1, 0.2], steps=2).for_plot()
     assert none is None and len(same.runs) == 2
+
+
+def test_the_gradient_the_engines_compute_is_the_gradient_of_f():
+    # Every engine computes ∇f in the form with fewest operations (numeric.fewer_operations);
+    # that form must still be the derivative of f, component by component.
+    for name, surface in builtin().items():
+        obj = objective_for(surface)
+        for e, v in zip(obj.gradient_exprs, obj.variables):
+            assert sympy.simplify(e - sympy.diff(surface.parsed.expr, v)) == 0, (name, v)
+
+
+def test_rosenbrock_gradient_shares_y_minus_x_squared():
+    # ∂f/∂y = 200(y − x²) is written with its factor out, so y − x² is computed once for
+    # both components: one subtraction in the generated code, and no −200·x² term.
+    obj = Objective(parse("(1 - x)**2 + 100*(y - x**2)**2"))
+    source = obj.grad_into.source
+    assert source.count(" - ") + source.count("_np_Sub") == 2  # y − x² once, and ∂f/∂x's − 2
+    assert "-200" not in source
+    G, X = np.empty((2, 3)), np.array([[-1.2, 0.5, 3.0], [1.0, -2.0, 0.25]])
+    obj.grad_into(G, X, *X)
+    x, y = X
+    assert np.allclose(G, [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)], rtol=1e-15, atol=0)

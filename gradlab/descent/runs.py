@@ -15,8 +15,8 @@ summaries are kept.
 
 from __future__ import annotations
 
-import itertools
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -72,7 +72,10 @@ class Objective:
         self.variables = parsed.variables
         self.n = len(parsed.variables)
         self.f = Compiled([parsed.expr], parsed.variables)
-        self.gradient_exprs = numeric.gradient(parsed.expr, parsed.variables)
+        self._gradient = numeric.gradient(parsed.expr, parsed.variables)
+        #: ∇f in the form every engine computes (plain, fast, scalar: the same bits), the
+        #: one with fewest operations (``numeric.fewer_operations``).
+        self.gradient_exprs = numeric.fewer_operations(self._gradient)
         self.grad = Compiled(self.gradient_exprs, parsed.variables)
         self.minima = np.asarray(minima, dtype=float).reshape(-1, self.n)
         self.f_star = f_star
@@ -109,7 +112,7 @@ class Objective:
 
     def _compile_hessian(self) -> None:
         if self._hess is None:
-            H = numeric.hessian(self.parsed.expr, self.variables, self.gradient_exprs)
+            H = numeric.hessian(self.parsed.expr, self.variables, self._gradient)
             self._hess = Compiled([e for row in H for e in row], self.variables)
 
     def hessian(self, X: np.ndarray) -> np.ndarray:
@@ -207,7 +210,7 @@ class _Group:
         #: unknown), and how many coming iterates are known to be in the box without a test.
         self.move: float | None = None
         self.free = 0
-        self.start = X.copy()
+        self.start = X  # (the caller's array, which nothing writes to: no copy)
         self.state = opt.init(X)
         self.alive = np.ones(idx.size, dtype=bool)
         self.compact_at = compact_at
@@ -275,9 +278,11 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     """
     hyper = hyper or {}
     R, n = len(specs), objective.n
-    # (np.fromiter: np.array on 10,000 tuples costs more than a hundred steps)
-    starts = np.fromiter(itertools.chain.from_iterable(s.start for s in specs), float, R * n).reshape(R, n)
-    lrs = np.fromiter((s.lr for s in specs), float, R)
+    # The starts as the rows of one (n, R) array: one conversion of the tuples (their
+    # floats read in C) and one transposing copy; every group's X and ``final`` copy it.
+    starts_t = np.ascontiguousarray(
+        np.array(list(map(operator.attrgetter("start"), specs)), dtype=float).reshape(R, n).T)
+    lrs = np.array(list(map(operator.attrgetter("lr"), specs)), dtype=float).reshape(R)
     names = [s.optimizer for s in specs]
     kinds = dict.fromkeys(names)
     by_name = np.array(names, dtype=object) if len(kinds) > 1 else None
@@ -295,12 +300,12 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
         opt = optimizers.make(name, lr, objective.hessian if newton else None, fast,
                               objective.hessian_scalar() if newton and idx.size == 1 else None, **hyper)
         # With a trajectory every column must be a live run, so compact at once.
-        groups.append(_Group(opt, idx, np.ascontiguousarray(starts[idx].T), 0.0 if trajectory else 0.25, chunk,
+        groups.append(_Group(opt, idx, starts_t if by_name is None else starts_t[:, idx], 0.0 if trajectory else 0.25, chunk,
                              fast, fast and not trajectory and idx.size > 1 and n * idx.size >= STEPWISE_MIN))
 
     status = np.full(R, "max_steps", dtype=object)
     taken = np.full(R, steps)
-    final = np.array(starts.T)
+    final = starts_t.copy()
     gnorm = np.full(R, np.nan)
     diverged_at = np.full(R, -1)
     modified = np.zeros(R, dtype=int)
