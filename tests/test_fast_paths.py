@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -343,3 +344,22 @@ def test_magnitude_bound_walks_a_shared_subexpression_once():
     for _ in range(60):  # x·sin(x·sin(…)): 2^60 paths, 120 distinct nodes
         e = e * sympy.sin(e)
     assert numeric.magnitude_bound(e, [x], 10.0) == 10.0  # |x| ≤ 10, |sin| ≤ 1
+
+
+@pytest.mark.parametrize("text, start", [("sqrt(x)", "-1"), ("x**1.5 + y**2", "-1,1"), ("sqrt(x+y+z)", "-1,-1,-1")])
+def test_newton_alone_where_the_hessian_is_not_real_diverges_at_step_0(text, start):
+    # f is undefined at the start (a fractional power of a negative number): the run is
+    # diverged at step 0, whether Newton runs alone (a Hessian on Python floats, where **
+    # gives a complex number) or beside a run that goes on.
+    from tests.conftest import run
+
+    alone = run("descend", text, "--start", start, "-o", "newton", "--format", "json")
+    assert alone.code == 0, alone
+    (r,) = json.loads(alone.out)["runs"]
+    assert (r["status"], r["diverged_at"]) == ("diverged", 0)
+    both = run("descend", text, "--start", start, "--start", ",".join(["4"] * len(start.split(","))),
+               "-o", "newton", "--format", "json")
+    assert both.code == 0, both
+    first, second = json.loads(both.out)["runs"]
+    assert (first["status"], first["diverged_at"]) == ("diverged", 0)
+    assert second["status"] != "diverged" or second["diverged_at"] > 0
