@@ -380,9 +380,17 @@ _FUNCS.update({
 def _start_bits(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Expr]) -> int:
     """Enough bits to hold every rational of the input exactly (64 at least)."""
     most = 0
-    for e in (expr, *point.values()):
-        for r in e.atoms(sympy.Rational):
-            most = max(most, int(r.p).bit_length() + int(r.q).bit_length())
+    # each shared subtree once: atoms() walks the tree, exponential in a chain's depth
+    seen: set = set()
+    stack = [expr, *point.values()]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if e.is_Rational:
+            most = max(most, int(e.p).bit_length() + int(e.q).bit_length())
+        stack.extend(e.args)
     return min(MAX_BITS // 2, 64 + most)
 
 

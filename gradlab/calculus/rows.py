@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import sympy
 
 #: Above this many rows the parser keeps ``mean(...)``/``sum(...)`` in row form.
@@ -53,14 +52,24 @@ class Table:
     names: tuple[str, ...]
     symbols: tuple[sympy.Symbol, ...]
     exact: tuple[tuple[sympy.Rational, ...], ...]
-    floats: np.ndarray  # shape (columns, rows)
     digest: str
     _power_sums: dict = field(default_factory=dict)
     _mp: dict = field(default_factory=dict)
+    _floats: Any = None
 
     @property
     def n_rows(self) -> int:
-        return self.floats.shape[1]
+        return len(self.exact[0])
+
+    @property
+    def floats(self):
+        """The columns as a float64 array of shape (columns, rows); NumPy is imported only
+        when a mean is computed (plain commands do not load it)."""
+        if self._floats is None:
+            import numpy as np
+
+            self._floats = np.array([[float(v) for v in col] for col in self.exact], dtype=float)
+        return self._floats
 
     def mp_columns(self, prec: int) -> list[list]:
         """The columns as mpmath numbers at ``prec`` bits (made once per precision)."""
@@ -114,8 +123,7 @@ def table_for(columns: Mapping[str, Sequence[sympy.Rational]]) -> Table:
             # Plain symbols, so mean(...) prints the column names; the parser never lets
             # a variable share a name with a column.
             symbols = tuple(sympy.Symbol(n, real=True) for n in names)
-            floats = np.array([[float(v) for v in col] for col in exact], dtype=float).reshape(len(names), -1)
-            hit = _TABLES[digest] = Table(names, symbols, exact, floats, digest)
+            hit = _TABLES[digest] = Table(names, symbols, exact, digest)
     return hit
 
 
@@ -255,9 +263,12 @@ def mean_over_rows(key: int, *params: Any) -> Any:
     >>> from gradlab.calculus.parsing import symbol
     >>> t = table_for({"x": tuple(sympy.Integer(k) for k in range(1, 5))})
     >>> f = row_mean(symbol("w") * t.symbol("x"), t)
+    >>> import numpy as np
     >>> mean_over_rows(int(f.args[0]), np.array([1.0, 2.0]))
     array([2.5, 5. ])
     """
+    import numpy as np
+
     entry = _entry(key)
     arrays = [np.asarray(p) for p in params]
     shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
