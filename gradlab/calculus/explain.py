@@ -19,6 +19,7 @@ from typing import Any
 
 import sympy
 
+from gradlab.calculus import budget
 from gradlab.errors import BadInput
 from gradlab.calculus.functions import Abs, logsumexp, relu, sigmoid, sign, softplus, step
 from gradlab.calculus.parsing import Parsed, symbol, to_text
@@ -200,6 +201,12 @@ def tidy(raw: sympy.Expr) -> sympy.Expr:
     ops = sympy.count_ops(raw)
     if ops > MAX_TIDY_OPS:
         return raw
+    # bounded by size above; the budget's deadline also guards SymPy's own slow paths
+    return budget.attempt("tidying the derivative", _tidy, raw, ops, size=budget.size_of(raw),
+                          fallback=lambda: raw).value
+
+
+def _tidy(raw: sympy.Expr, ops: int) -> sympy.Expr:
     candidates = [sympy.factor_terms(raw)]
     if ops <= MAX_CANCEL_OPS:
         candidates.append(sympy.cancel(raw))
