@@ -180,3 +180,15 @@ def test_commands_agree_in_both_forms(args, fit_file, monkeypatch):
     na, nb = numbers(a), numbers(b)
     assert len(na) == len(nb) > 0
     assert all(_close(p, q, 1e-7) for p, q in zip(na, nb)), (na, nb)
+
+
+def test_explain_derives_the_row_body_once_by_the_mean_rule():
+    from gradlab.calculus.explain import explain
+    from gradlab.calculus.parsing import Parsed
+
+    xs = [sympy.Integer(v) for v in (1, 2, 3)]
+    _, f = _both("mean((w*x - y)**2)", xs, xs)
+    r = explain(Parsed("mean((w*x - y)**2)", (f,), (W,)), "w")
+    assert r.steps[-1].rule.startswith("mean rule")
+    x, y = r.result.table.symbol("x"), r.result.table.symbol("y")
+    assert sympy.expand(r.result.body_at() - 2 * x * (W * x - y)) == 0

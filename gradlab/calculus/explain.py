@@ -23,6 +23,7 @@ from gradlab.calculus import budget
 from gradlab.errors import BadInput
 from gradlab.calculus.functions import Abs, logsumexp, relu, sigmoid, sign, softplus, step
 from gradlab.calculus.parsing import Parsed, symbol, to_text
+from gradlab.calculus.rows import RowMean, row_mean
 from gradlab.views import View
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
@@ -139,6 +140,11 @@ class _Deriver:
             inner = [sympy.S.Zero if not a.has(x) else sympy.S.One if a == x else self.d(a) for a in e.args]
             total = sympy.Add(*[p * d for p, d in zip(partials(*e.args), inner) if d != 0])
             return self.note(f"chain rule with {name}", e, total)
+        if isinstance(e, RowMean):
+            # the body is one data row's expression: derive it once, with its own steps
+            body = self.d(e.body_at())
+            return self.note("mean rule: d/dθ mean(ℓ) = mean(dℓ/dθ), over the data rows", e,
+                             row_mean(body, e.table))
         # Anything else (re, im, lambertw: read back, rarely typed): SymPy's answer, named so.
         return self.note("SymPy's derivative", e, sympy.diff(e, x))
 

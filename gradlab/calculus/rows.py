@@ -217,6 +217,10 @@ class RowMean(sympy.Function):
     def n_rows(self) -> int:
         return _entry(int(self.args[0])).table.n_rows
 
+    @property
+    def table(self) -> Table:
+        return _entry(int(self.args[0])).table
+
     def _eval_evalf(self, prec):
         """SymPy's ``N``/``evalf``: the mean at ``prec`` bits (None when it has no real value)."""
         import mpmath
