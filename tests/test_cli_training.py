@@ -44,7 +44,8 @@ def test_line_search_records_every_alpha():
     doc = json.loads(run("descend", "elongated", "--line-search", "armijo", "--lr", "1", "-f", "json").out)
     [rec] = doc["runs"]
     assert rec["status"] == "converged" and len(rec["lr_per_step"]) == rec["steps"]
-    assert all(a in {1 / 2**j for j in range(61)} for a in rec["lr_per_step"])
+    # backtracking from lr = 1: every accepted step is at most the first trial
+    assert all(0 < a <= 1 for a in rec["lr_per_step"])
 
 
 def test_bfgs_and_lbfgs_plain():

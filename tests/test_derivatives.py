@@ -175,3 +175,35 @@ def test_compiled_functions_survive_variables_named_like_cse_temporaries():
     got = G(np.array([values[n] for n in names]))
     assert dict(zip(names, got)) == pytest.approx(dict(zip(["x0", "math", "x1", "numpy"],
                                                           [expected[0], 1.0, expected[2], 1.0])))
+
+
+@given(smooth_text)
+def test_one_pass_chain_rule_is_sympys_derivative(text):
+    # gradlab differentiates shared subexpressions once (derivatives._chain); the result is
+    # the expression SymPy's own diff builds, first and second derivatives alike
+    p = parse(text)
+    for v in p.variables:
+        first = d._chain(p.expr, v)
+        assert first == sympy.diff(p.expr, v)
+        for w in p.variables:
+            assert d._chain(first, w) == sympy.diff(first, w)
+
+
+def test_the_hessian_of_a_deep_chain_is_the_product_formula():
+    # the 58-deep chain of sines (issue 12: seconds in SymPy's diff): f'' at x = 1 against
+    # the product formula written out here
+    import math
+
+    f = x
+    for _ in range(58):
+        f = sympy.sin(f)
+    h = d.hessian(f, (x,))[0][0]
+    s = [1.0]  # s[k] = sin applied k times to 1
+    for _ in range(58):
+        s.append(math.sin(s[-1]))
+    c = [math.cos(s[k]) for k in range(58)]  # c[k] = cos(s_k): the k-th link's slope
+    prod = math.prod(c)
+    # (Π cos s_k)' = Π cos s_k · Σ_k (−tan s_k)·s_k', with s_k' = Π_{j<k} cos s_j
+    second = prod * sum(-math.tan(s[k]) * math.prod(c[:k]) for k in range(58))
+    got = float(Compiled([h], (x,))(np.array([1.0]))[0])
+    assert got == pytest.approx(second, rel=1e-10)

@@ -199,3 +199,20 @@ def test_sigterm_during_critical_leaves_no_solver_running():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_tidying_and_exact_bounds_go_through_the_budget(monkeypatch):
+    # With the size limit at one node every exact attempt is refused: explain keeps the
+    # untidied derivative and the theory gives its bounds as floats only.
+    from gradlab.calculus.explain import explain
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.theory import optimizer_theory
+
+    r = explain(parse("2*x*exp(x) + x**2*exp(x)"), "x")
+    assert r.result != r.raw  # factor_terms pulls exp(x) out
+    t = optimizer_theory("gd", [2.0, 50.0], exact=[2, 50])
+    assert (t.bound_exact, t.best_lr_exact, t.factor_exact) == ("1/25", "1/26", "12/13")  # 2/50, 2/52, 48/52
+    monkeypatch.setenv("GRADLAB_EXACT_SIZE", "1")
+    assert explain(parse("2*x*exp(x) + x**2*exp(x)"), "x").result == r.raw
+    t = optimizer_theory("gd", [2.0, 50.0], exact=[2, 50])
+    assert t.bound_exact is None and t.bound == 2 / 50

@@ -36,6 +36,7 @@ from typing import Any, Callable
 import sympy
 
 from gradlab.errors import BadInput
+from gradlab.calculus.rows import RowMean
 from gradlab.calculus.timelimit import within
 
 DEFAULT_SIZE = 400
@@ -73,8 +74,10 @@ def limits() -> Limits:
                   float(_env_number("GRADLAB_EXACT_SECONDS", DEFAULT_SECONDS, float)))
 
 
-def size_of(*exprs: sympy.Basic, cap: int = 10**6) -> int:
-    """Nodes in the expression trees (counting stops just past ``cap``).
+def size_of(*exprs: sympy.Basic, cap: int = 10**6, rows: bool = True) -> int:
+    """Nodes in the expression trees (counting stops just past ``cap``). A mean over data
+    rows counts as the sum it stands for (rows × its body), the object SymPy's exact
+    algorithms would have to work on; ``rows=False`` counts its body once.
 
     >>> x = sympy.Symbol("x")
     >>> size_of(x**2 + 1)
@@ -85,6 +88,10 @@ def size_of(*exprs: sympy.Basic, cap: int = 10**6) -> int:
     while stack and seen <= cap:
         e = stack.pop()
         seen += 1
+        if isinstance(e, RowMean):
+            body = size_of(e.body_at(), cap=cap, rows=rows)
+            seen += body * (e.n_rows if rows else 1)
+            continue
         stack.extend(e.args)
     return seen
 

@@ -19,9 +19,11 @@ from typing import Any
 
 import sympy
 
+from gradlab.calculus import budget
 from gradlab.errors import BadInput
 from gradlab.calculus.functions import Abs, logsumexp, relu, sigmoid, sign, softplus, step
 from gradlab.calculus.parsing import Parsed, symbol, to_text
+from gradlab.calculus.rows import RowMean, row_mean
 from gradlab.views import View
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
@@ -138,6 +140,11 @@ class _Deriver:
             inner = [sympy.S.Zero if not a.has(x) else sympy.S.One if a == x else self.d(a) for a in e.args]
             total = sympy.Add(*[p * d for p, d in zip(partials(*e.args), inner) if d != 0])
             return self.note(f"chain rule with {name}", e, total)
+        if isinstance(e, RowMean):
+            # the body is one data row's expression: derive it once, with its own steps
+            body = self.d(e.body_at())
+            return self.note("mean rule: d/dθ mean(ℓ) = mean(dℓ/dθ), over the data rows", e,
+                             row_mean(body, e.table))
         # Anything else (re, im, lambertw: read back, rarely typed): SymPy's answer, named so.
         return self.note("SymPy's derivative", e, sympy.diff(e, x))
 
@@ -200,6 +207,12 @@ def tidy(raw: sympy.Expr) -> sympy.Expr:
     ops = sympy.count_ops(raw)
     if ops > MAX_TIDY_OPS:
         return raw
+    # bounded by size above; the budget's deadline also guards SymPy's own slow paths
+    return budget.attempt("tidying the derivative", _tidy, raw, ops, size=budget.size_of(raw),
+                          fallback=lambda: raw).value
+
+
+def _tidy(raw: sympy.Expr, ops: int) -> sympy.Expr:
     candidates = [sympy.factor_terms(raw)]
     if ops <= MAX_CANCEL_OPS:
         candidates.append(sympy.cancel(raw))

@@ -28,6 +28,7 @@ import mpmath
 import sympy
 from sympy.printing.str import StrPrinter
 
+from gradlab.calculus import rows
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.calculus.functions import Abs, logsumexp, mp_value, relu, sigmoid, sign, sign_of, softmax, softplus, step
 
@@ -101,12 +102,15 @@ class Context:
 
     ``columns`` are data columns that ``mean(...)``/``sum(...)`` range over; ``vector``
     is the name of an indexed variable ``x[i]`` with ``dims`` components, summed with
-    ``sum(body, i, lo, hi)``, where ``n`` is the dimension.
+    ``sum(body, i, lo, hi)``, where ``n`` is the dimension. Over more than
+    ``expand_rows`` rows, ``mean(...)``/``sum(...)`` stay one row's expression summed with
+    NumPy (:mod:`gradlab.calculus.rows`); up to it they are written out term by term.
     """
 
     columns: Mapping[str, tuple[sympy.Rational, ...]] = field(default_factory=dict)
     vector: str | None = None
     dims: int | None = None
+    expand_rows: int | None = None  # None: rows.EXPAND_ROWS
 
 
 def symbol(name: str) -> sympy.Symbol:
@@ -497,12 +501,19 @@ class _Walker:
             raise self.fail(f"{name}() takes one expression over the data rows, or (body, i, lo, hi)", node)
         if not self.ctx.columns:
             raise self.fail(f"{name}(...) over rows needs data columns", node)
-        rows = len(next(iter(self.ctx.columns.values())))
+        n_rows = len(next(iter(self.ctx.columns.values())))
+        if n_rows > (rows.EXPAND_ROWS if self.ctx.expand_rows is None else self.ctx.expand_rows):
+            # One row's body in column symbols, averaged by NumPy: O(1) symbolic work in
+            # the number of rows (a 10,000-term sum takes SymPy half a minute).
+            table = rows.table_for(self.ctx.columns)
+            body = self.with_env(dict(zip(table.names, table.symbols)), node.args[0])
+            mean = rows.row_mean(body, table)
+            return mean if name == "mean" else n_rows * mean
         terms = [
-            self.with_env({c: vals[r] for c, vals in self.ctx.columns.items()}, node.args[0]) for r in range(rows)
+            self.with_env({c: vals[r] for c, vals in self.ctx.columns.items()}, node.args[0]) for r in range(n_rows)
         ]
         total = sympy.Add(*terms)
-        return total / rows if name == "mean" else total
+        return total / n_rows if name == "mean" else total
 
     def with_env(self, binding: dict[str, sympy.Expr], node: ast.AST) -> sympy.Expr:
         saved = dict(self.env)
@@ -729,6 +740,20 @@ class _GradlabPrinter(StrPrinter):
     :func:`parse_scalar` reads (``abs``, ``e``, ``max``, ``lambertw``; Heaviside as step
     and sign)."""
 
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        self._memo: dict = {}
+
+    def _print(self, expr, **kwargs):
+        # A derivative of a deep chain shares its subtrees (a DAG): print each once, or
+        # the 58-deep sin chain's Hessian costs seconds for a text of 0.5 MB.
+        if kwargs or not isinstance(expr, sympy.Basic) or not expr.args:
+            return super()._print(expr, **kwargs)
+        hit = self._memo.get(expr)
+        if hit is None:
+            hit = self._memo[expr] = super()._print(expr)
+        return hit
+
     def _print_Abs(self, expr):
         return f"abs({self._print(expr.args[0])})"
 
@@ -772,8 +797,28 @@ def to_text(expr: sympy.Expr) -> str:
     'max(0, x) + lambertw(2)'
     """
     # A number's terms print in SymPy's own order: sorting them ("lex") evaluates each
-    # one numerically, which for exp(10**8) would need tens of millions of digits.
-    return _GradlabPrinter({"order": "none" if _is_number(expr) else None}).doprint(expr)
+    # one numerically, which for exp(10**8) would need tens of millions of digits. So do
+    # large expressions: sorting a product's factors compares deep subtrees (seconds for
+    # the Hessian of a 58-deep chain), and nobody reads such a text for its order.
+    plain = _is_number(expr) or _larger_than(expr, PRINT_SORTED)
+    return _GradlabPrinter({"order": "none" if plain else None}).doprint(expr)
+
+
+#: Expressions with more nodes than this print their terms and factors unsorted.
+PRINT_SORTED = 5_000
+
+
+def _larger_than(expr: object, limit: int) -> bool:
+    if not isinstance(expr, sympy.Basic):
+        return False
+    seen, stack = 0, [expr]
+    while stack:
+        e = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        stack.extend(e.args)
+    return False
 
 
 def _is_number(expr: object) -> bool:

@@ -36,7 +36,8 @@ from typing import Mapping
 import mpmath
 import sympy
 
-from gradlab.calculus.functions import relu, sigmoid, softplus, step
+from gradlab.calculus.functions import _NoValue, relu, sigmoid, softplus, step
+from gradlab.calculus.rows import NotReal, RowMean, mp_mean
 
 #: The largest working precision, in bits (about 2,466 decimal digits).
 MAX_BITS = 8192
@@ -156,6 +157,8 @@ class _Evaluator:
             return mpmath.fprod(self.ev(a) for a in e.args)
         if e.is_Pow:
             return self._pow(e)
+        if isinstance(e, RowMean):
+            return self._row_mean(e)
         if len(e.args) > 1:
             many = _MANY.get(_kind(e.func, _MANY))
             if many is None:
@@ -165,6 +168,18 @@ class _Evaluator:
         if handler is None:
             raise _Stop(f"{e.func} cannot be evaluated")
         return handler(self, self.ev(e.args[0]))
+
+    def _row_mean(self, e: RowMean):
+        """mean over data rows: every row at this precision (see gradlab.calculus.rows)."""
+        try:
+            got = mp_mean(int(e.args[0]), [self.ev(a) for a in e.args[1:]], self.prec)
+        except _NoValue:
+            raise _Stop("a row's value is too large to compute") from None
+        except NotReal:
+            raise _Stop(NOT_REAL) from None
+        if mpmath.isinf(got):
+            raise _Stop(POLE)  # log(0) on some row: no value there
+        return got
 
     def _pow(self, e: sympy.Pow):
         b = self.ev(e.base)
@@ -365,9 +380,17 @@ _FUNCS.update({
 def _start_bits(expr: sympy.Expr, point: Mapping[sympy.Symbol, sympy.Expr]) -> int:
     """Enough bits to hold every rational of the input exactly (64 at least)."""
     most = 0
-    for e in (expr, *point.values()):
-        for r in e.atoms(sympy.Rational):
-            most = max(most, int(r.p).bit_length() + int(r.q).bit_length())
+    # each shared subtree once: atoms() walks the tree, exponential in a chain's depth
+    seen: set = set()
+    stack = [expr, *point.values()]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if e.is_Rational:
+            most = max(most, int(e.p).bit_length() + int(e.q).bit_length())
+        stack.extend(e.args)
     return min(MAX_BITS // 2, 64 + most)
 
 

@@ -64,8 +64,9 @@ class RowLoss:
 
         def rows_of(k: int) -> tuple[sympy.Expr, list[list[sympy.Dummy]]]:
             dummies = [[sympy.Dummy(f"{c}_{r}", real=True) for r in range(k)] for c in self.names]
+            # written out term by term (symbols, not numbers, stand in each row)
             ctx = Context(columns={c: tuple(ds) for c, ds in zip(self.names, dummies)},
-                          vector=spec.get("vector") if dims else None, dims=dims)
+                          vector=spec.get("vector") if dims else None, dims=dims, expand_rows=k)
             return parse_scalar(spec["expression"], "expression", ctx), dummies
 
         one, dummies1 = rows_of(1)

@@ -67,6 +67,41 @@ def _s(x: sympy.Expr | None) -> str | None:
     return None if x is None else str(sympy.nsimplify(x) if x.is_Float else x)
 
 
+def _exact_forms(name: str, E: Sequence[sympy.Expr], b: sympy.Expr) -> dict[str, str]:
+    """The exact bounds and rates of ``name`` from the exact eigenvalues ``E`` and the
+    exact momentum ``b``: SymPy's nsimplify and radsimp, run through the budget."""
+    emin, emax = min(E, key=_real), max(E, key=_real)
+    ex: dict[str, str] = {}
+    if name == "gd":
+        ex["bound_exact"] = _s(sympy.nsimplify(2 / emax))
+        if _real(emin) > 0:
+            ex["best_lr_exact"] = _s(sympy.radsimp(2 / (emin + emax)))
+            ex["factor_exact"] = _s(sympy.radsimp((emax - emin) / (emax + emin)))
+    elif name == "momentum":
+        ex["bound_exact"] = _s(sympy.nsimplify(2 * (1 + b) / emax))
+        if _real(emin) > 0:
+            ex["best_lr_exact"] = _s(sympy.radsimp(2 * (1 + b) / (emin + emax)))
+    elif name == "nesterov":
+        ex["bound_exact"] = _s(sympy.nsimplify(2 * (1 + b) / ((1 + 2 * b) * emax)))
+    return ex
+
+
+def _exact(name: str, E: Sequence[sympy.Expr] | None, beta: float) -> dict[str, str]:
+    """:func:`_exact_forms` within the budget of exact work; {} (floats only) when refused."""
+    if not E:
+        return {}
+    from gradlab.calculus import budget
+
+    b = _decimal(beta)
+    return budget.attempt("exact learning-rate bounds", _exact_forms, name, list(E), b,
+                          size=budget.size_of(*E), fallback=dict).value
+
+
+def _decimal(v: float) -> sympy.Rational:
+    """The float as the decimal it prints as (0.9 is 9/10): what the user typed."""
+    return sympy.Rational(repr(float(v)))
+
+
 def optimizer_theory(name: str, eigenvalues: Sequence[float], hyper: dict | None = None,
                      exact: Sequence[sympy.Expr] | None = None) -> OptimizerTheory:
     """The stability bound and best rate of ``name`` for a Hessian with these eigenvalues.
@@ -77,7 +112,6 @@ def optimizer_theory(name: str, eigenvalues: Sequence[float], hyper: dict | None
     hyper = hyper or {}
     lam_min, lam_max = min(eigenvalues), max(eigenvalues)
     E = [sympy.sympify(v) for v in exact] if exact is not None else None
-    emin, emax = (min(E, key=_real), max(E, key=_real)) if E else (None, None)
     if name in ADAPTIVE:
         return OptimizerTheory(name, None, "none: an adaptive optimizer rescales each step by the gradient's size",
                                note="adaptive optimizer: its step size does not scale with the curvature, so the "
@@ -93,18 +127,12 @@ def optimizer_theory(name: str, eigenvalues: Sequence[float], hyper: dict | None
         best = 2 / (lam_min + lam_max) if lam_min > 0 else None
         kappa = lam_max / lam_min if lam_min > 0 else math.inf
         factor = (kappa - 1) / (kappa + 1) if lam_min > 0 else None
-        ex = {}
-        if E:
-            ex["bound_exact"] = _s(sympy.nsimplify(2 / emax))
-            if float(emin) > 0:
-                ex["best_lr_exact"] = _s(sympy.radsimp(2 / (emin + emax)))
-                ex["factor_exact"] = _s(sympy.radsimp((emax - emin) / (emax + emin)))
+        ex = _exact(name, E, 0.0)
         return OptimizerTheory(name, bound, "2/λ_max", best, factor, **ex, short="2/λmax")
     beta = float(hyper.get("momentum") if hyper.get("momentum") is not None else 0.9)
-    b = sympy.nsimplify(beta)
     if name == "momentum":
         bound = 2 * (1 + beta) / lam_max
-        ex = {"bound_exact": _s(sympy.nsimplify(2 * (1 + b) / emax))} if E else {}
+        ex = _exact(name, E, beta)
         best = factor = optimal = None
         if lam_min > 0:
             # For the β in use: the rate that balances the slowest and the fastest direction
@@ -113,8 +141,6 @@ def optimizer_theory(name: str, eigenvalues: Sequence[float], hyper: dict | None
             best = 2 * (1 + beta) / (lam_min + lam_max)
             t = (1 + beta) * (lam_max - lam_min) / (lam_max + lam_min)
             factor = max(math.sqrt(beta), (t + math.sqrt(max(t * t - 4 * beta, 0.0))) / 2)
-            if E and float(emin) > 0:
-                ex["best_lr_exact"] = _s(sympy.radsimp(2 * (1 + b) / (emin + emax)))
             # Polyak's optimal heavy ball chooses β too
             sq = math.sqrt(lam_max / lam_min)
             optimal = {"lr": 4 / (math.sqrt(lam_max) + math.sqrt(lam_min)) ** 2,
@@ -125,7 +151,7 @@ def optimizer_theory(name: str, eigenvalues: Sequence[float], hyper: dict | None
                                short="2(1+β)/λmax", optimal=optimal)
     if name == "nesterov":
         bound = 2 * (1 + beta) / ((1 + 2 * beta) * lam_max)
-        ex = {"bound_exact": _s(sympy.nsimplify(2 * (1 + b) / ((1 + 2 * b) * emax)))} if E else {}
+        ex = _exact(name, E, beta)
         return OptimizerTheory(name, bound, f"2(1 + β)/((1 + 2β)λ_max) with β = {beta:g}", **ex,
                                short="2(1+β)/((1+2β)λmax)")
     raise ValueError(f"unknown optimizer {name!r}")
@@ -166,19 +192,32 @@ def curvature_at(expr: sympy.Expr, variables: Sequence[sympy.Symbol], point: Seq
     H = hessian(expr, variables, gradient)
     pm = dict(zip(variables, point))
     exact_matrix = [[e.xreplace(pm) if e.free_symbols else e for e in row] for row in H]
-    floats = tuple(tuple(float(e) if e.is_Rational else float(sympy.N(e, 20)) for e in row) for row in exact_matrix)
-    eig = tuple(eigenvalues(floats))
+    floats = tuple(tuple(_float(e) for e in row) for row in exact_matrix)
+    finite = all(math.isfinite(v) for row in floats for v in row)
+    # NumPy's eigvalsh returns numbers for a matrix with nan in it: say nan instead
+    eig = tuple(eigenvalues(floats)) if finite else (math.nan,) * len(floats)
     quadratic = all(not e.free_symbols for row in H for e in row)
     exact = None
     # Exact eigenvalues only for rational matrices: with exp() or radicals inside, SymPy's
     # eigenvals can take minutes to simplify a 2×2 quadratic formula.
-    if len(variables) <= 3 and all(e.is_Rational for row in exact_matrix for e in row):
+    if finite and len(variables) <= 3 and all(e.is_Rational for row in exact_matrix for e in row):
         vals = sympy.Matrix(exact_matrix).eigenvals()
         exact = tuple(sorted((v for v, m in vals.items() for _ in range(m)), key=_real))
         # A cubic's real roots can come as complex radicals: exact, but not a form to show.
         if any(v.has(sympy.I) for v in exact):
             exact = None
     return Curvature(tuple(float(v) for v in point), eig, exact, quadratic, source, floats)
+
+
+def _float(e: sympy.Expr) -> float:
+    """An entry's float, correct to the last bit (SymPy's N trusts 20 digits), nan where
+    it has no real value."""
+    if e.is_Rational:
+        return float(e)
+    from gradlab.calculus import precise
+
+    got = precise.value(e)
+    return got.as_float() if got.number is not None else math.nan
 
 
 def spectral_radius(name: str, lr: float, eigenvalues: Sequence[float], hyper: dict | None = None) -> float | None:
