@@ -124,6 +124,11 @@ def gradient(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[sympy
     return tuple(d.derivative(sympy.Add(*p), v) if p else sympy.S.Zero for p, v in zip(parts, variables))
 
 
+#: Above this many components the two CSE passes that compare the forms cost seconds
+#: (500-D Rosenbrock: 12 s), more than the operations they save in any documented run.
+FEWER_OPERATIONS_MAX = 64
+
+
 def fewer_operations(exprs: Sequence[sympy.Expr]) -> tuple[sympy.Expr, ...]:
     """The same expressions, each with its common numeric factor taken out
     (``factor_terms``) where that takes fewer operations, kept only if the whole system,
@@ -140,6 +145,8 @@ def fewer_operations(exprs: Sequence[sympy.Expr]) -> tuple[sympy.Expr, ...]:
     (-400*x*(-x**2 + y) + 2*x - 2, 200*(-x**2 + y))
     """
     exprs = tuple(sympy.sympify(e) for e in exprs)
+    if len(exprs) > FEWER_OPERATIONS_MAX:
+        return exprs
     chosen = []
     for e in exprs:
         f = sympy.factor_terms(e)

@@ -232,7 +232,9 @@ class _Group:
         if self.fast:  # the arguments of Objective.grad_into for each row of the chunk
             gs = [self.gs[0]] * 2 if self.stepwise else self.gs  # stepwise: one gradient, two iterates
             self.gargs = [(g, x, *rows) for g, x, rows in zip(gs, self.xs, self.xrows)]
-        self.single = r == 1
+        # (Beyond SCALAR_MAX_N coordinates numpy's arrays beat Python floats, and compiling
+        # the float gradient of 500 components would cost seconds.)
+        self.single = r == 1 and n <= scalar.SCALAR_MAX_N
         self.g = self.gs[0]
         self.flat = [x.reshape(-1) for x in self.xs]  # (contiguous rows: views)
         if self.single:  # flat views of the (n, 1) arrays, for the Python-float gradient
@@ -316,7 +318,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     bound, f_grad, f_value = objective.bound, objective.grad.function, objective.f.function
     # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
     # on 1-element arrays would otherwise dominate the loop.
-    f_scalar = objective.grad.scalar if any(g.idx.size == 1 for g in groups) else None
+    f_scalar = objective.grad.scalar if any(g.single for g in groups) else None
     grad_into = objective.grad_into if fast and any(g.idx.size > 1 for g in groups) else None
     # |g_i| ≥ tol_hi at every step and run rules out ‖g‖ < tol (a margin above tol for the
     # rounding of the norm); with tol ≤ 0 nothing converges.
