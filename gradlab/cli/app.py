@@ -525,6 +525,37 @@ def _first(at: Optional[list[str]]) -> Optional[str]:
     return at[0] if at else None
 
 
+def answer_one(command: str, parsed, at_text: Optional[str], point, compute, out: "Out") -> int:
+    """Write one point's answer. In json and jsonl, a point where the maths fails is one
+    record of the many-point path (the same error record, with the point; one stderr line;
+    exit 1), so a script always gets JSON; other formats say it on stderr only.
+    """
+    try:
+        result = compute()
+    except GradlabError as exc:
+        if out.kind not in ("json", "jsonl") or exc.exit_code != 1:
+            raise
+        from gradlab.calculus import batch as b
+        from gradlab.calculus.inputs import Line
+        from gradlab.calculus.pointwise import point_fields
+
+        fields = point_fields(point) if point else {"point": [], "point_exact": []}
+        answer = b.Answer(Line("--at", at_text or ""), command, parsed.text,
+                          tuple(v.name for v in parsed.variables), tuple(fields["point"]), None, exc,
+                          tuple(fields["point_exact"]))
+        _fail(exc.line(), 1)
+        from gradlab.render.formats import jsonl_lines
+        from gradlab.render.output import render_json
+
+        if out.kind == "json":
+            write_out(render_json(answer.to_record(), ascii=ascii_only(), compact=out.compact))
+        else:
+            _write_lines(jsonl_lines([answer.to_record()], ascii_only()))
+        return 1
+    emit(result, out)
+    return 0 if getattr(result, "passed", True) else 1
+
+
 def _shaped_point(expression: str, at: Optional[list[str]], points: Optional[str]) -> Optional[str]:
     """The one point a shaped (vector and matrix) call takes: many inputs are scalar-only."""
     if _many(expression, at, points):
