@@ -266,3 +266,8 @@ def test_an_unreadable_point_line_has_a_null_point():
     r = run("eval", "1/x", "--at", "0", "--at", "nope(", "--format", "json")
     records = _strict(r.out)["results"]
     assert records[1]["point"] is None and records[1]["point_exact"] is None and records[1]["error"]
+
+
+@pytest.mark.parametrize("command", ["grad", "hessian"])
+def test_latex_with_many_points_is_refused(command):
+    assert_error(run(command, "x*y", "--at", "1,2", "--at", "3,4", "--format", "latex"), 2, "one --at")

@@ -438,6 +438,9 @@ def run_many(command: str, expression: str, at: Optional[list[str]], points_file
     from gradlab.calculus.parsing import Parsed, variables_of
 
     at = list(at or [])
+    if out.kind == "latex":  # one display is one result: a table of many would not be maths
+        raise BadInput("latex output is for one expression at one point: give one --at "
+                       "(many inputs: --format csv, tsv, json or jsonl)", "--format")
     if expression.strip() == "-" and any(a.strip() == "-" for a in at):
         raise BadInput("expressions and points cannot both come from stdin: give points with --at or --points",
                        "--at")
