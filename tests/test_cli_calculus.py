@@ -11,6 +11,9 @@ import pytest
 import sympy
 
 from gradlab.calculus.parsing import parse_scalar
+from typer.testing import CliRunner
+
+from gradlab.cli import app
 from tests.conftest import assert_error, run
 
 
@@ -271,3 +274,15 @@ def test_an_unreadable_point_line_has_a_null_point():
 @pytest.mark.parametrize("command", ["grad", "hessian"])
 def test_latex_with_many_points_is_refused(command):
     assert_error(run(command, "x*y", "--at", "1,2", "--at", "3,4", "--format", "latex"), 2, "one --at")
+
+
+@pytest.mark.parametrize("args", [["explain", "-"], ["critical", "-"], ["descend", "-"], ["sweep", "-"],
+                                  ["plot", "-", "-o", "never.png"], ["taylor", "-", "--at", "1"],
+                                  ["backprop", "-", "--at", "1"]])
+def test_dash_on_a_command_that_does_not_read_stdin_says_so(args):
+    assert_error(run(*args), 2, f"{args[0]} does not read expressions from stdin", "only grad")
+
+
+def test_dash_on_a_stdin_command_still_reads_stdin():
+    r = CliRunner().invoke(app, ["grad", "-", "--at", "2", "--format", "csv"], input="x**2\n")
+    assert r.exit_code == 0 and r.stdout.splitlines()[1].split(",")[:2] == ["2.0", "4.0"], r.stdout

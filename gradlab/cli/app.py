@@ -77,6 +77,8 @@ class GradlabGroup(TyperGroup):
         command = self.commands.get(args[i]) if i < len(args) else None
         if command is None:
             return args
+        global RUNNING
+        RUNNING = args[i]
         spec: dict[str, Opt] = {}
         aliases: dict[str, str] = {}
         for param in command.params:
@@ -200,6 +202,7 @@ def resolve_format(fmt: Format) -> str:
     return fmt.value
 
 
+RUNNING: Optional[str] = None  # the command this process runs (its messages name it)
 QUIET = False  # --quiet: notes and warnings off; errors always shown
 
 
@@ -390,15 +393,32 @@ from gradlab import resolve as _resolve  # noqa: E402  (inputs read the same way
 SURFACE_PREFIX = _resolve.SURFACE_PREFIX
 
 
+STDIN_COMMANDS = ("grad", "jacobian", "hessian", "directional", "eval", "check")
+
+
+def _not_stdin(text: str) -> None:
+    """``-`` as the expression of a command that does not read expressions from stdin is
+    a usage error that says so, not a syntax error about a lone minus sign."""
+    if text.strip() != "-":
+        return
+    command = RUNNING
+    if command and command not in STDIN_COMMANDS:
+        raise BadInput(f"{command} does not read expressions from stdin (only {', '.join(STDIN_COMMANDS[:-1])} "
+                       f"and {STDIN_COMMANDS[-1]} do)", "expression")
+
+
 def _surface(text: str, surfaces_file: Optional[str], dims: Optional[int] = None):
+    _not_stdin(text)
     return _resolve.surface(text, surfaces_file, dims, note)
 
 
 def _target(text, start, variables, surfaces_file, dims):
+    _not_stdin(text)
     return _resolve.target(text, start, variables, surfaces_file, dims, note)
 
 
 def _function(text, variables, vector=False, surfaces_file=None, dims=None):
+    _not_stdin(text)
     return _resolve.function(text, variables, vector, surfaces_file, dims, note)
 
 
