@@ -286,3 +286,18 @@ def test_dash_on_a_command_that_does_not_read_stdin_says_so(args):
 def test_dash_on_a_stdin_command_still_reads_stdin():
     r = CliRunner().invoke(app, ["grad", "-", "--at", "2", "--format", "csv"], input="x**2\n")
     assert r.exit_code == 0 and r.stdout.splitlines()[1].split(",")[:2] == ["2.0", "4.0"], r.stdout
+
+
+def test_an_empty_csv_cell_is_named_as_an_empty_coordinate(tmp_path):
+    import csv
+    import io
+
+    path = tmp_path / "bad.csv"
+    path.write_text("x,y\n1,2\n3,\n,4\n")
+    r = run("grad", "x*y", "--points", str(path), "--format", "csv")
+    assert r.code == 1, r
+    assert r.err.splitlines() == [f"gradlab: error: the coordinate for y is empty ({path}:3)",
+                                  f"gradlab: error: the coordinate for x is empty ({path}:4)"]
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [row["grad_x"] for row in rows] == ["2.0", "NA", "NA"]  # d(xy)/dx = y = 2 at (1, 2)
+    assert "empty expression" not in r.out
