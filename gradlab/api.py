@@ -83,8 +83,10 @@ def _many(command: str, parsed, points: Iterable[PointLike], report, vectorised=
 
     names = [v.name for v in parsed.variables]
     pts = []
-    for k, p in enumerate(points, 1):
-        line = Line(f"point {k}", point_text(p))
+    texts = [point_text(p) for p in points]
+    for k, text in enumerate(texts, 1):
+        # labelled as the CLI labels repeated --at, so to_dict() is the CLI's JSON
+        line = Line(f"--at #{k}" if len(texts) > 1 else "--at", text)
         try:
             pts.append(read_point(line, names, need_sympy=exact))
         except GradlabError as exc:

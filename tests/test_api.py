@@ -159,3 +159,15 @@ def test_readme_python_example_runs():
     assert [a.record["gradient"]["value"] for a in env["many"].answers] == [[2.0, 1.0], [4.0, 3.0]]
     assert env["cat"].surfaces[0].name == "bowl"
     assert env["bowl"].to_dict()["points"][0]["point"] == [0.0, 0.0]  # x² + y²: one minimum, at 0
+
+
+def test_many_points_to_dict_is_the_cli_json_with_repeated_at():
+    # one point fails (log at 0): its error record too must be the CLI's
+    points = [(1, 2), (0, 1), ("1/2", 3)]
+    api = gradlab.grad("log(x)*y", points=points).to_dict()
+    args = [a for p in points for a in ("--at", ",".join(str(c) for c in p))]
+    r = run("grad", "log(x)*y", *args, "--format", "json")
+    assert r.code == 1, r
+    assert api == json.loads(r.out)
+    assert [rec["input"] for rec in api["results"]] == ["--at #1", "--at #2", "--at #3"]
+    assert api["results"][0]["gradient"]["value"] == [2.0, 0.0]  # (y/x, log x) at (1, 2)

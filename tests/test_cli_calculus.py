@@ -11,6 +11,9 @@ import pytest
 import sympy
 
 from gradlab.calculus.parsing import parse_scalar
+from typer.testing import CliRunner
+
+from gradlab.cli import app
 from tests.conftest import assert_error, run
 
 
@@ -215,3 +218,86 @@ def test_plain_commands_do_not_import_numpy_rich_or_matplotlib():
 def test_a_constant_has_no_gradient_without_vars():
     assert_error(run("grad", "5"), 2, "no variables")
     assert run("grad", "5", "--vars", "x").out == "0\t5\n"
+
+
+def _strict(text: str):
+    def reject(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+ONE_POINT_FAILURES = [
+    ("grad", "log(x)*y", "0,1", [0.0, 1.0], ["0", "1"]),
+    ("hessian", "1/x", "0", [0.0], ["0"]),
+    ("jacobian", "1/x", "0", [0.0], ["0"]),
+    ("check", "1/x", "0", [0.0], ["0"]),
+    ("directional", "1/x", "0", [0.0], ["0"]),
+]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+@pytest.mark.parametrize("command, expression, at, point, exact", ONE_POINT_FAILURES)
+def test_one_failing_point_is_one_error_record_like_many_points(fmt, command, expression, at, point, exact):
+    extra = ["--dir", "1"] if command == "directional" else []
+    one = run(command, expression, "--at", at, *extra, "--format", fmt)
+    assert one.code == 1, one
+    assert len(one.err.strip().splitlines()) == 1 and one.err.startswith("gradlab: error: "), one
+    if fmt == "jsonl":
+        assert len(one.out.strip().splitlines()) == 1, one
+    record = _strict(one.out)
+    # the same record as the many-point path gives for that point (bar where it came from)
+    many = run(command, expression, "--at", at, "--at", at, *extra, "--format", "json")
+    first = _strict(many.out)["results"][0]
+    assert set(record) == set(first), (record, first)
+    assert record["point"] == point and record["point_exact"] == exact
+    assert record["exit_code"] == 1 and record["error"] and record["text"] == at
+    assert first["point"] == point and first["point_exact"] == exact
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_many_point_error_records_keep_the_point(fmt):
+    # 1/x has no value at 0, but the point 0 was read: it is in the record, as in CSV
+    r = run("eval", "1/x", "--at", "0", "--at", "2", "--format", fmt)
+    assert r.code == 1, r
+    records = _strict(r.out)["results"] if fmt == "json" else [_strict(line) for line in r.out.splitlines()]
+    assert records[0]["point"] == [0.0] and records[0]["point_exact"] == ["0"] and records[0]["error"]
+    assert records[1]["result"]["value"] == 0.5
+
+
+def test_an_unreadable_point_line_has_a_null_point():
+    r = run("eval", "1/x", "--at", "0", "--at", "nope(", "--format", "json")
+    records = _strict(r.out)["results"]
+    assert records[1]["point"] is None and records[1]["point_exact"] is None and records[1]["error"]
+
+
+@pytest.mark.parametrize("command", ["grad", "hessian"])
+def test_latex_with_many_points_is_refused(command):
+    assert_error(run(command, "x*y", "--at", "1,2", "--at", "3,4", "--format", "latex"), 2, "one --at")
+
+
+@pytest.mark.parametrize("args", [["explain", "-"], ["critical", "-"], ["descend", "-"], ["sweep", "-"],
+                                  ["plot", "-", "-o", "never.png"], ["taylor", "-", "--at", "1"],
+                                  ["backprop", "-", "--at", "1"]])
+def test_dash_on_a_command_that_does_not_read_stdin_says_so(args):
+    assert_error(run(*args), 2, f"{args[0]} does not read expressions from stdin", "only grad")
+
+
+def test_dash_on_a_stdin_command_still_reads_stdin():
+    r = CliRunner().invoke(app, ["grad", "-", "--at", "2", "--format", "csv"], input="x**2\n")
+    assert r.exit_code == 0 and r.stdout.splitlines()[1].split(",")[:2] == ["2.0", "4.0"], r.stdout
+
+
+def test_an_empty_csv_cell_is_named_as_an_empty_coordinate(tmp_path):
+    import csv
+    import io
+
+    path = tmp_path / "bad.csv"
+    path.write_text("x,y\n1,2\n3,\n,4\n")
+    r = run("grad", "x*y", "--points", str(path), "--format", "csv")
+    assert r.code == 1, r
+    assert r.err.splitlines() == [f"gradlab: error: the coordinate for y is empty ({path}:3)",
+                                  f"gradlab: error: the coordinate for x is empty ({path}:4)"]
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [row["grad_x"] for row in rows] == ["2.0", "NA", "NA"]  # d(xy)/dx = y = 2 at (1, 2)
+    assert "empty expression" not in r.out

@@ -46,8 +46,23 @@ def test_degenerate_and_saddle_origins(text, kind):
     assert res.points[0].value == pytest.approx((0, 0), abs=1e-6)
 
 
-def test_no_critical_point_is_exit_1():
-    assert_error(run("critical", "x + y"), 1, "no critical point")
+def test_no_critical_point_is_an_empty_answer():
+    # the gradient of x + y is (1, 1), never 0: "none" is the answer, exit 0
+    import csv
+    import io
+    import json
+
+    def reject(name):
+        raise ValueError(name)
+
+    r = run("critical", "x + y", "--format", "json")
+    assert r.code == 0 and r.err == "", r
+    assert json.loads(r.out, parse_constant=reject)["points"] == []
+    r = run("critical", "x + y", "--format", "csv")
+    assert r.code == 0 and list(csv.reader(io.StringIO(r.out)))[1:] == [], r
+    assert run("critical", "x + y", "--format", "plain").out == ""
+    r = run("critical", "x + y", "--format", "table")
+    assert r.code == 0 and "no critical points" in r.out.splitlines()[0], r
 
 
 def test_time_limit_holds():

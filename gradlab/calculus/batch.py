@@ -41,6 +41,7 @@ class Answer:
     coords: tuple[float, ...] | None
     record: dict[str, Any] | None
     error: GradlabError | None = None
+    exact: tuple[str, ...] | None = None  # the point exactly, when it was read
 
     @property
     def ok(self) -> bool:
@@ -49,7 +50,10 @@ class Answer:
     def to_record(self) -> dict[str, Any]:
         if self.record is not None:
             return {**self.record, "input": self.line.where, "error": None}
+        # a point has one shape everywhere: null only when the line itself could not be read
+        read = self.coords is not None and self.exact is not None
         return {"command": self.command, "expression": self.expression, "variables": list(self.variables),
+                "point": list(self.coords) if read else None, "point_exact": list(self.exact) if read else None,
                 "input": self.line.where, "text": self.line.text, "error": self.error.line(),
                 "exit_code": self.error.exit_code}
 
@@ -61,7 +65,7 @@ def failed(command: str, item: Failed, expression: str = "", variables: Sequence
 def relabel(answer: Answer, where: str) -> Answer:
     """The same failed answer, its error naming ``where``."""
     return Answer(answer.line, answer.command, answer.expression, answer.variables, answer.coords, None,
-                  type(answer.error)(answer.error.what, where))
+                  type(answer.error)(answer.error.what, where), answer.exact)
 
 
 def _head(command: str, parsed: Parsed, p: Point) -> dict[str, Any]:
@@ -106,7 +110,7 @@ def _answers(command: str, parsed: Parsed, points, build) -> list[Answer]:
             out.append(failed(command, p, parsed.text, names))
             continue
         rec, err = next(built)
-        out.append(Answer(p.line, command, parsed.text, names, p.values, rec if err is None else None, err))
+        out.append(Answer(p.line, command, parsed.text, names, p.values, rec if err is None else None, err, p.exact))
     return out
 
 
@@ -257,9 +261,9 @@ def exact_many(command: str, parsed: Parsed, points, report: Callable[[Any], Any
             continue
         try:
             sp = p.sympy_point or read_point(p.line, names, need_sympy=True).sympy_point
-            out.append(Answer(p.line, command, parsed.text, names, p.values, report(sp).to_record()))
+            out.append(Answer(p.line, command, parsed.text, names, p.values, report(sp).to_record(), None, p.exact))
         except GradlabError as exc:
-            out.append(Answer(p.line, command, parsed.text, names, p.values, None, _at(exc, p.line)))
+            out.append(Answer(p.line, command, parsed.text, names, p.values, None, _at(exc, p.line), p.exact))
     return out
 
 

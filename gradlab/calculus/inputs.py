@@ -179,6 +179,15 @@ def read_point(line: Line, names: Sequence[str], need_sympy: bool = False) -> Po
             return Point(line, tuple(f[0] for f in fast), tuple(f[1] for f in fast))
     from gradlab.calculus.parsing import parse_point
 
+    # An empty cell (a CSV row "3,", a line "3,,4") is a missing coordinate, named as
+    # such: the parser alone would call it an empty expression.
+    if "(" not in line.text and len(pieces) > 1:
+        for k, p in enumerate(line.text.split(",")):
+            key, eq, val = p.partition("=")
+            if not (val if eq else key).strip():
+                name = key.strip() if eq else (names[k] if k < len(names) else None)
+                what = f"the coordinate for {name} is empty" if name else f"coordinate {k + 1} is empty"
+                raise BadInput(what, line.where)
     try:
         point = parse_point(line.text, len(names), list(names), "--at")
     except BadInput as exc:

@@ -77,6 +77,8 @@ class GradlabGroup(TyperGroup):
         command = self.commands.get(args[i]) if i < len(args) else None
         if command is None:
             return args
+        global RUNNING
+        RUNNING = args[i]
         spec: dict[str, Opt] = {}
         aliases: dict[str, str] = {}
         for param in command.params:
@@ -200,6 +202,7 @@ def resolve_format(fmt: Format) -> str:
     return fmt.value
 
 
+RUNNING: Optional[str] = None  # the command this process runs (its messages name it)
 QUIET = False  # --quiet: notes and warnings off; errors always shown
 
 
@@ -390,15 +393,32 @@ from gradlab import resolve as _resolve  # noqa: E402  (inputs read the same way
 SURFACE_PREFIX = _resolve.SURFACE_PREFIX
 
 
+STDIN_COMMANDS = ("grad", "jacobian", "hessian", "directional", "eval", "check")
+
+
+def _not_stdin(text: str) -> None:
+    """``-`` as the expression of a command that does not read expressions from stdin is
+    a usage error that says so, not a syntax error about a lone minus sign."""
+    if text.strip() != "-":
+        return
+    command = RUNNING
+    if command and command not in STDIN_COMMANDS:
+        raise BadInput(f"{command} does not read expressions from stdin (only {', '.join(STDIN_COMMANDS[:-1])} "
+                       f"and {STDIN_COMMANDS[-1]} do)", "expression")
+
+
 def _surface(text: str, surfaces_file: Optional[str], dims: Optional[int] = None):
+    _not_stdin(text)
     return _resolve.surface(text, surfaces_file, dims, note)
 
 
 def _target(text, start, variables, surfaces_file, dims):
+    _not_stdin(text)
     return _resolve.target(text, start, variables, surfaces_file, dims, note)
 
 
 def _function(text, variables, vector=False, surfaces_file=None, dims=None):
+    _not_stdin(text)
     return _resolve.function(text, variables, vector, surfaces_file, dims, note)
 
 
@@ -438,6 +458,9 @@ def run_many(command: str, expression: str, at: Optional[list[str]], points_file
     from gradlab.calculus.parsing import Parsed, variables_of
 
     at = list(at or [])
+    if out.kind == "latex":  # one display is one result: a table of many would not be maths
+        raise BadInput("latex output is for one expression at one point: give one --at "
+                       "(many inputs: --format csv, tsv, json or jsonl)", "--format")
     if expression.strip() == "-" and any(a.strip() == "-" for a in at):
         raise BadInput("expressions and points cannot both come from stdin: give points with --at or --points",
                        "--at")
@@ -523,6 +546,37 @@ def run_many(command: str, expression: str, at: Optional[list[str]], points_file
 
 def _first(at: Optional[list[str]]) -> Optional[str]:
     return at[0] if at else None
+
+
+def answer_one(command: str, parsed, at_text: Optional[str], point, compute, out: "Out") -> int:
+    """Write one point's answer. In json and jsonl, a point where the maths fails is one
+    record of the many-point path (the same error record, with the point; one stderr line;
+    exit 1), so a script always gets JSON; other formats say it on stderr only.
+    """
+    try:
+        result = compute()
+    except GradlabError as exc:
+        if out.kind not in ("json", "jsonl") or exc.exit_code != 1:
+            raise
+        from gradlab.calculus import batch as b
+        from gradlab.calculus.inputs import Line
+        from gradlab.calculus.pointwise import point_fields
+
+        fields = point_fields(point) if point else {"point": [], "point_exact": []}
+        answer = b.Answer(Line("--at", at_text or ""), command, parsed.text,
+                          tuple(v.name for v in parsed.variables), tuple(fields["point"]), None, exc,
+                          tuple(fields["point_exact"]))
+        _fail(exc.line(), 1)
+        from gradlab.render.formats import jsonl_lines
+        from gradlab.render.output import render_json
+
+        if out.kind == "json":
+            write_out(render_json(answer.to_record(), ascii=ascii_only(), compact=out.compact))
+        else:
+            _write_lines(jsonl_lines([answer.to_record()], ascii_only()))
+        return 1
+    emit(result, out)
+    return 0 if getattr(result, "passed", True) else 1
 
 
 def _shaped_point(expression: str, at: Optional[list[str]], points: Optional[str]) -> Optional[str]:

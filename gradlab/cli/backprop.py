@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from gradlab.cli.app import DpiOpt, Format, FormatOpt, SeedOpt, ShapeOpt, _check_dpi, app, emit, note
+from gradlab.cli.app import DpiOpt, Format, FormatOpt, SeedOpt, ShapeOpt, _check_dpi, _not_stdin, app, emit, note
 from gradlab.errors import BadInput
 
 AtOpt = typer.Option(None, "--at", help='Values: 2,5 or w=0.5,x=2 or "W=[[1,2],[3,4]],x=[1,0]" or FILE.json.')
@@ -51,6 +51,7 @@ def backprop_cmd(
     from gradlab.calculus.backprop import backprop
     from gradlab.calculus.shapes import parse_values
 
+    _not_stdin(expression)
     if mode not in ("reverse", "forward"):
         raise BadInput(f"--mode is reverse or forward, not {mode!r}", "--mode")
     if mode == "forward" and direction is None:

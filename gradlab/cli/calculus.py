@@ -34,6 +34,7 @@ from gradlab.cli.app import (
     _shaped_point,
     _surface,
     _window,
+    answer_one,
     app,
     emit,
     note,
@@ -76,8 +77,8 @@ def grad_cmd(
         return run_many("grad", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
                         grad_report, grad_many)
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    emit(grad_report(parsed, _point(_first(at), parsed)), out)
-    return 0
+    point = _point(_first(at), parsed)
+    return answer_one("grad", parsed, _first(at), point, lambda: grad_report(parsed, point), out)
 
 
 @app.command("jacobian")
@@ -115,8 +116,8 @@ def jacobian_cmd(
         return run_many("jacobian", expressions, at, points, variables, surfaces, dims, exact, fail_fast, out,
                         jacobian_report, jacobian_many, vector=True)
     parsed = _function(expressions, variables, vector=True, surfaces_file=surfaces, dims=dims)
-    emit(jacobian_report(parsed, _point(_first(at), parsed)), out)
-    return 0
+    point = _point(_first(at), parsed)
+    return answer_one("jacobian", parsed, _first(at), point, lambda: jacobian_report(parsed, point), out)
 
 
 @app.command("hessian")
@@ -154,8 +155,8 @@ def hessian_cmd(
         return run_many("hessian", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
                         hessian_report, hessian_many)
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    emit(hessian_report(parsed, _point(_first(at), parsed)), out)
-    return 0
+    point = _point(_first(at), parsed)
+    return answer_one("hessian", parsed, _first(at), point, lambda: hessian_report(parsed, point), out)
 
 
 @app.command("directional")
@@ -194,8 +195,7 @@ def directional_cmd(
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
     point = _point(_first(at), parsed, required=True)
     dvec = _point(direction, parsed, where="--dir", required=True)
-    emit(directional_report(parsed, point, dvec), out)
-    return 0
+    return answer_one("directional", parsed, _first(at), point, lambda: directional_report(parsed, point, dvec), out)
 
 
 @app.command("eval")
@@ -230,8 +230,8 @@ def eval_cmd(
         return run_many("eval", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
                         report, eval_many)
     parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    emit(eval_report(parsed, _point(_first(at), parsed, required=bool(parsed.variables)) or ()), out)
-    return 0
+    point = _point(_first(at), parsed, required=bool(parsed.variables)) or ()
+    return answer_one("eval", parsed, _first(at), point, lambda: eval_report(parsed, point), out)
 
 
 # ------------------------------------------------------------------ surfaces and descent
@@ -331,6 +331,8 @@ def check_cmd(
     else:
         parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
         point = _point(_first(at), parsed, required=True)
+        if not plot:
+            return answer_one("check", parsed, _first(at), point, lambda: checked(parsed, point), out)
         result = checked(parsed, point)
     if plot:
         import numpy as np
