@@ -313,10 +313,14 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], fast: bo
                     h = hessian_scalar(*x[:, 0].tolist())
                 except (ValueError, OverflowError, ZeroDivisionError, TypeError):
                     h = None
-                # Python's ** gives a complex number where numpy gives nan (a fractional
-                # power of a negative number: sqrt(x)'s Hessian at x < 0): numpy decides.
-                if h is not None and not any(type(v) is complex for v in h):
-                    return _one(g, a, None, h)
+                if h is not None:
+                    try:
+                        return _one(g, a, None, h)
+                    except TypeError:
+                        # Python's ** gives a complex number where numpy gives nan (a
+                        # fractional power of a negative number: sqrt(x)'s Hessian at
+                        # x < 0), and float() refuses it: numpy decides.
+                        pass
             return _one(g, a, hessian(x)[:, :, 0])
         H = np.moveaxis(hessian(x), -1, 0)  # (R, n, n)
         d = np.full(g.shape[::-1], np.nan)  # (R, n)
