@@ -8,6 +8,9 @@ registers every command.
 """
 
 from gradlab.cli.app import app, main
-from gradlab.cli import backprop, calculus, descent  # noqa: F401  (each registers its commands on app)
+# Each family registers its commands on app; the import order is the order of --help.
+from gradlab.cli import calculus  # noqa: F401,I001
+from gradlab.cli import descent  # noqa: F401
+from gradlab.cli import backprop  # noqa: F401
 
 __all__ = ["app", "main"]
