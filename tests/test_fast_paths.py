@@ -14,7 +14,8 @@ from gradlab.calculus import numeric
 from gradlab.calculus.parsing import parse
 from gradlab.descent import runs as runs_module
 from gradlab.descent.optimizers import NAMES
-from gradlab.descent.runs import SCALAR_OPTIMIZERS, Objective, RunSpec, descend
+from gradlab.descent.runs import Objective, RunSpec, descend
+from gradlab.descent.scalar import SCALAR_OPTIMIZERS
 
 CASES = [
     # (expression, start, lr, steps, tol): converging, still moving, diverging, undefined f

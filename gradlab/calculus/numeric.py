@@ -88,7 +88,9 @@ def lambdify_scalar(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Exp
 
     For one run at a time this is several times faster than NumPy on 1-element arrays;
     it raises (ValueError, OverflowError, ZeroDivisionError) where NumPy would give
-    inf or nan, and the caller falls back to the array version.
+    inf or nan, and the caller falls back to the array version. One case does not raise:
+    Python's ``**`` makes a fractional power of a negative number complex, so a caller
+    also falls back on the TypeError that storing it as a float raises.
     """
     args, renamed, cse = _safe(variables, exprs)
     return sympy.lambdify(args, renamed, modules=[_MATH_FUNCS, "math"], cse=cse, dummify=False)

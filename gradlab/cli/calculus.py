@@ -42,6 +42,20 @@ from gradlab.cli.app import (
 )
 
 
+def _at_points(command: str, text: str, at, points, variables, surfaces, dims, exact: bool, fail_fast: bool,
+               out: Out, report, vector: bool = False) -> int:
+    """grad, jacobian and hessian alike: many points together (``batch.<command>_many``),
+    or one answer, symbolic without ``--at``."""
+    if _many(text, at, points):
+        from gradlab.calculus import batch
+
+        return run_many(command, text, at, points, variables, surfaces, dims, exact, fail_fast, out,
+                        report, getattr(batch, f"{command}_many"), vector=vector)
+    parsed = _function(text, variables, vector=vector, surfaces_file=surfaces, dims=dims)
+    point = _point(_first(at), parsed)
+    return answer_one(command, parsed, _first(at), point, lambda: report(parsed, point), out)
+
+
 @app.command("grad")
 def grad_cmd(
     expression: str = typer.Argument(..., help="The function, e.g. 'x**2*y + 3*y'; - reads one per line from stdin."),
@@ -71,14 +85,7 @@ def grad_cmd(
 
         return shaped("grad", expression, shape, _shaped_point(expression, at, points), seed, wrt, variables, out)
 
-    if _many(expression, at, points):
-        from gradlab.calculus.batch import grad_many
-
-        return run_many("grad", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
-                        grad_report, grad_many)
-    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    point = _point(_first(at), parsed)
-    return answer_one("grad", parsed, _first(at), point, lambda: grad_report(parsed, point), out)
+    return _at_points("grad", expression, at, points, variables, surfaces, dims, exact, fail_fast, out, grad_report)
 
 
 @app.command("jacobian")
@@ -110,14 +117,7 @@ def jacobian_cmd(
 
         return shaped("jacobian", expressions, shape, _shaped_point(expressions, at, points), seed, wrt, variables, out)
 
-    if _many(expressions, at, points):
-        from gradlab.calculus.batch import jacobian_many
-
-        return run_many("jacobian", expressions, at, points, variables, surfaces, dims, exact, fail_fast, out,
-                        jacobian_report, jacobian_many, vector=True)
-    parsed = _function(expressions, variables, vector=True, surfaces_file=surfaces, dims=dims)
-    point = _point(_first(at), parsed)
-    return answer_one("jacobian", parsed, _first(at), point, lambda: jacobian_report(parsed, point), out)
+    return _at_points("jacobian", expressions, at, points, variables, surfaces, dims, exact, fail_fast, out, jacobian_report, vector=True)
 
 
 @app.command("hessian")
@@ -149,14 +149,7 @@ def hessian_cmd(
         point = _shaped_point(expression, at, points)
         emit(hessian_report(*flat_function("hessian", expression, shape, point, seed, variables, False)), out)
         return 0
-    if _many(expression, at, points):
-        from gradlab.calculus.batch import hessian_many
-
-        return run_many("hessian", expression, at, points, variables, surfaces, dims, exact, fail_fast, out,
-                        hessian_report, hessian_many)
-    parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
-    point = _point(_first(at), parsed)
-    return answer_one("hessian", parsed, _first(at), point, lambda: hessian_report(parsed, point), out)
+    return _at_points("hessian", expression, at, points, variables, surfaces, dims, exact, fail_fast, out, hessian_report)
 
 
 @app.command("directional")

@@ -25,7 +25,6 @@ import numpy as np
 from gradlab.calculus import numeric
 from gradlab.descent import optimizers
 from gradlab.descent import scalar
-from gradlab.descent.scalar import SCALAR_OPTIMIZERS  # noqa: F401 (re-exported)
 from gradlab.calculus.numeric import Compiled
 from gradlab.calculus.parsing import Parsed
 from gradlab.views import plural
