@@ -44,6 +44,45 @@ def test_single_run_float_path_equals_the_array_engine(optimizer, case):
     assert a.grad_norm == b.grad_norm or (a.grad_norm != a.grad_norm and b.grad_norm != b.grad_norm)
 
 
+NEWTON_CASES = CASES + [
+    # saddles and a maximum (Himmelblau): Hessians that are not positive definite
+    ("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", (-0.3, 0.2), 1.0, 60, 1e-10),
+    ("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", (0.1, -0.9), 0.3, 60, 1e-10),
+    # positive definite but far from diagonally dominant: H = [[2, 1.9], [1.9, 2]]·…
+    ("x**2 + 1.9*x*y + y**2 + x**4/100", (3.0, -2.0), 1.0, 50, 1e-12),
+    # nearly singular along a valley, and singular at the start (H = 0 at the origin)
+    ("(x - y)**2 + 1e-9*(x + y)**2", (1.0, 2.0), 1.0, 20, 1e-14),
+    ("x**4 + y**4", (0.0, 0.0), 1.0, 10, 0.0),
+    # a Hessian that is not finite where the gradient is: the step is NaN, divergence
+    ("x**2 + abs(y)**1.5", (1.0, 0.0), 1.0, 10, 1e-9),
+    ("sqrt(x**2 + 1) + y**2", (2.0, 1.0), 0.5, 100, 1e-12),
+]
+
+
+@pytest.mark.parametrize("case", NEWTON_CASES, ids=[f"{c[0][:24]} lr={c[2]}" for c in NEWTON_CASES])
+def test_single_newton_run_equals_the_array_engine(case):
+    # descent/scalar_newton.py's loop (Cholesky certificate) against the plain engine
+    # (eigvalsh at every step): the same decisions, steps and bits
+    text, start, lr, steps, tol = case
+    obj = Objective(parse(text), scale=10.0)
+    spec = [RunSpec("newton", lr, start)]
+    fast = descend(obj, spec, steps, tol)
+    plain = descend(obj, spec, steps, tol, fast=False)
+    assert_same_runs(fast, plain)
+    assert np.array_equal(fast.x, plain.x, equal_nan=True)  # the same bits, not just close
+
+
+def test_single_newton_counts_its_saddle_steps():
+    # At (−0.3, 0.2), between Himmelblau's maximum and its saddles, H (written out by
+    # hand below) has a negative eigenvalue: the first step at least is modified
+    obj = Objective(parse("(x**2 + y - 11)**2 + (x + y**2 - 7)**2"), scale=10.0)
+    x, y = -0.3, 0.2
+    H = np.array([[12 * x * x + 4 * y - 42, 4 * x + 4 * y], [4 * x + 4 * y, 12 * y * y + 4 * x - 26]])
+    assert np.linalg.eigvalsh(H).min() < 0
+    fast = descend(obj, [RunSpec("newton", 1.0, (x, y))], 60, 1e-10)
+    assert fast.modified[0] >= 1
+
+
 # --------------------------------------------------------------------------- the batch engine
 # descend(fast=True) writes gradients into rows, updates in place and tests for stops
 # cheaply (every step for large batches: "stepwise", else once per chunk); descend(fast=

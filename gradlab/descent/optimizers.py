@@ -240,29 +240,51 @@ def adam(lr: np.ndarray, beta1: float, beta2: float, eps: float) -> Optimizer:
     return Optimizer("adam", {"beta1": beta1, "beta2": beta2, "eps": eps}, init, update, step_into=step_into)
 
 
-def surely_positive_definite(H: np.ndarray) -> np.ndarray:
-    """For symmetric ``H`` (``(..., n, n)``, finite): True where Gershgorin's discs,
-    with a margin of 1e-8·n·max|H| for rounding, lie right of zero, so that every
-    eigenvalue, and every eigenvalue ``eigvalsh`` computes, is positive. False means
-    "not sure": ``eigvalsh`` then decides.
+#: The margin of :func:`surely_positive_definite`, relative to n·max(diag H): far above
+#: the rounding of a Cholesky factorisation and of ``eigvalsh`` (about n²·2⁻⁵³·‖H‖ for
+#: n ≤ 64), far below any curvature a descent cares about.
+PD_MARGIN = 1e-8
 
-    >>> surely_positive_definite(np.array([[[4.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]]])).tolist()
-    [True, False]
-    """
-    A = np.abs(H)
-    d = np.diagonal(H, axis1=-2, axis2=-1)
-    radius = A.sum(axis=-1) - np.abs(d)
-    margin = 1e-8 * H.shape[-1] * A.max(axis=(-2, -1))
-    return (d - radius > margin[..., None]).all(axis=-1)
-
-
-try:  # the kernel behind np.linalg.solve for one right-hand side (the same bits): for a
-    # 10×10 system its Python wrapper costs more than the solve
+try:  # the kernels behind np.linalg.solve (one right-hand side) and np.linalg.cholesky:
+    # for a 10×10 system their Python wrappers cost more than the work
     from numpy.linalg import _umath_linalg
 
-    _solve1 = _umath_linalg.solve1
-except (ImportError, AttributeError):  # another numpy: the public function
-    _solve1 = None
+    _solve1, _cholesky = _umath_linalg.solve1, _umath_linalg.cholesky_lo
+except (ImportError, AttributeError):  # another numpy: the public functions
+    _solve1 = _cholesky = None
+
+
+def cholesky_or_nan(S: np.ndarray) -> np.ndarray:
+    """The lower Cholesky factor of each symmetric ``S`` (``(..., n, n)``, its lower
+    triangle read), NaN where ``S`` is not numerically positive definite."""
+    with np.errstate(invalid="ignore"):
+        if _cholesky is not None:
+            return _cholesky(S, signature="d->d")  # NaN-filled where the factorisation fails
+        out = np.full(S.shape, np.nan)
+        for i in np.ndindex(S.shape[:-2]):
+            try:
+                out[i] = np.linalg.cholesky(S[i])
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
+
+def surely_positive_definite(H: np.ndarray) -> np.ndarray:
+    """For symmetric finite ``H`` (``(..., n, n)``, n ≤ 64): True where ``H − δI`` has a
+    Cholesky factor, δ = PD_MARGIN·n·max(diag H) > 0. Then every eigenvalue of H exceeds
+    δ less the factorisation's backward error (‖E‖ ≤ c·n²·2⁻⁵³·‖H‖, and ‖H‖ ≤ trace H ≤
+    n·max(diag H) for such an H), so H is positive definite and ``eigvalsh``, whose error
+    is as small, finds every eigenvalue positive too. False means "not sure": ``eigvalsh``
+    then decides. Unlike Gershgorin's discs it accepts every H whose smallest eigenvalue
+    is above δ, dominant diagonal or not.
+
+    >>> surely_positive_definite(np.array([[[4.0, 3.0], [3.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]]])).tolist()
+    [True, False]
+    """
+    n = H.shape[-1]
+    delta = PD_MARGIN * n * np.diagonal(H, axis1=-2, axis2=-1).max(axis=-1)
+    L = cholesky_or_nan(H - delta[..., None, None] * np.eye(n))
+    return (delta > 0) & (L[..., -1, -1] > 0)  # (a failed factor is all NaN)
 
 
 def _solve_regular(H: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -271,17 +293,26 @@ def _solve_regular(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.linalg.solve(H, g) if _solve1 is None else _solve1(H, g, signature="dd->d")
 
 
-def _dominant(h: list[float], n: int) -> bool:
-    """:func:`surely_positive_definite` for one finite matrix given as a flat list
-    (d − (Σ|row| − |d|) > margin, written 2d − Σ|row|: equal for d > 0, and ≤ 0 < margin
-    wherever d ≤ 0 fails the test anyway; the margin covers both roundings)."""
-    a = list(map(abs, h))
-    margin = 1e-8 * n * max(a)
-    return all(2 * h[i * (n + 1)] - sum(a[i * n:i * n + n]) > margin for i in range(n))
+def newton_direction(H: np.ndarray, g: np.ndarray, fast: bool = True) -> tuple[np.ndarray, bool]:
+    """Newton's direction for one run, ``(d, modified)``: ``d = H⁻¹g`` where H is
+    positive definite, else the saddle-free ``V·|Λ|⁻¹·Vᵀg`` (``modified`` True); NaN
+    where H or g is not finite. ``fast`` lets :func:`surely_positive_definite` spare
+    ``eigvalsh`` where it cannot change the answer.
+
+    >>> d, modified = newton_direction(np.diag([2.0, -4.0]), np.array([2.0, 4.0]))
+    >>> d.tolist(), modified
+    ([1.0, 1.0], True)
+    """
+    if not (np.isfinite(H).all() and np.isfinite(g).all()):
+        return np.full_like(g, np.nan), False
+    if (fast and surely_positive_definite(H)) or np.linalg.eigvalsh(H).min() > 0:
+        return _solve_regular(H, g), False
+    w, V = np.linalg.eigh(H)
+    w = np.maximum(np.abs(w), 1e-8 * np.abs(w).max())  # all-zero H: 0/0, a NaN step
+    return V @ ((V.T @ g) / w), True
 
 
-def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], fast: bool = True,
-           hessian_scalar: Callable | None = None) -> Optimizer:
+def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], fast: bool = True) -> Optimizer:
     """Newton's method with the exact Hessian: step = −lr·H⁻¹g.
 
     Where H is positive definite (every eigenvalue > 0) the step uses H itself. Elsewhere
@@ -290,10 +321,8 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], fast: bo
     them. Where H has a non-finite entry (f undefined nearby) the step is NaN, so that run
     diverges and the others go on. The state's second entry flags, per run, whether this
     step met a Hessian that is not positive definite; the engine counts the flags of the
-    steps it keeps. ``fast``: a Hessian that is diagonally dominant by a safe margin
-    (:func:`surely_positive_definite`) skips ``eigvalsh``, whose answer it cannot change;
-    ``hessian_scalar(*x)``, the Hessian's entries as a flat list of floats at one point
-    (raising where math does), spares a single run's step the numpy calls on small arrays.
+    steps it keeps. ``fast``: a Hessian that is positive definite by a safe margin
+    (:func:`surely_positive_definite`) skips ``eigvalsh``, whose answer it cannot change.
 
     >>> opt = newton(np.array([1.0]), lambda X: np.array([[[2.0], [0.0]], [[0.0], [-2.0]]]))
     >>> x = np.array([[1.0], [1.0]])
@@ -307,21 +336,9 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], fast: bo
 
     def update(g, state, x):
         a = state[0]
-        if g.shape[1] == 1:
-            if fast and hessian_scalar is not None:
-                try:
-                    h = hessian_scalar(*x[:, 0].tolist())
-                except (ValueError, OverflowError, ZeroDivisionError, TypeError):
-                    h = None
-                if h is not None:
-                    try:
-                        return _one(g, a, None, h)
-                    except TypeError:
-                        # Python's ** gives a complex number where numpy gives nan (a
-                        # fractional power of a negative number: sqrt(x)'s Hessian at
-                        # x < 0), and float() refuses it: numpy decides.
-                        pass
-            return _one(g, a, hessian(x)[:, :, 0])
+        if g.shape[1] == 1:  # one run (a lone run's steps are descent/scalar_newton.py's)
+            d, modified = newton_direction(hessian(x)[:, :, 0], g[:, 0], fast)
+            return -a * d[:, None], (a, np.array([modified]))
         H = np.moveaxis(hessian(x), -1, 0)  # (R, n, n)
         d = np.full(g.shape[::-1], np.nan)  # (R, n)
         finite = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=0)
@@ -345,31 +362,11 @@ def newton(lr: np.ndarray, hessian: Callable[[np.ndarray], np.ndarray], fast: bo
             modified[np.flatnonzero(finite)[~pd]] = True
         return -a * d.T, (a, modified)
 
-    def _one(g, a, H, h=None):
-        """The same step for a single run, without the batch's bookkeeping (``h``: the
-        Hessian as a flat list, when H is not made yet)."""
-        gv = g[:, 0]
-        n = g.shape[0]
-        if h is not None:
-            H = np.array(h, dtype=float).reshape(n, n)
-        if fast:  # the common case on Python floats: numpy's calls on a 10×10 matrix cost more
-            h = H.ravel().tolist() if h is None else h
-            # (a finite sum has finite terms; one that overflows goes the long way)
-            if math.isfinite(sum(h)) and math.isfinite(sum(gv.tolist())) and _dominant(h, n):
-                return -a * _solve_regular(H, gv)[:, None], (a, np.zeros(1, dtype=bool))
-        if not (np.isfinite(H).all() and np.isfinite(gv).all()):
-            return np.full_like(g, np.nan), (a, np.zeros(1, dtype=bool))
-        if (fast and surely_positive_definite(H)) or np.linalg.eigvalsh(H).min() > 0:
-            return -a * np.linalg.solve(H, gv)[:, None], (a, np.zeros(1, dtype=bool))
-        w, V = np.linalg.eigh(H)
-        w = np.maximum(np.abs(w), 1e-8 * np.abs(w).max())
-        return -a * (V @ ((V.T @ gv) / w))[:, None], (a, np.ones(1, dtype=bool))
-
     return Optimizer("newton", {}, init, update, flag=1)
 
 
 def make(name: str, lr: np.ndarray, hessian: Callable | None = None, fast: bool = True,
-         hessian_scalar: Callable | None = None, **hyper: float) -> Optimizer:
+         **hyper: float) -> Optimizer:
     """The optimizer ``name`` with learning rates ``lr`` (one per run) and hyper-parameters
     (``fast``: Newton's shortcut past eigvalsh, see :func:`newton`).
 
@@ -392,5 +389,5 @@ def make(name: str, lr: np.ndarray, hessian: Callable | None = None, fast: bool 
     if name == "newton":
         if hessian is None:
             raise ValueError("newton needs the Hessian")
-        return newton(lr, hessian, fast, hessian_scalar)
+        return newton(lr, hessian, fast)
     raise ValueError(f"unknown optimizer {name!r}")

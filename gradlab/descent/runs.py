@@ -24,7 +24,7 @@ import numpy as np
 
 from gradlab.calculus import numeric
 from gradlab.descent import optimizers
-from gradlab.descent import scalar
+from gradlab.descent import scalar, scalar_newton
 from gradlab.calculus.numeric import Compiled
 from gradlab.calculus.parsing import Parsed
 from gradlab.views import plural
@@ -298,8 +298,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
         idx = np.arange(R) if by_name is None else np.flatnonzero(by_name == name)
         lr = lrs[idx]
         newton = name == "newton"
-        opt = optimizers.make(name, lr, objective.hessian if newton else None, fast,
-                              objective.hessian_scalar() if newton and idx.size == 1 else None, **hyper)
+        opt = optimizers.make(name, lr, objective.hessian if newton else None, fast, **hyper)
         # With a trajectory every column must be a live run, so compact at once.
         groups.append(_Group(opt, idx, starts_t if by_name is None else starts_t[:, idx], 0.0 if trajectory else 0.25, chunk,
                              fast, fast and not trajectory and idx.size > 1 and n * idx.size >= STEPWISE_MIN))
@@ -338,9 +337,16 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
         k0 = 0
         # One run of a first-order optimizer: a loop generated for the surface on Python
         # floats, the same steps (descent/scalar.py; None where the array engine must do it).
-        out = (scalar.run_single(objective, specs[0].optimizer, groups[0].opt.hyper, specs[0].start,
-                                 specs[0].lr, steps, tol)
-               if fast and R == 1 and not trajectory and watch is None else None)
+        out = None
+        if fast and R == 1 and not trajectory and watch is None:
+            spec = specs[0]
+            if spec.optimizer == "newton":  # (its own loop: linear algebra at every step)
+                out = scalar_newton.run_newton(objective, spec.start, spec.lr, steps, tol)
+                if out is not None:
+                    out, modified[0] = out[:4], out[4]
+            else:
+                out = scalar.run_single(objective, spec.optimizer, groups[0].opt.hyper, spec.start, spec.lr,
+                                        steps, tol)
         if out is not None:
             status[0], taken[0], final[:, 0], gnorm[0] = out
             if out[0] == "diverged":

@@ -52,7 +52,8 @@ from gradlab.calculus import numeric
 if TYPE_CHECKING:
     from gradlab.descent.runs import Objective
 
-#: Optimizers whose single runs take the Python-float path (Newton needs linear algebra).
+#: Optimizers whose single runs take this generated loop (Newton, which needs linear
+#: algebra, has its own: descent/scalar_newton.py).
 SCALAR_OPTIMIZERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 #: Beyond this many coordinates numpy's arrays win, and the generated code would grow
 #: past what Python compiles comfortably.
@@ -578,6 +579,20 @@ def handles(objective: Objective, optimizer: str, steps: int) -> bool:
     return optimizer in SCALAR_OPTIMIZERS and objective.n <= SCALAR_MAX_N and steps >= 0
 
 
+def lower_bound(tol: float) -> float:
+    """The least Σg² a fast step accepts: tol² raised by a relative 1e-13, so that Σg² ≥
+    it in any order of summation means ‖g‖ ≥ tol; no lower than 1e-280, where numpy's
+    squared norm is still exact enough to be used (0 where nothing converges, a NaN tol
+    included; inf where tol² overflows: every step is then decided exactly).
+
+    >>> lower_bound(0.0), lower_bound(1e200)
+    (0.0, inf)
+    """
+    if not tol > 0:
+        return 0.0
+    return max(tol * tol * (1 + 1e-13), 1e-280) if tol < 1e140 else math.inf
+
+
 def run_single(objective: Objective, optimizer: str, hyper: dict, start: Sequence[float], lr: float,
                steps: int, tol: float) -> tuple[str, int, tuple[float, ...], float] | None:
     """One run on Python floats: ``(status, steps, x, ‖∇f‖)`` at the step where it stopped
@@ -590,14 +605,7 @@ def run_single(objective: Objective, optimizer: str, hyper: dict, start: Sequenc
         return None
     h = {"momentum": 0.0, "beta1": 0.0, "beta2": 0.0, "eps": 0.0, **hyper}
     lr, tol, bound = float(lr), float(tol), float(objective.bound)
-    # tol² raised by a relative 1e-13: Σg² ≥ lo in any order of summation, so ‖g‖ ≥ tol;
-    # no lower than 1e-280, where numpy's squared norm is still exact enough to be used.
-    if not tol > 0:
-        lo = 0.0  # nothing converges (a NaN tol included)
-    elif tol < 1e140:
-        lo = max(tol * tol * (1 + 1e-13), 1e-280)
-    else:
-        lo = math.inf
+    lo = lower_bound(tol)
     # The certificate's bounds cost a symbolic Hessian (milliseconds to a few tenths of a
     # second, growing with ∇f): worth it only for runs long enough to repay it.
     bounds = certifier(objective) if steps >= CERTIFY_STEPS_PER_OP * (1 + _gradient_ops(objective)) else None
