@@ -279,10 +279,9 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     """
     hyper = hyper or {}
     R, n = len(specs), objective.n
-    # The starts as the rows of one (n, R) array: one conversion of the tuples (their
-    # floats read in C) and one transposing copy; every group's X and ``final`` copy it.
-    starts_t = np.ascontiguousarray(
-        np.array(list(map(operator.attrgetter("start"), specs)), dtype=float).reshape(R, n).T)
+    # The starts as the columns of an (n, R) view: one conversion of the tuples (their
+    # floats read in C); each group's first iterate is the one transposing copy.
+    starts_t = np.array(list(map(operator.attrgetter("start"), specs)), dtype=float).reshape(R, n).T
     lrs = np.array(list(map(operator.attrgetter("lr"), specs)), dtype=float).reshape(R)
     names = [s.optimizer for s in specs]
     kinds = dict.fromkeys(names)
@@ -305,7 +304,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
 
     status = np.full(R, "max_steps", dtype=object)
     taken = np.full(R, steps)
-    final = starts_t.copy()
+    final = np.full((n, R), np.nan)  # (every run's row is written where it stops)
     gnorm = np.full(R, np.nan)
     diverged_at = np.full(R, -1)
     modified = np.zeros(R, dtype=int)
@@ -535,7 +534,7 @@ def _stepwise(grp: _Group, k: int, steps: int, grad_into: Callable, tol_hi: floa
               tol: float, bound: float, f_test: Callable | None, f_value: Callable, watch: int | None,
               watched: np.ndarray, watched_gn: np.ndarray, out: tuple) -> None:
     """Step ``k`` of a stepwise group: ∇f at x_k, x_{k+1}, the cheap test, and the exact
-    one (_settle) on x_k only when the cheap one fails (and at the first and last step).
+    one (_settle) on x_k only when the cheap one fails (and at the last step).
 
     The cheap test is _quiet's, on one step: x_{k+1} in the box (a non-finite gradient
     at step k shows there), one coordinate of g_k away from zero, f(x_k) finite.
@@ -556,7 +555,9 @@ def _stepwise(grp: _Group, k: int, steps: int, grad_into: Callable, tol_hi: floa
                 grp.Fb[0] = grp.state[opt.flag]
             np.add(x, step, out=xn)
         grp.p = 1 - p
-        if k:  # (x_0 itself is looked at by _settle)
+        # (x_0's own box test, at the first step; every later iterate's comes below, as
+        # the next one of its step)
+        if k or (_MIN(grp.flat[p]) >= -bound and _MAX(grp.flat[p]) <= bound):
             if grp.free > 0:
                 grp.free -= 1
                 box = True
