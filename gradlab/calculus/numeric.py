@@ -196,10 +196,18 @@ class Compiled:
     def __init__(self, exprs: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol], complex_safe: bool = False):
         self.m = len(exprs)
         self.n = len(variables)
-        #: The raw lambdified function: ``function(x1_row, x2_row, ...) -> [f1, f2, ...]``.
-        self.function = lambdify(variables, exprs, complex_safe)
-        self._variables, self._exprs = tuple(variables), tuple(exprs)
+        self._variables, self._exprs, self._complex_safe = tuple(variables), tuple(exprs), complex_safe
+        self._function: Callable | None = None
         self._scalar: Callable | None = None
+
+    @property
+    def function(self) -> Callable:
+        """The raw lambdified function, ``function(x1_row, x2_row, ...) -> [f1, f2, ...]``,
+        made on first use: for 500 components its CSE costs seconds, and the fast engine
+        may never call it (it writes gradients into rows, see ``lambdify_into``)."""
+        if self._function is None:
+            self._function = lambdify(self._variables, self._exprs, self._complex_safe)
+        return self._function
 
     @property
     def scalar(self) -> Callable:

@@ -312,11 +312,15 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
     # stop quickly, where tol² is neither under- nor overflowing.
     tol2 = tol * tol if 1e-140 < tol < 1e140 else None
     bound2 = objective.bound ** 2 if objective.bound < 1e150 else None
-    bound, f_grad, f_value = objective.bound, objective.grad.function, objective.f.function
+    bound, f_value = objective.bound, objective.f.function
+
+    def f_grad(*rows):  # (the generic gradient, compiled only if some path needs it)
+        return objective.grad.function(*rows)
+
     # A group of one run evaluates its gradient on Python floats: numpy's per-call cost
     # on 1-element arrays would otherwise dominate the loop.
     f_scalar = objective.grad.scalar if any(g.single for g in groups) else None
-    grad_into = objective.grad_into if fast and any(g.idx.size > 1 for g in groups) else None
+    grad_into = objective.grad_into if fast and any(g.idx.size > 1 or not g.single for g in groups) else None
     # |g_i| ≥ tol_hi at every step and run rules out ‖g‖ < tol (a margin above tol for the
     # rounding of the norm); with tol ≤ 0 nothing converges.
     tol_hi = tol * (1 + 2.0**-40) if tol > 0 else None
