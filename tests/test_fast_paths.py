@@ -72,6 +72,18 @@ def test_single_newton_run_equals_the_array_engine(case):
     assert np.array_equal(fast.x, plain.x, equal_nan=True)  # the same bits, not just close
 
 
+def test_a_few_long_runs_each_on_floats_equal_the_array_engine():
+    # up to FLOAT_RUNS_MAX runs with enough steps are each made alone on Python floats;
+    # mixed optimizers, one run diverging, one converging, one still moving, Newton too
+    assert runs_module.FLOAT_RUNS_MAX >= 6 and 6 * 4000 >= runs_module.FLOAT_WORK_MIN
+    obj = Objective(parse("(1 - x)**2 + 100*(y - x**2)**2"), scale=10.0)
+    specs = [RunSpec("gd", 0.001, (-1.2, 1.0)), RunSpec("gd", 0.01, (-1.2, 1.0)),
+             RunSpec("momentum", 0.0005, (0.5, -0.5)), RunSpec("adam", 0.01, (-1.2, 1.0)),
+             RunSpec("newton", 0.5, (-1.2, 1.0)), RunSpec("nesterov", 0.0001, (2.0, 2.0))]
+    fast, _ = both(obj, specs, 4000, 1e-8)
+    assert {"converged", "diverged", "max_steps"} <= set(fast.status)
+
+
 def test_single_newton_counts_its_saddle_steps():
     # At (−0.3, 0.2), between Himmelblau's maximum and its saddles, H (written out by
     # hand below) has a negative eigenvalue: the first step at least is modified

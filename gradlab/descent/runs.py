@@ -41,6 +41,10 @@ FAST_CHUNK = 8
 #: (see _Group) instead of storing a chunk of iterates: they no longer fit in cache.
 STEPWISE_MIN = 4096
 STATUSES = ("converged", "max_steps", "diverged")
+#: Up to this many runs, each is made alone on Python floats (when the batch has at least
+#: FLOAT_WORK_MIN run-steps to do: below that, generating the loops costs more).
+FLOAT_RUNS_MAX = 8
+FLOAT_WORK_MIN = 20_000
 
 
 def outcome_message(status: str, steps: int, diverged_at: int | None, bound: float) -> str:
@@ -292,22 +296,36 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
         # Short chunks for large batches: a chunk's iterates and gradients then stay in
         # the processor's cache between the steps and the stop test that reads them.
         chunk = int(min(MAX_CHUNK, max(FAST_CHUNK, 2**16 // max(1, n * R))))
-    groups: list[_Group] = []
-    for name in kinds:
-        idx = np.arange(R) if by_name is None else np.flatnonzero(by_name == name)
-        lr = lrs[idx]
-        newton = name == "newton"
-        opt = optimizers.make(name, lr, objective.hessian if newton else None, fast, **hyper)
-        # With a trajectory every column must be a live run, so compact at once.
-        groups.append(_Group(opt, idx, starts_t if by_name is None else starts_t[:, idx], 0.0 if trajectory else 0.25, chunk,
-                             fast, fast and not trajectory and idx.size > 1 and n * idx.size >= STEPWISE_MIN))
-
     status = np.full(R, "max_steps", dtype=object)
     taken = np.full(R, steps)
     final = np.full((n, R), np.nan)  # (every run's row is written where it stops)
     gnorm = np.full(R, np.nan)
     diverged_at = np.full(R, -1)
     modified = np.zeros(R, dtype=int)
+    # A few runs, each alone: a loop on Python floats generated for the surface makes the
+    # same steps (descent/scalar.py, scalar_newton.py) at a fraction of the array engine's
+    # per-step cost on tiny arrays; a run it cannot make (None) stays for the engine.
+    pending = np.ones(R, dtype=bool)
+    if fast and not trajectory and watch is None and (R == 1 or (R <= FLOAT_RUNS_MAX and steps * R >= FLOAT_WORK_MIN)):
+        for i, spec in enumerate(specs):
+            out = _float_run(objective, spec, steps, tol, hyper)
+            if out is not None:
+                status[i], taken[i], final[:, i], gnorm[i], modified[i] = out
+                if out[0] == "diverged":
+                    diverged_at[i] = out[1]
+                pending[i] = False
+    groups: list[_Group] = []
+    for name in kinds:
+        idx = np.flatnonzero(pending if by_name is None else pending & (by_name == name))
+        if not idx.size:
+            continue
+        lr = lrs[idx]
+        newton = name == "newton"
+        opt = optimizers.make(name, lr, objective.hessian if newton else None, fast, **hyper)
+        # With a trajectory every column must be a live run, so compact at once.
+        groups.append(_Group(opt, idx, starts_t if idx.size == R else starts_t[:, idx], 0.0 if trajectory else 0.25,
+                             chunk, fast, fast and not trajectory and idx.size > 1 and n * idx.size >= STEPWISE_MIN))
+
     # ‖∇f‖ < tol is decided on exact norms (_norms); the squared norms only rule out a
     # stop quickly, where tol² is neither under- nor overflowing.
     tol2 = tol * tol if 1e-140 < tol < 1e140 else None
@@ -338,23 +356,6 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
 
     with np.errstate(all="ignore"):
         k0 = 0
-        # One run of a first-order optimizer: a loop generated for the surface on Python
-        # floats, the same steps (descent/scalar.py; None where the array engine must do it).
-        out = None
-        if fast and R == 1 and not trajectory and watch is None:
-            spec = specs[0]
-            if spec.optimizer == "newton":  # (its own loop: linear algebra at every step)
-                out = scalar_newton.run_newton(objective, spec.start, spec.lr, steps, tol)
-                if out is not None:
-                    out, modified[0] = out[:4], out[4]
-            else:
-                out = scalar.run_single(objective, spec.optimizer, groups[0].opt.hyper, spec.start, spec.lr,
-                                        steps, tol)
-        if out is not None:
-            status[0], taken[0], final[:, 0], gnorm[0] = out
-            if out[0] == "diverged":
-                diverged_at[0] = out[1]
-            k0 = steps + 1  # done: the array loop below has nothing to do
         while k0 <= steps:
             live = [g for g in groups if g.idx.size]
             if not live:
@@ -446,7 +447,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
         dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
                 if len(objective.minima) else np.full(R, np.nan))
     dist[~np.isfinite(final).all(axis=0)] = np.nan
-    hypers = {grp.opt.name: grp.opt.hyper for grp in groups}  # as make() resolved them
+    hypers = {name: _resolved(name, hyper) for name in kinds}  # as make() resolves them
     return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
                 objective, traces if trajectory else None, watched, watched_gn)
 
@@ -517,6 +518,24 @@ class Runs(Sequence[Run]):
             rec["message"] = self._message(i, status, steps[i], div)
             out.append(rec)
         return out
+
+
+def _resolved(name: str, hyper: dict) -> dict:
+    """The hyper-parameters ``optimizers.make`` gives ``name`` from the caller's (defaults
+    filled in, None dropped)."""
+    hessian = (lambda X: X) if name == "newton" else None  # (make wants one; never called)
+    return optimizers.make(name, np.ones(1), hessian, **hyper).hyper
+
+
+def _float_run(objective: Objective, spec: RunSpec, steps: int, tol: float,
+               hyper: dict) -> tuple[str, int, tuple[float, ...], float, int] | None:
+    """One run on Python floats, ``(status, steps, x, ‖∇f‖, modified)``, or None where
+    the array engine must make it."""
+    if spec.optimizer == "newton":  # (its own loop: linear algebra at every step)
+        return scalar_newton.run_newton(objective, spec.start, spec.lr, steps, tol)
+    out = scalar.run_single(objective, spec.optimizer, _resolved(spec.optimizer, hyper), spec.start, spec.lr,
+                            steps, tol)
+    return None if out is None else (*out, 0)
 
 
 def _watch(grp: _Group, w: int, Xs: np.ndarray, Gs: np.ndarray, f_value: Callable, watched: np.ndarray,
