@@ -227,6 +227,23 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
+# The gradient steps of a Taylor plot: Okabe and Ito's colour-blind-safe palette (its
+# vermillion left out, for the red Newton star), each with its own marker too, so the steps
+# part even in grey; black edges keep them visible on any colour of the landscape.
+STEP_STYLES = (("#E69F00", "s"), ("#56B4E9", "D"), ("#009E73", "^"), ("#F0E442", "v"), ("#CC79A7", "P"),
+               ("#0072B2", "X"), ("#FFFFFF", "h"))
+
+
+def step_style(k: int) -> tuple[str, str]:
+    """The colour and marker of the k-th gradient step (repeating after seven)."""
+    return STEP_STYLES[k % len(STEP_STYLES)]
+
+
+def _step_label(c) -> str:
+    ratio = f": actual/predicted decrease {c.ratio:.3g}" if c.ratio is not None else ""
+    return f"gradient step lr = {c.lr:g}{ratio}"
+
+
 def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     """f with the Taylor model's contours over it, shading where |f − m| < tol; the point,
     the Newton step's minimiser and the gradient steps marked. One variable: the graphs of
@@ -267,9 +284,16 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
         if t.minimiser is not None:
             ax.plot(t.minimiser.value, [t.model_min], "*", color="tab:red", ms=12, label="minimiser of m₂")
         pad = 0.1 * (hi - lo if hi > lo else 1.0)
+        for k, c in enumerate(t.steps):  # where each step lands, on the graph of f
+            x1 = float(a[0] - c.lr * g[0])
+            with np.errstate(all="ignore"):
+                f1 = float(np.asarray(fc(np.array([[x1]]))[0]).ravel()[0])
+            colour, marker = step_style(k)
+            ax.plot([x1], [np.clip(f1, lo - pad, hi + pad)], marker, color=colour, mec="black", ms=9, zorder=6,
+                    clip_on=False, label=_step_label(c))
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlabel(t.parsed.variables[0].name)
-        ax.legend(fontsize=8)
+        fig.legend(loc="outside lower center", ncols=2, fontsize=9, frameon=False)
         ax.grid(alpha=0.3)
         ax.set_title(f"Taylor models of {t.parsed.text} at {t.parsed.variables[0].name} = {a[0]:g}")
         return fig
@@ -282,7 +306,10 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
         F = np.broadcast_to(fc(P)[0], X.shape)
     M = t.model(P)
     Fm = np.ma.masked_invalid(F)
-    levels = np.linspace(float(Fm.min()), float(Fm.max()), 18) if Fm.count() else 10
+    from matplotlib.ticker import MaxNLocator
+
+    # round levels (0, 20, 40, …), so the colour bar reads
+    levels = MaxNLocator(18).tick_values(float(Fm.min()), float(Fm.max())) if Fm.count() else 10
     cs = ax.contourf(X, Y, Fm, levels=levels, cmap="viridis", alpha=0.9)
     cb = fig.colorbar(cs, ax=ax)
     cb.set_label("f")
@@ -290,16 +317,28 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     close = np.ma.masked_invalid(np.abs(F - M)) < tol
     ax.contourf(X, Y, close.filled(False).astype(float), levels=[0.5, 1.5], colors="none", hatches=["///"])
     ax.contour(X, Y, close.filled(False).astype(float), levels=[0.5], colors="red", linewidths=1.5)
-    ax.plot([], [], color="white", ls="--", label=f"contours of {mname} (same levels as f)")
+    from matplotlib import patheffects
+
+    # white dashes drawn on black in the legend, which has a white background
+    ax.plot([], [], color="white", ls="--", label=f"contours of {mname} (same levels as f)",
+            path_effects=[patheffects.withStroke(linewidth=3.2, foreground="dimgrey")])
     ax.plot([], [], color="red", label=f"|f − {mname}| < {tol:g} inside (hatched)")
     ax.plot(*a[:2], "o", color="white", mec="black", ms=8, label="a")
     if order == 2 and t.minimiser is not None and np.all(np.abs(np.array(t.minimiser.value[:2]) - a[:2]) <= r):
         ax.plot(*t.minimiser.value[:2], "*", color="tab:red", mec="white", ms=16, label="minimiser of m₂ (Newton)")
-    for c in t.steps:
+    outline = [patheffects.withStroke(linewidth=3.6, foreground="black")]
+    for k, c in reversed(list(enumerate(t.steps))):  # the longest step first: the shorter drawn over it
         x1 = a - c.lr * g
-        ax.annotate("", xy=x1[:2], xytext=a[:2], arrowprops=dict(arrowstyle="->", color="orange", lw=1.8))
-        ratio = f", ratio {c.ratio:.3g}" if c.ratio is not None else ""
-        ax.plot(*x1[:2], "s", color="orange", ms=5, label=f"gradient step lr={c.lr:g}{ratio}")
+        colour, marker = step_style(k)
+        arrow = ax.annotate("", xy=x1[:2], xytext=a[:2],
+                            arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.8, shrinkA=0, shrinkB=0))
+        arrow.arrow_patch.set_path_effects(outline)
+        ax.plot(*x1[:2], marker, color=colour, mec="black", mew=1.0, ms=10, zorder=6, label=_step_label(c))
+    handles, labels = ax.get_legend_handles_labels()
+    steps = len(t.steps)
+    if steps:  # the steps in the order given
+        handles = handles[:-steps] + handles[-steps:][::-1]
+        labels = labels[:-steps] + labels[-steps:][::-1]
     ax.set_xlim(a[0] - r, a[0] + r)
     ax.set_ylim(a[1] - r, a[1] + r)
     ax.set_aspect("equal")
@@ -308,5 +347,6 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     ax.set_ylabel(vy)
     at = ", ".join(f"{v:g}" for v in a)
     ax.set_title(f"{mname} of {t.parsed.text} at ({at})", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left", framealpha=0.8)
+    # below the axes, not over the landscape: every label readable at the default dpi
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=9, frameon=False)
     return fig
