@@ -46,8 +46,9 @@ def training_figure(result) -> Figure:
             log &= _positive(r.trajectory_f, f_star)[1]
         if getattr(r, "batch_loss", None) is not None and len(r.batch_loss):
             log &= _positive(r.batch_loss, f_star)[1]
-    for c, r in zip(_cycle(), runs):
+    for i, (c, r) in enumerate(zip(_cycle(), runs)):
         label = f"{r.optimizer} lr={r.lr:g}"
+        wide = _under(i)
         if minibatch and getattr(r, "batch_loss", None) is not None:
             y, _ = _positive(r.batch_loss, f_star)
             ax_loss.plot(np.arange(len(y)), y, color=c, alpha=0.25, lw=0.7)
@@ -60,11 +61,11 @@ def training_figure(result) -> Figure:
         lr_steps = getattr(r, "lr_per_step", None)
         if lr_steps is not None and len(lr_steps):
             searched = getattr(r, "evaluations", None) is not None
-            ax_lr.plot(np.arange(len(lr_steps)), lr_steps, color=c, lw=1.2,
+            ax_lr.plot(np.arange(len(lr_steps)), lr_steps, color=c, lw=wide,
                        marker="." if searched and len(lr_steps) < 200 else None,
                        label=f"{label}: " + ("accepted α" if searched else "schedule"))
         else:
-            ax_lr.plot([0, max(1, r.steps)], [r.lr, r.lr], color=c, lw=1.2, label=f"{label}: constant")
+            ax_lr.plot([0, max(1, r.steps)], [r.lr, r.lr], color=c, lw=wide, label=f"{label}: constant")
     if minibatch:
         ax_loss.plot([], [], color="grey", alpha=0.4, lw=0.7, label="each step's mini-batch loss")
     what = "f − f*" if shifted else "f"
@@ -78,11 +79,13 @@ def training_figure(result) -> Figure:
     sched = getattr(settings, "schedule", None) if settings is not None else None
     title = "learning rate per step"
     if sched is not None and not isinstance(sched, str):
-        title = f"lr per step: {sched.name} schedule"
-        ax_lr.text(0.02, 0.02, sched.describe(), transform=ax_lr.transAxes, fontsize=7, va="bottom")
+        import textwrap
+
+        # the schedule's parameters under the title, not over the curves
+        title = f"lr per step: {sched.name} schedule\n" + "\n".join(textwrap.wrap(sched.describe(), 62))
     elif any(getattr(r, "evaluations", None) is not None for r in runs):
         title = f"accepted step α: {(settings.line_search if settings else None) or 'wolfe'} line search"
-    ax_lr.set_title(title)
+    ax_lr.set_title(title, fontsize=12 if "\n" not in title else 9.5)
     ax_lr.set_xlabel("step")
     ax_lr.set_ylabel("lr (α)")
     searched = [np.asarray(r.lr_per_step) for r in runs
@@ -97,10 +100,10 @@ def training_figure(result) -> Figure:
 
         ax = axes[2]
         top = 0.0
-        for c, r in zip(_cycle(), runs):
+        for i, (c, r) in enumerate(zip(_cycle(), runs)):
             if getattr(r, "sharpness", None) is None:
                 continue
-            ax.plot(r.sharpness_steps, r.sharpness, color=c, lw=1.3, label=f"{r.optimizer} lr={r.lr:g}: λmax(H(x_k))")
+            ax.plot(r.sharpness_steps, r.sharpness, color=c, lw=_under(i), label=f"{r.optimizer} lr={r.lr:g}: λmax(H(x_k))")
             if np.isfinite(r.sharpness).any():
                 top = max(top, float(np.nanmax(r.sharpness)))
             k, formula = edge_factor(r.optimizer, r.hyper)
@@ -125,6 +128,12 @@ def training_figure(result) -> Figure:
     name = result.surface.name or f"f = {result.surface.text}"
     fig.suptitle(name)
     return fig
+
+
+def _under(i: int) -> float:
+    """The line width of the i-th run: earlier runs wider, so that runs whose curves are
+    identical (one schedule, one sharpness) show as a band of both colours, not one."""
+    return max(1.0, 3.0 - 1.0 * i)
 
 
 def _cycle():
@@ -183,9 +192,9 @@ def seed_sweep_figure(sweep) -> Figure:
 
 
 def stability_map_figure(m) -> Figure:
-    """The measured per-step rate over (lr, β), unstable cells hatched, the theory's edge
+    """The measured per-step rate over (lr, β), unstable cells grey, the theory's edge
     lr = 2(1 + β)/λmax, Polyak's optimum and the fastest measured cell."""
-    fig = Figure(figsize=(7.6, 5.4), layout="constrained")
+    fig = Figure(figsize=(7.6, 6.0), layout="constrained")
     ax = fig.subplots()
     lrs, betas = np.array(m.lrs), np.array(m.betas)
     rate = np.array(m.rate, dtype=float)
@@ -197,7 +206,7 @@ def stability_map_figure(m) -> Figure:
     cb.set_label("measured rate per step, (‖∇f(x_K)‖/‖∇f(x_K/2)‖)^(2/K)")
     ax.pcolormesh(_edges(lrs), _edges(betas), np.ma.masked_where(stable, np.ones_like(rate)), cmap="Greys",
                   vmin=0, vmax=4, shading="flat")
-    ax.plot([], [], "s", color="lightgrey", label="unstable (did not converge or close in)")
+    ax.plot([], [], "s", color="lightgrey", mec="dimgrey", ms=9, label="unstable (did not converge or close in)")
     if m.lambda_max:
         bb = np.linspace(betas[0], betas[-1], 200)
         edge = (2 * (1 + bb) / m.lambda_max if m.optimizer == "momentum"
@@ -215,7 +224,8 @@ def stability_map_figure(m) -> Figure:
     ax.set_ylabel("momentum β")
     name = m.surface.name or f"f = {m.surface.text}"
     ax.set_title(f"{m.optimizer} on {name}: rate of convergence ({m.steps_max} steps)")
-    ax.legend(fontsize=7, loc="upper left")
+    # below the map, not over it: the fastest region is often in a corner
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8.5, frameon=False)
     return fig
 
 
