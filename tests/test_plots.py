@@ -381,3 +381,15 @@ def test_long_titles_fit_the_figure():
     r = fig.canvas.get_renderer()
     box = fig._suptitle.get_window_extent(r)
     assert box.x0 >= 0 and box.x1 <= fig.bbox.width and "x1, …, x10" in fig._suptitle.get_text()
+
+
+def test_a_descent_over_n_variables_says_its_landscape_is_a_slice():
+    from gradlab.render.plots import descent_figure
+
+    s = builtin()["rosenbrock-nd"].with_dims(3)
+    fig = _drawn(descent_figure(run_descent(s, ["gd"], [0.001], None, 50, 1e-6, {}, trajectory=True)))
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "slice x3 = 1 through the known minimum" in texts and "paths: their (x1, x2) coordinates" in texts
+    r = fig.canvas.get_renderer()
+    box = fig._suptitle.get_window_extent(r)
+    assert "\n" not in fig._suptitle.get_text() and 0 <= box.x0 and box.x1 <= fig.bbox.width

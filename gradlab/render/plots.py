@@ -98,9 +98,10 @@ def _short(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _title(parsed, name: str = "") -> str:
+def _title(parsed, name: str = "", chars: int | None = None) -> str:
     """The function once, as mathematics: ``name: f(x, y) = …`` in mathtext, or plain
-    text when it is too long or mathtext balks."""
+    text when it is too long or mathtext balks: on two lines when longer than a title's
+    width, or cut to ``chars`` characters on one line when given."""
     import sympy
     from matplotlib.mathtext import MathTextParser
 
@@ -115,8 +116,10 @@ def _title(parsed, name: str = "") -> str:
             return head + text
         except Exception:  # mathtext knows only part of LaTeX
             pass
+    line = f"{head}f({args}) = {parsed.text}"
+    if chars is not None:  # one line, as wide as the caller's room
+        return line if len(line) <= chars else line[:chars - 1] + "…"
     plain = parsed.text if len(parsed.text) <= TITLE_CHARS else parsed.text[:TITLE_CHARS - 1] + "…"
-    line = f"{head}f({args}) = {plain}"
     # a long formula goes on a line of its own: a figure's title is about 80 characters wide
     return line if len(line) <= TITLE_CHARS else f"{head}f({args}) =\n{plain}"
 
@@ -665,10 +668,17 @@ def _suptitle(fig: Figure, result) -> None:
     else:
         sub = ", ".join(sorted({r.optimizer for r in result.runs}))
     h = fig.get_figheight()
-    fig.suptitle(_title(s.parsed, s.name), fontsize=14, y=1 - 0.32 / h)
+    # one line: the heading's three lines sit at fixed heights (14 pt: about 0.6 × 14 pt a character)
+    fig.suptitle(_title(s.parsed, s.name, chars=int(fig.get_figwidth() * 72 / (0.6 * 14))), fontsize=14,
+                 y=1 - 0.32 / h)
     fig.text(0.5, 1 - 0.72 / h, sub, ha="center", va="center", fontsize=10.5)
-    fig.text(0.5, 1 - 1.0 / h, "■ start    ● end    ✕ where a run leaves the frame", ha="center", va="center",
-             fontsize=9, color="dimgrey")
+    key = "■ start    ● end    ✕ where a run leaves the frame"
+    names = [v.name for v in s.parsed.variables]
+    if len(names) > 2:  # the picture is a plane through n dimensions: say which, and that paths are shadows
+        where = "through the known minimum" if s.minima else "through the start"
+        key += (f"    landscape: slice {_assignments(names[2:], slice_values(s))} {where}; "
+                f"paths: their ({names[0]}, {names[1]}) coordinates")
+    fig.text(0.5, 1 - 1.0 / h, key, ha="center", va="center", fontsize=9, color="dimgrey")
 
 
 def descent_figure(result, with_loss: bool = True) -> Figure:
