@@ -275,7 +275,8 @@ def _proved_minimum(parsed, window: Sequence[float]) -> tuple[float, ...] | None
 
     found = critical_points(parsed, window, timeout=SLICE_SOLVE_SECONDS)
     for p in found.points:
-        if p.classification == "minimum" and "exact" in p.method.split(", "):
+        # an isolated minimum only: every coordinate a number (a set of minima has free ones)
+        if p.classification == "minimum" and "exact" in p.method.split(", ") and None not in p.value:
             return tuple(float(v) for v in p.value)
     return None
 
