@@ -263,3 +263,17 @@ def test_graph_labels_overlap_no_box_and_no_other_label(text, shapes, at, direct
         assert b.x0 <= e.x0 and e.x1 <= b.x1 and b.y0 <= e.y0 and e.y1 <= b.y1, t.get_text()
     for e in boxes + labels + [fig._suptitle.get_window_extent(r)]:  # nothing cut off at the edges
         assert whole.x0 <= e.x0 and e.x1 <= whole.x1 and whole.y0 <= e.y0 and e.y1 <= whole.y1
+
+
+def test_a_long_expression_on_a_small_graph_keeps_its_title_inside_the_figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gradlab.calculus.backprop import backprop
+    from gradlab.calculus.graph import build
+    from gradlab.render.graphplot import graph_figure
+
+    c = "0." + "1234567890" * 9  # a long constant: a long title over a graph of three columns
+    fig = graph_figure(backprop(build(f"x*{c} + y*{c}"), {"x": (1,), "y": (2,)}))
+    FigureCanvasAgg(fig).draw()
+    box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width and "…" in fig._suptitle.get_text()
