@@ -132,7 +132,8 @@ def test_each_gradient_step_has_its_own_colour_marker_and_legend_entry(text, at)
     # each step's marker sits where the step lands: a − lr·∇f(a)
     grad = {"x**2 + 25*y**2": lambda p: (2 * p[0], 50 * p[1]), "exp(x)": lambda p: (math.exp(p[0]),)}[text](at)
     ax = fig.axes[0]
-    drawn = {line.get_label(): line.get_xydata()[0] for line in ax.get_lines() if line.get_label().startswith("gradient")}
+    drawn = {line.get_label(): line.get_xydata()[0] for line in ax.get_lines()
+             if line.get_label().startswith("gradient")}
     for lr, (label, _, _) in zip(lrs, steps):
         x = [a - lr * g for a, g in zip(at, grad)]
         expected = x if len(at) == 2 else [x[0], math.exp(x[0])]

@@ -290,9 +290,9 @@ def graph_figure(result: Any):
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(low, high)
     ax.axis("off")
-    fig.suptitle(f"{title}\n"
-                 f"{'forward mode: value and tangent' if forward else f'forward: value; backward: adjoint ∂{out}/∂node'}"
-                 "; edges: local derivative", fontsize=10, y=1 - 0.08 / (height + TITLE_IN), va="top")
+    mode = "forward mode: value and tangent" if forward else f"forward: value; backward: adjoint ∂{out}/∂node"
+    fig.suptitle(f"{title}\n{mode}; edges: local derivative", fontsize=10, y=1 - 0.08 / (height + TITLE_IN),
+                 va="top")
     labels = []
     for (start, c, end), text, (x, y) in zip(curves, texts, spots):
         style = {"arrowstyle": "-|>", "mutation_scale": 10, "color": "#6b7280", "lw": 0.9, "zorder": 1}

@@ -103,7 +103,8 @@ def training_figure(result) -> Figure:
         for i, (c, r) in enumerate(zip(_cycle(), runs)):
             if getattr(r, "sharpness", None) is None:
                 continue
-            ax.plot(r.sharpness_steps, r.sharpness, color=c, lw=_under(i), label=f"{r.optimizer} lr={r.lr:g}: λmax(H(x_k))")
+            ax.plot(r.sharpness_steps, r.sharpness, color=c, lw=_under(i),
+                    label=f"{r.optimizer} lr={r.lr:g}: λmax(H(x_k))")
             if np.isfinite(r.sharpness).any():
                 top = max(top, float(np.nanmax(r.sharpness)))
             k, formula = edge_factor(r.optimizer, r.hyper)
