@@ -251,7 +251,7 @@ def step_style(k: int) -> tuple[str, str]:
 
 
 def _step_label(c) -> str:
-    ratio = f": actual/predicted decrease {c.ratio:.3g}" if c.ratio is not None else ""
+    ratio = f": ρ = actual/m₂'s decrease = {c.ratio:.3g}" if c.ratio is not None else ""
     return f"gradient step lr = {c.lr:g}{ratio}"
 
 
