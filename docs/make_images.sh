@@ -15,3 +15,4 @@ $g descend rosenbrock --optimizer gd,momentum,adam --lr 0.001 --steps 3000 --3d 
 $g descend rosenbrock --optimizer gd,momentum,adam,newton --loss-plot docs/loss.png --dpi 90 > /dev/null
 $g descend booth --optimizer gd,momentum,adam --lr 0.02 --steps 120 --animate docs/booth.gif --dpi 60 > /dev/null
 $g check "sin(x)*exp(y)" --at 1,1 --plot docs/check.png --dpi 90 > /dev/null
+$g backprop "z = w*x + b; a = sigmoid(z); L = (a - y)**2" --at w=0.5,x=2,b=0.1,y=1 --plot docs/backprop.png > /dev/null

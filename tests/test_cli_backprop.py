@@ -221,3 +221,59 @@ def test_values_keep_the_error_contract(text):
 def test_help_has_an_example():
     r = run("backprop", "--help")
     assert r.code == 0 and "Example: gradlab backprop" in " ".join(r.out.split())
+
+
+# --------------------------------------------------------------------------- the graph's layout
+LAYOUTS = [
+    (NEURON, {}, "w=1/2,x=2,b=1/10,y=1", None),  # the README's picture
+    ("log(1 + exp(-(w*x + b)))", {}, "w=1/2,x=2,b=1/10", None),  # the logistic loss
+    ("exp(x**2*y)*log(1 + x*y) + tanh(x - y)/sqrt(1 + x**2)", {}, "x=1,y=2", None),  # 16 nodes, long labels
+    ("exp(x**2*y)*log(1 + x*y) + tanh(x - y)/sqrt(1 + x**2)", {}, "x=1,y=2", "x=1,y=0"),  # forward mode
+    ("cross_entropy(W@x + b, 1)", {"W": (3, 4), "x": (4,), "b": (3,)}, None, None),  # softmax and cross-entropy
+    ("L = mean((W@x + b - y)**2)", {"W": (2, 3), "x": (3,), "b": (2,), "y": (2,)}, None, None),
+]
+
+
+@pytest.mark.parametrize("text, shapes, at, direction", LAYOUTS)
+def test_graph_labels_overlap_no_box_and_no_other_label(text, shapes, at, direction):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gradlab.calculus.backprop import backprop
+    from gradlab.calculus.graph import build
+    from gradlab.calculus.shapes import parse_values, seeded_values
+    from gradlab.render.graphplot import graph_figure
+
+    graph = build(text, shapes)
+    point = parse_values(at, {n.name: n.shape for n in graph.nodes if n.is_leaf}) if at else seeded_values(0, shapes)
+    tangent = parse_values(direction, {n.name: n.shape for n in graph.nodes if n.is_leaf}) if direction else None
+    fig = graph_figure(backprop(graph, point, direction=tangent))
+    FigureCanvasAgg(fig).draw()
+    r = fig.canvas.get_renderer()
+    layout = fig._gradlab_layout
+    boxes = [p.get_window_extent(r) for p in layout["boxes"]]
+    labels = [t.get_bbox_patch().get_window_extent(r) for t in layout["labels"]]
+    assert len(labels) == sum(len(n.inputs) for n in graph.nodes)  # every edge is labelled
+    for i, lab in enumerate(labels):
+        assert not any(lab.overlaps(b) for b in boxes), layout["labels"][i].get_text()
+        assert not any(lab.overlaps(other) for other in labels[i + 1:]), layout["labels"][i].get_text()
+    whole = fig.bbox
+    for i, t in enumerate(layout["node_text"]):  # each box holds its three lines
+        e = t.get_window_extent(r)
+        b = boxes[i // 3]
+        assert b.x0 <= e.x0 and e.x1 <= b.x1 and b.y0 <= e.y0 and e.y1 <= b.y1, t.get_text()
+    for e in boxes + labels + [fig._suptitle.get_window_extent(r)]:  # nothing cut off at the edges
+        assert whole.x0 <= e.x0 and e.x1 <= whole.x1 and whole.y0 <= e.y0 and e.y1 <= whole.y1
+
+
+def test_a_long_expression_on_a_small_graph_keeps_its_title_inside_the_figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gradlab.calculus.backprop import backprop
+    from gradlab.calculus.graph import build
+    from gradlab.render.graphplot import graph_figure
+
+    c = "0." + "1234567890" * 9  # a long constant: a long title over a graph of three columns
+    fig = graph_figure(backprop(build(f"x*{c} + y*{c}"), {"x": (1,), "y": (2,)}))
+    FigureCanvasAgg(fig).draw()
+    box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width and "…" in fig._suptitle.get_text()

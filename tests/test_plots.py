@@ -317,3 +317,79 @@ def test_huge_values_still_draw(args, tmp_path):
     r = run(*(a.format(d=tmp_path) for a in args), "--dpi", "20")
     assert r.code == 0, r
     assert "wrote" in r.err
+
+
+# --------------------------------------------------------------------------- slices of n > 2 variables
+def _landscape_of(text: str, **kw):
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.descend import inline_surface
+    from gradlab.render.plots import landscape_figure
+
+    p = parse(text)
+    return landscape_figure(inline_surface(p, [0] * len(p.variables)), **kw)
+
+
+def test_a_slice_without_a_minimum_is_drawn_where_f_varies_and_titled_truthfully():
+    # x·y·z has no minimum (it is unbounded below) and is ≡ 0 on the default slice z = 0:
+    # the slice z = 1 shows x·y instead
+    fig = _landscape_of("x*y*z")
+    land = fig._gradlab_land
+    assert land.fixed == (1.0,)
+    assert np.allclose(np.ma.filled(land.Z, np.nan), land.X * land.Y)
+    title = fig.axes[0].get_title()
+    assert "slice z = 1" in title and "through" not in title.replace("no minimum known to slice through", "")
+    assert fig._gradlab_marks == []
+    four = _landscape_of("x*y*z*w")  # variables w, x, y, z: the slice fixes y and z
+    assert four._gradlab_land.fixed == (1.0, 1.0) and "slice y = 1, z = 1" in four.axes[0].get_title()
+
+
+def test_a_slice_through_a_minimum_proved_exactly_says_so_and_marks_it():
+    fig = _landscape_of("x**2 + y**2 + (z - 3)**2")  # the one minimum: (0, 0, 3)
+    land = fig._gradlab_land
+    assert land.fixed == (3.0,)
+    assert np.allclose(np.ma.filled(land.Z, np.nan), land.X ** 2 + land.Y ** 2)
+    assert "slice z = 3, through a minimum found exactly at (0, 0, 3)" in fig.axes[0].get_title()
+    assert fig._gradlab_marks == [([0.0, 0.0, 3.0], "minimum")]
+
+
+def test_a_slice_where_f_is_constant_says_so():
+    # x·y·z·(z − 1) vanishes on both z = 0 (the start) and z = 1; its minima are not isolated
+    # points found exactly, so nothing better is known
+    fig = _landscape_of("x*y*z*(z - 1)")
+    assert fig._gradlab_land.fixed == (0.0,) and "slice z = 0 (f is constant on it)" in fig.axes[0].get_title()
+
+
+def test_a_catalogue_slice_goes_through_the_known_minimum():
+    from gradlab.render.plots import landscape_figure
+
+    s = builtin()["rosenbrock-nd"].with_dims(4)
+    fig = landscape_figure(s)
+    land = fig._gradlab_land
+    assert land.fixed == (1.0, 1.0)  # Rosenbrock's minimum is (1, 1, 1, 1)
+    # on that slice f = 100(x2 − x1²)² + (1 − x1)² + 100(1 − x2²)² + (1 − x2)², zero at (1, 1)
+    X, Y = land.X, land.Y
+    expected = 100 * (Y - X ** 2) ** 2 + (1 - X) ** 2 + 100 * (1 - Y ** 2) ** 2 + (1 - Y) ** 2
+    assert np.allclose(np.ma.filled(land.Z, np.nan), expected)
+    assert "slice x3 = 1, x4 = 1, through the known minimum" in fig.axes[0].get_title()
+    assert [k for _, k in fig._gradlab_marks] == ["minimum"]
+
+
+def test_long_titles_fit_the_figure():
+    from gradlab.render.plots import landscape_figure
+
+    fig = _drawn(landscape_figure(builtin()["quadratic-nd"]))
+    r = fig.canvas.get_renderer()
+    box = fig._suptitle.get_window_extent(r)
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and "x1, …, x10" in fig._suptitle.get_text()
+
+
+def test_a_descent_over_n_variables_says_its_landscape_is_a_slice():
+    from gradlab.render.plots import descent_figure
+
+    s = builtin()["rosenbrock-nd"].with_dims(3)
+    fig = _drawn(descent_figure(run_descent(s, ["gd"], [0.001], None, 50, 1e-6, {}, trajectory=True)))
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "slice x3 = 1 through the known minimum" in texts and "paths: their (x1, x2) coordinates" in texts
+    r = fig.canvas.get_renderer()
+    box = fig._suptitle.get_window_extent(r)
+    assert "\n" not in fig._suptitle.get_text() and 0 <= box.x0 and box.x1 <= fig.bbox.width

@@ -166,3 +166,70 @@ def test_momentum_advice_labels_the_beta_in_use_and_polyaks_pair():
     t = doc["theory"]["momentum"]
     assert t["best_lr"] < t["bound"]  # the best rate for β = 0.9 is stable for β = 0.9
     assert t["optimal"]["lr"] > t["bound"] and 0.9 < t["optimal"]["momentum"] < 1
+
+
+# --------------------------------------------------------------------------- special sweeps' output
+# Heavy-ball momentum on the elongated bowl x² + 25y² (λ_max = 50) is stable exactly for
+# lr < 2(1 + β)/λ_max: 0.04 at β = 0, 0.06 at β = 1/2. The rates 0.01 and 0.1 sit far from
+# both edges; 0.05 lies between them (unstable at β = 0, stable at β = 1/2).
+MAP = ("sweep", "elongated", "-o", "momentum", "--lr", "0.01:0.1:3", "--momentum", "0:0.5:2", "--steps", "400")
+SEEDS = ("sweep", "linear-regression", "--batch-size", "2", "--seeds", "3", "--lr", "0.005:0.08:3", "--epochs", "20")
+MAP_COLUMNS = "optimizer,momentum,lr,status,steps_to_tol,rate,edge,theory_edge"
+SEED_COLUMNS = "optimizer,lr,median_f,min_f,max_f,diverged,seeds,stable,largest_stable_lr"
+
+
+@pytest.mark.parametrize("fmt, sep", [("csv", ","), ("tsv", "\t")])
+def test_stability_map_rows_follow_the_header_switch(fmt, sep):
+    with_header = run(*MAP, "-f", fmt)
+    without = run(*MAP, "-f", fmt, "--no-header")
+    assert with_header.code == without.code == 0, (with_header, without)
+    lines = with_header.out.splitlines()
+    assert lines[0] == MAP_COLUMNS.replace(",", sep)
+    assert without.out.splitlines() == lines[1:]  # the same rows, no header line
+    rows = [dict(zip(MAP_COLUMNS.split(","), line.split(sep))) for line in lines[1:]]
+    assert len(rows) == 2 * 3  # one row per (β, lr) cell
+    for r in rows:
+        beta, lr = float(r["momentum"]), float(r["lr"])
+        assert float(r["theory_edge"]) == pytest.approx(2 * (1 + beta) / 50)
+        assert (r["status"] == "diverged") == (lr > 2 * (1 + beta) / 50)
+        if r["status"] == "converged":  # a contraction per step: the rate is below 1
+            assert 0 < float(r["rate"]) < 1 and int(r["steps_to_tol"]) > 0
+    # plain is tsv without its header: the same cells
+    assert run(*MAP, "-f", "plain").out.splitlines() == [line.replace(sep, "\t") for line in lines[1:]]
+
+
+def test_mini_batch_sweep_rows_follow_the_header_switch():
+    lines = run(*SEEDS, "-f", "csv").out.splitlines()
+    assert lines[0] == SEED_COLUMNS
+    assert run(*SEEDS, "-f", "csv", "--no-header").out.splitlines() == lines[1:]
+    rows = [dict(zip(SEED_COLUMNS.split(","), line.split(","))) for line in lines[1:]]
+    assert [float(r["lr"]) for r in rows] == pytest.approx([0.005, math.sqrt(0.005 * 0.08), 0.08])
+    for r in rows:
+        assert r["seeds"] == "3" and 0 <= int(r["diverged"]) <= 3
+        if r["min_f"] != "NA":
+            assert float(r["min_f"]) <= float(r["median_f"]) <= float(r["max_f"])
+        # stable: no seed diverged (and every final f is below the start's)
+        assert r["stable"] in ("true", "false") and (r["stable"] == "false" or r["diverged"] == "0")
+
+
+@pytest.mark.parametrize("args", [MAP, SEEDS])
+def test_special_sweeps_honour_compact_json_and_write_jsonl(args):
+    pretty, compact = run(*args, "-f", "json"), run(*args, "-f", "json", "--compact")
+    assert pretty.code == compact.code == 0
+    assert len(pretty.out.splitlines()) > 1 and len(compact.out.splitlines()) == 1
+    doc = json.loads(compact.out)
+    assert doc == json.loads(pretty.out)
+    lines = run(*args, "-f", "jsonl").out.splitlines()
+    cells = len(doc["lrs"]) * len(doc.get("betas", [None]))
+    assert len(lines) == cells  # one strict JSON object per cell (map) or rate (seeds)
+    for line in lines:
+        rec = json.loads(line)
+        assert rec["command"] == "sweep" and rec["kind"] == doc["kind"] and rec["optimizer"] == doc["optimizer"]
+
+
+def test_special_sweeps_honour_exit_status():
+    # lr 0.1 > 2(1 + β)/50 for both β: a run diverged; at most 0.03 < 0.04 none does
+    assert run(*MAP, "-f", "json", "--exit-status").code == 3
+    calm = ("sweep", "elongated", "-o", "momentum", "--lr", "0.001:0.03:3", "--momentum", "0:0.5:2", "-f", "json")
+    assert run(*calm, "--exit-status").code == 0
+    assert run(*MAP, "-f", "json").code == 0  # divergence is a result without the switch

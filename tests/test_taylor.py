@@ -103,3 +103,41 @@ def test_record_keys():
     assert rec["quadratic_model"] == "x*y" and rec["gradient"]["exact"] == ["2", "1"]
     assert set(rec["gradient_steps"][0]) == {"lr", "predicted_decrease_linear", "predicted_decrease_quadratic",
                                              "actual_decrease", "ratio"}
+
+
+def _step_handles(fig):
+    """The legend's gradient-step entries: (label, colour, marker, data point)."""
+    from matplotlib.colors import to_hex
+
+    (legend,) = fig.legends
+    out = []
+    for h, text in zip(legend.legend_handles, legend.get_texts()):
+        if text.get_text().startswith("gradient step"):
+            out.append((text.get_text(), to_hex(h.get_color()), h.get_marker()))
+    return out
+
+
+@pytest.mark.parametrize("text, at", [("x**2 + 25*y**2", (1, 1)), ("exp(x)", (0,))])
+def test_each_gradient_step_has_its_own_colour_marker_and_legend_entry(text, at):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gradlab.render.training_plots import taylor_figure
+
+    lrs = (0.01, 0.02, 0.03)
+    fig = taylor_figure(taylor(parse(text), list(at), 2, lrs))
+    FigureCanvasAgg(fig).draw()
+    steps = _step_handles(fig)
+    assert [s[0].split(":")[0] for s in steps] == [f"gradient step lr = {lr:g}" for lr in lrs]
+    assert len({s[1] for s in steps}) == len(lrs) and len({s[2] for s in steps}) == len(lrs)
+    # each step's marker sits where the step lands: a − lr·∇f(a)
+    grad = {"x**2 + 25*y**2": lambda p: (2 * p[0], 50 * p[1]), "exp(x)": lambda p: (math.exp(p[0]),)}[text](at)
+    ax = fig.axes[0]
+    drawn = {line.get_label(): line.get_xydata()[0] for line in ax.get_lines()
+             if line.get_label().startswith("gradient")}
+    for lr, (label, _, _) in zip(lrs, steps):
+        x = [a - lr * g for a, g in zip(at, grad)]
+        expected = x if len(at) == 2 else [x[0], math.exp(x[0])]
+        assert np.allclose(drawn[label], expected)
+    # the legend sits outside the axes: it hides none of the picture
+    r = fig.canvas.get_renderer()
+    assert not fig.legends[0].get_window_extent(r).overlaps(ax.get_window_extent(r))

@@ -296,7 +296,7 @@ def _rows_and_columns(result: Any, record: dict):
     from gradlab.render.formats import DOC_SCHEMAS, POINT_SCHEMAS, SYMBOLIC_COMMANDS, symbolic_rows
 
     command = record.get("command")
-    if "shapes" in record or "kind" in record:  # shaped variables; the special sweeps
+    if "shapes" in record:  # shaped variables
         return None
     if command in DOC_SCHEMAS:
         return DOC_SCHEMAS[command](record)

@@ -256,8 +256,9 @@ def sweep_cmd(
 
             save(figure(result), plot, dpi)
             note(f"wrote {plot}")
-        emit(result, fmt)
-        return
+        emit(result, out)
+        # a stability map's and a seed sweep's status arrays hold one status per run
+        return EXIT_DIVERGED if exit_status and bool((result.status == "diverged").any()) else 0
     if epochs is not None or schedule is not None:
         raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
                        if epochs is not None else "--schedule")

@@ -179,11 +179,43 @@ def descend_rows(doc: dict) -> tuple[list[dict], list[Column]]:
 
 
 def sweep_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    """A sweep's grid, one run a row; the special sweeps one grid cell a row: a stability
+    map's (β, lr) run, a mini-batch sweep's rate (its spread over the seeds)."""
+    kind = doc.get("kind")
+    if kind in SPECIAL_SWEEPS:
+        return SPECIAL_SWEEPS[kind](doc)
     cols = [Column(k, (lambda r, k=k: r.get(k))) for k in ("optimizer", "lr", "status", "steps", "f", "stable",
                                                            "predicted_steps")]
     cols += [Column("largest_stable_lr", lambda r: _at(doc, "largest_stable_lr", r["optimizer"])),
              Column("bound", lambda r: _at(doc, "theory", r["optimizer"], "bound"))]
     return doc["runs"], cols
+
+
+def stability_map_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    """One row per (β, lr) cell, β by β: its run's status, steps to the tolerance and rate,
+    with the row's measured and theoretical edge (as a sweep repeats its answer)."""
+    rows = [{"optimizer": doc["optimizer"], "momentum": b, "lr": lr, "status": _at(doc, "status", i, j),
+             "steps_to_tol": _at(doc, "steps_to_tol", i, j), "rate": _at(doc, "rate", i, j),
+             "edge": _at(doc, "edge", i), "theory_edge": _at(doc, "theory_edge", i)}
+            for i, b in enumerate(doc["betas"]) for j, lr in enumerate(doc["lrs"])]
+    names = ("optimizer", "momentum", "lr", "status", "steps_to_tol", "rate", "edge", "theory_edge")
+    return rows, [Column(k, (lambda r, k=k: r[k])) for k in names]
+
+
+def mini_batch_rows(doc: dict) -> tuple[list[dict], list[Column]]:
+    """One row per rate: the final full f's median and spread over the seeds, how many
+    seeds diverged, and whether every seed was stable."""
+    seeds = len(doc["seeds"])
+    cols = [Column("optimizer", lambda r: doc["optimizer"])]
+    cols += [Column(k, (lambda r, k=k: r.get(k))) for k in ("lr", "median_f", "min_f", "max_f", "diverged")]
+    cols += [Column("seeds", lambda r: seeds), Column("stable", lambda r: r.get("stable")),
+             Column("largest_stable_lr", lambda r: doc.get("largest_stable_lr"))]
+    return doc["lrs"], cols
+
+
+SPECIAL_SWEEPS: dict[str, Callable[[dict], tuple[list[dict], list[Column]]]] = {
+    "stability_map": stability_map_rows, "mini_batch": mini_batch_rows,
+}
 
 
 def critical_rows(doc: dict) -> tuple[list[dict], list[Column]]:
@@ -328,6 +360,10 @@ def jsonl_lines(records: Iterable[dict], ascii: bool = False) -> Iterable[str]:
 def doc_jsonl_records(doc: dict) -> list[dict]:
     """A document's JSONL lines: one per run (descend, sweep) or critical point, each
     carrying the command and expression; other documents are one line."""
+    if doc.get("kind") in SPECIAL_SWEEPS:  # a grid of cells (or rates), not of runs
+        rows, _ = SPECIAL_SWEEPS[doc["kind"]](doc)
+        head = {k: doc.get(k) for k in ("command", "kind", "surface", "expression", "optimizer")}
+        return [{**head, **r} for r in rows]
     key = {"descend": "runs", "sweep": "runs", "critical": "points"}.get(doc.get("command", ""))
     if key is None:
         return [doc]

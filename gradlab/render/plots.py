@@ -15,8 +15,9 @@ written atomically. Values too large for a float, or undefined, are left blank; 
 axis limit is finite, so any function draws.
 
 Arrows point along −∇f, the direction of steepest descent, scaled to a common length and
-coloured by ‖∇f‖. A surface of more than two variables is drawn as the slice through its
-minimum (or its start) in the first two variables, the others held fixed.
+coloured by ‖∇f‖. A surface of more than two variables is drawn as a slice in the plane of
+its first two variables, the others held fixed (:func:`choose_slice`): through a known or
+exactly proved minimum, else at the start, else at 1 where f is constant at the start.
 """
 
 from __future__ import annotations
@@ -97,13 +98,15 @@ def _short(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _title(parsed, name: str = "") -> str:
+def _title(parsed, name: str = "", chars: int | None = None) -> str:
     """The function once, as mathematics: ``name: f(x, y) = …`` in mathtext, or plain
-    text when it is too long or mathtext balks."""
+    text when it is too long or mathtext balks: on two lines when longer than a title's
+    width, or cut to ``chars`` characters on one line when given."""
     import sympy
     from matplotlib.mathtext import MathTextParser
 
-    args = ", ".join(v.name for v in parsed.variables)
+    names = [v.name for v in parsed.variables]
+    args = ", ".join(names) if len(names) <= 4 else f"{names[0]}, …, {names[-1]}"  # x1, …, x10 fits a title
     head = f"{name}:  " if name else ""
     tex = sympy.latex(parsed.expr)
     if len(tex) <= 110:
@@ -113,8 +116,15 @@ def _title(parsed, name: str = "") -> str:
             return head + text
         except Exception:  # mathtext knows only part of LaTeX
             pass
-    plain = parsed.text if len(parsed.text) <= 90 else parsed.text[:87] + "…"
-    return f"{head}f({args}) = {plain}"
+    line = f"{head}f({args}) = {parsed.text}"
+    if chars is not None:  # one line, as wide as the caller's room
+        return line if len(line) <= chars else line[:chars - 1] + "…"
+    plain = parsed.text if len(parsed.text) <= TITLE_CHARS else parsed.text[:TITLE_CHARS - 1] + "…"
+    # a long formula goes on a line of its own: a figure's title is about 80 characters wide
+    return line if len(line) <= TITLE_CHARS else f"{head}f({args}) =\n{plain}"
+
+
+TITLE_CHARS = 80  # characters of plain text that fit across a figure's title
 
 
 def _equal_aspect(ax, window: Sequence[float]) -> bool:
@@ -247,6 +257,73 @@ def slice_values(surface) -> tuple[float, ...]:
     return tuple(float(v) for v in base[2:])
 
 
+def _varies(parsed, window: Sequence[float], fixed: Sequence[float], size: int = 25) -> bool:
+    """Whether f takes more than one finite value on a coarse grid of the slice."""
+    f = Compiled([parsed.expr], parsed.variables)
+    X, Y = grid(window, size)
+    with np.errstate(all="ignore"):
+        Z = np.asarray(f(np.stack([X, Y, *(np.full_like(X, v) for v in fixed)])), dtype=float)[0] * np.ones_like(X)
+    z = _finite(Z)
+    return z.size > 1 and float(np.ptp(z)) > 1e-12 * max(1.0, float(np.max(np.abs(z))))
+
+
+def _proved_minimum(parsed, window: Sequence[float]) -> tuple[float, ...] | None:
+    """A minimum found exactly (``sympy.solve`` on ∇f = 0) and classified by the Hessian's
+    exact inertia, so the slice through it is known to pass through a minimum; None when
+    there is none (numeric finds are not proof)."""
+    from gradlab.calculus.critical import critical_points
+
+    found = critical_points(parsed, window, timeout=SLICE_SOLVE_SECONDS)
+    for p in found.points:
+        # an isolated minimum only: every coordinate a number (a set of minima has free ones)
+        if p.classification == "minimum" and "exact" in p.method.split(", ") and None not in p.value:
+            return tuple(float(v) for v in p.value)
+    return None
+
+
+SLICE_SOLVE_SECONDS = 2.0  # the exact search for a minimum to slice through (expressions of n > 2 variables)
+
+
+def _assignments(names: Sequence[str], values: Sequence[float]) -> str:
+    """``z = 1, w = 2``; many equal values as ``x3 … x10 = 0``."""
+    if len(values) > 3 and len(set(values)) == 1:
+        return f"{names[0]} … {names[-1]} = {_short(values[0])}"
+    text = ", ".join(f"{n} = {_short(v)}" for n, v in zip(names, values))
+    return text if len(text) <= 70 else text[:69] + "…"
+
+
+def choose_slice(surface, window: Sequence[float] | None = None) \
+        -> tuple[tuple[float, ...], str, tuple[float, ...] | None]:
+    """For a function of n > 2 variables, the values of variables 3..n for the landscape's
+    slice, a caption that says truthfully where it is, and the minimum it passes through
+    when that was found here: through the catalogue's known minimum; else through a
+    minimum proved exactly; else at the start, or at 1 for every fixed variable when f is
+    constant on the start's slice (x·y·z at z = 0).
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> from gradlab.descent.descend import inline_surface
+    >>> choose_slice(inline_surface(parse("x*y*z"), [0, 0, 0]))
+    ((1.0,), 'slice z = 1 (no minimum known to slice through)', None)
+    """
+    names = [v.name for v in surface.parsed.variables]
+    if len(names) <= 2:
+        return (), "", None
+    window = tuple(window or surface.window)
+    if surface.minima:
+        values = slice_values(surface)
+        return values, f"slice {_assignments(names[2:], values)}, through the known minimum", None
+    proved = _proved_minimum(surface.parsed, window)
+    if proved is not None:
+        at = ", ".join(_short(v) for v in proved)
+        return proved[2:], f"slice {_assignments(names[2:], proved[2:])}, through a minimum found exactly at ({at})", \
+            proved
+    start = tuple(float(v) for v in surface.start[2:])
+    for values in (start, (1.0,) * len(start)):
+        if _varies(surface.parsed, window, values):
+            return values, f"slice {_assignments(names[2:], values)} (no minimum known to slice through)", None
+    return start, f"slice {_assignments(names[2:], start)} (f is constant on it)", None
+
+
 def classify_points(parsed, points: Sequence[Sequence[float]]) -> list[tuple[tuple[float, ...], str]]:
     """Each critical point with its kind from the Hessian's eigenvalues (the second-
     derivative test), for the markers of a landscape."""
@@ -279,7 +356,8 @@ def landscape_figure(surface, window: Sequence[float] | None = None, critical: S
     """The landscape of a surface (or an expression's :func:`inline_surface`): log-spaced
     contours of f with a colour bar, the field of −∇f coloured by ‖∇f‖ with its own
     colour bar, and the known minima and ``critical`` points, one marker per kind."""
-    land = Landscape(surface.parsed, window or surface.window, slice_values(surface))
+    fixed, where, proved = choose_slice(surface, window)
+    land = Landscape(surface.parsed, window or surface.window, fixed)
     xmin, xmax, ymin, ymax = land.window
     ratio = min(max((ymax - ymin) / (xmax - xmin), 1 / EQUAL_UP_TO), EQUAL_UP_TO)
     fig = Figure(figsize=(8.4, min(max(1.9 + 5.4 * ratio, 4.8), 9.0)), layout="constrained")
@@ -292,21 +370,25 @@ def landscape_figure(surface, window: Sequence[float] | None = None, critical: S
         bar = fig.colorbar(quiver, ax=ax, pad=0.01)
         bar.set_ticks(ticks, labels=labels)
         bar.set_label("‖∇f‖ of the arrows (log scale)")
-    known = [([float(v) for v in m.point], "minimum") for m in surface.minima]
+    # a point is marked only where it lies in the plane drawn (its other coordinates on the slice)
+    known = [([float(v) for v in m.point], "minimum") for m in surface.minima
+             if all(math.isclose(float(a), b, rel_tol=1e-9, abs_tol=1e-12) for a, b in zip(m.point[2:], fixed))]
     found = [(p, k) for p, k in (classify_points(surface.parsed, critical) if critical else [])
-             if all(math.dist(p[:2], q[:2]) > 1e-6 * max(1.0, *map(abs, land.window)) for q, _ in known)]
-    marks = known + found
+             if all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in zip(p[2:], fixed))
+             and all(math.dist(p[:2], q[:2]) > 1e-6 * max(1.0, *map(abs, land.window)) for q, _ in known)]
+    marks = known + found + ([(list(proved), "minimum")] if proved else [])
     _mark_kinds(ax, marks)
     if marks:
         fig.legend(loc="outside lower center", ncols=len({k for _, k in marks}), fontsize=9, frameon=False)
     fig.suptitle(_title(surface.parsed, surface.name), fontsize=13)
     sub = ("arrows point along −∇f, at right angles to the contour lines"
            if scaled else "axes NOT to scale: the right angles between arrows and contours look skewed")
-    if land.n > 2:
-        sub += "\n(a slice: the other variables at the minimum)"
+    if where:
+        sub += f"\n{where}"
     ax.set_title(sub, fontsize=9.5)
     fig._gradlab_quiver = quiver  # tests read the vector data the plot received
     fig._gradlab_marks = marks
+    fig._gradlab_land = land  # and the slice drawn (land.fixed, land.Z)
     return fig
 
 
@@ -587,10 +669,17 @@ def _suptitle(fig: Figure, result) -> None:
     else:
         sub = ", ".join(sorted({r.optimizer for r in result.runs}))
     h = fig.get_figheight()
-    fig.suptitle(_title(s.parsed, s.name), fontsize=14, y=1 - 0.32 / h)
+    # one line: the heading's three lines sit at fixed heights (14 pt: about 0.6 × 14 pt a character)
+    fig.suptitle(_title(s.parsed, s.name, chars=int(fig.get_figwidth() * 72 / (0.6 * 14))), fontsize=14,
+                 y=1 - 0.32 / h)
     fig.text(0.5, 1 - 0.72 / h, sub, ha="center", va="center", fontsize=10.5)
-    fig.text(0.5, 1 - 1.0 / h, "■ start    ● end    ✕ where a run leaves the frame", ha="center", va="center",
-             fontsize=9, color="dimgrey")
+    key = "■ start    ● end    ✕ where a run leaves the frame"
+    names = [v.name for v in s.parsed.variables]
+    if len(names) > 2:  # the picture is a plane through n dimensions: say which, and that paths are shadows
+        where = "through the known minimum" if s.minima else "through the start"
+        key += (f"    landscape: slice {_assignments(names[2:], slice_values(s))} {where}; "
+                f"paths: their ({names[0]}, {names[1]}) coordinates")
+    fig.text(0.5, 1 - 1.0 / h, key, ha="center", va="center", fontsize=9, color="dimgrey")
 
 
 def descent_figure(result, with_loss: bool = True) -> Figure:

@@ -46,8 +46,9 @@ def training_figure(result) -> Figure:
             log &= _positive(r.trajectory_f, f_star)[1]
         if getattr(r, "batch_loss", None) is not None and len(r.batch_loss):
             log &= _positive(r.batch_loss, f_star)[1]
-    for c, r in zip(_cycle(), runs):
+    for i, (c, r) in enumerate(zip(_cycle(), runs)):
         label = f"{r.optimizer} lr={r.lr:g}"
+        wide = _under(i)
         if minibatch and getattr(r, "batch_loss", None) is not None:
             y, _ = _positive(r.batch_loss, f_star)
             ax_loss.plot(np.arange(len(y)), y, color=c, alpha=0.25, lw=0.7)
@@ -60,11 +61,11 @@ def training_figure(result) -> Figure:
         lr_steps = getattr(r, "lr_per_step", None)
         if lr_steps is not None and len(lr_steps):
             searched = getattr(r, "evaluations", None) is not None
-            ax_lr.plot(np.arange(len(lr_steps)), lr_steps, color=c, lw=1.2,
+            ax_lr.plot(np.arange(len(lr_steps)), lr_steps, color=c, lw=wide,
                        marker="." if searched and len(lr_steps) < 200 else None,
                        label=f"{label}: " + ("accepted α" if searched else "schedule"))
         else:
-            ax_lr.plot([0, max(1, r.steps)], [r.lr, r.lr], color=c, lw=1.2, label=f"{label}: constant")
+            ax_lr.plot([0, max(1, r.steps)], [r.lr, r.lr], color=c, lw=wide, label=f"{label}: constant")
     if minibatch:
         ax_loss.plot([], [], color="grey", alpha=0.4, lw=0.7, label="each step's mini-batch loss")
     what = "f − f*" if shifted else "f"
@@ -78,11 +79,13 @@ def training_figure(result) -> Figure:
     sched = getattr(settings, "schedule", None) if settings is not None else None
     title = "learning rate per step"
     if sched is not None and not isinstance(sched, str):
-        title = f"lr per step: {sched.name} schedule"
-        ax_lr.text(0.02, 0.02, sched.describe(), transform=ax_lr.transAxes, fontsize=7, va="bottom")
+        import textwrap
+
+        # the schedule's parameters under the title, not over the curves
+        title = f"lr per step: {sched.name} schedule\n" + "\n".join(textwrap.wrap(sched.describe(), 62))
     elif any(getattr(r, "evaluations", None) is not None for r in runs):
         title = f"accepted step α: {(settings.line_search if settings else None) or 'wolfe'} line search"
-    ax_lr.set_title(title)
+    ax_lr.set_title(title, fontsize=12 if "\n" not in title else 9.5)
     ax_lr.set_xlabel("step")
     ax_lr.set_ylabel("lr (α)")
     searched = [np.asarray(r.lr_per_step) for r in runs
@@ -97,10 +100,11 @@ def training_figure(result) -> Figure:
 
         ax = axes[2]
         top = 0.0
-        for c, r in zip(_cycle(), runs):
+        for i, (c, r) in enumerate(zip(_cycle(), runs)):
             if getattr(r, "sharpness", None) is None:
                 continue
-            ax.plot(r.sharpness_steps, r.sharpness, color=c, lw=1.3, label=f"{r.optimizer} lr={r.lr:g}: λmax(H(x_k))")
+            ax.plot(r.sharpness_steps, r.sharpness, color=c, lw=_under(i),
+                    label=f"{r.optimizer} lr={r.lr:g}: λmax(H(x_k))")
             if np.isfinite(r.sharpness).any():
                 top = max(top, float(np.nanmax(r.sharpness)))
             k, formula = edge_factor(r.optimizer, r.hyper)
@@ -125,6 +129,12 @@ def training_figure(result) -> Figure:
     name = result.surface.name or f"f = {result.surface.text}"
     fig.suptitle(name)
     return fig
+
+
+def _under(i: int) -> float:
+    """The line width of the i-th run: earlier runs wider, so that runs whose curves are
+    identical (one schedule, one sharpness) show as a band of both colours, not one."""
+    return max(1.0, 3.0 - 1.0 * i)
 
 
 def _cycle():
@@ -183,9 +193,9 @@ def seed_sweep_figure(sweep) -> Figure:
 
 
 def stability_map_figure(m) -> Figure:
-    """The measured per-step rate over (lr, β), unstable cells hatched, the theory's edge
+    """The measured per-step rate over (lr, β), unstable cells grey, the theory's edge
     lr = 2(1 + β)/λmax, Polyak's optimum and the fastest measured cell."""
-    fig = Figure(figsize=(7.6, 5.4), layout="constrained")
+    fig = Figure(figsize=(7.6, 6.0), layout="constrained")
     ax = fig.subplots()
     lrs, betas = np.array(m.lrs), np.array(m.betas)
     rate = np.array(m.rate, dtype=float)
@@ -197,7 +207,7 @@ def stability_map_figure(m) -> Figure:
     cb.set_label("measured rate per step, (‖∇f(x_K)‖/‖∇f(x_K/2)‖)^(2/K)")
     ax.pcolormesh(_edges(lrs), _edges(betas), np.ma.masked_where(stable, np.ones_like(rate)), cmap="Greys",
                   vmin=0, vmax=4, shading="flat")
-    ax.plot([], [], "s", color="lightgrey", label="unstable (did not converge or close in)")
+    ax.plot([], [], "s", color="lightgrey", mec="dimgrey", ms=9, label="unstable (did not converge or close in)")
     if m.lambda_max:
         bb = np.linspace(betas[0], betas[-1], 200)
         edge = (2 * (1 + bb) / m.lambda_max if m.optimizer == "momentum"
@@ -215,7 +225,8 @@ def stability_map_figure(m) -> Figure:
     ax.set_ylabel("momentum β")
     name = m.surface.name or f"f = {m.surface.text}"
     ax.set_title(f"{m.optimizer} on {name}: rate of convergence ({m.steps_max} steps)")
-    ax.legend(fontsize=7, loc="upper left")
+    # below the map, not over it: the fastest region is often in a corner
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8.5, frameon=False)
     return fig
 
 
@@ -225,6 +236,23 @@ def _edges(centres: np.ndarray) -> np.ndarray:
         return np.array([c[0] - 0.5, c[0] + 0.5])
     mid = (c[1:] + c[:-1]) / 2
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+# The gradient steps of a Taylor plot: Okabe and Ito's colour-blind-safe palette (its
+# vermillion left out, for the red Newton star), each with its own marker too, so the steps
+# part even in grey; black edges keep them visible on any colour of the landscape.
+STEP_STYLES = (("#E69F00", "s"), ("#56B4E9", "D"), ("#009E73", "^"), ("#F0E442", "v"), ("#CC79A7", "P"),
+               ("#0072B2", "X"), ("#FFFFFF", "h"))
+
+
+def step_style(k: int) -> tuple[str, str]:
+    """The colour and marker of the k-th gradient step (repeating after seven)."""
+    return STEP_STYLES[k % len(STEP_STYLES)]
+
+
+def _step_label(c) -> str:
+    ratio = f": ρ = actual/m₂'s decrease = {c.ratio:.3g}" if c.ratio is not None else ""
+    return f"gradient step lr = {c.lr:g}{ratio}"
 
 
 def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
@@ -267,9 +295,16 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
         if t.minimiser is not None:
             ax.plot(t.minimiser.value, [t.model_min], "*", color="tab:red", ms=12, label="minimiser of m₂")
         pad = 0.1 * (hi - lo if hi > lo else 1.0)
+        for k, c in enumerate(t.steps):  # where each step lands, on the graph of f
+            x1 = float(a[0] - c.lr * g[0])
+            with np.errstate(all="ignore"):
+                f1 = float(np.asarray(fc(np.array([[x1]]))[0]).ravel()[0])
+            colour, marker = step_style(k)
+            ax.plot([x1], [np.clip(f1, lo - pad, hi + pad)], marker, color=colour, mec="black", ms=9, zorder=6,
+                    clip_on=False, label=_step_label(c))
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlabel(t.parsed.variables[0].name)
-        ax.legend(fontsize=8)
+        fig.legend(loc="outside lower center", ncols=2, fontsize=9, frameon=False)
         ax.grid(alpha=0.3)
         ax.set_title(f"Taylor models of {t.parsed.text} at {t.parsed.variables[0].name} = {a[0]:g}")
         return fig
@@ -282,7 +317,10 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
         F = np.broadcast_to(fc(P)[0], X.shape)
     M = t.model(P)
     Fm = np.ma.masked_invalid(F)
-    levels = np.linspace(float(Fm.min()), float(Fm.max()), 18) if Fm.count() else 10
+    from matplotlib.ticker import MaxNLocator
+
+    # round levels (0, 20, 40, …), so the colour bar reads
+    levels = MaxNLocator(18).tick_values(float(Fm.min()), float(Fm.max())) if Fm.count() else 10
     cs = ax.contourf(X, Y, Fm, levels=levels, cmap="viridis", alpha=0.9)
     cb = fig.colorbar(cs, ax=ax)
     cb.set_label("f")
@@ -290,16 +328,28 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     close = np.ma.masked_invalid(np.abs(F - M)) < tol
     ax.contourf(X, Y, close.filled(False).astype(float), levels=[0.5, 1.5], colors="none", hatches=["///"])
     ax.contour(X, Y, close.filled(False).astype(float), levels=[0.5], colors="red", linewidths=1.5)
-    ax.plot([], [], color="white", ls="--", label=f"contours of {mname} (same levels as f)")
+    from matplotlib import patheffects
+
+    # white dashes drawn on black in the legend, which has a white background
+    ax.plot([], [], color="white", ls="--", label=f"contours of {mname} (same levels as f)",
+            path_effects=[patheffects.withStroke(linewidth=3.2, foreground="dimgrey")])
     ax.plot([], [], color="red", label=f"|f − {mname}| < {tol:g} inside (hatched)")
     ax.plot(*a[:2], "o", color="white", mec="black", ms=8, label="a")
     if order == 2 and t.minimiser is not None and np.all(np.abs(np.array(t.minimiser.value[:2]) - a[:2]) <= r):
         ax.plot(*t.minimiser.value[:2], "*", color="tab:red", mec="white", ms=16, label="minimiser of m₂ (Newton)")
-    for c in t.steps:
+    outline = [patheffects.withStroke(linewidth=3.6, foreground="black")]
+    for k, c in reversed(list(enumerate(t.steps))):  # the longest step first: the shorter drawn over it
         x1 = a - c.lr * g
-        ax.annotate("", xy=x1[:2], xytext=a[:2], arrowprops=dict(arrowstyle="->", color="orange", lw=1.8))
-        ratio = f", ratio {c.ratio:.3g}" if c.ratio is not None else ""
-        ax.plot(*x1[:2], "s", color="orange", ms=5, label=f"gradient step lr={c.lr:g}{ratio}")
+        colour, marker = step_style(k)
+        arrow = ax.annotate("", xy=x1[:2], xytext=a[:2],
+                            arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.8, shrinkA=0, shrinkB=0))
+        arrow.arrow_patch.set_path_effects(outline)
+        ax.plot(*x1[:2], marker, color=colour, mec="black", mew=1.0, ms=10, zorder=6, label=_step_label(c))
+    handles, labels = ax.get_legend_handles_labels()
+    steps = len(t.steps)
+    if steps:  # the steps in the order given
+        handles = handles[:-steps] + handles[-steps:][::-1]
+        labels = labels[:-steps] + labels[-steps:][::-1]
     ax.set_xlim(a[0] - r, a[0] + r)
     ax.set_ylim(a[1] - r, a[1] + r)
     ax.set_aspect("equal")
@@ -308,5 +358,6 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     ax.set_ylabel(vy)
     at = ", ".join(f"{v:g}" for v in a)
     ax.set_title(f"{mname} of {t.parsed.text} at ({at})", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left", framealpha=0.8)
+    # below the axes, not over the landscape: every label readable at the default dpi
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=9, frameon=False)
     return fig
