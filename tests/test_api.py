@@ -101,14 +101,67 @@ def test_names_shared_with_modules_stay_the_api_calls():
     assert gradlab.explain("x**2").to_dict()["result"] == "2*x"
 
 
-def test_symbolic_results_show_as_latex_and_tables_as_html():
-    g = gradlab.grad("x**2*y", at=(1, 2))
-    tex = g._repr_latex_()
-    assert tex.startswith("$$") and r"\nabla f" in tex and g._repr_html_() is None
-    d = gradlab.descend("bowl", lr=0.1, start=(1, 1), trajectory=False)
-    assert d._repr_latex_() is None
-    html = d._repr_html_()
-    assert "<pre" in html and "converged" in html
+# Every API call's result, with facts of the mathematics its notebook display must carry
+# (in the HTML always; in the LaTeX too where the result is symbolic).
+SHOWN = [
+    # H of x² − y² is diag(2, −2): eigenvalues −2, 2, a saddle at the critical point 0
+    ("hessian", lambda: gradlab.hessian("x**2 - y**2", at=(0, 0)), ["saddle", "-2, 2", "critical point"], True),
+    # (x eˣ)' by the product rule, each step's rule named
+    ("explain", lambda: gradlab.explain("x*exp(x)", wrt="x"), ["product rule", "exp rule", "variable rule"], True),
+    ("grad", lambda: gradlab.grad("x**2*y", at=(1, 2)), ["sqrt(17)"], False),  # ∇ = (2xy, x²) = (4, 1)
+    ("grad sym", lambda: gradlab.grad("x**2*y"), ["2*x*y"], False),
+    ("jacobian", lambda: gradlab.jacobian("x*y, x + y", at=(2, 3)), ["3", "2"], False),
+    ("directional", lambda: gradlab.directional("x**2 + y**2", at=(3, 4), dir=(1, 0)), ["6"], None),
+    ("evaluate", lambda: gradlab.evaluate("sqrt(x)", at=8), ["2*sqrt(2)"], None),
+    ("check", lambda: gradlab.check("x**2", at=1, grad="3*x"), ["WRONG"], None),  # (x²)' = 2x, not 3x
+    ("critical", lambda: gradlab.critical("x**2 - y**2"), ["saddle"], None),
+    ("descend", lambda: gradlab.descend("bowl", lr=0.1, start=(1, 1), trajectory=False), ["converged"], None),
+    ("sweep", lambda: gradlab.sweep("elongated", num=5), ["0.04"], None),  # 2/λmax = 2/50
+    ("catalogue", lambda: gradlab.catalogue(), ["rosenbrock"], None),
+    ("surface", lambda: gradlab.surface("elongated"), ["50*y"], None),
+    ("batch", lambda: gradlab.hessian("x**2 - y**2", points=[(0, 0), (1, 1)]), ["saddle"], None),
+]
+
+
+@pytest.mark.parametrize("call, facts, latex", [s[1:] for s in SHOWN], ids=[s[0] for s in SHOWN])
+def test_notebook_display_carries_the_tables_facts(call, facts, latex):
+    r = call()
+    page = r._repr_html_()
+    assert isinstance(page, str) and page.startswith('<div class="gradlab">') and "<table>" in page
+    for fact in facts:
+        assert fact in page, fact
+    tex = r._repr_latex_()
+    if latex is None:  # not symbolic: a table only
+        assert tex is None
+    else:
+        assert tex.startswith("$$") and tex.endswith("$$")
+        if latex:
+            for fact in facts:
+                assert fact in tex, fact
+
+
+def test_html_is_the_terminal_tables_cells():
+    import html as html_lib
+    import re
+
+    h = gradlab.hessian("x**3 - 3*x*y**2", at=(1, 2))  # H = [[6x, −6y], [−6y, −6x]] = [[6, −12], [−12, −6]]
+    page = h._repr_html_()
+    cells = [html_lib.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", page)]
+    assert [c.split(" = ")[-1] for c in cells] == ["x", "6", "-12", "y", "-12", "-6"]
+    assert cells[1] == "6*x = 6"  # each entry's derivation, as the terminal shows it
+
+
+def test_str_is_the_terminal_table_and_repr_is_short():
+    h = gradlab.hessian("x**2 - y**2", at=(0, 0))
+    cli = run("hessian", "x**2 - y**2", "--at", "0,0", "--format", "table", env={"COLUMNS": "80"}).out
+    assert str(h) == "\n".join(line.rstrip() for line in cli.rstrip("\n").splitlines())
+    assert "\x1b" not in str(h) and max(len(line) for line in str(h).splitlines()) <= 80
+    d = gradlab.descend("elongated", lr=[0.01, 0.03, 0.06, 0.08], trajectory=False)
+    assert "diverged" in str(d) and "converged" in str(d)
+    for r in (h, d, gradlab.catalogue(), gradlab.grad("x", points=[1, 2])):
+        text = repr(r)
+        assert text.startswith(f"<{type(r).__name__}: ") and len(text) <= 100 and "\n" not in text
+    assert repr(h) == "<HessianResult: Hessian at (0, 0) of f = x**2 - y**2>"
 
 
 def test_rich_renders_a_result_as_the_cli_table():
