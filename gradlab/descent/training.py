@@ -79,6 +79,14 @@ class Settings:
         }
 
 
+def check_names(optimizer_names: Sequence[str]) -> None:
+    """Refuse an unknown optimizer, naming every one ``descend`` runs (the batch
+    engine's and bfgs, lbfgs), before the choice of loop."""
+    for name in optimizer_names:
+        if name not in NAMES:
+            raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
+
+
 def wanted(optimizer_names: Sequence[str], settings: Settings) -> bool:
     """Whether these runs need this loop rather than the batch engine."""
     return (any(o in quasinewton.NAMES for o in optimizer_names) or settings.batch_size is not None
@@ -198,9 +206,7 @@ def edge_factor(optimizer: str, hyper: dict) -> tuple[float | None, str]:
 def check(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence[float], starts, steps: int | None,
           tol: float, settings: Settings) -> None:
     """Refuse bad combinations before any work (exit 2)."""
-    for name in optimizer_names:
-        if name not in NAMES:
-            raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
+    check_names(optimizer_names)
     if len(set(optimizer_names)) != len(optimizer_names):
         raise BadInput("an optimizer is listed twice", "--optimizer")
     for lr in lrs:
