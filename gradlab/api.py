@@ -44,8 +44,10 @@ def _number_text(v: Any) -> str:
         raise BadInput(f"{v!r} is not a number", "at")
     if isinstance(v, Fraction):
         return f"{v.numerator}/{v.denominator}"
-    if isinstance(v, (int, float)):
-        return repr(v)
+    if isinstance(v, int):
+        return repr(int(v))
+    if isinstance(v, float):  # float(): NumPy 2's float64 is a float whose repr is np.float64(...)
+        return repr(float(v))
     if hasattr(v, "item"):  # a NumPy scalar
         return _number_text(v.item())
     if isinstance(v, str):
@@ -467,24 +469,105 @@ def descend(target: str, *, lr: Union[None, float, str, Sequence[float]] = None,
     return run_descent(found, optimizers, _rates(lr), starts, steps, tol, hyper, trajectory=trajectory)
 
 
+def _range_text(r: Union[None, str, Sequence[float]]) -> Optional[str]:
+    """A range as the CLI writes it: ``(0.001, 0.1)`` → ``"0.001:0.1"``, ``(a, b, n)`` → ``"a:b:n"``."""
+    if r is None or isinstance(r, str):
+        return r
+    return ":".join(_number_text(v) for v in r)
+
+
 def sweep(target: str, *, optimizer: Union[str, Sequence[str]] = "gd", lr_min: Optional[float] = None,
           lr_max: Optional[float] = None, num: int = 50, linear: bool = False, precision: float = 1e-3,
-          start=None, steps: Optional[int] = None, tol: float = 1e-6, momentum: Optional[float] = None,
+          start=None, steps: Optional[int] = None, tol: float = 1e-6,
+          lr: Union[None, str, Sequence[float]] = None, momentum: Union[None, float, str, Sequence[float]] = None,
           beta1: Optional[float] = None, beta2: Optional[float] = None, eps: Optional[float] = None,
-          vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
-          dims: Optional[int] = None):
-    """The largest stable learning rate by experiment, with the theory's bound."""
+          batch_size: Optional[int] = None, seeds: Union[None, int, str, Sequence[int]] = None,
+          epochs: Optional[int] = None, schedule: Optional[str] = None, vars: Names = None,
+          surfaces: Optional[str] = None, dims: Optional[int] = None):
+    """The largest stable learning rate by experiment, with the theory's bound.
+
+    As on the command line: ``lr`` is the grid as a range, ``"A:B"``, ``"A:B:N"`` or
+    ``(A, B[, N])`` (instead of ``lr_min``, ``lr_max``, ``num``); ``momentum`` a range
+    (``"0:0.99"`` or ``(0, 0.99)``) draws a stability map over (lr, β) (a StabilityMap);
+    ``batch_size`` or ``seeds`` (a count, or a list of seeds) sweeps mini-batch SGD over
+    seeds (a SeedSweep), with ``epochs`` and ``schedule``.
+
+    >>> gd = sweep("elongated", num=20).optimizers[0]  # gd on x² + 25y²: stable below 2/λmax = 2/50
+    >>> gd.largest_stable_lr <= 0.04 <= gd.largest_stable_lr + gd.precision
+    True
+    """
+    from gradlab.descent.stability import parse_range
     from gradlab.descent.sweep import default_range, run_sweep
 
-    hyper = resolve.hyper(momentum, beta1, beta2, eps)
-    if isinstance(vars, (list, tuple)):
-        vars = ",".join(vars)
-    found = resolve.target(target, None if start is None else point_text(start), vars, surfaces, dims)
-    x0 = None if start is None else resolve.point(point_text(start), found.parsed, "start", True)
+    mom = _range_text(momentum) if not isinstance(momentum, Number) else None
+    beta_range = parse_range(mom, "--momentum", 0.0, 1.0, strict_hi=True) if mom and ":" in mom else None
+    if mom is not None and beta_range is None:
+        momentum = _rates(mom)[0]
+    hyper = resolve.hyper(None if beta_range else momentum, beta1, beta2, eps)
+    lr_text = _range_text(lr)
+    lr_range = parse_range(lr_text, "--lr", 0.0) if lr_text else None
+    if lr_range is not None and (lr_min is not None or lr_max is not None):
+        raise BadInput("give --lr A:B or --lr-min/--lr-max, not both", "--lr")
+    if lr_range is not None and lr_range[0] <= 0:
+        raise BadInput(f"the rates in {lr_text!r} must be positive", "--lr")
+    found = resolve.target(target, None if start is None else point_text(start), _names(vars), surfaces, dims)
+    x0 = None if start is None else resolve.point(point_text(start), found.parsed, "--start", True)
     optimizers = _optimizers(optimizer)
+    if beta_range is not None or batch_size is not None or seeds is not None:
+        return _special_sweep(found, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear, x0, steps, tol,
+                              hyper, batch_size, seeds, epochs, schedule)
+    if epochs is not None or schedule is not None:
+        raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
+                       if epochs is not None else "--schedule")
+    if lr_range is not None:
+        lr_min, lr_max = lr_range[0], lr_range[1]
+        num = lr_range[2] or num
     lo, hi = default_range(found, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
     lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
     return run_sweep(found, optimizers, lo, hi, num, steps, tol, x0, hyper, precision, not linear)
+
+
+def _special_sweep(surface, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear, x0, steps, tol, hyper,
+                   batch_size, seeds, epochs, schedule):
+    """A stability map or a mini-batch sweep over seeds: the library calls the CLI's
+    ``sweep --momentum C:D`` and ``sweep --batch-size/--seeds`` make, with its checks."""
+    import numpy as np
+
+    if beta_range is not None:
+        from gradlab.descent.stability import stability_map
+
+        if batch_size is not None or seeds is not None or epochs is not None or schedule is not None:
+            raise BadInput("a stability map runs full-batch descents; leave out --batch-size, --seeds, --epochs "
+                           "and --schedule", "--momentum")
+        if len(optimizers) != 1:
+            raise BadInput("a stability map is drawn for one optimizer: -o momentum or -o nesterov", "--optimizer")
+        if lr_range is None:
+            if lr_min is None or lr_max is None:
+                raise BadInput("a stability map needs the rates: --lr A:B (or A:B:N)", "--lr")
+            lr_range = (lr_min, lr_max, None)
+        return stability_map(surface, optimizers[0], lr_range[:2], beta_range[:2], lr_range[2] or min(num, 60),
+                             beta_range[2] or 40, steps, tol, x0, log=False)
+    from gradlab.descent.training import Settings, parse_seeds, run_seed_sweep
+
+    if len(optimizers) != 1:
+        raise BadInput("a mini-batch sweep runs one optimizer at a time", "--optimizer")
+    if seeds is not None and not isinstance(seeds, (str, int)):
+        seeds = ",".join(str(k) for k in seeds)
+    seed_list = parse_seeds(str(seeds)) if seeds is not None else list(range(5))
+    if lr_range is not None:
+        lo, hi, n = lr_range[0], lr_range[1], lr_range[2] or 20
+    else:
+        lo = lr_min if lr_min is not None else 1e-3
+        hi = lr_max if lr_max is not None else 1.0
+        n = num if num != 50 else 20  # each rate runs once per seed, step by step: a smaller default grid
+    if not (0 < lo < hi):
+        raise BadInput(f"the rates must run from a smaller to a larger positive number, got {lo:g} and {hi:g}",
+                       "--lr")
+    if not 2 <= n <= 1000:
+        raise BadInput(f"the number of rates must be from 2 to 1000, got {n}", "--num")
+    lrs = np.linspace(lo, hi, n) if linear else np.geomspace(lo, hi, n)
+    settings = Settings(batch_size=batch_size, epochs=epochs, schedule=schedule)
+    return run_seed_sweep(surface, optimizers[0], [float(v) for v in lrs], seed_list, settings, steps, tol, hyper, x0)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -606,7 +689,7 @@ def plot_backprop(result):
 
 
 def plot_taylor(result, tol: float = 0.1, radius: Optional[float] = None):
-    """The Taylor model's contours over f, shading where \|f − m\| < ``tol``, for a
+    """The Taylor model's contours over f, shading where |f − m| < ``tol``, for a
     :func:`taylor` result (the CLI's ``taylor --plot``)."""
     import math
 
@@ -620,9 +703,21 @@ def plot_taylor(result, tol: float = 0.1, radius: Optional[float] = None):
 
 
 def plot_sweep(result):
-    """Final loss against learning rate for a :func:`sweep` result."""
+    """Final loss against learning rate for a :func:`sweep` result (the CLI's
+    ``sweep --plot``): the stability map over (lr, β), or the spread over seeds, for
+    those sweeps."""
+    from gradlab.descent.stability import StabilityMap
+    from gradlab.descent.training import SeedSweep
     from gradlab.render import plots
 
+    if isinstance(result, StabilityMap):
+        from gradlab.render.training_plots import stability_map_figure
+
+        return stability_map_figure(result)
+    if isinstance(result, SeedSweep):
+        from gradlab.render.training_plots import seed_sweep_figure
+
+        return seed_sweep_figure(result)
     return plots.sweep_figure(result)
 
 

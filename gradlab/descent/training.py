@@ -39,6 +39,7 @@ from gradlab.descent.minibatch import RowLoss, batches, check_batch, check_seed
 from gradlab.descent.runs import Objective, Run, RunSpec, outcome_message
 from gradlab.descent.schedules import Schedule, parse_schedule
 from gradlab.surfaces import Surface
+from gradlab.present import Presentable
 
 NAMES = optimizers.NAMES + quasinewton.NAMES
 #: Optimizers whose step is a descent direction a line search can scale.
@@ -485,7 +486,7 @@ MAX_SEEDS = 1000
 
 
 @dataclass(frozen=True)
-class SeedSweep:
+class SeedSweep(Presentable):
     """A learning-rate sweep with mini-batches: every rate × seed, and the spread.
 
     - ``lrs``, ``seeds``: the grid; ``final[i, j]``: the full f at the end of the run at
