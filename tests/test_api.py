@@ -160,6 +160,14 @@ SHOWN = [
     ("catalogue", lambda: gradlab.catalogue(), ["rosenbrock"], None),
     ("surface", lambda: gradlab.surface("elongated"), ["50*y"], None),
     ("batch", lambda: gradlab.hessian("x**2 - y**2", points=[(0, 0), (1, 1)]), ["saddle"], None),
+    # L = (w x)²: ∂L/∂w = 2 w x² = 24 at (3, 2)
+    ("backprop", lambda: gradlab.backprop("z = w*x; L = z**2", at="w=3,x=2"), ["24", "self-check"], None),
+    ("taylor", lambda: gradlab.taylor("exp(x)", at=0), ["x**2/2 + x + 1"], None),  # eˣ ≈ 1 + x + x²/2
+    ("shaped grad", lambda: gradlab.grad("sum(x**2)", shape={"x": 2}, at={"x": [1, 3]}), ["6"], None),
+    ("stability map", lambda: gradlab.sweep("elongated", optimizer="momentum", lr="0.001:0.1:3",
+                                            momentum="0:0.9:3"), ["λmax = 50"], None),
+    ("seed sweep", lambda: gradlab.sweep("linear-regression", batch_size=3, seeds=2, lr="0.01:0.1:2", epochs=1),
+     ["seeds"], None),
 ]
 
 
@@ -247,6 +255,7 @@ def test_readme_python_example_runs():
     env: dict = {}
     exec(compile(code, "README.md", "exec"), env)  # noqa: S102 (the project's own example)
     assert env["r"].to_dict()["gradient"]["value"] == [20.0, 7.0]  # ∇(x²y + 3y) at (2, 5) = (2xy, x² + 3)
+    assert env["bfgs"].runs[0].x == pytest.approx([1.0, 1.0], abs=1e-6)  # Rosenbrock's minimum
     assert [run_.status for run_ in env["runs"].runs] == ["converged", "converged", "diverged", "diverged"]
     assert type(env["fig"]).__name__ == "Figure"
     assert [a.record["gradient"]["value"] for a in env["many"].answers] == [[2.0, 1.0], [4.0, 3.0]]
