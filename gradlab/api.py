@@ -263,7 +263,11 @@ def hessian(expression: str, at: Any = None, *, points: Optional[Iterable[PointL
 def directional(expression: str, at: Optional[PointLike] = None, dir: Optional[PointLike] = None, *,
                 points: Optional[Iterable[PointLike]] = None, vars: Optional[Union[str, Sequence[str]]] = None,
                 surfaces: Optional[str] = None, dims: Optional[int] = None, exact: bool = False):
-    """The derivative of f along ``dir`` (any length) at ``at`` (or at every point)."""
+    """The derivative of f along ``dir`` (any length) at ``at`` (or at every point).
+
+    >>> directional("x**2 + y**2", at=(3, 4), dir=(1, 1)).to_dict()["directional_derivative"]["exact"]  # (6 + 8)/√2
+    '7*sqrt(2)'
+    """
     from gradlab.calculus.pointwise import directional_report
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
@@ -279,7 +283,11 @@ def directional(expression: str, at: Optional[PointLike] = None, dir: Optional[P
 def evaluate(expression: str, at: Optional[PointLike] = None, *, points: Optional[Iterable[PointLike]] = None,
              vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
              dims: Optional[int] = None, exact: bool = False):
-    """f at a point, exact and as a float (the CLI's ``eval``)."""
+    """f at a point, exact and as a float (the CLI's ``eval``).
+
+    >>> str(evaluate("sqrt(x) + y", at=(8, 0.5)).result.exact)
+    '1/2 + 2*sqrt(2)'
+    """
     from gradlab.calculus.pointwise import eval_report
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
@@ -324,7 +332,11 @@ def check(expression: str, at: Any = None, *, grad: Optional[str] = None, h: flo
 
 def explain(expression: str, wrt: Optional[str] = None, *, vars: Optional[Union[str, Sequence[str]]] = None,
             surfaces: Optional[str] = None, dims: Optional[int] = None):
-    """∂f/∂``wrt`` derived step by step, each rule named."""
+    """∂f/∂``wrt`` derived step by step, each rule named.
+
+    >>> [s.rule for s in explain("x*exp(x)", wrt="x").steps]
+    ['variable rule: dx/dx = 1', 'exp rule', "product rule: (fg)' = f'g + fg'"]
+    """
     from gradlab.calculus.explain import explain as derive
 
     return derive(_function(expression, vars, surfaces=surfaces, dims=dims), wrt)
@@ -333,7 +345,11 @@ def explain(expression: str, wrt: Optional[str] = None, *, vars: Optional[Union[
 def critical(target: str, *, window: Optional[Sequence[float]] = None, timeout: float = 5.0,
              vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
              dims: Optional[int] = None):
-    """Every critical point, exact where possible, classified by the Hessian."""
+    """Every critical point, exact where possible, classified by the Hessian.
+
+    >>> [p["classification"] for p in critical("x**2 - y**2").to_dict()["points"]]
+    ['saddle']
+    """
     from gradlab.calculus.critical import critical_points
 
     if not (0 < timeout <= 600):
@@ -588,7 +604,11 @@ def catalogue(file: Optional[str] = None):
 
 
 def surface(name: str, *, file: Optional[str] = None, dims: Optional[int] = None):
-    """One surface in detail: its derivatives and known minima."""
+    """One surface in detail: its derivatives and known minima.
+
+    >>> surface("rosenbrock-nd", dims=3).to_dict()["variables"]
+    ['x1', 'x2', 'x3']
+    """
     from gradlab.gallery import surface_detail
     from gradlab.surfaces import catalogue, lookup
 
@@ -601,7 +621,11 @@ def plot(target: str, *, window: Optional[Sequence[float]] = None,
          vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
          dims: Optional[int] = None):
     """The landscape (filled contours, gradient field, minima and critical points) as a
-    matplotlib Figure."""
+    matplotlib Figure.
+
+    >>> type(plot("himmelblau", window=(-5, 5, -5, 5))).__name__
+    'Figure'
+    """
     from gradlab.render import plots
     from gradlab.calculus.critical import numeric_critical
     from gradlab.descent.descend import inline_surface
@@ -658,7 +682,11 @@ def plot_descent(result, loss: bool = True):
 
 def plot_loss(result):
     """The loss curves of a :func:`descend` result (the CLI's ``--loss-plot``; with
-    mini-batches, schedules or line searches, also the rate each step used)."""
+    mini-batches, schedules or line searches, also the rate each step used).
+
+    >>> type(plot_loss(descend("elongated", lr=[0.01, 0.03]))).__name__
+    'Figure'
+    """
     from gradlab.descent.training import TrainingResult
     from gradlab.render import plots
 
@@ -671,7 +699,11 @@ def plot_loss(result):
 
 
 def plot_3d(result):
-    """The surface in 3-D with the trajectories of a :func:`descend` result on it."""
+    """The surface in 3-D with the trajectories of a :func:`descend` result on it.
+
+    >>> type(plot_3d(descend("rosenbrock", optimizer="newton"))).__name__
+    'Figure'
+    """
     from gradlab.render import plots
 
     shown = _drawable(result, "plot_3d")
@@ -682,7 +714,11 @@ def plot_3d(result):
 
 def plot_backprop(result):
     """The computational graph of a :func:`backprop` result, with values, adjoints and
-    local derivatives (the CLI's ``backprop --plot``)."""
+    local derivatives (the CLI's ``backprop --plot``).
+
+    >>> type(plot_backprop(backprop("L = (w*x - y)**2", at="w=1,x=2,y=3"))).__name__
+    'Figure'
+    """
     from gradlab.render.graphplot import graph_figure
 
     return graph_figure(result)
@@ -690,7 +726,11 @@ def plot_backprop(result):
 
 def plot_taylor(result, tol: float = 0.1, radius: Optional[float] = None):
     """The Taylor model's contours over f, shading where |f − m| < ``tol``, for a
-    :func:`taylor` result (the CLI's ``taylor --plot``)."""
+    :func:`taylor` result (the CLI's ``taylor --plot``).
+
+    >>> type(plot_taylor(taylor("exp(x)*cos(y)", at=(0, 0)), tol=0.05)).__name__
+    'Figure'
+    """
     import math
 
     from gradlab.render.training_plots import taylor_figure
@@ -705,7 +745,11 @@ def plot_taylor(result, tol: float = 0.1, radius: Optional[float] = None):
 def plot_sweep(result):
     """Final loss against learning rate for a :func:`sweep` result (the CLI's
     ``sweep --plot``): the stability map over (lr, β), or the spread over seeds, for
-    those sweeps."""
+    those sweeps.
+
+    >>> type(plot_sweep(sweep("elongated", num=5))).__name__
+    'Figure'
+    """
     from gradlab.descent.stability import StabilityMap
     from gradlab.descent.training import SeedSweep
     from gradlab.render import plots
@@ -722,7 +766,11 @@ def plot_sweep(result):
 
 
 def plot_check(expression: str, at: PointLike, *, vars: Optional[Union[str, Sequence[str]]] = None):
-    """Finite-difference error against the step h, log-log (the CLI's ``check --plot``)."""
+    """Finite-difference error against the step h, log-log (the CLI's ``check --plot``).
+
+    >>> type(plot_check("sin(x)", at=1)).__name__
+    'Figure'
+    """
     import numpy as np
 
     from gradlab.render import plots
