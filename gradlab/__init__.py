@@ -23,8 +23,9 @@ __version__ = "0.1.0"
 # name → module that defines it; looked up on first use (PEP 562), so that
 # ``import gradlab`` costs a few milliseconds, not SymPy's import.
 _LAZY = {name: "gradlab.api" for name in (
-    "grad", "jacobian", "hessian", "directional", "evaluate", "check", "explain", "critical", "descend", "sweep",
-    "catalogue", "surface", "plot", "plot_descent", "plot_loss", "plot_3d", "plot_sweep", "plot_check",
+    "grad", "jacobian", "hessian", "directional", "evaluate", "check", "explain", "critical", "backprop", "taylor",
+    "descend", "sweep", "catalogue", "surface", "plot", "plot_descent", "plot_loss", "plot_3d", "plot_sweep",
+    "plot_check", "plot_backprop", "plot_taylor",
 )}
 _LAZY.update({"GradlabError": "gradlab.errors", "BadInput": "gradlab.errors", "Undefined": "gradlab.errors"})
 

@@ -29,8 +29,13 @@ from gradlab.errors import BadInput
 
 PointLike = Union[str, Number, Sequence[Any], Mapping[str, Any]]
 
-__all__ = ["grad", "jacobian", "hessian", "directional", "evaluate", "check", "explain", "critical", "descend",
-           "sweep", "catalogue", "surface", "plot", "plot_descent", "plot_loss", "plot_3d", "plot_sweep", "plot_check"]
+__all__ = ["grad", "jacobian", "hessian", "directional", "evaluate", "check", "explain", "critical", "backprop",
+           "taylor", "descend", "sweep", "catalogue", "surface", "plot", "plot_descent", "plot_loss", "plot_3d",
+           "plot_sweep", "plot_check", "plot_backprop", "plot_taylor"]
+
+Names = Optional[Union[str, Sequence[str]]]
+#: Shapes of vector and matrix variables: ``"W=3x4,x=4"`` or ``{"W": (3, 4), "x": 4}``.
+ShapeLike = Optional[Union[str, Mapping[str, Union[int, str, Sequence[int]]]]]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -39,8 +44,10 @@ def _number_text(v: Any) -> str:
         raise BadInput(f"{v!r} is not a number", "at")
     if isinstance(v, Fraction):
         return f"{v.numerator}/{v.denominator}"
-    if isinstance(v, (int, float)):
-        return repr(v)
+    if isinstance(v, int):
+        return repr(int(v))
+    if isinstance(v, float):  # float(): NumPy 2's float64 is a float whose repr is np.float64(...)
+        return repr(float(v))
     if hasattr(v, "item"):  # a NumPy scalar
         return _number_text(v.item())
     if isinstance(v, str):
@@ -66,6 +73,75 @@ def point_text(at: PointLike) -> str:
 
 def _point(parsed, at: Optional[PointLike], required: bool = False, where: str = "at"):
     return resolve.point(None if at is None else point_text(at), parsed, where, required)
+
+
+def _names(names: Names) -> Optional[str]:
+    return names if names is None or isinstance(names, str) else ",".join(names)
+
+
+def _value_text(v: Any) -> str:
+    if hasattr(v, "tolist") and not isinstance(v, (int, float)):  # a NumPy array or scalar
+        v = v.tolist()
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(_value_text(e) for e in v) + "]"
+    return _number_text(v)
+
+
+def values_text(at: Any) -> Optional[str]:
+    """Values of shaped variables as ``--at`` text: ``{"x": [1, 2], "c": 0.5}`` →
+    ``"x=[1,2],c=0.5"``; a matrix is a list of rows.
+
+    >>> values_text({"W": [[1, 0], [0, 1]], "b": Fraction(1, 2)}), values_text(([1, 2], 3))
+    ('W=[[1,0],[0,1]],b=1/2', '[1,2],3')
+    """
+    if at is None or isinstance(at, str):
+        return at
+    if isinstance(at, Mapping):
+        return ",".join(f"{k}={_value_text(v)}" for k, v in at.items())
+    if isinstance(at, Iterable):
+        return ",".join(_value_text(v) for v in at)
+    return _number_text(at)
+
+
+def shape_text(shape: ShapeLike) -> Optional[str]:
+    """Shapes as ``--shape`` text: ``{"W": (3, 4), "x": 4}`` → ``"W=3x4,x=4"``.
+
+    >>> shape_text({"W": (3, 4), "x": 4, "c": ()})
+    'W=3x4,x=4,c=scalar'
+    """
+    if shape is None or isinstance(shape, str):
+        return shape
+
+    def dims(d: Any) -> str:
+        if isinstance(d, str):
+            return d
+        if isinstance(d, int):
+            return str(d)
+        return "x".join(str(k) for k in d) or "scalar"
+
+    return ",".join(f"{k}={dims(v)}" for k, v in shape.items())
+
+
+def _shaped(expression: str, shape: ShapeLike, at: Any, seed: Optional[int], required: bool, points=None,
+            vars: Names = None):
+    """The graph and the values of a call on shaped variables (``shape``, ``seed`` or
+    ``wrt``), read as the CLI reads ``--shape``, ``--at`` and ``--seed``."""
+    from gradlab.calculus.shapes import point_values
+
+    if points is not None:
+        raise BadInput("--shape takes one point: give one --at (or --seed)", "--shape")
+    if vars is not None:
+        raise BadInput("--vars does not go with --shape, --seed or --wrt (the variables are named in order; "
+                       "choose with --wrt)", "--vars")
+    graph = _graph(expression, shape)
+    return graph, point_values(values_text(at), seed, graph.shapes, required=required)
+
+
+def _graph(expression: str, shape: ShapeLike):
+    from gradlab.calculus.graph import build
+    from gradlab.calculus.shapes import parse_shapes
+
+    return build(expression, parse_shapes(shape_text(shape)))
 
 
 def _function(expression: str, vars: Optional[Union[str, Sequence[str]]], vector: bool = False,
@@ -99,17 +175,29 @@ def _many(command: str, parsed, points: Iterable[PointLike], report, vectorised=
 
 
 # --------------------------------------------------------------------------- calculus
-def grad(expression: str, at: Optional[PointLike] = None, *, points: Optional[Iterable[PointLike]] = None,
-         vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
-         dims: Optional[int] = None, exact: bool = False):
+def grad(expression: str, at: Any = None, *, points: Optional[Iterable[PointLike]] = None,
+         vars: Names = None, surfaces: Optional[str] = None, dims: Optional[int] = None, exact: bool = False,
+         shape: ShapeLike = None, seed: Optional[int] = None, wrt: Names = None):
     """The gradient: exact partials, and their values at ``at`` (a GradResult), or at
     every one of ``points`` (a Batch, float64 unless ``exact``).
 
+    With ``shape`` (vector and matrix variables), ``seed`` (seeded standard-normal
+    values for those ``at`` leaves out) or ``wrt`` (only these variables), the CLI's
+    ``--shape``/``--seed``/``--wrt``: a ShapedGradResult, each block in its variable's
+    shape; ``at`` is then ``{"W": [[1, 2], [3, 4]], "x": [1, 0]}`` or its text.
+
     >>> grad("x*y", at=(3, 4)).to_dict()["gradient"]["exact"]
     ['4', '3']
+    >>> grad("sum(x**2)", shape={"x": 3}, at={"x": [1, 2, 3]}).to_dict()["gradient"]["value"]  # 2x
+    [[2.0, 4.0, 6.0]]
     """
     from gradlab.calculus.pointwise import grad_report
 
+    if shape or seed is not None or wrt:
+        from gradlab.calculus.shaped import shaped_grad
+
+        graph, values = _shaped(expression, shape, at, seed, False, points, vars)
+        return shaped_grad(graph, values, _names(wrt))
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
     if points is not None:
         from gradlab.calculus.batch import grad_many
@@ -118,12 +206,24 @@ def grad(expression: str, at: Optional[PointLike] = None, *, points: Optional[It
     return grad_report(parsed, _point(parsed, at))
 
 
-def jacobian(expressions: str, at: Optional[PointLike] = None, *, points: Optional[Iterable[PointLike]] = None,
-             vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
-             dims: Optional[int] = None, exact: bool = False):
-    """The Jacobian of ``"f1, f2, ..."`` (rows = outputs), at ``at`` or at every point."""
+def jacobian(expressions: str, at: Any = None, *, points: Optional[Iterable[PointLike]] = None,
+             vars: Names = None, surfaces: Optional[str] = None, dims: Optional[int] = None, exact: bool = False,
+             shape: ShapeLike = None, seed: Optional[int] = None, wrt: Names = None):
+    """The Jacobian of ``"f1, f2, ..."`` (rows = outputs), at ``at`` or at every point;
+    with ``shape``/``seed``/``wrt`` of a vector-valued map of shaped variables.
+
+    >>> jacobian("x**2*y, x + y**3", at=(2, 3)).to_dict()["jacobian"]["exact"]
+    [['12', '4'], ['1', '27']]
+    >>> jacobian("W@x", shape="W=2x2,x=2", wrt="x", at={"W": [[1, 2], [3, 4]], "x": [1, 1]}).to_dict()["jacobian"]["value"]
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
     from gradlab.calculus.pointwise import jacobian_report
 
+    if shape or seed is not None or wrt:
+        from gradlab.calculus.shaped import shaped_jacobian
+
+        graph, values = _shaped(expressions, shape, at, seed, False, points, vars)
+        return shaped_jacobian(graph, values, _names(wrt))
     parsed = _function(expressions, vars, vector=True, surfaces=surfaces, dims=dims)
     if points is not None:
         from gradlab.calculus.batch import jacobian_many
@@ -133,12 +233,25 @@ def jacobian(expressions: str, at: Optional[PointLike] = None, *, points: Option
     return jacobian_report(parsed, _point(parsed, at))
 
 
-def hessian(expression: str, at: Optional[PointLike] = None, *, points: Optional[Iterable[PointLike]] = None,
-            vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
-            dims: Optional[int] = None, exact: bool = False):
-    """The Hessian; at a point its eigenvalues and the second-derivative test."""
+def hessian(expression: str, at: Any = None, *, points: Optional[Iterable[PointLike]] = None,
+            vars: Names = None, surfaces: Optional[str] = None, dims: Optional[int] = None, exact: bool = False,
+            shape: ShapeLike = None, seed: Optional[int] = None):
+    """The Hessian; at a point its eigenvalues and the second-derivative test. With
+    ``shape``/``seed``, over every component of the shaped variables.
+
+    >>> h = hessian("x**2 - y**2", at=(0, 0))
+    >>> h.eigenvalues, h.classification
+    ((-2.0, 2.0), 'saddle')
+    >>> hessian("sum(x**2)", shape={"x": 2}, at={"x": [1, 1]}).classification  # H = 2I
+    'convex'
+    """
     from gradlab.calculus.pointwise import hessian_report
 
+    if shape or seed is not None:
+        from gradlab.calculus.shaped import flattened
+
+        graph, values = _shaped(expression, shape, at, seed, False, points, vars)
+        return hessian_report(*flattened(graph, values, "hessian"))
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
     if points is not None:
         from gradlab.calculus.batch import hessian_many
@@ -150,7 +263,11 @@ def hessian(expression: str, at: Optional[PointLike] = None, *, points: Optional
 def directional(expression: str, at: Optional[PointLike] = None, dir: Optional[PointLike] = None, *,
                 points: Optional[Iterable[PointLike]] = None, vars: Optional[Union[str, Sequence[str]]] = None,
                 surfaces: Optional[str] = None, dims: Optional[int] = None, exact: bool = False):
-    """The derivative of f along ``dir`` (any length) at ``at`` (or at every point)."""
+    """The derivative of f along ``dir`` (any length) at ``at`` (or at every point).
+
+    >>> directional("x**2 + y**2", at=(3, 4), dir=(1, 1)).to_dict()["directional_derivative"]["exact"]  # (6 + 8)/√2
+    '7*sqrt(2)'
+    """
     from gradlab.calculus.pointwise import directional_report
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
@@ -166,7 +283,11 @@ def directional(expression: str, at: Optional[PointLike] = None, dir: Optional[P
 def evaluate(expression: str, at: Optional[PointLike] = None, *, points: Optional[Iterable[PointLike]] = None,
              vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
              dims: Optional[int] = None, exact: bool = False):
-    """f at a point, exact and as a float (the CLI's ``eval``)."""
+    """f at a point, exact and as a float (the CLI's ``eval``).
+
+    >>> str(evaluate("sqrt(x) + y", at=(8, 0.5)).result.exact)
+    '1/2 + 2*sqrt(2)'
+    """
     from gradlab.calculus.pointwise import eval_report
 
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
@@ -177,14 +298,29 @@ def evaluate(expression: str, at: Optional[PointLike] = None, *, points: Optiona
     return eval_report(parsed, _point(parsed, at, bool(parsed.variables)) or ())
 
 
-def check(expression: str, at: PointLike, *, grad: Optional[str] = None, h: float = 1e-5, tol: float = 1e-6,
-          vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
-          dims: Optional[int] = None):
+def check(expression: str, at: Any = None, *, grad: Optional[str] = None, h: float = 1e-5, tol: float = 1e-6,
+          vars: Names = None, surfaces: Optional[str] = None, dims: Optional[int] = None,
+          shape: ShapeLike = None, seed: Optional[int] = None):
     """Check a gradient: the exact one against finite differences, or ``grad``
-    (``"g1, g2, ..."``) against the exact one. ``result.passed`` is the verdict."""
+    (``"g1, g2, ..."``) against the exact one. ``result.passed`` is the verdict.
+    With ``shape``/``seed``, the exact gradient of shaped variables against differences.
+
+    >>> check("x**2*y", at=(1, 2), grad="2*x*y, x**2").passed, check("x**2", at=1, grad="3*x").passed
+    (True, False)
+    >>> check("sum(exp(x))", shape={"x": 3}, seed=0).passed
+    True
+    """
     from gradlab.calculus.gradcheck import gradient_check
     from gradlab.calculus.parsing import parse_components
 
+    if shape or seed is not None:
+        from gradlab.calculus.shaped import flattened
+
+        if grad is not None:
+            raise BadInput("--grad does not go with --shape (check the exact gradient against differences)", "--grad")
+        graph, values = _shaped(expression, shape, at, seed, True, None, vars)
+        parsed, point = flattened(graph, values, "check")
+        return gradient_check(parsed, point, h, tol, None)
     parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
     user = parse_components(grad, "grad") if grad is not None else None
     if user is not None:
@@ -196,7 +332,11 @@ def check(expression: str, at: PointLike, *, grad: Optional[str] = None, h: floa
 
 def explain(expression: str, wrt: Optional[str] = None, *, vars: Optional[Union[str, Sequence[str]]] = None,
             surfaces: Optional[str] = None, dims: Optional[int] = None):
-    """∂f/∂``wrt`` derived step by step, each rule named."""
+    """∂f/∂``wrt`` derived step by step, each rule named.
+
+    >>> [s.rule for s in explain("x*exp(x)", wrt="x").steps]
+    ['variable rule: dx/dx = 1', 'exp rule', "product rule: (fg)' = f'g + fg'"]
+    """
     from gradlab.calculus.explain import explain as derive
 
     return derive(_function(expression, vars, surfaces=surfaces, dims=dims), wrt)
@@ -205,7 +345,11 @@ def explain(expression: str, wrt: Optional[str] = None, *, vars: Optional[Union[
 def critical(target: str, *, window: Optional[Sequence[float]] = None, timeout: float = 5.0,
              vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
              dims: Optional[int] = None):
-    """Every critical point, exact where possible, classified by the Hessian."""
+    """Every critical point, exact where possible, classified by the Hessian.
+
+    >>> [p["classification"] for p in critical("x**2 - y**2").to_dict()["points"]]
+    ['saddle']
+    """
     from gradlab.calculus.critical import critical_points
 
     if not (0 < timeout <= 600):
@@ -215,6 +359,54 @@ def critical(target: str, *, window: Optional[Sequence[float]] = None, timeout: 
     win = _window(window) if window is not None else (tuple(found.window) if found is not None
                                                        else (-5.0, 5.0, -5.0, 5.0))
     return critical_points(parsed, win, timeout)
+
+
+def backprop(expression: str, at: Any = None, *, seed: Optional[int] = None, shape: ShapeLike = None,
+             wrt: Names = None, mode: str = "reverse", dir: Any = None, why: Optional[str] = None):
+    """The chain rule on a computational graph (the CLI's ``backprop``): every node's
+    value, adjoint ∂L/∂node and local derivatives; ``mode="forward"`` gives tangents
+    along ``dir`` instead; ``why`` explains one node's adjoint as a sum over paths.
+
+    ``expression`` is an expression or steps ``"z = w*x + b; a = sigmoid(z); L = (a - y)**2"``;
+    ``at`` the leaves' values (``{"w": 0.5, "x": 2}``, or text), ``shape`` makes leaves
+    vectors and matrices, ``seed`` draws the values ``at`` leaves out.
+
+    >>> r = backprop("z = w*x + b; L = z**2", at={"w": 3, "x": 2, "b": 1})
+    >>> r.to_dict()["gradient"]["exact"]  # ∂L/∂(b, w, x) = 2z·(1, x, w) with z = 7
+    ['14', '28', '42']
+    """
+    from gradlab.calculus.backprop import backprop as run
+    from gradlab.calculus.shapes import parse_values, point_values
+
+    if mode not in ("reverse", "forward"):
+        raise BadInput(f"--mode is reverse or forward, not {mode!r}", "--mode")
+    if mode == "forward" and dir is None:
+        raise BadInput("forward mode needs a direction: --dir 1,0 (or x=1)", "--dir")
+    if dir is not None and mode != "forward":
+        raise BadInput("--dir goes with --mode forward", "--dir")
+    graph = _graph(expression, shape)
+    point = point_values(values_text(at), seed, graph.shapes, required=True)
+    dvec = parse_values(values_text(dir), graph.shapes, "--dir") if dir is not None else None
+    return run(graph, point, _names(wrt), dvec, why.strip() if why is not None else None)
+
+
+def taylor(expression: str, at: PointLike, *, order: int = 2, lr: Union[None, float, str, Sequence[float]] = None,
+           dir: Optional[PointLike] = None, vars: Names = None, surfaces: Optional[str] = None,
+           dims: Optional[int] = None):
+    """Linear and quadratic Taylor models of f at ``at`` (the CLI's ``taylor``): their
+    errors at sample offsets along ``dir`` (default −∇f), the Newton step, the safe step;
+    ``lr`` lists gradient steps whose predicted decrease is checked against the actual.
+
+    >>> t = taylor("exp(x)", at=0, lr=0.5)
+    >>> t.to_dict()["gradient"]["exact"], t.to_dict()["hessian"]["exact"]  # eˣ: f' = f'' = 1 at 0
+    (['1'], [['1']])
+    """
+    from gradlab.descent.taylor import taylor as model
+
+    parsed = _function(expression, vars, surfaces=surfaces, dims=dims)
+    point = _point(parsed, at, True)
+    dvec = [float(v) for v in _point(parsed, dir, True, "--dir")] if dir is not None else None
+    return model(parsed, point, order, _rates(lr) or (), dvec)
 
 
 def _window(window: Union[str, Sequence[float]]) -> tuple[float, ...]:
@@ -254,11 +446,19 @@ def _optimizers(optimizer: Union[str, Sequence[str]]) -> list[str]:
 
 def descend(target: str, *, lr: Union[None, float, str, Sequence[float]] = None,
             optimizer: Union[str, Sequence[str]] = "gd", start=None, steps: Optional[int] = None,
+            batch_size: Optional[int] = None, seed: Optional[int] = None, epochs: Optional[int] = None,
+            schedule: Optional[str] = None, line_search: Optional[str] = None, sharpness: bool = False,
             tol: float = 1e-6, momentum: Optional[float] = None, beta1: Optional[float] = None,
             beta2: Optional[float] = None, eps: Optional[float] = None, trajectory: bool = True,
-            vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
-            dims: Optional[int] = None):
+            vars: Names = None, surfaces: Optional[str] = None, dims: Optional[int] = None):
     """Every optimizer × learning rate × start on a surface, in one batch.
+
+    ``optimizer``: gd, momentum, nesterov, adagrad, rmsprop, adam, newton, bfgs, lbfgs
+    (a list, or comma-separated). As on the command line, ``batch_size`` (mini-batch SGD
+    on a surface with data), ``seed``, ``epochs``, ``schedule`` (optax's:
+    ``"cosine"``, ``"exponential:decay_rate=0.99"``, …), ``line_search`` (``"armijo"`` or
+    ``"wolfe"``) and ``sharpness`` (λmax of H along each run), as well as bfgs and lbfgs,
+    run the step-by-step training loop; the rest run the batch engine.
 
     ``trajectory`` keeps every iterate (for :func:`plot_descent`); it is on by default
     here, since a notebook usually draws what it ran.
@@ -266,36 +466,124 @@ def descend(target: str, *, lr: Union[None, float, str, Sequence[float]] = None,
     >>> r = descend("elongated", lr=[0.01, 0.03, 0.06, 0.08])  # stable below 2/λmax = 2/50
     >>> [run.status for run in r.runs]
     ['converged', 'converged', 'diverged', 'diverged']
+    >>> [round(v, 6) for v in descend("rosenbrock", optimizer="bfgs").runs[0].x]
+    [1.0, 1.0]
     """
     from gradlab.descent.descend import run_descent
+    from gradlab.descent.training import Settings, check_names, run_training, wanted
 
     hyper = resolve.hyper(momentum, beta1, beta2, eps)
     items = _start_list(start)
-    if isinstance(vars, (list, tuple)):
-        vars = ",".join(vars)
-    found = resolve.target(target, point_text(items[0]) if items else None, vars, surfaces, dims)
-    starts = [resolve.point(point_text(s), found.parsed, "start", True) for s in items] if items else None
-    return run_descent(found, _optimizers(optimizer), _rates(lr), starts, steps, tol, hyper, trajectory=trajectory)
+    found = resolve.target(target, point_text(items[0]) if items else None, _names(vars), surfaces, dims)
+    starts = [resolve.point(point_text(s), found.parsed, "--start", True) for s in items] if items else None
+    optimizers = _optimizers(optimizer)
+    check_names(optimizers)
+    settings = Settings(batch_size, seed, epochs, schedule, line_search.strip().lower() if line_search else None,
+                        sharpness)
+    if wanted(optimizers, settings):
+        return run_training(found, optimizers, _rates(lr), starts, steps, tol, hyper, settings, trajectory=trajectory)
+    return run_descent(found, optimizers, _rates(lr), starts, steps, tol, hyper, trajectory=trajectory)
+
+
+def _range_text(r: Union[None, str, Sequence[float]]) -> Optional[str]:
+    """A range as the CLI writes it: ``(0.001, 0.1)`` → ``"0.001:0.1"``, ``(a, b, n)`` → ``"a:b:n"``."""
+    if r is None or isinstance(r, str):
+        return r
+    return ":".join(_number_text(v) for v in r)
 
 
 def sweep(target: str, *, optimizer: Union[str, Sequence[str]] = "gd", lr_min: Optional[float] = None,
           lr_max: Optional[float] = None, num: int = 50, linear: bool = False, precision: float = 1e-3,
-          start=None, steps: Optional[int] = None, tol: float = 1e-6, momentum: Optional[float] = None,
+          start=None, steps: Optional[int] = None, tol: float = 1e-6,
+          lr: Union[None, str, Sequence[float]] = None, momentum: Union[None, float, str, Sequence[float]] = None,
           beta1: Optional[float] = None, beta2: Optional[float] = None, eps: Optional[float] = None,
-          vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
-          dims: Optional[int] = None):
-    """The largest stable learning rate by experiment, with the theory's bound."""
+          batch_size: Optional[int] = None, seeds: Union[None, int, str, Sequence[int]] = None,
+          epochs: Optional[int] = None, schedule: Optional[str] = None, vars: Names = None,
+          surfaces: Optional[str] = None, dims: Optional[int] = None):
+    """The largest stable learning rate by experiment, with the theory's bound.
+
+    As on the command line: ``lr`` is the grid as a range, ``"A:B"``, ``"A:B:N"`` or
+    ``(A, B[, N])`` (instead of ``lr_min``, ``lr_max``, ``num``); ``momentum`` a range
+    (``"0:0.99"`` or ``(0, 0.99)``) draws a stability map over (lr, β) (a StabilityMap);
+    ``batch_size`` or ``seeds`` (a count, or a list of seeds) sweeps mini-batch SGD over
+    seeds (a SeedSweep), with ``epochs`` and ``schedule``.
+
+    >>> gd = sweep("elongated", num=20).optimizers[0]  # gd on x² + 25y²: stable below 2/λmax = 2/50
+    >>> gd.largest_stable_lr <= 0.04 <= gd.largest_stable_lr + gd.precision
+    True
+    """
+    from gradlab.descent.stability import parse_range
     from gradlab.descent.sweep import default_range, run_sweep
 
-    hyper = resolve.hyper(momentum, beta1, beta2, eps)
-    if isinstance(vars, (list, tuple)):
-        vars = ",".join(vars)
-    found = resolve.target(target, None if start is None else point_text(start), vars, surfaces, dims)
-    x0 = None if start is None else resolve.point(point_text(start), found.parsed, "start", True)
+    mom = _range_text(momentum) if not isinstance(momentum, Number) else None
+    beta_range = parse_range(mom, "--momentum", 0.0, 1.0, strict_hi=True) if mom and ":" in mom else None
+    if mom is not None and beta_range is None:
+        momentum = _rates(mom)[0]
+    hyper = resolve.hyper(None if beta_range else momentum, beta1, beta2, eps)
+    lr_text = _range_text(lr)
+    lr_range = parse_range(lr_text, "--lr", 0.0) if lr_text else None
+    if lr_range is not None and (lr_min is not None or lr_max is not None):
+        raise BadInput("give --lr A:B or --lr-min/--lr-max, not both", "--lr")
+    if lr_range is not None and lr_range[0] <= 0:
+        raise BadInput(f"the rates in {lr_text!r} must be positive", "--lr")
+    found = resolve.target(target, None if start is None else point_text(start), _names(vars), surfaces, dims)
+    x0 = None if start is None else resolve.point(point_text(start), found.parsed, "--start", True)
     optimizers = _optimizers(optimizer)
+    if beta_range is not None or batch_size is not None or seeds is not None:
+        return _special_sweep(found, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear, x0, steps, tol,
+                              hyper, batch_size, seeds, epochs, schedule)
+    if epochs is not None or schedule is not None:
+        raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
+                       if epochs is not None else "--schedule")
+    if lr_range is not None:
+        lr_min, lr_max = lr_range[0], lr_range[1]
+        num = lr_range[2] or num
     lo, hi = default_range(found, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
     lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
     return run_sweep(found, optimizers, lo, hi, num, steps, tol, x0, hyper, precision, not linear)
+
+
+def _special_sweep(surface, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear, x0, steps, tol, hyper,
+                   batch_size, seeds, epochs, schedule):
+    """A stability map or a mini-batch sweep over seeds: the library calls the CLI's
+    ``sweep --momentum C:D`` and ``sweep --batch-size/--seeds`` make, with its checks."""
+    import numpy as np
+
+    if beta_range is not None:
+        from gradlab.descent.stability import stability_map
+
+        if batch_size is not None or seeds is not None or epochs is not None or schedule is not None:
+            raise BadInput("a stability map runs full-batch descents; leave out --batch-size, --seeds, --epochs "
+                           "and --schedule", "--momentum")
+        if len(optimizers) != 1:
+            raise BadInput("a stability map is drawn for one optimizer: -o momentum or -o nesterov", "--optimizer")
+        if lr_range is None:
+            if lr_min is None or lr_max is None:
+                raise BadInput("a stability map needs the rates: --lr A:B (or A:B:N)", "--lr")
+            lr_range = (lr_min, lr_max, None)
+        return stability_map(surface, optimizers[0], lr_range[:2], beta_range[:2], lr_range[2] or min(num, 60),
+                             beta_range[2] or 40, steps, tol, x0, log=False)
+    from gradlab.descent.training import Settings, parse_seeds, run_seed_sweep
+
+    if len(optimizers) != 1:
+        raise BadInput("a mini-batch sweep runs one optimizer at a time", "--optimizer")
+    if seeds is not None and not isinstance(seeds, (str, int)):
+        seeds = ",".join(str(k) for k in seeds)
+    seed_list = parse_seeds(str(seeds)) if seeds is not None else list(range(5))
+    if lr_range is not None:
+        lo, hi, n = lr_range[0], lr_range[1], lr_range[2] or 20
+    else:
+        lo = lr_min if lr_min is not None else 1e-3
+        hi = lr_max if lr_max is not None else 1.0
+        n = num if num != 50 else 20  # each rate runs once per seed, step by step: a smaller default grid
+    if not (0 < lo < hi):
+        raise BadInput(f"the rates must run from a smaller to a larger positive number, got {lo:g} and {hi:g}",
+                       "--lr")
+    if not 2 <= n <= 1000:
+        raise BadInput(f"the number of rates must be from 2 to 1000, got {n}", "--num")
+    lrs = np.linspace(lo, hi, n) if linear else np.geomspace(lo, hi, n)
+    settings = Settings(batch_size=batch_size, epochs=epochs, schedule=schedule)
+    return run_seed_sweep(surface, optimizers[0], [float(v) for v in lrs], seed_list, settings, steps, tol, hyper, x0)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -316,7 +604,11 @@ def catalogue(file: Optional[str] = None):
 
 
 def surface(name: str, *, file: Optional[str] = None, dims: Optional[int] = None):
-    """One surface in detail: its derivatives and known minima."""
+    """One surface in detail: its derivatives and known minima.
+
+    >>> surface("rosenbrock-nd", dims=3).to_dict()["variables"]
+    ['x1', 'x2', 'x3']
+    """
     from gradlab.gallery import surface_detail
     from gradlab.surfaces import catalogue, lookup
 
@@ -329,7 +621,11 @@ def plot(target: str, *, window: Optional[Sequence[float]] = None,
          vars: Optional[Union[str, Sequence[str]]] = None, surfaces: Optional[str] = None,
          dims: Optional[int] = None):
     """The landscape (filled contours, gradient field, minima and critical points) as a
-    matplotlib Figure."""
+    matplotlib Figure.
+
+    >>> type(plot("himmelblau", window=(-5, 5, -5, 5))).__name__
+    'Figure'
+    """
     from gradlab.render import plots
     from gradlab.calculus.critical import numeric_critical
     from gradlab.descent.descend import inline_surface
@@ -353,36 +649,128 @@ def plot(target: str, *, window: Optional[Sequence[float]] = None,
     return plots.landscape_figure(found, win, crit)
 
 
+def _drawable(result, what: str):
+    """The runs to draw (at most 12 panels, 200 runs, as the CLI draws them), or a
+    ValueError when the result kept no iterates."""
+    import warnings
+
+    runs = getattr(result, "runs", None)
+    if runs is None or not hasattr(result, "for_plot"):
+        raise ValueError(f"{what} draws a descend() result, not {type(result).__name__}")
+    if any(r.trajectory is None for r in runs):
+        raise ValueError(f"{what} needs the runs' trajectories, and this result kept none: run "
+                         "descend(..., trajectory=True) (the default)")
+    shown, capped = result.for_plot()
+    if capped:
+        warnings.warn(capped, stacklevel=3)
+    return shown
+
+
 def plot_descent(result, loss: bool = True):
-    """One panel per optimizer × learning rate (with loss curves) for a :func:`descend` result."""
+    """One panel per optimizer × learning rate (with loss curves) for a :func:`descend`
+    result that kept its trajectories (the CLI's ``--plot``).
+
+    >>> plot_descent(descend("elongated", lr=0.03, trajectory=False))
+    Traceback (most recent call last):
+    ...
+    ValueError: plot_descent needs the runs' trajectories, and this result kept none: run descend(..., trajectory=True) (the default)
+    """
     from gradlab.render import plots
 
-    return plots.descent_figure(result, with_loss=loss)
+    return plots.descent_figure(_drawable(result, "plot_descent"), with_loss=loss)
 
 
 def plot_loss(result):
-    """The loss curves of a :func:`descend` result."""
+    """The loss curves of a :func:`descend` result (the CLI's ``--loss-plot``; with
+    mini-batches, schedules or line searches, also the rate each step used).
+
+    >>> type(plot_loss(descend("elongated", lr=[0.01, 0.03]))).__name__
+    'Figure'
+    """
+    from gradlab.descent.training import TrainingResult
     from gradlab.render import plots
 
-    return plots.loss_figure(result)
+    shown = _drawable(result, "plot_loss")
+    if isinstance(result, TrainingResult):
+        from gradlab.render.training_plots import training_figure
+
+        return training_figure(result)
+    return plots.loss_figure(shown)
 
 
 def plot_3d(result):
-    """The surface in 3-D with the trajectories of a :func:`descend` result on it."""
+    """The surface in 3-D with the trajectories of a :func:`descend` result on it.
+
+    >>> type(plot_3d(descend("rosenbrock", optimizer="newton"))).__name__
+    'Figure'
+    """
     from gradlab.render import plots
 
-    return plots.surface3d_figure(result)
+    shown = _drawable(result, "plot_3d")
+    if len(result.surface.parsed.variables) < 2:
+        raise BadInput("a 3-D view or an animation needs two variables", "--3d")
+    return plots.surface3d_figure(shown)
+
+
+def plot_backprop(result):
+    """The computational graph of a :func:`backprop` result, with values, adjoints and
+    local derivatives (the CLI's ``backprop --plot``).
+
+    >>> type(plot_backprop(backprop("L = (w*x - y)**2", at="w=1,x=2,y=3"))).__name__
+    'Figure'
+    """
+    from gradlab.render.graphplot import graph_figure
+
+    return graph_figure(result)
+
+
+def plot_taylor(result, tol: float = 0.1, radius: Optional[float] = None):
+    """The Taylor model's contours over f, shading where |f − m| < ``tol``, for a
+    :func:`taylor` result (the CLI's ``taylor --plot``).
+
+    >>> type(plot_taylor(taylor("exp(x)*cos(y)", at=(0, 0)), tol=0.05)).__name__
+    'Figure'
+    """
+    import math
+
+    from gradlab.render.training_plots import taylor_figure
+
+    if not (math.isfinite(tol) and tol > 0):
+        raise BadInput(f"must be a positive number, got {tol}", "--tol")
+    if radius is not None and not (math.isfinite(radius) and radius > 0):
+        raise BadInput(f"must be a positive number, got {radius}", "--radius")
+    return taylor_figure(result, tol, radius)
 
 
 def plot_sweep(result):
-    """Final loss against learning rate for a :func:`sweep` result."""
+    """Final loss against learning rate for a :func:`sweep` result (the CLI's
+    ``sweep --plot``): the stability map over (lr, β), or the spread over seeds, for
+    those sweeps.
+
+    >>> type(plot_sweep(sweep("elongated", num=5))).__name__
+    'Figure'
+    """
+    from gradlab.descent.stability import StabilityMap
+    from gradlab.descent.training import SeedSweep
     from gradlab.render import plots
 
+    if isinstance(result, StabilityMap):
+        from gradlab.render.training_plots import stability_map_figure
+
+        return stability_map_figure(result)
+    if isinstance(result, SeedSweep):
+        from gradlab.render.training_plots import seed_sweep_figure
+
+        return seed_sweep_figure(result)
     return plots.sweep_figure(result)
 
 
 def plot_check(expression: str, at: PointLike, *, vars: Optional[Union[str, Sequence[str]]] = None):
-    """Finite-difference error against the step h, log-log (the CLI's ``check --plot``)."""
+    """Finite-difference error against the step h, log-log (the CLI's ``check --plot``).
+
+    >>> type(plot_check("sin(x)", at=1)).__name__
+    'Figure'
+    """
     import numpy as np
 
     from gradlab.render import plots

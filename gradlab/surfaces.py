@@ -223,8 +223,11 @@ def _tile(values: tuple, n: int) -> tuple:
     return tuple(values[i % len(values)] for i in range(n))
 
 
-def _build(name: str, spec: Mapping[str, Any], where: str, dims: int | None = None) -> Surface:
-    """Validate one surface and parse its expression (for ``dims`` dimensions)."""
+def _build(name: str, spec: Mapping[str, Any], where: str, dims: int | None = None,
+           check_minima: bool = False) -> Surface:
+    """Validate one surface and parse its expression (for ``dims`` dimensions);
+    ``check_minima`` also proves each declared minimum is a critical point with the
+    declared f (see :func:`_check_minimum`)."""
     loc = spec.get("__where__", {})
 
     def at(key: str) -> str:
@@ -320,6 +323,10 @@ def _build(name: str, spec: Mapping[str, Any], where: str, dims: int | None = No
         at_point = expr.xreplace(dict(zip(variables, point)))
         _check_real(at_point, point, at("minima"))
         f_value = _number(m["f"], at("minima")) if "f" in m else at_point
+        if check_minima:
+            written = m["point"] if isinstance(m["point"], list) else [m["point"]]
+            _check_minimum(name, parsed, point, f_value if "f" in m else None, bool(m.get("kink", False)),
+                           loc.get("minima", where), ", ".join(str(v) for v in written))
         minima.append(Minimum(point, f_value, bool(m.get("kink", False))))
 
     lr = spec.get("lr")
@@ -345,6 +352,78 @@ def _check_real(value: sympy.Expr, point: tuple, where: str) -> None:
         raise BadInput(f"f is not a real number at the minimum ({shown})", where)
 
 
+#: A declared minimum need not be exact: Himmelblau's are decimals, 16 digits of
+#: irrational points. When ∇f there is not exactly 0, the point is accepted as such a
+#: rounding if every partial is within MINIMUM_GRAD_TOL × (1 + |f|) of 0; a declared f
+#: that is not exactly f at the point, if it is within MINIMUM_F_TOL × max(1, |f|).
+#: Both are floats correctly rounded from SymPy's exact values, or (when the exact work
+#: is over the budget of gradlab.calculus.budget, GRADLAB_EXACT_SIZE nodes) float64
+#: values of the compiled expressions.
+MINIMUM_GRAD_TOL = 1e-6
+MINIMUM_F_TOL = 1e-6
+
+
+def _check_minimum(name: str, parsed: Parsed, point: tuple, declared_f: sympy.Expr | None, kink: bool,
+                   where: str, shown: str | None = None) -> None:
+    """Refuse a declared minimum that is not a critical point (∇f ≠ 0; skipped for a
+    ``kink``, where f has no gradient) or whose declared f is not f there. ``shown`` is
+    the point as the file writes it (for the message).
+
+    >>> x = symbol("x")
+    >>> _check_minimum("a", Parsed("x**2", (x**2,), (x,)), (sympy.Integer(1),), sympy.Integer(0), False, "a.yaml:3:5")
+    Traceback (most recent call last):
+    ...
+    gradlab.errors.BadInput: a.yaml:3:5: surface 'a': declared minimum (1) is not a critical point (∇f = (2))
+    """
+    from gradlab.calculus import budget, derivatives
+    from gradlab.errors import Undefined
+
+    variables, expr = parsed.variables, parsed.expr
+    grads = () if kink else derivatives.gradient(expr, variables)
+    shown = shown if shown is not None else ", ".join(str(p) for p in point)
+    head = f"{where}: surface '{name}': declared minimum ({shown})"
+    exact = budget.size_of(expr, *grads, cap=budget.limits().size) <= budget.limits().size
+    try:
+        if exact:
+            pm = dict(zip(variables, point))
+            f_val = derivatives.evaluate(expr, pm)
+            g_vals = [derivatives.evaluate(g, pm, "∇f") for g in grads]
+            f_float = f_val.value
+            g_zero = [derivatives.is_zero_at(g, v, pm)[0] for g, v in zip(grads, g_vals)]
+            g_float = [v.value for v in g_vals]
+            g_text = [_short(v.exact) if v.exact is not None and v.exact.is_Number else repr(v.value) for v in g_vals]
+        else:
+            import numpy as np
+
+            from gradlab.calculus.numeric import Compiled
+
+            values = Compiled([expr, *grads], variables)(np.array([[float(p)] for p in point]))[:, 0]
+            f_float, g_float = float(values[0]), [float(v) for v in values[1:]]
+            g_zero = [v == 0.0 for v in g_float]
+            g_text = [repr(v) for v in g_float]
+    except Undefined:
+        raise BadInput(f"{head}: ∇f is undefined there (mark a kink with kink: true)", None) from None
+    if not all(map(math.isfinite, [f_float, *g_float])):
+        raise BadInput(f"{head}: f or ∇f is not finite there", None)
+    if not all(z or abs(v) <= MINIMUM_GRAD_TOL * (1 + abs(f_float)) for z, v in zip(g_zero, g_float)):
+        raise BadInput(f"{head} is not a critical point (∇f = ({', '.join(g_text)}))", None)
+    if declared_f is None:
+        return
+    if exact and f_val.exact is not None and (f_val.exact - declared_f) == 0:
+        return
+    want = float(declared_f)
+    if abs(f_float - want) > MINIMUM_F_TOL * max(1.0, abs(want)):
+        actual = _short(f_val.exact) if exact and f_val.exact is not None and f_val.exact.is_Number \
+            else repr(f_float)
+        raise BadInput(f"{head} has f = {actual}, not the declared {_short(declared_f)}", None)
+
+
+def _short(v: sympy.Expr) -> str:
+    """An exact number for a message: as it is when short, else its float."""
+    text = str(v)
+    return text if len(text) <= 24 else repr(float(v))
+
+
 class Catalogue(Mapping[str, Surface]):
     """Surfaces by name, each validated and parsed the first time it is asked for.
 
@@ -352,9 +431,10 @@ class Catalogue(Mapping[str, Surface]):
     whole as soon as it is loaded, so every mistake in it shows at once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, check_minima: bool = False) -> None:
         self._specs: dict[str, tuple[dict, str]] = {}
         self._built: dict[str, Surface] = {}
+        self._check_minima = check_minima  # a user's file: prove its minima (built-ins: tests do)
 
     def add(self, name: str, spec: dict, where: str) -> None:
         self._specs[name] = (spec, where)
@@ -366,7 +446,7 @@ class Catalogue(Mapping[str, Surface]):
     def __getitem__(self, name: str) -> Surface:
         if name not in self._built:
             spec, where = self._specs[name]
-            self._built[name] = _build(name, spec, where)
+            self._built[name] = _build(name, spec, where, check_minima=self._check_minima)
         return self._built[name]
 
     def __iter__(self):
@@ -381,9 +461,10 @@ class Catalogue(Mapping[str, Surface]):
 
 def load(text: str, path: str, eager: bool = True) -> Catalogue:
     """Parse a catalogue given as text (``path`` is for messages); ``eager`` validates
-    every surface now."""
+    every surface now, declared minima included (the built-in catalogue, lazy, has its
+    minima proven by the tests instead, to keep start-up fast)."""
     data, nodes = _load_nodes(text, path)
-    out = Catalogue()
+    out = Catalogue(check_minima=eager)
     for name, spec in data.items():
         node = nodes.get(name)
         where = _mark(path, node.start_mark) if node is not None else path

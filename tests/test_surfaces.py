@@ -205,3 +205,71 @@ def test_missing_surfaces_file_matters_only_for_surface_names():
     r = run("grad", "x", "--at", "1", "--format", "plain", env=env)
     assert r.code == 0 and "skipped the surfaces file" in r.err
     assert_error(run("surfaces", env=env), 2, "cannot read")
+
+
+# ---------------------------------------------------------------- declared minima are proven
+def _one_minimum(expr: str, point: str, f: str | None = None, kink: bool = False, extra: str = "") -> str:
+    fs = f", f: {f}" if f is not None else ""
+    ks = ", kink: true" if kink else ""
+    return (f"a:\n  description: d\n  expression: {expr}\n  variables: [x]\n  start: [3]\n{extra}"
+            f"  minima:\n    - {{point: {point}{fs}{ks}}}\n")
+
+
+def test_builtin_minima_pass_the_check_a_user_file_gets():
+    # the built-in catalogue is loaded lazily, unchecked, at start-up; loaded as a user's
+    # file it must pass the same proof (∇f = 0, f as declared) for every minimum
+    from importlib import resources
+
+    text = resources.files("gradlab").joinpath("surfaces.yaml").read_text(encoding="utf-8")
+    cat = load(text, "surfaces.yaml", eager=True)
+    assert set(cat) == set(BUILTIN) and all(cat[n].minima == builtin()[n].minima for n in cat)
+
+
+@pytest.mark.parametrize("expr, point, f, words", [
+    ("x**2", "[1]", "0", "declared minimum (1) is not a critical point (∇f = (2))"),  # 2x at 1
+    ("x**2", "[0]", "1", "declared minimum (0) has f = 0, not the declared 1"),
+    ("(x - 1)**2 + 3", "[1]", "'1/3'", "has f = 3, not the declared 1/3"),
+    ("x**3", "[-1]", None, "is not a critical point (∇f = (3))"),  # 3x² at −1
+    ("(x**2 - 2)**2", "[1.41421]", "0", "is not a critical point"),  # √2 to 5 decimals: ∇f ≈ −5.7e-5
+    ("sin(x)", "['pi/2']", "'1/2'", "has f = 1, not the declared 1/2"),
+])
+def test_a_wrong_minimum_is_one_clear_error(tmp_path, expr, point, f, words):
+    path = tmp_path / "s.yaml"
+    path.write_text(_one_minimum(expr, point, f))
+    with pytest.raises(BadInput, match=None) as exc:
+        load(path.read_text(), str(path))
+    assert words in str(exc.value) and str(exc.value).startswith(f"{path}:7:5: surface 'a': ")
+    r = run("surfaces", "a", "--surfaces", str(path))
+    assert_error(r, 2, words)
+
+
+@pytest.mark.parametrize("expr, point, f", [
+    ("x**2", "[0]", "0"),
+    ("sin(x)", "['pi/2']", "1"),  # cos(π/2) = 0 exactly
+    ("(x**2 - 2)**2", "[1.4142135623730951]", "0"),  # √2 to 17 digits: within the tolerance
+    ("(x - 1)**2 - 1.0316284534898774", "[1]", "-1.03162845348988"),  # f given to 15 digits
+    ("abs(x)", "[0]", "0"),  # the subgradient 0 at the kink
+])
+def test_a_right_minimum_is_accepted(expr, point, f):
+    s = load(_one_minimum(expr, point, f), "s.yaml")["a"]
+    assert len(s.minima) == 1
+
+
+def test_kink_minimum_skips_the_gradient():
+    # √(x²) = |x| at 0: no gradient there; kink: true says so, and f is still checked
+    assert load(_one_minimum("sqrt(x**2 + 0)", "[0]", "0", kink=True), "s.yaml")["a"].minima[0].kink
+    with pytest.raises(BadInput, match="has f = 0, not the declared 2"):
+        load(_one_minimum("sqrt(x**2 + 0)", "[0]", "2", kink=True), "s.yaml")
+
+
+def test_minimum_check_falls_back_to_floats_over_the_exact_budget():
+    # 300 data rows: mean((x − y)²) has more nodes than the exact budget; its minimum is the
+    # mean of y (∂/∂x = 2(x − ȳ)), checked in float64
+    from fractions import Fraction
+
+    ys = [f"{(7 * i) % 13 / 4}" for i in range(300)]
+    mean = sum(Fraction(y) for y in ys) / len(ys)
+    extra = f"  data:\n    y: [{', '.join(ys)}]\n"
+    assert load(_one_minimum("mean((x - y)**2)", f"['{mean}']", extra=extra), "s.yaml")["a"].minima
+    with pytest.raises(BadInput, match=r"declared minimum \(0\) is not a critical point \(∇f = \(-"):
+        load(_one_minimum("mean((x - y)**2)", "[0]", extra=extra), "s.yaml")

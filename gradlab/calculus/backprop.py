@@ -71,7 +71,9 @@ def backprop(graph: Graph, point: Mapping[str, Comps], wrt: str | Sequence[str] 
         check = SelfCheck(None, f"{n_wrt} components; SymPy re-differentiates at most {SELF_CHECK_LIMIT}")
     tangent = None
     if direction is not None:
+        # v over every leaf (a leaf --dir leaves out moves by 0): the result records v whole
         full = {n: direction.get(n, (0,) * size(graph.node(n).shape)) for n in graph.leaves}
+        direction = full
         tangent_c = tangents(graph, jacs, full)
         tangent_hp = tangents(graph, jacs_hp, full)
         tangent = {name: exact_values(c, f"the tangent of {name}", tangent_hp[name]) for name, c in tangent_c.items()}

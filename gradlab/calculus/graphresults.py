@@ -25,6 +25,7 @@ from gradlab.calculus.parsing import to_text
 from gradlab.calculus.paths import Path
 from gradlab.calculus.shapes import Shape, nest
 from gradlab.calculus.values import PRECISION, close, exact_value, hp, number, same
+from gradlab.present import Presentable
 
 @dataclass(frozen=True)
 class NodeResult:
@@ -155,7 +156,7 @@ class Cost:
 
 
 @dataclass(frozen=True)
-class BackpropResult:
+class BackpropResult(Presentable):
     """A graph evaluated at a point: every node (value, adjoint, tangent), every edge
     (local derivative, contribution), the gradient of the output with respect to
     ``wrt`` (symbolic, exact, float, in each variable's shape), the self-check, closed

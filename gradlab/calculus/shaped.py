@@ -25,6 +25,7 @@ from gradlab.calculus.passes import backward, compose, forward, hp_point, local_
 from gradlab.calculus.shapes import Shape, component_name, shape_text, size
 from gradlab.calculus.values import exact_value, exact_values, hp
 from gradlab.errors import BadInput, LimitExceeded
+from gradlab.present import Presentable
 
 MAX_JACOBIAN_CELLS = 10_000
 MAX_FLAT = {"hessian": 60, "check": 1_000}  # components SymPy differentiates one by one
@@ -55,7 +56,7 @@ def _matrix_rows(label: str, shape: Shape, cells: Sequence) -> list[tuple]:
 
 
 @dataclass(frozen=True)
-class ShapedGradResult:
+class ShapedGradResult(Presentable):
     """The gradient of a scalar function of shaped variables: for each variable in
     ``wrt``, its partial derivatives component by component (``symbolic``; ``values``
     at the point), in the variable's shape; ``closed_forms`` are textbook matrix forms
@@ -161,7 +162,7 @@ def size_of(graph: Graph) -> int:
 
 
 @dataclass(frozen=True)
-class ShapedJacobianResult:
+class ShapedJacobianResult(Presentable):
     """The Jacobian of a (vector or matrix) output with respect to the components of
     ``wrt``: rows = the output's components, columns = the variables' components
     (numerator layout); ``closed_forms`` name it where a textbook form is verified."""

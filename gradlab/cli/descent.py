@@ -133,7 +133,9 @@ def descend_cmd(
     starts = [plain_numbers(s, n) or parse_point(s, n, names, "--start") for s in start] if start else None
     lrs = _numbers(lr, "--lr") if lr else None
     optimizers = [o.strip() for o in optimizer.split(",")]
-    from gradlab.descent.training import Settings, run_training, wanted
+    from gradlab.descent.training import Settings, check_names, run_training, wanted
+
+    check_names(optimizers)  # before the choice of loop: the list names bfgs and lbfgs too
 
     settings = Settings(batch_size, seed, epochs, schedule, line_search.strip().lower() if line_search else None,
                         sharpness)

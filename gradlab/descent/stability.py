@@ -33,6 +33,7 @@ from gradlab.errors import BadInput, LimitExceeded
 from gradlab.descent.runs import Objective, RunSpec, descend
 from gradlab.surfaces import Surface
 from gradlab.views import View
+from gradlab.present import Presentable
 
 MAX_CELLS = 40_000
 MAP_OPTIMIZERS = ("momentum", "nesterov")
@@ -143,7 +144,7 @@ def parse_range(text: str, where: str, lo_limit: float | None = None, hi_limit: 
 
 
 @dataclass(frozen=True)
-class StabilityMap:
+class StabilityMap(Presentable):
     """Measured rates over a grid of learning rates (columns) × momenta (rows).
 
     - ``lrs``, ``betas``: the grid; ``rate[i, j]``: the measured per-step factor of ‖∇f‖

@@ -159,6 +159,11 @@ class SweepResult(Presentable):
 def default_range(surface: Surface, optimizers: Sequence[str], hyper: dict) -> tuple[float, float]:
     """A grid around the theory's bound: from bound/100 to 10 × bound (the smallest and
     largest bound over the optimizers); 1e-4 to 1 when no bound is known."""
+    from gradlab.descent.optimizers import NAMES
+
+    for name in optimizers:  # the theory knows only these: refuse the rest here, as run_sweep would
+        if name not in NAMES:
+            raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
     minima = [m for m in surface.minima if not m.kink]
     if not minima:
         return 1e-4, 1.0

@@ -37,6 +37,7 @@ from gradlab.errors import BadInput, LimitExceeded
 from gradlab.calculus.parsing import Parsed, to_text
 from gradlab.calculus.pointwise import point_fields
 from gradlab.views import View
+from gradlab.present import Presentable
 
 OFFSETS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 MAX_EXACT_DIMS = 4
@@ -76,7 +77,7 @@ class StepCheck:
 
 
 @dataclass(frozen=True)
-class TaylorResult:
+class TaylorResult(Presentable):
     """The Taylor models of ``parsed`` at ``point`` (exact where SymPy gives it).
 
     - ``f``, ``gradient``, ``hessian``: f, ∇f and ∇²f at the point (exact and float);

@@ -39,6 +39,7 @@ from gradlab.descent.minibatch import RowLoss, batches, check_batch, check_seed
 from gradlab.descent.runs import Objective, Run, RunSpec, outcome_message
 from gradlab.descent.schedules import Schedule, parse_schedule
 from gradlab.surfaces import Surface
+from gradlab.present import Presentable
 
 NAMES = optimizers.NAMES + quasinewton.NAMES
 #: Optimizers whose step is a descent direction a line search can scale.
@@ -77,6 +78,14 @@ class Settings:
                                       if self.line_search == "wolfe" else None),
             "sharpness": self.sharpness,
         }
+
+
+def check_names(optimizer_names: Sequence[str]) -> None:
+    """Refuse an unknown optimizer, naming every one ``descend`` runs (the batch
+    engine's and bfgs, lbfgs), before the choice of loop."""
+    for name in optimizer_names:
+        if name not in NAMES:
+            raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
 
 
 def wanted(optimizer_names: Sequence[str], settings: Settings) -> bool:
@@ -198,9 +207,7 @@ def edge_factor(optimizer: str, hyper: dict) -> tuple[float | None, str]:
 def check(surface: Surface, optimizer_names: Sequence[str], lrs: Sequence[float], starts, steps: int | None,
           tol: float, settings: Settings) -> None:
     """Refuse bad combinations before any work (exit 2)."""
-    for name in optimizer_names:
-        if name not in NAMES:
-            raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
+    check_names(optimizer_names)
     if len(set(optimizer_names)) != len(optimizer_names):
         raise BadInput("an optimizer is listed twice", "--optimizer")
     for lr in lrs:
@@ -479,7 +486,7 @@ MAX_SEEDS = 1000
 
 
 @dataclass(frozen=True)
-class SeedSweep:
+class SeedSweep(Presentable):
     """A learning-rate sweep with mini-batches: every rate × seed, and the spread.
 
     - ``lrs``, ``seeds``: the grid; ``final[i, j]``: the full f at the end of the run at
