@@ -530,8 +530,10 @@ def sweep(target: str, *, optimizer: Union[str, Sequence[str]] = "gd", lr_min: O
     x0 = None if start is None else resolve.point(point_text(start), found.parsed, "--start", True)
     optimizers = _optimizers(optimizer)
     if beta_range is not None or batch_size is not None or seeds is not None:
-        return _special_sweep(found, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear, x0, steps, tol,
-                              hyper, batch_size, seeds, epochs, schedule)
+        from gradlab.descent.special import special_sweep
+
+        return special_sweep(found, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear, x0, steps, tol,
+                             hyper, batch_size, seeds, epochs, schedule)
     if epochs is not None or schedule is not None:
         raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
                        if epochs is not None else "--schedule")
@@ -541,49 +543,6 @@ def sweep(target: str, *, optimizer: Union[str, Sequence[str]] = "gd", lr_min: O
     lo, hi = default_range(found, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
     lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
     return run_sweep(found, optimizers, lo, hi, num, steps, tol, x0, hyper, precision, not linear)
-
-
-def _special_sweep(surface, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear, x0, steps, tol, hyper,
-                   batch_size, seeds, epochs, schedule):
-    """A stability map or a mini-batch sweep over seeds: the library calls the CLI's
-    ``sweep --momentum C:D`` and ``sweep --batch-size/--seeds`` make, with its checks."""
-    import numpy as np
-
-    if beta_range is not None:
-        from gradlab.descent.stability import stability_map
-
-        if batch_size is not None or seeds is not None or epochs is not None or schedule is not None:
-            raise BadInput("a stability map runs full-batch descents; leave out --batch-size, --seeds, --epochs "
-                           "and --schedule", "--momentum")
-        if len(optimizers) != 1:
-            raise BadInput("a stability map is drawn for one optimizer: -o momentum or -o nesterov", "--optimizer")
-        if lr_range is None:
-            if lr_min is None or lr_max is None:
-                raise BadInput("a stability map needs the rates: --lr A:B (or A:B:N)", "--lr")
-            lr_range = (lr_min, lr_max, None)
-        return stability_map(surface, optimizers[0], lr_range[:2], beta_range[:2], lr_range[2] or min(num, 60),
-                             beta_range[2] or 40, steps, tol, x0, log=False)
-    from gradlab.descent.training import Settings, parse_seeds, run_seed_sweep
-
-    if len(optimizers) != 1:
-        raise BadInput("a mini-batch sweep runs one optimizer at a time", "--optimizer")
-    if seeds is not None and not isinstance(seeds, (str, int)):
-        seeds = ",".join(str(k) for k in seeds)
-    seed_list = parse_seeds(str(seeds)) if seeds is not None else list(range(5))
-    if lr_range is not None:
-        lo, hi, n = lr_range[0], lr_range[1], lr_range[2] or 20
-    else:
-        lo = lr_min if lr_min is not None else 1e-3
-        hi = lr_max if lr_max is not None else 1.0
-        n = num if num != 50 else 20  # each rate runs once per seed, step by step: a smaller default grid
-    if not (0 < lo < hi):
-        raise BadInput(f"the rates must run from a smaller to a larger positive number, got {lo:g} and {hi:g}",
-                       "--lr")
-    if not 2 <= n <= 1000:
-        raise BadInput(f"the number of rates must be from 2 to 1000, got {n}", "--num")
-    lrs = np.linspace(lo, hi, n) if linear else np.geomspace(lo, hi, n)
-    settings = Settings(batch_size=batch_size, epochs=epochs, schedule=schedule)
-    return run_seed_sweep(surface, optimizers[0], [float(v) for v in lrs], seed_list, settings, steps, tol, hyper, x0)
 
 
 # --------------------------------------------------------------------------- catalogue
