@@ -29,8 +29,8 @@ from gradlab.descent.descend import check_options, objective_for
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.descent.runs import Runs, RunSpec, descend
 from gradlab.surfaces import Surface
-from gradlab.descent.theory import ADAPTIVE, Curvature, OptimizerTheory, curvature_at, optimizer_theory, \
-    predicted_steps, spectral_radius
+from gradlab.descent.theory import ADAPTIVE, RATE_TOL, Curvature, OptimizerTheory, curvature_at, \
+    optimizer_theory, predicted_steps, spectral_radius
 from gradlab.views import View, plural
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
@@ -38,6 +38,11 @@ MAX_NUM = 100_000
 POINTS_PER_ROUND = 15
 MAX_ROUNDS = 12
 AGREE = 0.02  # relative difference under which experiment and theory "agree"
+#: Grid rates keep this many significant digits: 0.2, not 0.20000000000000004, so that
+#: they print short and read back as the same float.
+GRID_DIGITS = 12
+#: The default range where no bound is known (an expression; an adaptive optimizer).
+NO_BOUND_RANGE = (1e-4, 1.0)
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,9 @@ class SweepResult(Presentable):
 
     def to_record(self) -> dict[str, Any]:
         runs = []
-        for i in range(len(self.runs)):
-            rec = self.runs[i].to_record()
+        bounds = {o.optimizer: o.theory.bound if o.theory is not None else None for o in self.optimizers}
+        for i, rec in enumerate(self.runs.records()):
+            rec["stability_bound"] = bounds[rec["optimizer"]]
             rec["stable"] = bool(self.stable[i])
             rec["predicted_steps"] = self.predicted[i]
             runs.append(rec)
@@ -120,7 +126,8 @@ class SweepResult(Presentable):
         c = self.curvature
         if c is not None:
             eig = ", ".join(f"{v:.6g}" for v in c.eigenvalues)
-            notes.append(f"Hessian at {tuple(round(v, 6) for v in c.point)} ({c.source}): eigenvalues {eig}; "
+            where = "(" + ", ".join(f"{v:.6g}" for v in c.point) + ")"
+            notes.append(f"Hessian at {where} ({c.source}): eigenvalues {eig}; "
                          f"condition number κ = {c.kappa:.6g}")
         for o in self.optimizers:
             exp = (f"largest stable lr ≈ {o.largest_stable_lr:.6g} (boundary within {o.precision:.2g})"
@@ -148,7 +155,14 @@ class SweepResult(Presentable):
             notes.append(f"  {o.explanation}")
         name = self.surface.name or f"f = {self.surface.text}"
         start = "(" + ", ".join(f"{v:.6g}" for v in self.start) + ")"
-        notes.insert(0, f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}")
+        head = [f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}",
+                "stable: converged, or did not diverge, ended with f no higher than at the start, and f and ‖∇f‖ "
+                "fell over the second half, with no negative curvature where it ended"]
+        if c is not None and any(p is None and o not in ADAPTIVE for p, o in
+                                 zip(self.predicted, (s.optimizer for s in self.runs.specs))):
+            head.append(f"predicted steps —: the linear rate ρ at that lr is 1 or within {RATE_TOL:.1e} of it "
+                        "(at or past the bound): no step count follows")
+        notes[:0] = head
         return View(
             f"learning-rate sweep on {name} from {start}",
             ("optimizer", "lr", "status", "steps", "f", "stable", "predicted steps"), rows, notes=tuple(notes),
@@ -158,17 +172,49 @@ class SweepResult(Presentable):
 
 def default_range(surface: Surface, optimizers: Sequence[str], hyper: dict) -> tuple[float, float]:
     """A grid around the theory's bound: from bound/100 to 10 × bound (the smallest and
-    largest bound over the optimizers); 1e-4 to 1 when no bound is known."""
+    largest over the optimizers). A bound is known for Newton (2, whatever the Hessian)
+    and, at the surface's first known minimum, for gd, momentum and Nesterov; an
+    optimizer without one (an adaptive optimizer, or an expression with no known
+    minimum) widens the range to take in 1e-4 to 1.
+
+    >>> from gradlab.surfaces import builtin
+    >>> default_range(builtin()["elongated"], ["gd"], {}), default_range(builtin()["saddle"], ["newton"], {})
+    ((0.0004, 0.4), (0.02, 20.0))
+    """
     minima = [m for m in surface.minima if not m.kink]
-    if not minima:
-        return 1e-4, 1.0
-    p = surface.parsed
-    c = curvature_at(p.expr, p.variables, minima[0].point, "known minimum")
-    bounds = [t.bound for o in optimizers if o not in ADAPTIVE and c.eigenvalues[-1] > 0
-              for t in [optimizer_theory(o, c.eigenvalues, hyper)] if t.bound]
-    if not bounds:
-        return 1e-4, 1.0
-    return min(bounds) / 100, max(bounds) * 10
+    c = None
+    if minima and any(o not in ADAPTIVE and o != "newton" for o in optimizers):
+        p = surface.parsed
+        c = curvature_at(p.expr, p.variables, minima[0].point, "known minimum")
+    lows, highs = [], []
+    for o in optimizers:
+        bound = None
+        if o == "newton":
+            bound = 2.0
+        elif o not in ADAPTIVE and c is not None and c.eigenvalues[-1] > 0:
+            bound = optimizer_theory(o, c.eigenvalues, hyper).bound
+        lo, hi = (bound / 100, bound * 10) if bound else NO_BOUND_RANGE
+        lows.append(lo)
+        highs.append(hi)
+    return _short(min(lows)), _short(max(highs))
+
+
+def _short(v: float) -> float:
+    """``v`` to GRID_DIGITS significant digits: 0.2, not 0.20000000000000004."""
+    return float(f"{v:.{GRID_DIGITS}g}")
+
+
+def make_grid(lr_min: float, lr_max: float, num: int, log: bool = True) -> np.ndarray:
+    """``num`` rates from ``lr_min`` to ``lr_max`` (both kept exactly), log- or evenly
+    spaced, each inner one rounded to GRID_DIGITS significant digits (to full precision
+    where rounding would make two rates equal: a very narrow range).
+
+    >>> make_grid(0.1, 2.1, 11, log=False).tolist()[:3]
+    [0.1, 0.3, 0.5]
+    """
+    raw = np.geomspace(lr_min, lr_max, num) if log else np.linspace(lr_min, lr_max, num)
+    short = np.array([lr_min, *(_short(float(v)) for v in raw[1:-1]), lr_max])
+    return short if np.all(np.diff(short) > 0) else np.array([lr_min, *raw[1:-1], lr_max])
 
 
 def check_range(lr_min: float, lr_max: float, num: int, precision: float) -> None:
@@ -187,34 +233,60 @@ def check_range(lr_min: float, lr_max: float, num: int, precision: float) -> Non
 
 
 def _edge(lrs: np.ndarray, stable: np.ndarray) -> tuple[float | None, float | None]:
-    """The last stable rate before the first unstable one, scanning up, and that one."""
+    """The last stable rate before the first unstable one, scanning up from the first
+    stable rate, and that unstable one. Rates below the first stable one did not settle
+    in the steps given (Rosenbrock's valley at lr = 2·10⁻⁵ takes more than 20,000): too
+    slow, not unstable, so they do not end the scan."""
     order = np.argsort(lrs)
     lrs, stable = lrs[order], stable[order]
-    if not stable[0]:
+    good = np.flatnonzero(stable)
+    if not good.size:
         return None, float(lrs[0])
-    bad = np.flatnonzero(~stable)
+    bad = np.flatnonzero(~stable[good[0]:]) + good[0]
     if not bad.size:
         return float(lrs[-1]), None
     return float(lrs[bad[0] - 1]), float(lrs[bad[0]])
 
 
-def _stable(runs: Runs, f0: float, anchored: bool = True) -> np.ndarray:
-    """Which runs are stable; ``anchored=False`` (nothing to converge to is known): only
-    the converged ones."""
-    if not anchored:
-        return runs.status == "converged"
+def _stable(runs: Runs, f0: float, obj=None) -> np.ndarray:
+    """Which runs are stable: converged, or settling (see the module's docstring).
+
+    ``obj``: the compiled objective, for the Hessian at the runs' end points (``None``:
+    the curvature test is skipped)."""
     with np.errstate(invalid="ignore"):  # NaN f of a diverged run compares False, as it should
-        return _stable_runs(runs, f0)
+        converged = runs.status == "converged"
+        # "still falling": by more than rounding, so that a 2-cycle (equal f every other
+        # step; the two halves have even length) does not pass.
+        settling = (runs.status == "max_steps") & (runs.f <= f0) & \
+            (runs.f < runs.watched - 1e-12 * np.abs(runs.watched))
+        # ‖∇f‖ shrinks towards a minimum; down a saddle's escape route it grows
+        settling &= runs.grad_norm < runs.watched_grad_norm
+    if obj is not None and settling.any():
+        settling[settling] = ~_escaping(obj, runs.x[:, settling])
+    return converged | settling
 
 
-def _stable_runs(runs: Runs, f0: float) -> np.ndarray:
-    converged = runs.status == "converged"
-    # "still falling": by more than rounding, so that a 2-cycle (equal f every other
-    # step; the two halves have even length) does not pass.
-    closing_in = (runs.status == "max_steps") & (runs.f <= f0) & (runs.f < runs.watched - 1e-12 * np.abs(runs.watched))
-    # ‖∇f‖ shrinks towards a minimum; down a saddle's escape route it grows
-    closing_in &= runs.grad_norm < runs.watched_grad_norm
-    return converged | closing_in
+#: The curvature test needs the Hessian: n² expressions, compiled once per sweep. Beyond
+#: this many variables it is skipped (stated in the notes).
+CURVATURE_MAX_N = 20
+
+
+def _escaping(obj, X: np.ndarray) -> np.ndarray:
+    """Whether the Hessian at each column of ``X`` has a negative eigenvalue.
+
+    Near x the update is x ← x − lr·∇f, so a gradient component along an eigenvector
+    with λ < 0 is multiplied by 1 + lr·|λ| > 1 at every step, whatever lr: the run is
+    being pushed away (x² − y²: y_k = y₀(1 + 2lr)^k), not settling, however slowly it
+    moves yet. Rounding-sized negative eigenvalues (of a zero one) do not count.
+    """
+    H = np.moveaxis(obj.hessian(X), -1, 0)  # (R, n, n)
+    out = np.zeros(X.shape[1], dtype=bool)
+    ok = np.isfinite(H).all(axis=(1, 2))
+    if ok.any():
+        lam = np.linalg.eigvalsh(H[ok])
+        scale = np.abs(lam).max(axis=1)
+        out[ok] = lam[:, 0] < -1e-12 * scale
+    return out
 
 
 def _curvature(surface: Surface, runs: Runs, stable: np.ndarray, start: Sequence[float]) -> Curvature | None:
@@ -245,7 +317,7 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
     check_range(lr_min, lr_max, num, precision)
     steps = steps if steps is not None else (surface.steps or 1000)
     x0 = tuple(float(v) for v in (start if start is not None else surface.start))
-    grid = np.geomspace(lr_min, lr_max, num) if log else np.linspace(lr_min, lr_max, num)
+    grid = make_grid(lr_min, lr_max, num, log)
     check_options(optimizers, list(grid), [x0], steps, tol)
     obj = objective_for(surface, [x0])
     f0 = float(obj.f(np.array(x0))[0])
@@ -253,11 +325,10 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
 
     specs = [RunSpec(o, float(lr), x0) for o in optimizers for lr in grid]
     runs = descend(obj, specs, steps, tol, hyper, progress=progress, watch=2 * (steps // 4))
-    # "Still closing in" needs something to close in on: with no known minimum and no run
-    # converged, a run that has not diverged yet may be creeping down a saddle's escape
-    # route (on x² − y² every rate escapes, given steps enough), so only convergence counts.
-    anchored = bool(surface.minima) or bool((runs.status == "converged").any())
-    stable = _stable(runs, f0, anchored)
+    # A run that has not diverged yet may be creeping down a saddle's escape route (on
+    # x² − y² every rate escapes, given steps enough): the Hessian where it ended says so.
+    curv_obj = obj if len(x0) <= CURVATURE_MAX_N else None
+    stable = _stable(runs, f0, curv_obj)
 
     brackets: dict[str, list] = {}
     for k, o in enumerate(optimizers):
@@ -272,7 +343,7 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
         specs_r = [RunSpec(o, float(lr), x0) for o, (lo, hi, _) in open_.items()
                    for lr in np.geomspace(lo, hi, POINTS_PER_ROUND + 2)[1:-1]]
         rr = descend(obj, specs_r, steps, tol, hyper, watch=2 * (steps // 4))
-        st = _stable(rr, f0, anchored)
+        st = _stable(rr, f0, curv_obj)
         for k, (o, b) in enumerate(open_.items()):
             sl = slice(k * POINTS_PER_ROUND, (k + 1) * POINTS_PER_ROUND)
             pts = np.array([s.lr for s in specs_r[sl]])
