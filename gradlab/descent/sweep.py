@@ -1,13 +1,17 @@
 """Learning-rate sweeps: the largest stable learning rate, by experiment and by theory.
 
-A run is *stable* when it converged, or when it was still closing in: it did not
-diverge, f ended no higher than it started, and both f and ‖∇f‖ still fell over the
-second half of the run (falling f alone is also a run escaping to −∞ down a saddle).
-Closing in counts only when there is something to close in on (a known minimum, or a
-run of the sweep that converged): on a saddle every rate escapes, given steps enough. (A run that bounces across a valley forever, as gd does on Rosenbrock just above
-2/λ_max, is not stable, though it never diverges.)
+A run is *stable* when it converged, or when it is settling: it did not diverge, f ended
+no higher than it started, f and ‖∇f‖ both fell over the second half of the run, and the
+Hessian where it ended has no negative eigenvalue. The last test is what tells a slow
+approach from a slow escape: near a point where H has an eigenvalue λ < 0, gd multiplies
+the gradient's component along it by 1 + lr·|λ| > 1 every step, whatever lr (on x² − y²
+from y₀ ≠ 0, y_k = y₀(1 + 2lr)^k: no rate is stable, though a short run at a small rate
+still sees f and ‖∇f‖ fall). (A run that bounces across a valley forever, as gd does on
+Rosenbrock just above 2/λ_max, is not stable either: f stops falling.)
+
 The grid of rates runs as one batch; the edge of the stable region (scanning up from the
-smallest rate) is then narrowed by multisection, every optimizer's bracket refined in the
+first stable rate: smaller ones that did not settle in the steps given are too slow, not
+unstable) is then narrowed by multisection, every optimizer's bracket refined in the
 same batch, until it is narrower than ``precision`` × the rate. Theory comes from the
 Hessian at the minimum the runs approach (see :mod:`gradlab.descent.theory`).
 
@@ -156,12 +160,11 @@ class SweepResult(Presentable):
         name = self.surface.name or f"f = {self.surface.text}"
         start = "(" + ", ".join(f"{v:.6g}" for v in self.start) + ")"
         head = [f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}",
-                "stable: converged, or did not diverge, ended with f no higher than at the start, and f and ‖∇f‖ "
-                "fell over the second half, with no negative curvature where it ended"]
+                "stable: converged, or settling (f ended ≤ f at the start, f and ‖∇f‖ fell over the second "
+                "half, no negative curvature at the end)"]
         if c is not None and any(p is None and o not in ADAPTIVE for p, o in
                                  zip(self.predicted, (s.optimizer for s in self.runs.specs))):
-            head.append(f"predicted steps —: the linear rate ρ at that lr is 1 or within {RATE_TOL:.1e} of it "
-                        "(at or past the bound): no step count follows")
+            head.append(f"predicted steps —: the linear rate ρ ≥ 1 − {RATE_TOL:.1e} there (at or past the bound)")
         notes[:0] = head
         return View(
             f"learning-rate sweep on {name} from {start}",
