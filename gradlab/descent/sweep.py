@@ -141,11 +141,12 @@ class SweepResult(Presentable):
             notes.append(f"{o.optimizer}: {exp}")
             t = o.theory
             if t is not None and t.bound is not None:
-                bound = f"{t.bound:.6g}" + (f" = {t.bound_exact}" if t.bound_exact else "")
-                line = f"  theory: bound {t.formula} = {bound}"
+                bound = _both(t.bound, t.bound_exact)
+                line = f"  theory: bound {t.formula} = {bound}" if t.formula.split()[0] != bound else \
+                    f"  theory: bound {t.formula}"
                 if t.best_lr is not None:
-                    best = f"{t.best_lr:.6g}" + (f" = {t.best_lr_exact}" if t.best_lr_exact else "")
-                    fac = f"{t.factor:.6g}" + (f" = {t.factor_exact}" if t.factor_exact else "")
+                    best = _both(t.best_lr, t.best_lr_exact)
+                    fac = _both(t.factor, t.factor_exact)
                     line += f"; best lr {best}, contraction {fac} per step"
                     if "β" in t.formula:
                         line += " (for this β)"
@@ -171,6 +172,12 @@ class SweepResult(Presentable):
             ("optimizer", "lr", "status", "steps", "f", "stable", "predicted steps"), rows, notes=tuple(notes),
             digits=5, fold=(0,),
         )
+
+
+def _both(value: float, exact: str | None) -> str:
+    """``0.04 = 1/25``; the float alone where the exact form says nothing more (``2``)."""
+    shown = f"{value:.6g}"
+    return shown if not exact or exact == shown else f"{shown} = {exact}"
 
 
 def default_range(surface: Surface, optimizers: Sequence[str], hyper: dict) -> tuple[float, float]:
