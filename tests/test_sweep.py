@@ -200,6 +200,7 @@ def test_saddle_no_rate_is_stable(steps):
     small = res.runs.status == "max_steps"
     assert small.any() and (res.runs.grad_norm[small] < res.runs.watched_grad_norm[small]).any()
     assert not res.stable.any() and res.optimizers[0].largest_stable_lr is None
+    assert "λ ≤ -2 < 0" in res.optimizers[0].explanation and "1 + lr·|λ|" in res.optimizers[0].explanation
 
 
 def test_cubic_settles_at_its_inflection_below_one_third():

@@ -289,14 +289,22 @@ def _escaping(obj, X: np.ndarray) -> np.ndarray:
     being pushed away (x² − y²: y_k = y₀(1 + 2lr)^k), not settling, however slowly it
     moves yet. Rounding-sized negative eigenvalues (of a zero one) do not count.
     """
-    H = np.moveaxis(obj.hessian(X), -1, 0)  # (R, n, n)
-    out = np.zeros(X.shape[1], dtype=bool)
+    lam_min, scale = _lambda_min(obj, X)
+    with np.errstate(invalid="ignore"):
+        return lam_min < -1e-12 * scale
+
+
+def _lambda_min(obj, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest eigenvalue of the Hessian at each column of ``X`` and the largest
+    |eigenvalue| (NaN where H is not finite)."""
+    with np.errstate(all="ignore"):
+        H = np.moveaxis(obj.hessian(X), -1, 0)  # (R, n, n)
+    lam_min, scale = np.full(X.shape[1], np.nan), np.full(X.shape[1], np.nan)
     ok = np.isfinite(H).all(axis=(1, 2))
     if ok.any():
         lam = np.linalg.eigvalsh(H[ok])
-        scale = np.abs(lam).max(axis=1)
-        out[ok] = lam[:, 0] < -1e-12 * scale
-    return out
+        lam_min[ok], scale[ok] = lam[:, 0], np.abs(lam).max(axis=1)
+    return lam_min, scale
 
 
 def _curvature(surface: Surface, runs: Runs, stable: np.ndarray, start: Sequence[float]) -> Curvature | None:
@@ -366,17 +374,40 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
         predicted_steps(spectral_radius(s.optimizer, s.lr, eig, hyper), g0, tol) if eig else None for s in specs
     )
     answers = []
-    for o in optimizers:
+    for k, o in enumerate(optimizers):
         lo, hi, rounds = brackets[o]
         theory = optimizer_theory(o, eig, hyper, curv.exact) if curv else None
         pred = None
         if theory is not None and theory.best_lr is not None and o == "gd":
             pred = predicted_steps(theory.factor, g0, tol)
         agree, why = _compare(o, lo, hi, theory, curv, surface, x0, lr_min, lr_max)
+        if lo is None and curv_obj is not None:
+            why = _escape_reason(o, runs, curv_obj, slice(k * num, (k + 1) * num)) or why
         answers.append(OptimizerSweep(o, lo, hi, (hi - lo) if lo is not None and hi is not None else None,
                                       rounds, theory, agree, why, pred))
     return SweepResult(surface, x0, steps, tol, tuple(float(v) for v in grid), runs, stable, predicted,
                        tuple(answers), curv, f0)
+
+
+def _escape_reason(name: str, runs: Runs, obj, sl: slice) -> str | None:
+    """Why no rate was stable, when the runs that did not diverge all ended at negative
+    curvature: one line with the eigenvalue."""
+    idx = np.arange(len(runs))[sl][runs.status[sl] == "max_steps"]
+    if not idx.size:
+        return None
+    lam_min, scale = _lambda_min(obj, runs.x[:, idx])
+    with np.errstate(invalid="ignore"):
+        if not (lam_min < -1e-12 * scale).all():
+            return None
+    lam = float(np.nanmax(lam_min))
+    head = (f"no rate settles: every run that did not diverge ended where the Hessian has an eigenvalue "
+            f"λ ≤ {lam:.4g} < 0")
+    if name not in ("gd", "momentum", "nesterov"):
+        return head + ", moving away along it"
+    # gd: 1 − lr·λ = 1 + lr|λ|; heavy ball and Nesterov: their recurrence's polynomial is
+    # −lr|λ| < 0 at z = 1, so it has a root above 1
+    factor = "1 + lr·|λ|" if name == "gd" else "more than 1"
+    return head + f", and each step multiplies ∇f's component along it by {factor}, whatever lr"
 
 
 def _compare(name: str, lo: float | None, hi: float | None, theory: OptimizerTheory | None, curv: Curvature | None,
