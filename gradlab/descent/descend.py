@@ -211,7 +211,7 @@ class DescentResult(Presentable):
             exact = self.starts_exact.get(tuple(rec["start"]))
             rec["start_exact"] = list(exact) if exact is not None else None
             k, dist = _nearest(minima, rec["x"])
-            rec["nearest_minimum"] = list(minima[k]) if k is not None else None
+            rec["nearest_minimum"] = list(minima[k]) if k is not None and rec["status"] != "diverged" else None
             if minima:  # math.hypot's scaling: x of 1e300 is finite, and so is its distance
                 rec["distance_to_minimum"] = dist
         return recs
@@ -256,13 +256,19 @@ class DescentResult(Presentable):
         )
         cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "diverged at", "to min",
                 "lr < bound", "minimum", "x"]
-        rows = tuple(row[:9] + (self._below(i), f"m{k + 1}" if k is not None else None, row[9])
+        rows = tuple(row[:9] + (self._below(i), f"m{k + 1}" if k is not None and row[3] != "diverged" else None,
+                                row[9])
                      for i, (row, (k, _)) in enumerate(zip(plain_rows, nearest)))
         drop = {11}  # the end point stays in plain and JSON output
         if len(minima) < 2:
             drop.add(10)
         if all(row[9] is None for row in rows):
             drop.add(9)
+        elif 10 not in drop:  # one column for both, to fit 80 columns: the bound is taken at that minimum
+            word = {True: "yes", False: "no", None: "—"}
+            rows = tuple(row[:9] + (f"{word[row[9]]} {row[10]}" if row[10] else word[row[9]], None, row[11])
+                         for row in rows)
+            drop.add(10)
         if len({r.start for r in self.runs}) == 1:
             drop.add(2)
         if all(r.distance is None for r in self.runs) or 9 not in drop:
@@ -277,8 +283,9 @@ class DescentResult(Presentable):
             notes += ("diverged at step 0: f or ∇f is undefined (or infinite) at the start: no step can be taken",)
         if any(r.status == "diverged" and r.steps > 0 for r in self.runs) and 7 in drop:
             notes += ("diverged: at the step shown, a coordinate left ±1000 × the surface's size or a value overflowed",)
-        if 10 not in drop:
-            notes += ("minimum: the known minimum nearest where the run ended, " +
+        if len(minima) > 1:
+            notes += (("minimum" if 10 not in drop else "m1, m2, …") + ": the known minimum nearest where the run "
+                      "ended, " +
                       ", ".join(f"m{k + 1} = (" + ", ".join(f"{v:.4g}" for v in m) + ")"
                                 for k, m in enumerate(minima)),)
         notes += self._bound_notes()
