@@ -293,3 +293,13 @@ def test_lr_count_and_num_together_are_refused():
     assert_error(run("sweep", "elongated", "--lr", "0.01:0.1:5", "--num", "10"), 2, "--num")
     doc = json.loads(run("sweep", "elongated", "--lr", "0.01:0.1:5", "-f", "json").out)
     assert doc["num"] == 5
+
+
+def test_stability_map_grid_prints_short():
+    from gradlab.descent.stability import stability_map
+
+    m = stability_map(builtin()["elongated"], "momentum", (0.01, 0.1), (0.0, 0.9), num_lr=10, num_beta=4,
+                      steps=50, log=False)
+    assert [repr(v) for v in m.lrs] == [repr(round(0.01 * k, 2)) for k in range(1, 11)]
+    assert [repr(v) for v in m.betas] == ["0.0", "0.3", "0.6", "0.9"]
+    assert all(e is None or len(repr(e)) <= 14 for e in m.edge)
