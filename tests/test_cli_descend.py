@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import subprocess
 import sys
 
@@ -148,3 +149,74 @@ def test_tolerance_zero_is_accepted():
     r = run("descend", "bowl", "--tol", "0", "--steps", "3", "--format", "json")
     assert r.code == 0, r
     assert json.loads(r.out)["runs"][0]["steps"] == 3
+
+
+def _stdin(*args: str, text: str):
+    from typer.testing import CliRunner
+
+    from gradlab.cli import app
+    from tests.conftest import Run
+
+    return Run(CliRunner().invoke(app, list(args), input=text))
+
+
+def test_start_from_stdin_reports_a_bad_line_and_runs_the_others():
+    r = _stdin("descend", "elongated", "--start", "-", "--lr", "0.01", text="-4,2\n1 1\nbad\n")
+    assert r.code == 1, r  # as --at -: some input failed
+    err = r.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gradlab: error: ") and err[0].endswith("(line 3)")
+    rows = [line.split("\t") for line in r.out.splitlines()]
+    assert [row[2:5] for row in rows] == [["-4.0", "2.0", "converged"], ["1.0", "1.0", "converged"]]
+
+
+def test_start_from_stdin_for_an_expression_and_all_bad():
+    # the expression's surface is built around the first start that reads
+    r = _stdin("descend", "x**2 + y**2", "--start", "-", "--lr", "0.5", "-f", "json", text="1,2,3\n2,0\n")
+    assert r.code == 1 and "(line 1)" in r.err
+    [run_] = json.loads(r.out)["runs"]
+    assert run_["start"] == [2.0, 0.0] and run_["steps"] == 1  # x ← (1 − 2·0.5)x = 0 in one step
+    r = _stdin("descend", "elongated", "--start", "-", text="a\nb\n")
+    assert r.code == 1 and r.out == "" and len(r.err.strip().splitlines()) == 2
+
+
+def test_json_start_exact_and_nearest_minimum():
+    doc = json.loads(run("descend", "himmelblau", "--start", "0.1,2", "--start", "-1,-1", "--steps", "2000",
+                         "-f", "json").out)
+    a, b = doc["runs"]
+    assert a["start_exact"] == ["1/10", "2"] and b["start_exact"] == ["-1", "-1"]
+    # Himmelblau's minima: (3, 2) and three others; each run names the one it ended at
+    for r in doc["runs"]:
+        assert math.dist(r["x"], r["nearest_minimum"]) == pytest.approx(r["distance_to_minimum"])
+        assert r["distance_to_minimum"] < 1e-5
+    assert a["nearest_minimum"] == [3.0, 2.0]
+    doc = json.loads(run("descend", "elongated", "-f", "json").out)
+    assert doc["runs"][0]["start_exact"] == ["-4", "2"]  # the surface's own start
+
+
+def test_table_names_the_minimum_each_run_reached():
+    r = run("descend", "himmelblau", "--start", "0,0", "--start", "-3,-1", "-f", "table", env={"COLUMNS": "80"})
+    assert "minimum" in r.out and "m1 = (3, 2)" in " ".join(r.out.split())
+    rows = {line.split()[0]: line.split()[-1] for line in r.out.splitlines() if line.strip().startswith("(") and "converged" in line}
+    assert rows == {"(0,": "m1", "(-3,": "m3"}  # (−3.779, −3.283) is the third known minimum
+
+
+def test_distance_to_minimum_is_finite_for_huge_finite_ends():
+    # x = 1e299·(3, 4) after one tiny step: the distance to (0, 0) is 5e299, not inf
+    doc = json.loads(run("descend", "elongated", "--start", "3e299,4e299", "--lr", "1e-30", "--steps", "1",
+                         "-f", "json").out)
+    assert doc["runs"][0]["distance_to_minimum"] == pytest.approx(5e299)
+
+
+def test_undefined_start_is_said_so():
+    r = run("descend", "log(x)", "--start", "-1", "-f", "table", env={"COLUMNS": "100"})
+    text = " ".join(r.out.split())
+    assert "diverged at step 0: f or ∇f is undefined" in text and "left ±1000" not in text
+
+
+def test_trajectory_on_stdout_follows_the_format():
+    doc = json.loads(run("descend", "elongated", "--lr", "0.01", "--steps", "2", "--trajectory", "-",
+                         "-f", "json").out)
+    pts = doc["runs"][0]["points"]
+    assert pts[1] == pytest.approx([-4 * 0.98, 2 * 0.5])  # (1 − 2lr)x, (1 − 50lr)y
+    assert run("descend", "elongated", "--steps", "2", "--trajectory", "-", "-f", "csv").out.startswith("run,")
+    assert_error(run("descend", "elongated", "--trajectory", "-", "-f", "tsv"), 2, "--trajectory")

@@ -233,3 +233,140 @@ def test_special_sweeps_honour_exit_status():
     calm = ("sweep", "elongated", "-o", "momentum", "--lr", "0.001:0.03:3", "--momentum", "0:0.5:2", "-f", "json")
     assert run(*calm, "--exit-status").code == 0
     assert run(*MAP, "-f", "json").code == 0  # divergence is a result without the switch
+
+
+# --------------------------------------------------------------- the stability rule on closed forms
+
+
+def _inline(text, start):
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.descend import inline_surface
+
+    p = parse(text)
+    return inline_surface(p, [sympy.Rational(v) for v in start])
+
+
+def test_quartic_bowl_is_stable_below_one_over_two_x0_squared():
+    # f = x⁴ + y² from (1, 1): x ← x(1 − 4lr·x²), y ← (1 − 2lr)y. From x₀ = 1 the first step
+    # gives x₁ = 1 − 4lr, inside (−1, 1) iff lr < 1/2, after which |x| only shrinks; above,
+    # |x₁| > 1 and |x| grows without bound (at 1/2 exactly: the 2-cycle ±1). y is stable
+    # for lr < 1. No run converges in 1000 steps (x_k ~ 1/√(8lr·k)), yet f falls to 0.
+    res = run_sweep(_inline("x**4 + y**2", ["1", "1"]), ["gd"], 1e-3, 0.9, num=12, steps=1000)
+    a = _answer(res, "gd")
+    assert not (res.runs.status == "converged").any()
+    assert res.stable[np.array(res.grid) < 0.5].all() and not res.stable[np.array(res.grid) > 0.5].any()
+    assert a.largest_stable_lr <= 0.5 <= a.first_unstable_lr and a.precision <= 1e-3 * 0.5 * 1.01
+
+
+@pytest.mark.parametrize("steps", [100, 1000])
+def test_saddle_no_rate_is_stable(steps):
+    # x² − y² from (−4, 0.1): y_k = 0.1(1 + 2lr)^k grows for every lr > 0 (H = diag(2, −2)),
+    # even while x shrinks and ‖∇f‖ still falls at a small rate: no stable rate, whatever
+    # --steps (a finite run at lr = 1e-4 has merely not escaped yet).
+    res = run_sweep(builtin()["saddle"], ["gd"], 1e-4, 0.9, num=25, steps=steps)
+    small = res.runs.status == "max_steps"
+    assert small.any() and (res.runs.grad_norm[small] < res.runs.watched_grad_norm[small]).any()
+    assert not res.stable.any() and res.optimizers[0].largest_stable_lr is None
+    assert "λ ≤ -2 < 0" in res.optimizers[0].explanation and "1 + lr·|λ|" in res.optimizers[0].explanation
+
+
+def test_cubic_settles_at_its_inflection_below_one_third():
+    # f = x³ from x₀ = 1: x ← x(1 − 3lr·x). For lr < 1/3 every iterate stays in (0, 1) and
+    # falls to the stationary point 0 (slowly: x_k ~ 1/(3lr·k)); for lr > 1/3, x₁ < 0 and
+    # then |x| grows by 1 + 3lr|x| a step, to −∞ (f'' = 6x < 0 there). With a tiny
+    # tolerance no run lands on 0 by chance, so the edge is 1/3.
+    res = run_sweep(_inline("x**3", ["1"]), ["gd"], 1e-3, 0.9, num=12, steps=1000, tol=1e-14)
+    a = _answer(res, "gd")
+    assert res.stable[np.array(res.grid) < 1 / 3].all() and not res.stable[np.array(res.grid) > 1 / 3].any()
+    assert a.largest_stable_lr <= 1 / 3 <= a.first_unstable_lr
+
+
+@pytest.mark.parametrize("lam", [(2, 50), (1, 4), (3, 3)])
+def test_quadratic_edge_is_two_over_lambda_max(lam):
+    a, b = lam
+    res = run_sweep(_inline(f"{a}*x**2/2 + {b}*y**2/2", ["1", "1"]), ["gd"], 1e-3, 10.0, num=30, steps=2000)
+    o = _answer(res, "gd")
+    assert abs(o.largest_stable_lr - 2 / max(a, b)) <= o.precision
+
+
+def test_edge_scan_skips_rates_too_small_to_settle():
+    # Rosenbrock at lr ≈ 2·10⁻⁵: f falls but ‖∇f‖ grows as the run enters the valley within
+    # 20,000 steps: too slow to count as settled, not unstable; the edge is still 2/λmax.
+    s = builtin()["rosenbrock"]
+    res = run_sweep(s, ["gd"], 2e-5, 2e-2, num=20)
+    a = _answer(res, "gd")
+    assert not res.stable[0] and a.largest_stable_lr is not None
+    lam_max = 501 + math.sqrt(501**2 - (802 * 200 - 400**2))
+    assert abs(a.largest_stable_lr - 2 / lam_max) / (2 / lam_max) < 0.01
+
+
+# --------------------------------------------------------------- grid, predictions, JSON
+
+
+def test_grid_rates_print_short_and_keep_the_ends():
+    from gradlab.descent.sweep import make_grid
+
+    g = make_grid(0.1, 2.1, 11, log=False)
+    assert [repr(v) for v in g.tolist()] == ["0.1", "0.3", "0.5", "0.7", "0.9", "1.1", "1.3", "1.5", "1.7", "1.9", "2.1"]
+    g = make_grid(1e-4, 1.0, 5)
+    assert g.tolist() == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    narrow = make_grid(1.0, 1.0 + 1e-13, 50, log=False)  # rounding would merge rates: kept at full precision
+    assert len(set(narrow.tolist())) == 50
+
+
+def test_default_range_follows_newtons_bound_without_a_minimum():
+    res = run(("sweep"), "x**2 + 3*y**2", "--start", "1,1", "-o", "newton", "--num", "12", "-f", "json")
+    doc = json.loads(res.out)
+    assert (doc["lr_min"], doc["lr_max"]) == (0.02, 20.0)  # 2/100 and 10 × 2
+    o = doc["optimizers"][0]
+    assert o["largest_stable_lr"] <= 2 <= o["first_unstable_lr"]  # Newton: error × (1 − lr), stable iff lr < 2
+
+
+def test_predicted_steps_match_the_closed_form_and_none_at_the_bound():
+    # gd on x² + 25y² (λ = 2, 50) from (−4, 2): ρ = max|1 − lr·λ|, steps ⌈ln(‖∇f₀‖/tol)/−ln ρ⌉
+    res = run_sweep(builtin()["elongated"], ["gd"], 0.004, 0.04, num=4, steps=50)
+    g0 = math.hypot(2 * -4, 50 * 2)
+    for spec, got in zip(res.runs.specs, res.predicted):
+        rho = max(abs(1 - spec.lr * 2), abs(1 - spec.lr * 50))
+        want = math.ceil(math.log(g0 / 1e-6) / -math.log(rho)) if rho < 1 - 1e-8 else None
+        assert got == want
+    assert res.predicted[-1] is None  # lr = 0.04 = 2/λmax: ρ = 1
+
+
+def test_momentum_at_its_bound_predicts_no_step_count():
+    from gradlab.descent.theory import predicted_steps, spectral_radius
+
+    # heavy ball at lr·λ = 2(1 + β): the recurrence z² + (1 + β)z + β = (z + 1)(z + β), ρ = 1
+    bound = 2 * 1.9 / 50
+    assert predicted_steps(spectral_radius("momentum", bound, [2.0, 50.0], {"momentum": 0.9}), 100.0, 1e-6) is None
+    assert predicted_steps(0.5, 1.0, 1e-3) == 10  # 2⁻¹⁰ < 10⁻³ < 2⁻⁹
+
+
+def test_sweep_runs_carry_the_stability_bound_and_points_print_as_elsewhere():
+    doc = json.loads(run("sweep", "elongated", "-o", "gd,adam", "--num", "4", "-f", "json").out)
+    by = {r["optimizer"]: r["stability_bound"] for r in doc["runs"]}
+    assert by == {"gd": pytest.approx(0.04), "adam": None}
+    text = run("sweep", "elongated", "--num", "4", "-f", "table", env={"COLUMNS": "120"}).out
+    assert "Hessian at (0, 0)" in text
+
+
+def test_sweep_exit_status_means_no_stable_rate():
+    assert run("sweep", "elongated", "--num", "6", "--exit-status").code == 0  # runs past 2/λmax diverge: fine
+    assert run("sweep", "saddle", "--num", "6", "--exit-status").code == 3
+    assert run("sweep", "saddle", "--num", "6").code == 0
+
+
+def test_lr_count_and_num_together_are_refused():
+    assert_error(run("sweep", "elongated", "--lr", "0.01:0.1:5", "--num", "10"), 2, "--num")
+    doc = json.loads(run("sweep", "elongated", "--lr", "0.01:0.1:5", "-f", "json").out)
+    assert doc["num"] == 5
+
+
+def test_stability_map_grid_prints_short():
+    from gradlab.descent.stability import stability_map
+
+    m = stability_map(builtin()["elongated"], "momentum", (0.01, 0.1), (0.0, 0.9), num_lr=10, num_beta=4,
+                      steps=50, log=False)
+    assert [repr(v) for v in m.lrs] == [repr(round(0.01 * k, 2)) for k in range(1, 11)]
+    assert [repr(v) for v in m.betas] == ["0.0", "0.3", "0.6", "0.9"]
+    assert all(e is None or len(repr(e)) <= 14 for e in m.edge)

@@ -65,3 +65,29 @@ def test_cubic_eigenvalues_written_with_i_are_real():
     assert c.eigenvalues == pytest.approx(sorted(np.linalg.eigvalsh(H)))
     t = optimizer_theory("gd", c.eigenvalues, exact=c.exact)
     assert t.bound == pytest.approx(2 / max(np.linalg.eigvalsh(H)))
+
+
+@given(st.floats(0.01, 0.999), st.floats(1e-3, 1e6), st.floats(1e-12, 1e-2))
+def test_predicted_steps_is_the_first_k_with_rho_to_the_k_below_tol(rho, g0, tol):
+    # ‖∇f_k‖ = g0·ρ^k: the count is the smallest k with g0·ρ^k < tol
+    from gradlab.descent.theory import predicted_steps
+
+    k = predicted_steps(rho, g0, tol)
+    if g0 <= tol:
+        assert k == 0
+        return
+    assert k >= 1
+    assert g0 * rho ** k <= tol * (1 + 1e-9)
+    assert g0 * rho ** (k - 1) >= tol * (1 - 1e-9)
+
+
+def test_predicted_steps_none_at_or_past_the_bound():
+    from gradlab.descent.theory import RATE_TOL, predicted_steps
+
+    # gd at lr = 2/λmax: ρ = |1 − 2| = 1 exactly; heavy ball at its bound: ρ = 1 up to √ε
+    assert predicted_steps(spectral_radius("gd", 0.04, [2.0, 50.0]), 10.0, 1e-6) is None
+    rho = spectral_radius("momentum", 2 * 1.9 / 50, [2.0, 50.0], {"momentum": 0.9})
+    assert abs(rho - 1) < RATE_TOL and predicted_steps(rho, 10.0, 1e-6) is None
+    assert predicted_steps(1.5, 10.0, 1e-6) is None and predicted_steps(None, 10.0, 1e-6) is None
+    # just inside the tolerance a count is still given
+    assert predicted_steps(1 - 4 * RATE_TOL, 10.0, 1e-6) == math.ceil(math.log(1e7) / -math.log(1 - 4 * RATE_TOL))

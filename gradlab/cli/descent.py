@@ -32,6 +32,7 @@ from gradlab.cli.app import (
     _surface,
     _target,
     _window,
+    _fail,
     _write_lines,
     app,
     emit,
@@ -105,19 +106,17 @@ def descend_cmd(
     Example: gradlab descend elongated --lr 0.01,0.03,0.06,0.08
     """
     out = Out(fmt, header, compact).check("descend")
-    from gradlab.descent.descend import plain_numbers, run_descent
+    from gradlab.descent.descend import exact_text, plain_numbers, run_descent
     from gradlab.files import atomic_write, check_writable
     from gradlab.calculus.parsing import parse_point
 
     hyper = _hyper(momentum, beta1, beta2, eps)
     if trajectory and trajectory != "-":
         check_writable(trajectory, (".csv", ".json"), "--trajectory")
-    if start and any(s.strip() == "-" for s in start):
-        from gradlab.calculus.inputs import at_lines
-
-        start = [line.text for line in at_lines(start, _stdin_text)]
-        if not start:
-            raise BadInput("no start point on standard input", "--start")
+    if trajectory == "-" and fmt is not Format.auto and out.kind not in ("plain", "csv", "json"):
+        raise BadInput(f"--trajectory - writes CSV (--format csv or plain) or JSON (--format json), "
+                       f"not {out.kind}", "--format")
+    lines = _start_lines(start) if start and any(s.strip() == "-" for s in start) else None
     for path, option, ending in ((plot, "--plot", ".png"), (loss_plot, "--loss-plot", ".png"),
                                  (animate, "--animate", ".gif")):
         if path:
@@ -125,12 +124,21 @@ def descend_cmd(
     if three_d and not plot:
         raise BadInput("--3d draws into the --plot file; give --plot FILE.png", "--3d")
     _check_dpi(dpi)
-    surface = _target(target, start[0] if start else None, variables, surfaces, dims)
+    failed = 0
+    if lines is not None:  # many starts: a bad line is reported and the others run (exit 1)
+        surface, starts, exact, failed = _read_starts(target, lines, variables, surfaces, dims)
+        if not starts:
+            return 1
+    else:
+        surface = _target(target, start[0] if start else None, variables, surfaces, dims)
     n = len(surface.parsed.variables)
     if (three_d or animate) and n < 2:
         raise BadInput("a 3-D view or an animation needs two variables", "--3d" if three_d else "--animate")
     names = [v.name for v in surface.parsed.variables]
-    starts = [plain_numbers(s, n) or parse_point(s, n, names, "--start") for s in start] if start else None
+    if lines is None:
+        read = [plain_numbers(s, n) or parse_point(s, n, names, "--start") for s in start] if start else None
+        starts = [[float(v) for v in p] for p in read] if read else None
+        exact = [[exact_text(v) for v in p] for p in read] if read else None
     lrs = _numbers(lr, "--lr") if lr else None
     optimizers = [o.strip() for o in optimizer.split(",")]
     from gradlab.descent.training import Settings, check_names, run_training, wanted
@@ -145,7 +153,8 @@ def descend_cmd(
             result = run_training(surface, optimizers, lrs, starts, steps, tol, hyper, settings, progress=update)
         else:
             result = run_descent(surface, optimizers, lrs, starts, steps, tol, hyper,
-                                 trajectory=bool(trajectory or plot or loss_plot or animate), progress=update)
+                                 trajectory=bool(trajectory or plot or loss_plot or animate), progress=update,
+                                 starts_exact=exact)
     finally:
         close()
     if plot or loss_plot or animate:
@@ -168,10 +177,13 @@ def descend_cmd(
         if animate:
             frames = plots.animate(shown, animate, min(dpi, 100))
             note(f"wrote {animate} ({frames} frames)")
-    if trajectory == "-":  # the iterates are the data: CSV on stdout, no summary
-        from gradlab.render.output import trajectory_rows
+    if trajectory == "-":  # the iterates are the data: CSV (or JSON) on stdout, no summary
+        from gradlab.render.output import trajectory_json, trajectory_rows
 
-        _write_lines(trajectory_rows(result.runs, names))
+        if out.kind == "json":
+            _write_lines([trajectory_json(result.runs, names).decode() + "\n"])
+        else:
+            _write_lines(trajectory_rows(result.runs, names))
     elif trajectory:
         from gradlab.render.output import trajectory_csv, trajectory_json
 
@@ -181,14 +193,60 @@ def descend_cmd(
         note(f"wrote {trajectory}")
     if trajectory != "-":
         emit(result, out)
+    if failed:
+        return 1  # as for --at -: some inputs could not be read
     return _diverged_code(result.runs, exit_status)
 
 
-EXIT_DIVERGED = 3  # with --exit-status: a run diverged
+EXIT_DIVERGED = 3  # with --exit-status: a descend run diverged; a sweep found no stable lr
 
 
 def _diverged_code(runs, exit_status: bool) -> int:
     return EXIT_DIVERGED if exit_status and any(r.status == "diverged" for r in runs) else 0
+
+
+def _start_lines(start: list[str]):
+    """The --start values as input lines: ``-`` reads standard input, one start a line
+    (``line 3``); the others are ``--start`` (``--start #2`` when repeated)."""
+    from gradlab.calculus.inputs import Line, lines_of
+
+    lines = []
+    for k, text in enumerate(start, 1):
+        if text.strip() == "-":
+            lines.extend(lines_of(_stdin_text(), "stdin"))
+        else:
+            lines.append(Line(f"--start #{k}" if len(start) > 1 else "--start", text))
+    if not lines:
+        raise BadInput("no start point on standard input", "--start")
+    return lines
+
+
+def _read_starts(target, lines, variables, surfaces, dims):
+    """The surface and the starts that can be read; each line that cannot is one stderr
+    line naming it (``(line 3)``), as for ``--at -``. Returns (surface, floats, exact
+    texts, failures)."""
+    from gradlab.calculus.inputs import read_point
+    from gradlab.calculus.parsing import parse_point
+    from gradlab.descent.descend import inline_surface
+    from gradlab.errors import GradlabError
+
+    surface = _surface(target, surfaces, dims)
+    parsed = surface.parsed if surface is not None else _function(target, variables)
+    names = [v.name for v in parsed.variables]
+    starts, exact, failed, first = [], [], 0, None
+    for line in lines:
+        try:
+            p = read_point(line, names)
+        except GradlabError as exc:
+            failed += 1
+            _fail(exc.line(), exc.exit_code)
+            continue
+        starts.append(list(p.values))
+        exact.append(list(p.exact))
+        first = first or line
+    if surface is None and first is not None:
+        surface = inline_surface(parsed, parse_point(first.text, len(names), names, first.where))
+    return surface, starts, exact, failed
 
 
 @app.command("sweep")
@@ -197,7 +255,7 @@ def sweep_cmd(
     optimizer: str = typer.Option("gd", "--optimizer", "-o", help="Optimizers, comma-separated."),
     lr_min: Optional[float] = typer.Option(None, "--lr-min", help="Smallest rate (default: the bound/100, or 1e-4)."),
     lr_max: Optional[float] = typer.Option(None, "--lr-max", help="Largest rate (default: 10 × the bound, or 1)."),
-    num: int = typer.Option(50, "--num", help="Rates in the grid (at least 2)."),
+    num: Optional[int] = typer.Option(None, "--num", help="Rates in the grid (at least 2; default 50)."),
     linear: bool = typer.Option(False, "--linear", help="Space the grid linearly, not logarithmically."),
     precision: float = typer.Option(1e-3, "--precision", help="Refine the boundary to this relative width."),
     start: Optional[str] = typer.Option(None, "--start", help="Start point (default: the surface's)."),
@@ -238,6 +296,9 @@ def sweep_cmd(
     lr_range = parse_range(lr, "--lr", 0.0) if lr else None
     if lr_range is not None and (lr_min is not None or lr_max is not None):
         raise BadInput("give --lr A:B or --lr-min/--lr-max, not both", "--lr")
+    if lr_range is not None and lr_range[2] is not None and num is not None:
+        raise BadInput(f"give the number of rates once: --lr A:B:N or --num {num}, not both", "--num")
+    num = num if num is not None else 50
     if lr_range is not None and lr_range[0] <= 0:
         raise BadInput(f"the rates in {lr!r} must be positive", "--lr")
     if plot:
@@ -280,7 +341,9 @@ def sweep_cmd(
         save(sweep_figure(result), plot, dpi)
         note(f"wrote {plot}")
     emit(result, out)
-    return _diverged_code(result.runs, exit_status)
+    # --exit-status: 3 when an optimizer has no stable rate in the range (the default grid
+    # reaches past the bound on purpose, so a diverged run says nothing)
+    return EXIT_DIVERGED if exit_status and any(o.largest_stable_lr is None for o in result.optimizers) else 0
 
 
 @app.command("plot")

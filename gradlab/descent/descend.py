@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import sympy
@@ -67,6 +67,20 @@ def plain_numbers(text: str, count: int | None = None) -> list[float] | None:
             return None
         out.append(v)
     return out
+
+
+def exact_text(v: Any) -> str:
+    """A start coordinate exactly, in gradlab's syntax: a SymPy number as it reads back
+    in, a float as the decimal it prints as (0.1 is ``1/10``: what was typed).
+
+    >>> exact_text(0.1), exact_text(-4.0), exact_text(sympy.pi / 4)
+    ('1/10', '-4', 'pi/4')
+    """
+    from gradlab.calculus.parsing import to_text
+
+    if isinstance(v, sympy.Basic):
+        return to_text(v)
+    return to_text(sympy.Rational(repr(float(v))))
 
 
 def inline_surface(parsed: Parsed, start: Sequence[sympy.Expr]) -> Surface:
@@ -131,7 +145,8 @@ class DescentResult(Presentable):
 
     ``bounds[i]`` is the stability bound theory gives run i's optimizer at the known
     minimum nearest where the run ended (``None`` without known minima, or for an
-    adaptive optimizer).
+    adaptive optimizer). ``starts_exact`` maps each start (floats) to its coordinates
+    exactly (gradlab syntax), for the runs' ``start_exact``.
     """
 
     surface: Surface
@@ -140,6 +155,7 @@ class DescentResult(Presentable):
     tol: float
     f_star: float | None = None
     bounds: tuple[OptimizerTheory | None, ...] = ()
+    starts_exact: dict = field(default_factory=dict, kw_only=True)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -188,10 +204,20 @@ class DescentResult(Presentable):
         # From the columns when the runs are a batch (Runs): 10,000 Run objects cost more
         # than the JSON text itself.
         recs = self.runs.records() if hasattr(self.runs, "records") else [r.to_record() for r in self.runs]
+        minima = self._minima()
         for i, rec in enumerate(recs):
             b = self.bounds[i] if self.bounds else None
             rec["stability_bound"] = b.bound if b is not None else None
+            exact = self.starts_exact.get(tuple(rec["start"]))
+            rec["start_exact"] = list(exact) if exact is not None else None
+            k, dist = _nearest(minima, rec["x"])
+            rec["nearest_minimum"] = list(minima[k]) if k is not None and rec["status"] != "diverged" else None
+            if minima:  # math.hypot's scaling: x of 1e300 is finite, and so is its distance
+                rec["distance_to_minimum"] = dist
         return recs
+
+    def _minima(self) -> list[tuple[float, ...]]:
+        return [tuple(float(v) for v in m.point) for m in self.surface.minima]
 
     def _below(self, i: int) -> bool | None:
         """Whether run i's rate is below its stability bound (None: no bound known)."""
@@ -210,7 +236,7 @@ class DescentResult(Presentable):
                 if len(minima) > 1:  # name the minimum the bound was taken at, as _bounds chose it
                     end = r.x if all(math.isfinite(v) for v in r.x) else r.start
                     m = min(minima, key=lambda m: math.dist([float(v) for v in m.point], end))
-                    where = " at the minimum (" + ", ".join(f"{float(v):.4g}" for v in m.point) + ")"
+                    where = f" at m{minima.index(m) + 1} (" + ", ".join(f"{float(v):.4g}" for v in m.point) + ")"
                 seen[f"{r.optimizer}: theory says stable for lr < {rule}{where}"] = None
         lines = tuple(seen)
         if any("λmax" in line for line in lines):
@@ -221,16 +247,28 @@ class DescentResult(Presentable):
         """Plain rows: optimizer, lr, start, status, steps, f, ‖∇f‖, diverged_at,
         distance to the nearest known minimum, x. The table leaves out what does not
         vary or is not known, to fit a terminal, and explains the bound below."""
+        minima = self._minima()
+        nearest = [_nearest(minima, r.x) for r in self.runs]
         plain_rows = tuple(
-            (r.optimizer, r.lr, r.start, r.status, r.steps, r.f, r.grad_norm, r.diverged_at, r.distance, r.x)
-            for r in self.runs
+            (r.optimizer, r.lr, r.start, r.status, r.steps, r.f, r.grad_norm, r.diverged_at,
+             d if minima else None, r.x)
+            for r, (_, d) in zip(self.runs, nearest)
         )
         cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "diverged at", "to min",
-                "lr < bound", "x"]
-        rows = tuple(row[:9] + (self._below(i), row[9]) for i, row in enumerate(plain_rows))
-        drop = {10}  # the end point stays in plain and JSON output
+                "lr < bound", "minimum", "x"]
+        rows = tuple(row[:9] + (self._below(i), f"m{k + 1}" if k is not None and row[3] != "diverged" else None,
+                                row[9])
+                     for i, (row, (k, _)) in enumerate(zip(plain_rows, nearest)))
+        drop = {11}  # the end point stays in plain and JSON output
+        if len(minima) < 2:
+            drop.add(10)
         if all(row[9] is None for row in rows):
             drop.add(9)
+        elif 10 not in drop:  # one column for both, to fit 80 columns: the bound is taken at that minimum
+            word = {True: "yes", False: "no", None: "—"}
+            rows = tuple(row[:9] + (f"{word[row[9]]} {row[10]}" if row[10] else word[row[9]], None, row[11])
+                         for row in rows)
+            drop.add(10)
         if len({r.start for r in self.runs}) == 1:
             drop.add(2)
         if all(r.distance is None for r in self.runs) or 9 not in drop:
@@ -241,14 +279,22 @@ class DescentResult(Presentable):
         name = self.surface.name or f"f = {self.surface.text}"
         notes = (f"runs stop when ‖∇f‖ < {self.tol:g} (converged) or after "
                  f"{plural(self.steps, 'step')} (max_steps)",)
-        if any(r.status == "diverged" for r in self.runs) and 7 in drop:
+        if any(r.status == "diverged" and r.steps == 0 for r in self.runs):
+            notes += ("diverged at step 0: f or ∇f is undefined (or infinite) at the start: no step can be taken",)
+        if any(r.status == "diverged" and r.steps > 0 for r in self.runs) and 7 in drop:
             notes += ("diverged: at the step shown, a coordinate left ±1000 × the surface's size or a value overflowed",)
+        if len(minima) > 1:
+            notes += (("minimum" if 10 not in drop else "m1, m2, …") + ": the known minimum nearest where the run "
+                      "ended, " +
+                      ", ".join(f"m{k + 1} = (" + ", ".join(f"{v:.4g}" for v in m) + ")"
+                                for k, m in enumerate(minima)),)
         notes += self._bound_notes()
         notes += tuple(f"{r.optimizer} lr={r.lr!r}: {r.message}" for r in self.runs if "Hessian" in r.message)
         return View(
             f"descent on {name} from {_start(self.runs)}",
             tuple(cols[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in rows),
-            notes=notes, plain_cells=plain_rows, digits=4, fold=(0,) if 0 in keep else (),
+            notes=notes, plain_cells=plain_rows, digits=4,
+            fold=tuple(keep.index(i) for i in (0, 1) if i in keep),
         )
 
 
@@ -270,10 +316,16 @@ def default_lrs(surface: Surface, optimizer: str) -> list[float]:
 def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float] | None,
                 starts: Sequence[Sequence[float]] | None = None, steps: int | None = None,
                 tol: float = DEFAULT_TOL, hyper: dict | None = None, trajectory: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> DescentResult:
+                progress: Callable[[int, int], None] | None = None,
+                starts_exact: Sequence[Sequence[str]] | None = None) -> DescentResult:
     """Run every optimizer × learning rate × start on ``surface`` in one batch
-    (``lrs=None``: each optimizer's default, see :func:`default_lrs`)."""
-    starts = [tuple(float(v) for v in s) for s in (starts or [surface.start])]
+    (``lrs=None``: each optimizer's default, see :func:`default_lrs`). ``starts_exact``:
+    the starts exactly, as read (default: :func:`exact_text` of each coordinate)."""
+    given = list(starts or [surface.start])
+    starts = [tuple(float(v) for v in s) for s in given]
+    if starts_exact is None:
+        starts_exact = [[exact_text(v) for v in s] for s in given] if len(given) <= 1000 else []
+    exact_of = {s: tuple(e) for s, e in zip(starts, starts_exact)}
     steps = steps if steps is not None else (surface.steps or DEFAULT_STEPS)
     per_optimizer = {o: list(lrs) if lrs is not None else default_lrs(surface, o) for o in optimizers}
     n = len(surface.parsed.variables)
@@ -286,7 +338,23 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     specs = [RunSpec(o, float(lr), s) for o in optimizers for lr in per_optimizer[o] for s in starts]
     obj = objective_for(surface, starts)
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
-    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}, obj))
+    return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}, obj),
+                         starts_exact=exact_of)
+
+
+def _nearest(minima: Sequence[Sequence[float]], x: Sequence[float]) -> tuple[int | None, float | None]:
+    """The index of the known minimum nearest ``x`` and the distance to it (``None``,
+    ``None`` without minima or where x is not finite), the norm scaled as math.hypot
+    does, so that coordinates of 1e300 do not overflow.
+
+    >>> _nearest([(0.0, 0.0), (3.0, 4.0)], (3.0, 5.0)), _nearest([(0.0, 0.0)], (3e300, 4e300))
+    ((1, 1.0), (0, 5e+300))
+    """
+    if not minima or not all(math.isfinite(v) for v in x):
+        return None, None
+    dists = [math.hypot(*(a - b for a, b in zip(x, m))) for m in minima]
+    k = min(range(len(dists)), key=dists.__getitem__)
+    return k, dists[k]
 
 
 def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -> tuple[OptimizerTheory | None, ...]:

@@ -18,7 +18,7 @@ Momentum Really Works", measured on your function.
 >>> m.theory_edge[0]                  # β = 0: 2/λmax
 0.04
 >>> m.edge[0]                         # the last stable rate: 0.04 itself only oscillates
-0.030000000000000006
+0.03
 """
 
 from __future__ import annotations
@@ -243,8 +243,10 @@ def stability_map(surface: Surface, optimizer: str, lr_range: tuple[float, float
         raise LimitExceeded(f"{num_lr} × {num_beta} cells; the limit is {MAX_CELLS}", "--lr/--momentum")
     steps = steps if steps is not None else (surface.steps or 1000)
     x0 = tuple(float(v) for v in (start if start is not None else surface.start))
-    lrs = np.geomspace(lo, hi, num_lr) if log else np.linspace(lo, hi, num_lr)
-    betas = np.linspace(b0, b1, num_beta)
+    from gradlab.descent.sweep import make_grid  # rates that print short: 0.058, not 0.057999999999999996
+
+    lrs = make_grid(lo, hi, num_lr, log)
+    betas = make_grid(b0, b1, num_beta, log=False)
     check_options([optimizer], list(lrs), [x0], steps, tol)
     if num_lr * num_beta * steps > 200_000_000:
         raise LimitExceeded(f"{num_lr * num_beta} runs × {steps} steps is more than 2e+08 steps in all", "--steps")

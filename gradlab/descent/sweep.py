@@ -1,13 +1,17 @@
 """Learning-rate sweeps: the largest stable learning rate, by experiment and by theory.
 
-A run is *stable* when it converged, or when it was still closing in: it did not
-diverge, f ended no higher than it started, and both f and ‖∇f‖ still fell over the
-second half of the run (falling f alone is also a run escaping to −∞ down a saddle).
-Closing in counts only when there is something to close in on (a known minimum, or a
-run of the sweep that converged): on a saddle every rate escapes, given steps enough. (A run that bounces across a valley forever, as gd does on Rosenbrock just above
-2/λ_max, is not stable, though it never diverges.)
+A run is *stable* when it converged, or when it is settling: it did not diverge, f ended
+no higher than it started, f and ‖∇f‖ both fell over the second half of the run, and the
+Hessian where it ended has no negative eigenvalue. The last test is what tells a slow
+approach from a slow escape: near a point where H has an eigenvalue λ < 0, gd multiplies
+the gradient's component along it by 1 + lr·|λ| > 1 every step, whatever lr (on x² − y²
+from y₀ ≠ 0, y_k = y₀(1 + 2lr)^k: no rate is stable, though a short run at a small rate
+still sees f and ‖∇f‖ fall). (A run that bounces across a valley forever, as gd does on
+Rosenbrock just above 2/λ_max, is not stable either: f stops falling.)
+
 The grid of rates runs as one batch; the edge of the stable region (scanning up from the
-smallest rate) is then narrowed by multisection, every optimizer's bracket refined in the
+first stable rate: smaller ones that did not settle in the steps given are too slow, not
+unstable) is then narrowed by multisection, every optimizer's bracket refined in the
 same batch, until it is narrower than ``precision`` × the rate. Theory comes from the
 Hessian at the minimum the runs approach (see :mod:`gradlab.descent.theory`).
 
@@ -29,8 +33,8 @@ from gradlab.descent.descend import check_options, objective_for
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.descent.runs import Runs, RunSpec, descend
 from gradlab.surfaces import Surface
-from gradlab.descent.theory import ADAPTIVE, Curvature, OptimizerTheory, curvature_at, optimizer_theory, \
-    predicted_steps, spectral_radius
+from gradlab.descent.theory import ADAPTIVE, RATE_TOL, Curvature, OptimizerTheory, curvature_at, \
+    optimizer_theory, predicted_steps, spectral_radius
 from gradlab.views import View, plural
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
@@ -38,6 +42,11 @@ MAX_NUM = 100_000
 POINTS_PER_ROUND = 15
 MAX_ROUNDS = 12
 AGREE = 0.02  # relative difference under which experiment and theory "agree"
+#: Grid rates keep this many significant digits: 0.2, not 0.20000000000000004, so that
+#: they print short and read back as the same float.
+GRID_DIGITS = 12
+#: The default range where no bound is known (an expression; an adaptive optimizer).
+NO_BOUND_RANGE = (1e-4, 1.0)
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,9 @@ class SweepResult(Presentable):
 
     def to_record(self) -> dict[str, Any]:
         runs = []
-        for i in range(len(self.runs)):
-            rec = self.runs[i].to_record()
+        bounds = {o.optimizer: o.theory.bound if o.theory is not None else None for o in self.optimizers}
+        for i, rec in enumerate(self.runs.records()):
+            rec["stability_bound"] = bounds[rec["optimizer"]]
             rec["stable"] = bool(self.stable[i])
             rec["predicted_steps"] = self.predicted[i]
             runs.append(rec)
@@ -120,7 +130,8 @@ class SweepResult(Presentable):
         c = self.curvature
         if c is not None:
             eig = ", ".join(f"{v:.6g}" for v in c.eigenvalues)
-            notes.append(f"Hessian at {tuple(round(v, 6) for v in c.point)} ({c.source}): eigenvalues {eig}; "
+            where = "(" + ", ".join(f"{v:.6g}" for v in c.point) + ")"
+            notes.append(f"Hessian at {where} ({c.source}): eigenvalues {eig}; "
                          f"condition number κ = {c.kappa:.6g}")
         for o in self.optimizers:
             exp = (f"largest stable lr ≈ {o.largest_stable_lr:.6g} (boundary within {o.precision:.2g})"
@@ -130,11 +141,12 @@ class SweepResult(Presentable):
             notes.append(f"{o.optimizer}: {exp}")
             t = o.theory
             if t is not None and t.bound is not None:
-                bound = f"{t.bound:.6g}" + (f" = {t.bound_exact}" if t.bound_exact else "")
-                line = f"  theory: bound {t.formula} = {bound}"
+                bound = _both(t.bound, t.bound_exact)
+                line = f"  theory: bound {t.formula} = {bound}" if t.formula.split()[0] != bound else \
+                    f"  theory: bound {t.formula}"
                 if t.best_lr is not None:
-                    best = f"{t.best_lr:.6g}" + (f" = {t.best_lr_exact}" if t.best_lr_exact else "")
-                    fac = f"{t.factor:.6g}" + (f" = {t.factor_exact}" if t.factor_exact else "")
+                    best = _both(t.best_lr, t.best_lr_exact)
+                    fac = _both(t.factor, t.factor_exact)
                     line += f"; best lr {best}, contraction {fac} per step"
                     if "β" in t.formula:
                         line += " (for this β)"
@@ -148,7 +160,13 @@ class SweepResult(Presentable):
             notes.append(f"  {o.explanation}")
         name = self.surface.name or f"f = {self.surface.text}"
         start = "(" + ", ".join(f"{v:.6g}" for v in self.start) + ")"
-        notes.insert(0, f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}")
+        head = [f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}",
+                "stable: converged, or settling (f ended ≤ f at the start, f and ‖∇f‖ fell over the second "
+                "half, no negative curvature at the end)"]
+        if c is not None and any(p is None and o not in ADAPTIVE for p, o in
+                                 zip(self.predicted, (s.optimizer for s in self.runs.specs))):
+            head.append(f"predicted steps —: the linear rate ρ ≥ 1 − {RATE_TOL:.1e} there (at or past the bound)")
+        notes[:0] = head
         return View(
             f"learning-rate sweep on {name} from {start}",
             ("optimizer", "lr", "status", "steps", "f", "stable", "predicted steps"), rows, notes=tuple(notes),
@@ -156,24 +174,62 @@ class SweepResult(Presentable):
         )
 
 
+def _both(value: float, exact: str | None) -> str:
+    """``0.04 = 1/25``; the float alone where the exact form says nothing more (``2``)."""
+    shown = f"{value:.6g}"
+    return shown if not exact or exact == shown else f"{shown} = {exact}"
+
+
 def default_range(surface: Surface, optimizers: Sequence[str], hyper: dict) -> tuple[float, float]:
     """A grid around the theory's bound: from bound/100 to 10 × bound (the smallest and
-    largest bound over the optimizers); 1e-4 to 1 when no bound is known."""
+    largest over the optimizers). A bound is known for Newton (2, whatever the Hessian)
+    and, at the surface's first known minimum, for gd, momentum and Nesterov; an
+    optimizer without one (an adaptive optimizer, or an expression with no known
+    minimum) widens the range to take in 1e-4 to 1.
+
+    >>> from gradlab.surfaces import builtin
+    >>> default_range(builtin()["elongated"], ["gd"], {}), default_range(builtin()["saddle"], ["newton"], {})
+    ((0.0004, 0.4), (0.02, 20.0))
+    """
     from gradlab.descent.optimizers import NAMES
 
     for name in optimizers:  # the theory knows only these: refuse the rest here, as run_sweep would
         if name not in NAMES:
             raise BadInput(f"unknown optimizer {name!r} (choose from {', '.join(NAMES)})", "--optimizer")
     minima = [m for m in surface.minima if not m.kink]
-    if not minima:
-        return 1e-4, 1.0
-    p = surface.parsed
-    c = curvature_at(p.expr, p.variables, minima[0].point, "known minimum")
-    bounds = [t.bound for o in optimizers if o not in ADAPTIVE and c.eigenvalues[-1] > 0
-              for t in [optimizer_theory(o, c.eigenvalues, hyper)] if t.bound]
-    if not bounds:
-        return 1e-4, 1.0
-    return min(bounds) / 100, max(bounds) * 10
+    c = None
+    if minima and any(o not in ADAPTIVE and o != "newton" for o in optimizers):
+        p = surface.parsed
+        c = curvature_at(p.expr, p.variables, minima[0].point, "known minimum")
+    lows, highs = [], []
+    for o in optimizers:
+        bound = None
+        if o == "newton":
+            bound = 2.0
+        elif o not in ADAPTIVE and c is not None and c.eigenvalues[-1] > 0:
+            bound = optimizer_theory(o, c.eigenvalues, hyper).bound
+        lo, hi = (bound / 100, bound * 10) if bound else NO_BOUND_RANGE
+        lows.append(lo)
+        highs.append(hi)
+    return _short(min(lows)), _short(max(highs))
+
+
+def _short(v: float) -> float:
+    """``v`` to GRID_DIGITS significant digits: 0.2, not 0.20000000000000004."""
+    return float(f"{v:.{GRID_DIGITS}g}")
+
+
+def make_grid(lr_min: float, lr_max: float, num: int, log: bool = True) -> np.ndarray:
+    """``num`` rates from ``lr_min`` to ``lr_max`` (both kept exactly), log- or evenly
+    spaced, each inner one rounded to GRID_DIGITS significant digits (to full precision
+    where rounding would make two rates equal: a very narrow range).
+
+    >>> make_grid(0.1, 2.1, 11, log=False).tolist()[:3]
+    [0.1, 0.3, 0.5]
+    """
+    raw = np.geomspace(lr_min, lr_max, num) if log else np.linspace(lr_min, lr_max, num)
+    short = np.array([lr_min, *(_short(float(v)) for v in raw[1:-1]), lr_max])
+    return short if np.all(np.diff(short) > 0) else np.array([lr_min, *raw[1:-1], lr_max])
 
 
 def check_range(lr_min: float, lr_max: float, num: int, precision: float) -> None:
@@ -192,34 +248,68 @@ def check_range(lr_min: float, lr_max: float, num: int, precision: float) -> Non
 
 
 def _edge(lrs: np.ndarray, stable: np.ndarray) -> tuple[float | None, float | None]:
-    """The last stable rate before the first unstable one, scanning up, and that one."""
+    """The last stable rate before the first unstable one, scanning up from the first
+    stable rate, and that unstable one. Rates below the first stable one did not settle
+    in the steps given (Rosenbrock's valley at lr = 2·10⁻⁵ takes more than 20,000): too
+    slow, not unstable, so they do not end the scan."""
     order = np.argsort(lrs)
     lrs, stable = lrs[order], stable[order]
-    if not stable[0]:
+    good = np.flatnonzero(stable)
+    if not good.size:
         return None, float(lrs[0])
-    bad = np.flatnonzero(~stable)
+    bad = np.flatnonzero(~stable[good[0]:]) + good[0]
     if not bad.size:
         return float(lrs[-1]), None
     return float(lrs[bad[0] - 1]), float(lrs[bad[0]])
 
 
-def _stable(runs: Runs, f0: float, anchored: bool = True) -> np.ndarray:
-    """Which runs are stable; ``anchored=False`` (nothing to converge to is known): only
-    the converged ones."""
-    if not anchored:
-        return runs.status == "converged"
+def _stable(runs: Runs, f0: float, obj=None) -> np.ndarray:
+    """Which runs are stable: converged, or settling (see the module's docstring).
+
+    ``obj``: the compiled objective, for the Hessian at the runs' end points (``None``:
+    the curvature test is skipped)."""
     with np.errstate(invalid="ignore"):  # NaN f of a diverged run compares False, as it should
-        return _stable_runs(runs, f0)
+        converged = runs.status == "converged"
+        # "still falling": by more than rounding, so that a 2-cycle (equal f every other
+        # step; the two halves have even length) does not pass.
+        settling = (runs.status == "max_steps") & (runs.f <= f0) & \
+            (runs.f < runs.watched - 1e-12 * np.abs(runs.watched))
+        # ‖∇f‖ shrinks towards a minimum; down a saddle's escape route it grows
+        settling &= runs.grad_norm < runs.watched_grad_norm
+    if obj is not None and settling.any():
+        settling[settling] = ~_escaping(obj, runs.x[:, settling])
+    return converged | settling
 
 
-def _stable_runs(runs: Runs, f0: float) -> np.ndarray:
-    converged = runs.status == "converged"
-    # "still falling": by more than rounding, so that a 2-cycle (equal f every other
-    # step; the two halves have even length) does not pass.
-    closing_in = (runs.status == "max_steps") & (runs.f <= f0) & (runs.f < runs.watched - 1e-12 * np.abs(runs.watched))
-    # ‖∇f‖ shrinks towards a minimum; down a saddle's escape route it grows
-    closing_in &= runs.grad_norm < runs.watched_grad_norm
-    return converged | closing_in
+#: The curvature test needs the Hessian: n² expressions, compiled once per sweep. Beyond
+#: this many variables it is skipped (stated in the notes).
+CURVATURE_MAX_N = 20
+
+
+def _escaping(obj, X: np.ndarray) -> np.ndarray:
+    """Whether the Hessian at each column of ``X`` has a negative eigenvalue.
+
+    Near x the update is x ← x − lr·∇f, so a gradient component along an eigenvector
+    with λ < 0 is multiplied by 1 + lr·|λ| > 1 at every step, whatever lr: the run is
+    being pushed away (x² − y²: y_k = y₀(1 + 2lr)^k), not settling, however slowly it
+    moves yet. Rounding-sized negative eigenvalues (of a zero one) do not count.
+    """
+    lam_min, scale = _lambda_min(obj, X)
+    with np.errstate(invalid="ignore"):
+        return lam_min < -1e-12 * scale
+
+
+def _lambda_min(obj, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest eigenvalue of the Hessian at each column of ``X`` and the largest
+    |eigenvalue| (NaN where H is not finite)."""
+    with np.errstate(all="ignore"):
+        H = np.moveaxis(obj.hessian(X), -1, 0)  # (R, n, n)
+    lam_min, scale = np.full(X.shape[1], np.nan), np.full(X.shape[1], np.nan)
+    ok = np.isfinite(H).all(axis=(1, 2))
+    if ok.any():
+        lam = np.linalg.eigvalsh(H[ok])
+        lam_min[ok], scale[ok] = lam[:, 0], np.abs(lam).max(axis=1)
+    return lam_min, scale
 
 
 def _curvature(surface: Surface, runs: Runs, stable: np.ndarray, start: Sequence[float]) -> Curvature | None:
@@ -250,7 +340,7 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
     check_range(lr_min, lr_max, num, precision)
     steps = steps if steps is not None else (surface.steps or 1000)
     x0 = tuple(float(v) for v in (start if start is not None else surface.start))
-    grid = np.geomspace(lr_min, lr_max, num) if log else np.linspace(lr_min, lr_max, num)
+    grid = make_grid(lr_min, lr_max, num, log)
     check_options(optimizers, list(grid), [x0], steps, tol)
     obj = objective_for(surface, [x0])
     f0 = float(obj.f(np.array(x0))[0])
@@ -258,11 +348,10 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
 
     specs = [RunSpec(o, float(lr), x0) for o in optimizers for lr in grid]
     runs = descend(obj, specs, steps, tol, hyper, progress=progress, watch=2 * (steps // 4))
-    # "Still closing in" needs something to close in on: with no known minimum and no run
-    # converged, a run that has not diverged yet may be creeping down a saddle's escape
-    # route (on x² − y² every rate escapes, given steps enough), so only convergence counts.
-    anchored = bool(surface.minima) or bool((runs.status == "converged").any())
-    stable = _stable(runs, f0, anchored)
+    # A run that has not diverged yet may be creeping down a saddle's escape route (on
+    # x² − y² every rate escapes, given steps enough): the Hessian where it ended says so.
+    curv_obj = obj if len(x0) <= CURVATURE_MAX_N else None
+    stable = _stable(runs, f0, curv_obj)
 
     brackets: dict[str, list] = {}
     for k, o in enumerate(optimizers):
@@ -277,7 +366,7 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
         specs_r = [RunSpec(o, float(lr), x0) for o, (lo, hi, _) in open_.items()
                    for lr in np.geomspace(lo, hi, POINTS_PER_ROUND + 2)[1:-1]]
         rr = descend(obj, specs_r, steps, tol, hyper, watch=2 * (steps // 4))
-        st = _stable(rr, f0, anchored)
+        st = _stable(rr, f0, curv_obj)
         for k, (o, b) in enumerate(open_.items()):
             sl = slice(k * POINTS_PER_ROUND, (k + 1) * POINTS_PER_ROUND)
             pts = np.array([s.lr for s in specs_r[sl]])
@@ -290,17 +379,40 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
         predicted_steps(spectral_radius(s.optimizer, s.lr, eig, hyper), g0, tol) if eig else None for s in specs
     )
     answers = []
-    for o in optimizers:
+    for k, o in enumerate(optimizers):
         lo, hi, rounds = brackets[o]
         theory = optimizer_theory(o, eig, hyper, curv.exact) if curv else None
         pred = None
         if theory is not None and theory.best_lr is not None and o == "gd":
             pred = predicted_steps(theory.factor, g0, tol)
         agree, why = _compare(o, lo, hi, theory, curv, surface, x0, lr_min, lr_max)
+        if lo is None and curv_obj is not None:
+            why = _escape_reason(o, runs, curv_obj, slice(k * num, (k + 1) * num)) or why
         answers.append(OptimizerSweep(o, lo, hi, (hi - lo) if lo is not None and hi is not None else None,
                                       rounds, theory, agree, why, pred))
     return SweepResult(surface, x0, steps, tol, tuple(float(v) for v in grid), runs, stable, predicted,
                        tuple(answers), curv, f0)
+
+
+def _escape_reason(name: str, runs: Runs, obj, sl: slice) -> str | None:
+    """Why no rate was stable, when the runs that did not diverge all ended at negative
+    curvature: one line with the eigenvalue."""
+    idx = np.arange(len(runs))[sl][runs.status[sl] == "max_steps"]
+    if not idx.size:
+        return None
+    lam_min, scale = _lambda_min(obj, runs.x[:, idx])
+    with np.errstate(invalid="ignore"):
+        if not (lam_min < -1e-12 * scale).all():
+            return None
+    lam = float(np.nanmax(lam_min))
+    head = (f"no rate settles: every run that did not diverge ended where the Hessian has an eigenvalue "
+            f"λ ≤ {lam:.4g} < 0")
+    if name not in ("gd", "momentum", "nesterov"):
+        return head + ", moving away along it"
+    # gd: 1 − lr·λ = 1 + lr|λ|; heavy ball and Nesterov: their recurrence's polynomial is
+    # −lr|λ| < 0 at z = 1, so it has a root above 1
+    factor = "1 + lr·|λ|" if name == "gd" else "more than 1"
+    return head + f", and each step multiplies ∇f's component along it by {factor}, whatever lr"
 
 
 def _compare(name: str, lo: float | None, hi: float | None, theory: OptimizerTheory | None, curv: Curvature | None,

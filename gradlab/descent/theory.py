@@ -246,10 +246,26 @@ def spectral_radius(name: str, lr: float, eigenvalues: Sequence[float], hyper: d
     return worst
 
 
+#: A linear rate this close to 1 is not told apart from 1: at the bound the recurrence of
+#: momentum has a double root, which floating point finds only to about √ε ≈ 1.5e-8, and
+#: ln(ρ) of such a ρ would turn rounding into a count of 10¹⁵ steps.
+RATE_TOL = 2.0 ** -26
+
+
 def predicted_steps(rho: float | None, g0: float, tol: float) -> int | None:
-    """Steps for ‖∇f‖ to fall from ``g0`` below ``tol`` when it shrinks by ``rho`` a step."""
-    if rho is None or not 0 <= rho < 1 or g0 <= tol:
-        return 0 if rho is not None and g0 <= tol else None
+    """Steps for ‖∇f‖ to fall from ``g0`` below ``tol`` when it shrinks by ``rho`` a step:
+    ⌈ln(g0/tol)/(−ln ρ)⌉; ``None`` when there is no linear rate, or ρ ≥ 1 − RATE_TOL (at
+    or past the bound, where no count follows).
+
+    >>> predicted_steps(0.5, 1.0, 1e-3), predicted_steps(1 - 1e-15, 1.0, 1e-3)
+    (10, None)
+    """
+    if rho is None:
+        return None
+    if g0 <= tol:
+        return 0
+    if not 0 <= rho < 1 - RATE_TOL:
+        return None
     if rho == 0:
         return 1
     return math.ceil(math.log(g0 / tol) / -math.log(rho))
