@@ -513,7 +513,7 @@ def sweep(target: str, *, optimizer: Union[str, Sequence[str]] = "gd", lr_min: O
     True
     """
     from gradlab.descent.stability import parse_range
-    from gradlab.descent.sweep import default_range, run_sweep
+    from gradlab.descent.sweep import line_range, run_sweep
 
     mom = _range_text(momentum) if not isinstance(momentum, Number) else None
     beta_range = parse_range(mom, "--momentum", 0.0, 1.0, strict_hi=True) if mom and ":" in mom else None
@@ -534,14 +534,7 @@ def sweep(target: str, *, optimizer: Union[str, Sequence[str]] = "gd", lr_min: O
 
         return special_sweep(found, optimizers, lr_range, beta_range, lr_min, lr_max, num, linear, x0, steps, tol,
                              hyper, batch_size, seeds, epochs, schedule)
-    if epochs is not None or schedule is not None:
-        raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
-                       if epochs is not None else "--schedule")
-    if lr_range is not None:
-        lr_min, lr_max = lr_range[0], lr_range[1]
-        num = lr_range[2] or num
-    lo, hi = default_range(found, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
-    lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
+    lo, hi, num = line_range(found, optimizers, hyper, lr_range, lr_min, lr_max, num, epochs, schedule)
     return run_sweep(found, optimizers, lo, hi, num, steps, tol, x0, hyper, precision, not linear)
 
 

@@ -288,7 +288,7 @@ def sweep_cmd(
     from gradlab.files import check_writable
     from gradlab.calculus.parsing import parse_point
     from gradlab.descent.stability import parse_range
-    from gradlab.descent.sweep import default_range, run_sweep
+    from gradlab.descent.sweep import line_range, run_sweep
 
     beta_range = parse_range(momentum, "--momentum", 0.0, 1.0, strict_hi=True) if momentum and ":" in momentum \
         else None
@@ -322,14 +322,7 @@ def sweep_cmd(
         emit(result, out)
         # a stability map's and a seed sweep's status arrays hold one status per run
         return EXIT_DIVERGED if exit_status and bool((result.status == "diverged").any()) else 0
-    if epochs is not None or schedule is not None:
-        raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
-                       if epochs is not None else "--schedule")
-    if lr_range is not None:
-        lr_min, lr_max = lr_range[0], lr_range[1]
-        num = lr_range[2] or num
-    lo, hi = default_range(surface, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
-    lo, hi = lr_min if lr_min is not None else lo, lr_max if lr_max is not None else hi
+    lo, hi, num = line_range(surface, optimizers, hyper, lr_range, lr_min, lr_max, num, epochs, schedule)
     update, close = _progress()
     try:
         result = run_sweep(surface, optimizers, lo, hi, num, steps, tol, x0, hyper, precision, not linear, update)

@@ -330,6 +330,26 @@ def _curvature(surface: Surface, runs: Runs, stable: np.ndarray, start: Sequence
     return None
 
 
+def line_range(surface: Surface, optimizers: Sequence[str], hyper: dict, lr_range, lr_min: float | None,
+               lr_max: float | None, num: int, epochs=None, schedule=None) -> tuple[float, float, int]:
+    """The learning rates of an ordinary sweep, ``(lo, hi, num)``, from the options as the
+    CLI and the API take them: ``--lr A:B[:N]`` (``lr_range``), or ``--lr-min``/``--lr-max``
+    with :func:`default_range` filling in what is left out.
+
+    >>> from gradlab.surfaces import builtin
+    >>> line_range(builtin()["elongated"], ["gd"], {}, None, None, 0.1, 50)
+    (0.0004, 0.1, 50)
+    """
+    if epochs is not None or schedule is not None:
+        raise BadInput("--epochs and --schedule in a sweep go with --batch-size or --seeds", "--epochs"
+                       if epochs is not None else "--schedule")
+    if lr_range is not None:
+        lr_min, lr_max = lr_range[0], lr_range[1]
+        num = lr_range[2] or num
+    lo, hi = default_range(surface, optimizers, hyper) if lr_min is None or lr_max is None else (lr_min, lr_max)
+    return (lr_min if lr_min is not None else lo), (lr_max if lr_max is not None else hi), num
+
+
 def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max: float, num: int = 50,
               steps: int | None = None, tol: float = 1e-6, start: Sequence[float] | None = None,
               hyper: dict | None = None, precision: float = 1e-3, log: bool = True,
