@@ -444,7 +444,7 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
         watched_gn[ended_before] = np.nan
 
     with np.errstate(all="ignore"):  # a diverged run's distance overflows: NaN below
-        dist = (np.min(np.linalg.norm(objective.minima[:, :, None] - final[None], axis=1), axis=0)
+        dist = (np.min(_scaled_norms(objective.minima[:, :, None] - final[None]), axis=0)
                 if len(objective.minima) else np.full(R, np.nan))
     dist[~np.isfinite(final).all(axis=0)] = np.nan
     hypers = {name: _resolved(name, hyper) for name in kinds}  # as make() resolves them
@@ -518,6 +518,23 @@ class Runs(Sequence[Run]):
             rec["message"] = self._message(i, status, steps[i], div)
             out.append(rec)
         return out
+
+
+def _scaled_norms(D: np.ndarray) -> np.ndarray:
+    """‖D[:, :, r]‖ over axis 1: numpy's norm, rescaled as ``math.hypot`` is where that
+    overflows (a difference of 1e200 has a finite norm; its square does not).
+
+    >>> big = 2.0**700  # (a power of two: the scaling is exact)
+    >>> _scaled_norms(np.array([[[3.0, 3 * big], [4.0, 4 * big]]])).tolist() == [[5.0, 5 * big]]
+    True
+    """
+    with np.errstate(all="ignore"):
+        out = np.linalg.norm(D, axis=1)
+        risky = np.isinf(out) & np.isfinite(D).all(axis=1)
+        if risky.any():
+            m = np.abs(D).max(axis=1)
+            out[risky] = (m * np.sqrt(np.sum((D / m[:, None, :]) ** 2, axis=1)))[risky]
+    return out
 
 
 def _resolved(name: str, hyper: dict) -> dict:
