@@ -147,9 +147,8 @@ def lambdify(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr], com
 
 
 def gradient(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[sympy.Expr, ...]:
-    """∇expr, the same as ``derivatives.gradient``, but each partial differentiates only
-    the terms of a sum that mention its variable: O(size) for a sum of local terms
-    (Rosenbrock in 500 variables) instead of O(n × size).
+    """∇expr: ``derivatives.gradient``, whose partials of a sum differentiate only the
+    terms that mention their variable (O(size) for Rosenbrock in 500 variables).
 
     >>> from gradlab.calculus.parsing import parse
     >>> p = parse("x**2 + x*y + y**3")
@@ -158,14 +157,7 @@ def gradient(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[sympy
     """
     from gradlab.calculus import derivatives as d
 
-    terms = expr.args if expr.is_Add else (expr,)
-    index = {v: i for i, v in enumerate(variables)}
-    parts: list[list[sympy.Expr]] = [[] for _ in variables]
-    for t in terms:
-        for s in t.free_symbols:
-            if s in index:
-                parts[index[s]].append(t)
-    return tuple(d.derivative(sympy.Add(*p), v) if p else sympy.S.Zero for p, v in zip(parts, variables))
+    return d.gradient(expr, variables)
 
 
 #: Above this many components the two CSE passes that compare the forms cost seconds
