@@ -281,6 +281,8 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     >>> evaluate(sympy.sqrt(x), {x: sympy.Integer(8)})
     Value(exact=2*sqrt(2), value=2.8284271247461903, reason=None)
     """
+    if expr is sympy.S.Zero:  # most entries of a large sparse Hessian: O(1), not O(len(point))
+        return Value(exact=expr, value=0.0)
     point = {k: precise.as_number(v) for k, v in point.items()}
     missing = expr.free_symbols - set(point)
     if missing:
@@ -446,6 +448,9 @@ def inertia(matrix: Sequence[Sequence[sympy.Expr]], point: Point, fallback: Sequ
         for row in matrix:
             vals = []
             for e in row:
+                if e is sympy.S.Zero:  # most of a large sparse Hessian: no evaluation
+                    vals.append(mpmath.mpf(0))
+                    continue
                 got = precise.value(e, pm, bits=ZERO_EIGEN_BITS + 20)
                 if got.number is None or mpmath.isinf(got.number):
                     return classify_floats(fallback)
