@@ -237,7 +237,7 @@ class Compiled:
     @property
     def function(self) -> Callable:
         """The raw lambdified function, ``function(x1_row, x2_row, ...) -> [f1, f2, ...]``,
-        made on first use: for 500 components its CSE costs seconds, and the fast engine
+        made on first use: for 500 components it costs most of a second, and the fast engine
         may never call it (it writes gradients into rows, see ``lambdify_into``)."""
         if self._function is None:
             self._function = lambdify(self._variables, self._exprs, self._complex_safe)
