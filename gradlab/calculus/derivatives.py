@@ -142,8 +142,26 @@ def derivative(expr: sympy.Expr, var: sympy.Symbol) -> sympy.Expr:
 
 
 def gradient(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[sympy.Expr, ...]:
-    """The partial derivatives of ``expr``, one per variable, in order."""
-    return tuple(derivative(expr, v) for v in variables)
+    """The partial derivatives of ``expr``, one per variable, in order.
+
+    Each partial of a sum differentiates only the terms that mention its variable: the
+    same expression (a sum's derivative is SymPy's sum of its terms' derivatives, which
+    depends neither on their order nor on the zeros left out), in O(size) for a sum of
+    local terms (Rosenbrock in 500 variables) instead of O(n × size).
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> p = parse("x**2 + x*y + y**3")
+    >>> gradient(p.expr, p.variables)
+    (2*x + y, x + 3*y**2)
+    """
+    if not expr.is_Add:
+        return tuple(derivative(expr, v) for v in variables)
+    wanted = set(variables)
+    parts: dict[sympy.Symbol, list[sympy.Expr]] = {}
+    for t in expr.args:
+        for s in t.free_symbols & wanted:
+            parts.setdefault(s, []).append(t)
+    return tuple(derivative(sympy.Add(*parts[v]), v) if v in parts else sympy.S.Zero for v in variables)
 
 
 def jacobian(exprs: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol]) -> tuple[tuple[sympy.Expr, ...], ...]:
@@ -263,19 +281,20 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
     >>> evaluate(sympy.sqrt(x), {x: sympy.Integer(8)})
     Value(exact=2*sqrt(2), value=2.8284271247461903, reason=None)
     """
+    if expr is sympy.S.Zero:  # most entries of a large sparse Hessian: O(1), not O(len(point))
+        return Value(exact=expr, value=0.0)
     point = {k: precise.as_number(v) for k, v in point.items()}
     missing = expr.free_symbols - set(point)
     if missing:
         raise BadInput(f"no value given for {', '.join(sorted(s.name for s in missing))}", "--at")
-    where = _describe(point)
     got = precise.value(expr, point)
     if got.number is None:
         if got.problem in (precise.POLE, precise.NOT_REAL, precise.INDETERMINATE):
-            raise Undefined(f"{what} is undefined at {where}: {got.problem}")
-        raise Undefined(f"{what} at {where}: {got.problem}")
+            raise Undefined(f"{what} is undefined at {_describe(point)}: {got.problem}")
+        raise Undefined(f"{what} at {_describe(point)}: {got.problem}")
     value = got.as_float()
     if not math.isfinite(value):
-        raise Undefined(f"{what} at {where} is too large for a float")
+        raise Undefined(f"{what} at {_describe(point)} is too large for a float")
     nodes = budget.size_of(expr, cap=MAX_EXACT_FORM, rows=False)  # a mean over rows is shown as mean(...)
     if nodes > MAX_EXACT_FORM:
         return Value(None, value, f"the exact form has more than {MAX_EXACT_FORM} nodes: only its float is given")
@@ -429,6 +448,9 @@ def inertia(matrix: Sequence[Sequence[sympy.Expr]], point: Point, fallback: Sequ
         for row in matrix:
             vals = []
             for e in row:
+                if e is sympy.S.Zero:  # most of a large sparse Hessian: no evaluation
+                    vals.append(mpmath.mpf(0))
+                    continue
                 got = precise.value(e, pm, bits=ZERO_EIGEN_BITS + 20)
                 if got.number is None or mpmath.isinf(got.number):
                     return classify_floats(fallback)

@@ -62,9 +62,18 @@ _MATH_FUNCS = {
 }
 
 
+#: Beyond this many variables expressions are compiled the way that scales: common
+#: subexpressions from ``treecse.tree_cse`` (linear; sympy.cse spends 10 s on 500-D
+#: Rosenbrock's f and ∇f) and terms printed in the order they are stored, not sorted
+#: (sorting a 999-term sum costs seconds more). Other floats than sympy.cse's order gives,
+#: the same for every engine: each compiles through this module, and the paths that print
+#: their own code (the single-run float loops of descent/scalar.py) stop at 64 variables.
+LARGE_N = 64
+
+
 def _safe(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> tuple[list, list, Callable]:
     """The variables renamed ``_v0, _v1, …`` in one pass over the expressions, and a CSE
-    that names its temporaries ``_c0, _c1, …``.
+    that names its temporaries ``_c0, _c1, …`` (:func:`cse`).
 
     User names never start with ``_``, so generated names cannot clash with a variable
     (``x0``) or with a NumPy name the printed code calls (``where``). lambdify's own
@@ -76,11 +85,44 @@ def _safe(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> tup
     # would undo a chosen form (2*(x + y) back into 2*x + 2*y; see fewer_operations).
     with sympy.evaluate(False):
         renamed = [sympy.sympify(e).xreplace(mapping) for e in exprs]
+    large = len(variables) > LARGE_N
+    return new, renamed, lambda es: cse(es, large)
 
-    def cse(es):
-        return sympy.cse(es, symbols=sympy.numbered_symbols("_c"))
 
-    return new, renamed, cse
+def cse(exprs: Sequence[sympy.Expr], large: bool = False, prefix: str = "_c") -> tuple[list, list]:
+    """Common subexpressions, as ``sympy.cse`` returns them: ``sympy.cse`` itself, or for
+    a ``large`` system (more than LARGE_N variables) ``treecse.tree_cse``. Every path
+    that must give the engines' bits takes its CSE from here.
+
+    >>> x, y = sympy.symbols("x y")
+    >>> cse([sympy.sin(x + y) + (x + y)**2])
+    ([(_c0, x + y)], [_c0**2 + sin(_c0)])
+    """
+    if large:
+        from gradlab.calculus.treecse import tree_cse
+
+        return tree_cse(exprs, prefix)
+    return sympy.cse(exprs, symbols=sympy.numbered_symbols(prefix))
+
+
+def _lambdify(args: list, renamed: list, cse_: Callable, modules: list) -> Callable:
+    """``sympy.lambdify`` of renamed expressions (see ``_safe``); past LARGE_N variables
+    with a printer that keeps the terms in their stored order (see LARGE_N)."""
+    printer = _unsorted_printer(modules, renamed) if len(args) > LARGE_N else None
+    return sympy.lambdify(args, renamed, modules=modules, cse=cse_, dummify=False, printer=printer)
+
+
+def _unsorted_printer(modules: list, exprs: list):
+    """The printer ``lambdify`` would choose for ``modules``, with the same settings, but
+    ``order='none'``: sums and products print their arguments as stored."""
+    from sympy.printing.numpy import NumPyPrinter
+    from sympy.printing.pycode import PythonCodePrinter
+    from sympy.utilities.lambdify import _imp_namespace
+
+    names = {k for m in [_imp_namespace(exprs), *modules] if isinstance(m, dict) for k in m}
+    cls = NumPyPrinter if "numpy" in modules else PythonCodePrinter
+    return cls({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
+                "user_functions": {k: k for k in names}, "order": "none"})
 
 
 def lambdify_scalar(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> Callable:
@@ -92,22 +134,21 @@ def lambdify_scalar(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Exp
     Python's ``**`` makes a fractional power of a negative number complex, so a caller
     also falls back on the TypeError that storing it as a float raises.
     """
-    args, renamed, cse = _safe(variables, exprs)
-    return sympy.lambdify(args, renamed, modules=[_MATH_FUNCS, "math"], cse=cse, dummify=False)
+    args, renamed, cse_ = _safe(variables, exprs)
+    return _lambdify(args, renamed, cse_, [_MATH_FUNCS, "math"])
 
 
 def lambdify(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr], complex_safe: bool = False) -> Callable:
     """``sympy.lambdify`` with gradlab's functions, CSE, and names that cannot clash
     (see ``_safe``)."""
     modules = [_COMPLEX_FUNCS if complex_safe else _FLOAT_FUNCS, "numpy"]
-    args, renamed, cse = _safe(variables, exprs)
-    return sympy.lambdify(args, renamed, modules=modules, cse=cse, dummify=False)
+    args, renamed, cse_ = _safe(variables, exprs)
+    return _lambdify(args, renamed, cse_, modules)
 
 
 def gradient(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[sympy.Expr, ...]:
-    """∇expr, the same as ``derivatives.gradient``, but each partial differentiates only
-    the terms of a sum that mention its variable: O(size) for a sum of local terms
-    (Rosenbrock in 500 variables) instead of O(n × size).
+    """∇expr: ``derivatives.gradient``, whose partials of a sum differentiate only the
+    terms that mention their variable (O(size) for Rosenbrock in 500 variables).
 
     >>> from gradlab.calculus.parsing import parse
     >>> p = parse("x**2 + x*y + y**3")
@@ -116,14 +157,7 @@ def gradient(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[sympy
     """
     from gradlab.calculus import derivatives as d
 
-    terms = expr.args if expr.is_Add else (expr,)
-    index = {v: i for i, v in enumerate(variables)}
-    parts: list[list[sympy.Expr]] = [[] for _ in variables]
-    for t in terms:
-        for s in t.free_symbols:
-            if s in index:
-                parts[index[s]].append(t)
-    return tuple(d.derivative(sympy.Add(*p), v) if p else sympy.S.Zero for p, v in zip(parts, variables))
+    return d.gradient(expr, variables)
 
 
 #: Above this many components the two CSE passes that compare the forms cost seconds
@@ -203,7 +237,7 @@ class Compiled:
     @property
     def function(self) -> Callable:
         """The raw lambdified function, ``function(x1_row, x2_row, ...) -> [f1, f2, ...]``,
-        made on first use: for 500 components its CSE costs seconds, and the fast engine
+        made on first use: for 500 components it costs most of a second, and the fast engine
         may never call it (it writes gradients into rows, see ``lambdify_into``)."""
         if self._function is None:
             self._function = lambdify(self._variables, self._exprs, self._complex_safe)

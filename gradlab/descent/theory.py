@@ -22,9 +22,10 @@ linear map whose stability depends on the eigenvalues λ of H:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import sympy
 
@@ -160,14 +161,23 @@ def optimizer_theory(name: str, eigenvalues: Sequence[float], hyper: dict | None
 @dataclass(frozen=True)
 class Curvature:
     """The Hessian at a minimum: where, its eigenvalues (ascending), whether it is the same
-    everywhere (a quadratic), and how it was found."""
+    everywhere (``quadratic``), and how it was found."""
 
     point: tuple[float, ...]
     eigenvalues: tuple[float, ...]
     exact: tuple[sympy.Expr, ...] | None
-    quadratic: bool
+    #: ``quadratic`` itself, or the function that decides it on first use (it needs the
+    #: symbolic Hessian, which only a sweep's explanation asks for)
+    quadratic_or_check: bool | Callable[[], bool] = field(repr=False, compare=False)
     source: str
     hessian: tuple[tuple[float, ...], ...] = field(default=())
+
+    @functools.cached_property
+    def quadratic(self) -> bool:
+        """Whether the Hessian is the same everywhere: no entry of the symbolic Hessian
+        mentions a variable."""
+        q = self.quadratic_or_check
+        return q() if callable(q) else q
 
     @property
     def kappa(self) -> float:
@@ -187,26 +197,50 @@ def curvature_at(expr: sympy.Expr, variables: Sequence[sympy.Symbol], point: Seq
                  source: str, gradient: Sequence[sympy.Expr] | None = None) -> Curvature:
     """The Hessian of ``expr`` at ``point`` (exact numbers where the point is exact);
     ``gradient``: ∇expr when the caller has it already."""
-    from gradlab.calculus.numeric import eigenvalues, hessian
+    from gradlab.calculus import numeric
+    from gradlab.calculus.pointhessian import hessian_at
 
-    H = hessian(expr, variables, gradient)
-    pm = dict(zip(variables, point))
-    exact_matrix = [[e.xreplace(pm) if e.free_symbols else e for e in row] for row in H]
-    floats = tuple(tuple(_float(e) for e in row) for row in exact_matrix)
-    finite = all(math.isfinite(v) for row in floats for v in row)
+    import numpy as np
+
+    grad = numeric.gradient(expr, variables) if gradient is None else gradient
+    n, zero = len(variables), sympy.S.Zero
+    # A polynomial at a rational point: the same exact entries without the symbolic
+    # Hessian (pointhessian), whose only other use, ``quadratic``, is then decided lazily.
+    entries = hessian_at(grad, variables, point)
+    if entries is not None:
+        quadratic: bool | Callable[[], bool] = functools.partial(_constant_hessian, expr, variables, grad)
+    else:
+        H = numeric.hessian(expr, variables, grad)
+        quadratic = all(not e.free_symbols for row in H for e in row if e is not zero)
+        pm = dict(zip(variables, point))
+        entries = {(i, j): e.xreplace(pm) if e.free_symbols else e
+                   for i, row in enumerate(H) for j, e in enumerate(row) if e is not zero}
+    # Only the entries where a variable occurs are worked on (S.Zero elsewhere: all but
+    # 3,000 of the million entries of 1000-D Rosenbrock's Hessian).
+    M = np.zeros((n, n))
+    for (i, j), e in entries.items():
+        M[i, j] = _float(e)
+    finite = bool(np.isfinite(M).all())
+    floats = tuple(map(tuple, M.tolist()))
     # NumPy's eigvalsh returns numbers for a matrix with nan in it: say nan instead
-    eig = tuple(eigenvalues(floats)) if finite else (math.nan,) * len(floats)
-    quadratic = all(not e.free_symbols for row in H for e in row)
+    eig = tuple(numeric.eigenvalues(M)) if finite else (math.nan,) * n
     exact = None
     # Exact eigenvalues only for rational matrices: with exp() or radicals inside, SymPy's
     # eigenvals can take minutes to simplify a 2×2 quadratic formula.
-    if finite and len(variables) <= 3 and all(e.is_Rational for row in exact_matrix for e in row):
-        vals = sympy.Matrix(exact_matrix).eigenvals()
+    if finite and n <= 3 and all(e.is_Rational for e in entries.values()):
+        vals = sympy.Matrix(n, n, lambda i, j: entries.get((i, j), zero)).eigenvals()
         exact = tuple(sorted((v for v, m in vals.items() for _ in range(m)), key=_real))
         # A cubic's real roots can come as complex radicals: exact, but not a form to show.
         if any(v.has(sympy.I) for v in exact):
             exact = None
     return Curvature(tuple(float(v) for v in point), eig, exact, quadratic, source, floats)
+
+
+def _constant_hessian(expr: sympy.Expr, variables: Sequence[sympy.Symbol], grad: Sequence[sympy.Expr]) -> bool:
+    """Whether no entry of the symbolic Hessian mentions a variable."""
+    from gradlab.calculus.numeric import hessian
+
+    return all(not e.free_symbols for row in hessian(expr, variables, grad) for e in row)
 
 
 def _float(e: sympy.Expr) -> float:
