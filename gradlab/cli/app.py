@@ -92,7 +92,10 @@ class GradlabGroup(TyperGroup):
                 aliases[n] = longest
         for n in ("-h", "--help"):
             spec[n] = Opt(False)
-        return args[: i] + normalise(args[i:], spec, aliases)
+        required = sum(1 for p in command.params if p.param_type_name == "argument" and p.required)
+        words = normalise(args[i:], spec, aliases, {"-q": "--quiet"}, required)
+        lead = words[: words.index(args[i])]  # -q read as --quiet goes to the root
+        return lead + args[: i] + words[len(lead):]
 
 
 def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
