@@ -217,7 +217,7 @@ def test_plain_commands_do_not_import_numpy_rich_or_matplotlib():
 
 def test_a_constant_has_no_gradient_without_vars():
     assert_error(run("grad", "5"), 2, "no variables")
-    assert run("grad", "5", "--vars", "x").out == "0\t5\n"
+    assert run("grad", "5", "--vars", "x").out == "0\t5\tNA\n"  # ∂5/∂x = 0; the expression; no error
 
 
 def _strict(text: str):

@@ -536,6 +536,7 @@ def run_many(command: str, expression: str, at: Optional[list[str]], points_file
             failures += 1
             _fail(a.error.line(), 1)
     meta = dict(meta or {})
+    meta["symbolic"] = not (lines or at or points_file)  # no points: the derivatives' own columns
     if command == "jacobian":
         meta["outputs"] = max([len(p.exprs) for p in parsed_all] or [1])
     emit_batch(b.Batch(command, tuple(answers), tuple(names), meta), out)
