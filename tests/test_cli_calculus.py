@@ -301,3 +301,59 @@ def test_an_empty_csv_cell_is_named_as_an_empty_coordinate(tmp_path):
     rows = list(csv.DictReader(io.StringIO(r.out)))
     assert [row["grad_x"] for row in rows] == ["2.0", "NA", "NA"]  # d(xy)/dx = y = 2 at (1, 2)
     assert "empty expression" not in r.out
+
+
+# ------------------------------------------------------------------ error messages say what is wrong
+@pytest.mark.parametrize("command, expression, at", [
+    ("eval", "1/x", "0"),  # a pole
+    ("eval", "log(x)", "-1"),  # not real
+    ("eval", "exp(x)", "1000"),  # e^1000 > the largest float, though finite
+    ("grad", "log(x)*y", "0,1"),
+])
+def test_a_point_fails_in_the_same_words_alone_and_among_many(command, expression, at):
+    one = run(command, expression, "--at", at)
+    many = run(command, expression, "--at", "1" if "," not in at else "1,1", "--at", at)
+    assert one.code == many.code == 1
+    alone = one.err.strip().removeprefix("gradlab: error: ")
+    [line] = many.err.strip().splitlines()
+    assert line == f"gradlab: error: {alone} (--at #2)"
+
+
+@pytest.mark.parametrize("args, option, fix", [
+    (("grad", "x*y", "--at", "1 2"), "--at", "1,2"),
+    (("directional", "x*y", "--at", "1,2", "--dir", "1 1"), "--dir", "1,1"),
+    (("descend", "bowl", "--lr", "0.1 0.2"), "--lr", "0.1,0.2"),
+])
+def test_numbers_side_by_side_in_a_list_are_a_missing_comma(args, option, fix):
+    r = run(*args)
+    assert_error(r, 2, "commas", fix, option)
+    assert "*" not in r.err  # not "write 1*2": a list is not a product
+
+
+def test_a_direction_is_named_as_a_direction():
+    assert_error(run("directional", "x*y", "--at", "1,2", "--dir", "1,2,3"), 2,
+                 "the direction has 3 components; the function has 2 variables", "(--dir)")
+    assert_error(run("directional", "x*y", "--at", "1,2"), 2, "a direction is required", "(--dir)")
+    assert_error(run("directional", "x*y", "--at", "1,2", "--at", "2,3"), 2, "a direction is required")
+
+
+@pytest.mark.parametrize("args, words", [
+    (("check", "x", "--at", "1", "--grad", "1, 2"), "--grad has 2 components; f has 1 variable (--grad)"),
+    (("directional", "x", "--at", "1", "--dir", "1,2"), "the direction has 2 components; the function has 1 variable"),
+    (("grad", "x", "--at", "1,2"), "the point has 2 coordinates; the function has 1 variable (--at)"),
+    (("taylor", "x**2", "--at", "1", "--dir", "0"), "the direction must be 1 number, not all zero"),
+])
+def test_counts_agree_with_their_nouns(args, words):
+    assert_error(run(*args), 2, words)
+
+
+@pytest.mark.parametrize("args, words", [
+    (("grad", "x", "--dims", "abc"), "'abc' is not a whole number (--dims)"),
+    (("descend", "bowl", "--steps", "1.5"), "'1.5' is not a whole number (--steps)"),
+    (("check", "x", "--at", "1", "--h", "abc"), "'abc' is not a number (--h)"),
+    (("grad", "x", "--format", "bad"), "'bad' is not one of"),
+])
+def test_a_bad_option_value_names_its_option_like_gradlabs_own_checks(args, words):
+    r = run(*args)
+    assert_error(r, 2, words)
+    assert r.err.rstrip().endswith(")")

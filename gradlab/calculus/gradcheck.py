@@ -25,7 +25,7 @@ from gradlab.errors import BadInput
 from gradlab.calculus.numeric import complex_step, central_difference, forward_difference, lambdify
 from gradlab.calculus.parsing import Parsed, to_text
 from gradlab.calculus.pointwise import point_fields
-from gradlab.views import View
+from gradlab.views import View, plural
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 DEFAULT_H = 1e-5
@@ -156,7 +156,8 @@ def gradient_check(parsed: Parsed, point: Sequence[sympy.Expr], h: float = DEFAU
         raise BadInput("the tolerance must be positive", "--tol")
     variables = parsed.variables
     if user is not None and len(user) != len(variables):
-        raise BadInput(f"--grad has {len(user)} components; f has {len(variables)} variables", "--grad")
+        raise BadInput(f"--grad has {plural(len(user), 'component')}; f has {plural(len(variables), 'variable')}",
+                       "--grad")
     pm = dict(zip(variables, point))
     d.evaluate(parsed.expr, pm)
     grad = d.gradient(parsed.expr, variables)

@@ -692,11 +692,28 @@ def parse_number(text: str, where: str) -> sympy.Expr:
     return value
 
 
+_NUMBER_WORD = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/\d+)?\Z")
+
+
+def _coordinate(text: str, where: str) -> sympy.Expr:
+    """One coordinate of a list; numbers side by side (``1 2``) are a missing comma, and
+    the error says so rather than suggesting a product."""
+    try:
+        return parse_number(text, where)
+    except BadInput:
+        words = text.split()
+        if len(words) > 1 and all(_NUMBER_WORD.match(w) for w in words):
+            raise BadInput(f"{text.strip()!r} has numbers separated by spaces: separate them with commas "
+                           f"({','.join(words)})", where) from None
+        raise
+
+
 def parse_point(text: str, dims: int | None = None, names: Sequence[str] | None = None,
-                where: str = "--at") -> tuple[sympy.Expr, ...]:
+                where: str = "--at", what: str = "point") -> tuple[sympy.Expr, ...]:
     """A point: ``2,5``, ``-1,1/2,pi`` or ``x=2,y=5`` (named, any order).
 
-    ``dims`` is the dimension expected; ``names`` the variable names, for the named form.
+    ``dims`` is the dimension expected; ``names`` the variable names, for the named form;
+    ``what`` names the list in messages (``direction``: its entries are components).
 
     >>> parse_point("y=5, x=2", 2, ["x", "y"])
     (2, 5)
@@ -720,16 +737,17 @@ def parse_point(text: str, dims: int | None = None, names: Sequence[str] | None 
                 raise BadInput(f"{key!r} is not a variable of the function ({', '.join(names)})", where)
             if key in values:
                 raise BadInput(f"{key} is given twice", where)
-            values[key] = parse_number(val, where)
+            values[key] = _coordinate(val, where)
         order = list(names) if names is not None else sorted(values, key=natural_key)
         missing = [n for n in order if n not in values]
         if missing:
             raise BadInput(f"no value for {', '.join(missing)}", where)
         point = tuple(values[n] for n in order)
     else:
-        point = tuple(parse_number(p, where) for p in pieces)
+        point = tuple(_coordinate(p, where) for p in pieces)
     if dims is not None and len(point) != dims:
-        raise BadInput(f"the point has {len(point)} coordinate{'s' if len(point) != 1 else ''}; the function has "
+        entry = "coordinate" if what == "point" else "component"
+        raise BadInput(f"the {what} has {len(point)} {entry}{'s' if len(point) != 1 else ''}; the function has "
                        f"{dims} variable{'s' if dims != 1 else ''}", where)
     return point
 

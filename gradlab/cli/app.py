@@ -98,6 +98,25 @@ class GradlabGroup(TyperGroup):
         return lead + args[: i] + words[len(lead):]
 
 
+_CLICK_WORDS = {"is not a valid int": "is not a whole number", "is not a valid integer": "is not a whole number",
+                "is not a valid float": "is not a number"}
+
+
+def _click_line(exc) -> str:
+    """A parser error in gradlab's own form, ``<what> (<where>)``: a bad value of an
+    option names the option, as gradlab's own checks do (``'abc' is not a whole number
+    (--dims)``)."""
+    param = getattr(exc, "param", None)
+    message = getattr(exc, "message", None)
+    if param is None or not message or type(exc).__name__ != "BadParameter":
+        return " ".join(exc.format_message().split())
+    name = max(getattr(param, "opts", None) or [param.name or "value"], key=len)
+    text = " ".join(str(message).split()).rstrip(".")
+    for click_words, ours in _CLICK_WORDS.items():
+        text = text.replace(click_words, ours)
+    return f"{text} ({name})"
+
+
 def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
     click_exception = _click_exception_class()
     if not _debug(args):
@@ -116,7 +135,7 @@ def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
     except click_exception as exc:
         if _debug(args):
             raise
-        return _fail(" ".join(exc.format_message().split()), 2)
+        return _fail(_click_line(exc), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Terminated:  # SIGTERM: the finally blocks on the way out removed temp files

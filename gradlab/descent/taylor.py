@@ -36,7 +36,7 @@ from gradlab.calculus.derivatives import Value
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.calculus.parsing import Parsed, to_text
 from gradlab.calculus.pointwise import point_fields
-from gradlab.views import View
+from gradlab.views import View, plural
 
 OFFSETS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 MAX_EXACT_DIMS = 4
@@ -296,7 +296,7 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
     if direction is not None:
         u = np.asarray(direction, dtype=float)
         if u.shape != (n,) or not np.all(np.isfinite(u)) or not np.linalg.norm(u) > 0:
-            raise BadInput(f"the direction must be {n} numbers, not all zero", "--dir")
+            raise BadInput(f"the direction must be {plural(n, 'number')}, not all zero", "--dir")
     else:
         u = -gf if gg > 0 else np.ones(n)
     u = u / np.linalg.norm(u)
