@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -357,3 +358,49 @@ def test_a_bad_option_value_names_its_option_like_gradlabs_own_checks(args, word
     r = run(*args)
     assert_error(r, 2, words)
     assert r.err.rstrip().endswith(")")
+
+
+# ------------------------------------------------------------------ check: steps scaled to the point
+@pytest.mark.parametrize("expression, at, derivative", [
+    ("x**2", "1e6", 2e6),  # an absolute 1e-5 step is lost in f ≈ 1e12's rounding
+    ("sin(x)", "1e6", math.cos(1e6)),  # f varies on a unit scale however large x is
+    ("log(x)", "1e-3", 1e3),  # a step of 1e-5 is 1% of x: truncation 3e-5 relative
+    ("log(x)", "1e-300", 1e300),  # 1e-5 crosses x = 0: the step must shrink inside the domain
+    ("sqrt(x - 1)", "1.000001", 500.0),  # 1/(2·√(10⁻⁶)); the domain's edge is 10⁻⁶ away
+])
+def test_check_passes_a_right_gradient_at_large_and_tiny_coordinates(expression, at, derivative):
+    """The exact gradient is right, so check must say PASS (exit 0), with the central
+    difference near the closed-form derivative and no unexplained nan anywhere."""
+    r = run("check", expression, "--at", at, "-f", "json")
+    assert r.code == 0, r
+    doc = _strict(r.out)
+    [c] = doc["components"]
+    assert doc["passed"] is True
+    assert c["central"]["value"] == pytest.approx(c["exact"]["value"], rel=1e-6)
+    assert c["exact"]["value"] == pytest.approx(derivative, rel=1e-12)
+    assert c["step"] > 0 and c["step"] <= 1e-5 * max(1.0, float(at))
+    table = run("check", expression, "--at", at, "-f", "table").out
+    assert "nan" not in table and "PASS: central differences agree" in " ".join(table.split())
+
+
+def test_check_says_why_a_step_shrank_and_when_no_difference_exists():
+    r = run("check", "log(x)", "--at", "1e-300", "-f", "table")
+    text = " ".join(r.out.split())
+    assert r.code == 0 and "leaves f's domain" in text and "undefined at x − 1e-05" in text
+    # x·√x at 0: f is undefined left of 0 at every step: no central difference, said so
+    r = run("check", "x*sqrt(x)", "--at", "0", "-f", "table")
+    text = " ".join(r.out.split())
+    assert r.code == 1 and "nan" not in text
+    assert "FAIL: no central difference for x" in text and "edge of f's domain" in text
+    doc = _strict(run("check", "x*sqrt(x)", "--at", "0", "-f", "json").out)
+    assert doc["passed"] is False and doc["components"][0]["central"] is None
+    assert "no finite difference" in doc["components"][0]["note"]
+
+
+def test_check_fail_wording_says_they_differ():
+    # a step of 0.5 on x³ at 1: central = 3 + h² = 3.25, 8.3% off the exact 3
+    r = run("check", "x**3", "--at", "1", "--h", "0.5", "-f", "table")
+    assert r.code == 1
+    text = " ".join(r.out.split())
+    assert "FAIL: central differences differ from the exact gradient by more than relative error 1e-06" in text
+    assert "0.0833 for x" in text and "agree" not in text
