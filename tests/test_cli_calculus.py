@@ -404,3 +404,66 @@ def test_check_fail_wording_says_they_differ():
     text = " ".join(r.out.split())
     assert "FAIL: central differences differ from the exact gradient by more than relative error 1e-06" in text
     assert "0.0833 for x" in text and "agree" not in text
+
+
+# ------------------------------------------------------------------ long exact numbers stay one word
+@pytest.mark.parametrize("args, shown, exact", [
+    (("eval", "x*1e-300", "--at", "1"), "1e-300", sympy.Rational(1, 10**300)),
+    (("grad", "x**2*y", "--at", "1e-200,3"), "3/5e199", sympy.Rational(6, 10**200)),  # ∂f/∂x = 2xy
+    (("check", "log(x)", "--at", "1e-300"), "(1e-300)", None),  # the title's point
+])
+def test_a_long_exact_number_is_shown_short_and_exact(args, shown, exact):
+    r = run(*args, "-f", "table")
+    assert r.code == 0, r
+    assert all(len(line) <= 80 for line in r.out.splitlines()), r.out  # nothing wraps
+    assert shown in r.out and "000000000000" not in r.out
+    if exact is not None:  # the short form is gradlab syntax for the exact value
+        assert parse_scalar(shown) == exact
+        doc = json.loads(run(*args, "-f", "json").out)  # JSON's exact string reads back too
+        text = doc["result"]["exact"] if args[0] == "eval" else doc["gradient"]["exact"][0]
+        assert parse_scalar(text) == exact
+
+
+def test_an_exact_number_with_no_short_form_shows_its_float_and_says_where_the_exact_one_is():
+    r = run("eval", "2**1000*x", "--at", "1", "-f", "table")
+    assert f"≈ {float(2**1000)!r} (exact in json)" in r.out
+    assert json.loads(run("eval", "2**1000*x", "--at", "1", "-f", "json").out)["result"]["exact"] == str(2**1000)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-10**18, 10**18), st.integers(0, 420), st.integers(1, 10**18), st.integers(0, 420))
+def test_short_text_reads_back_to_the_same_number(m, a, n, b):
+    """m·10^a / (n·10^b) in any size: the short text parses back to exactly that value."""
+    from gradlab.calculus.parsing import short_text
+
+    value = sympy.Rational(m * 10**a, n * 10**b)
+    text = short_text(value)
+    assert parse_scalar(text) == value, text
+    assert parse_scalar(short_text(value * sympy.Symbol("x", real=True) + 1)).equals(
+        value * parse_scalar("x") + 1)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+@pytest.mark.parametrize("command, expression, at, point, exact", ONE_POINT_FAILURES)
+def test_one_failing_point_in_csv_or_tsv_is_the_many_point_row(fmt, command, expression, at, point, exact):
+    """A single --at where f is undefined: the header and the row the many-point path
+    writes for that point (the point, NA, the error), one stderr line, exit 1."""
+    import csv
+    import io
+
+    extra = ["--dir", "1"] if command == "directional" else []
+    one = run(command, expression, "--at", at, *extra, "--format", fmt)
+    assert one.code == 1 and len(one.err.strip().splitlines()) == 1, one
+    many = run(command, expression, "--at", at, "--at", at, *extra, "--format", fmt)
+    sep = "," if fmt == "csv" else "\t"
+    header, row = list(csv.reader(io.StringIO(one.out), delimiter=sep))
+    mheader, mrow, _ = list(csv.reader(io.StringIO(many.out), delimiter=sep))
+    assert header == mheader
+    assert [float(c) for c in row[:len(point)]] == point
+    assert row[:-1] == mrow[:-1] and "undefined" in row[-1]
+    assert all(c == "NA" for c in row[len(point):-2])
+    # plain, the default when piped, keeps the error contract: nothing on stdout
+    assert_error(run(command, expression, "--at", at, *extra), 1, "undefined")

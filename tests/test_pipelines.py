@@ -617,3 +617,16 @@ def _same_function(a, b) -> bool:
     names = {s.name: s for s in b.free_symbols}
     a = a.subs({s: names[s.name] for s in a.free_symbols if s.name in names})
     return sympy.simplify(a - b) == 0
+
+
+@pytest.mark.parametrize("at", ["1e-200", "-2.5e150", "0.125", "3e-7"])
+def test_a_points_exact_coordinates_read_back_alone_and_among_many(at):
+    """point_exact is gradlab syntax for the decimal's exact value (1e-200 is 10⁻²⁰⁰, not a
+    201-digit fraction the parser refuses), the same alone and among many points."""
+    from gradlab.calculus.parsing import parse_scalar
+
+    one = strict_json(run("eval", "x", "--at", at, "-f", "json").out)
+    many = [strict_json(line) for line in run("eval", "x", "--at", at, "--at", "1", "-f", "jsonl").out.splitlines()]
+    [text] = one["point_exact"]
+    assert many[0]["point_exact"] == [text]
+    assert Fraction(str(parse_scalar(text))) == Fraction(at)

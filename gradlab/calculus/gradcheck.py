@@ -25,7 +25,7 @@ from gradlab.calculus import derivatives as d
 from gradlab.errors import BadInput
 from gradlab.calculus.numeric import central_difference, forward_difference, lambdify
 from gradlab.calculus.parsing import Parsed, to_text
-from gradlab.calculus.pointwise import point_fields
+from gradlab.calculus.pointwise import _at, point_fields
 from gradlab.views import View, plural
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
@@ -91,7 +91,7 @@ class CheckResult(Presentable):
                 "passed": self.passed, "components": [c.to_record() for c in self.components]}
 
     def view(self) -> View:
-        at = ", ".join(to_text(p) for p in self.point)
+        at = _at(self.point, self.parsed.variables)[1:-1]
         if self.user:
             rows = tuple((c.variable, to_text(c.user_expr), "right" if c.user_right else "WRONG",
                           "" if c.user_right else to_text(c.exact_expr), c.user_value, c.exact)

@@ -571,15 +571,18 @@ def _first(at: Optional[list[str]]) -> Optional[str]:
     return at[0] if at else None
 
 
-def answer_one(command: str, parsed, at_text: Optional[str], point, compute, out: "Out") -> int:
-    """Write one point's answer. In json and jsonl, a point where the maths fails is one
-    record of the many-point path (the same error record, with the point; one stderr line;
-    exit 1), so a script always gets JSON; other formats say it on stderr only.
+def answer_one(command: str, parsed, at_text: Optional[str], point, compute, out: "Out",
+               meta: Optional[dict] = None) -> int:
+    """Write one point's answer. Where the maths fails at the point, json and jsonl get
+    the many-point path's error record and csv and tsv its row (the header, the point,
+    NA, the error), one stderr line, exit 1: a script that asked for a format always gets
+    what it parses. A table and plain (the default when piped) keep the error contract:
+    stdout empty, the error on stderr. ``meta``: what the columns depend on (check's --grad).
     """
     try:
         result = compute()
     except GradlabError as exc:
-        if out.kind not in ("json", "jsonl") or exc.exit_code != 1:
+        if out.kind not in ("json", "jsonl", "csv", "tsv") or exc.exit_code != 1:
             raise
         from gradlab.calculus import batch as b
         from gradlab.calculus.inputs import Line
@@ -593,7 +596,12 @@ def answer_one(command: str, parsed, at_text: Optional[str], point, compute, out
         from gradlab.render.formats import jsonl_lines
         from gradlab.render.output import render_json
 
-        if out.kind == "json":
+        if out.kind in ("csv", "tsv"):
+            from gradlab.render.formats import POINT_SCHEMAS, delimited
+
+            meta = {**(meta or {}), **({"outputs": len(parsed.exprs)} if command == "jacobian" else {})}
+            _write_lines(delimited([answer], POINT_SCHEMAS[command](answer.variables, meta), out.kind, out.header))
+        elif out.kind == "json":
             write_out(render_json(answer.to_record(), ascii=ascii_only(), compact=out.compact))
         else:
             _write_lines(jsonl_lines([answer.to_record()], ascii_only()))

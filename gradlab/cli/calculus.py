@@ -325,7 +325,8 @@ def check_cmd(
         parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
         point = _point(_first(at), parsed, required=True)
         if not plot:
-            return answer_one("check", parsed, _first(at), point, lambda: checked(parsed, point), out)
+            return answer_one("check", parsed, _first(at), point, lambda: checked(parsed, point), out,
+                              {"yours": grad is not None})
         result = checked(parsed, point)
     if plot:
         import numpy as np

@@ -35,7 +35,7 @@ from gradlab.calculus import derivatives as d
 from gradlab.calculus.derivatives import Value
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.calculus.parsing import Parsed, to_text
-from gradlab.calculus.pointwise import point_fields
+from gradlab.calculus.pointwise import _at, point_fields
 from gradlab.views import View, plural
 
 OFFSETS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
@@ -215,7 +215,7 @@ class TaylorResult:
         if self.steps:
             notes.append("gradient steps: decrease f(a) − f(a − lr·g) predicted by "
                          f"{'m₂' if self.order == 2 else 'm₁'}; ratio = actual / m₂'s prediction")
-        at = ", ".join(str(p) for p in self.point)
+        at = _at(self.point, self.parsed.variables)[1:-1]
         return View(f"Taylor models of f = {self.parsed.text} at ({at})", ("quantity", "exact", "value"),
                     tuple(rows), notes=tuple(notes), plain_cells=tuple(plain), digits=6)
 
