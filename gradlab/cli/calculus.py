@@ -267,7 +267,7 @@ def check_cmd(
     expression: str = typer.Argument(..., help="The function; - reads one per line from stdin."),
     at: Optional[list[str]] = AtOpt,
     grad: Optional[str] = typer.Option(None, "--grad", help='Your gradient to check: "g1, g2, ...".'),
-    h: float = typer.Option(1e-5, "--h", help="Finite-difference step."),
+    h: float = typer.Option(1e-5, "--h", help="Finite-difference step h, scaled to each coordinate: h·max(1, |x|)."),
     tol: float = typer.Option(1e-6, "--tol", help="Relative tolerance of the verdict."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Error against h, log-log, to FILE.png."),
     dpi: int = DpiOpt,
