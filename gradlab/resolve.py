@@ -100,8 +100,9 @@ def function(text: str, variables: Optional[str] = None, vector: bool = False, s
 def point(text: Optional[str], parsed, where: str = "--at", required: bool = False):
     from gradlab.calculus.parsing import parse_point
 
+    what = "direction" if where == "--dir" else "point"
     if text is None:
         if required:
-            raise BadInput("a point is required", where)
+            raise BadInput(f"a {what} is required", where)
         return None
-    return parse_point(text, len(parsed.variables), [v.name for v in parsed.variables], where)
+    return parse_point(text, len(parsed.variables), [v.name for v in parsed.variables], where, what)

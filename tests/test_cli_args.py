@@ -100,3 +100,24 @@ def test_repeatable_options_still_repeat():
 
 def test_an_unknown_long_option_is_still_named():
     assert_error(run("grad", "x", "--nope", "1"), 2, "--nope")
+
+
+@pytest.mark.parametrize("args", [
+    ("grad", "abs(x)", "--at", "0", "-q"),
+    ("grad", "abs(x)", "-q", "--at", "0"),
+    ("grad", "-q", "abs(x)", "--at", "0"),
+    ("-q", "grad", "abs(x)", "--at", "0"),
+    ("grad", "abs(x)", "--at", "0", "--quiet"),
+])
+def test_q_is_quiet_anywhere_once_the_expression_is_given(args):
+    """-q after the command silences the kink warning, like --quiet (--help: anywhere on
+    the line); the answer is abs's subgradient 0 at 0 either way."""
+    loud = run("grad", "abs(x)", "--at", "0")
+    assert "kink" in loud.err
+    r = run(*args)
+    assert r.code == 0 and r.err == "" and r.out == loud.out
+
+
+def test_a_lone_minus_q_is_still_the_expression():
+    [rec] = plain_records("grad", "-q", "--at", "3")  # f = −q: ∂f/∂q = −1
+    assert rec["grad_q"] == "-1.0" and rec["expression"] == "-q"

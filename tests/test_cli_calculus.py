@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -217,7 +218,7 @@ def test_plain_commands_do_not_import_numpy_rich_or_matplotlib():
 
 def test_a_constant_has_no_gradient_without_vars():
     assert_error(run("grad", "5"), 2, "no variables")
-    assert run("grad", "5", "--vars", "x").out == "0\t5\n"
+    assert run("grad", "5", "--vars", "x").out == "0\t5\tNA\n"  # ∂5/∂x = 0; the expression; no error
 
 
 def _strict(text: str):
@@ -301,3 +302,168 @@ def test_an_empty_csv_cell_is_named_as_an_empty_coordinate(tmp_path):
     rows = list(csv.DictReader(io.StringIO(r.out)))
     assert [row["grad_x"] for row in rows] == ["2.0", "NA", "NA"]  # d(xy)/dx = y = 2 at (1, 2)
     assert "empty expression" not in r.out
+
+
+# ------------------------------------------------------------------ error messages say what is wrong
+@pytest.mark.parametrize("command, expression, at", [
+    ("eval", "1/x", "0"),  # a pole
+    ("eval", "log(x)", "-1"),  # not real
+    ("eval", "exp(x)", "1000"),  # e^1000 > the largest float, though finite
+    ("grad", "log(x)*y", "0,1"),
+])
+def test_a_point_fails_in_the_same_words_alone_and_among_many(command, expression, at):
+    one = run(command, expression, "--at", at)
+    many = run(command, expression, "--at", "1" if "," not in at else "1,1", "--at", at)
+    assert one.code == many.code == 1
+    alone = one.err.strip().removeprefix("gradlab: error: ")
+    [line] = many.err.strip().splitlines()
+    assert line == f"gradlab: error: {alone} (--at #2)"
+
+
+@pytest.mark.parametrize("args, option, fix", [
+    (("grad", "x*y", "--at", "1 2"), "--at", "1,2"),
+    (("directional", "x*y", "--at", "1,2", "--dir", "1 1"), "--dir", "1,1"),
+    (("descend", "bowl", "--lr", "0.1 0.2"), "--lr", "0.1,0.2"),
+])
+def test_numbers_side_by_side_in_a_list_are_a_missing_comma(args, option, fix):
+    r = run(*args)
+    assert_error(r, 2, "commas", fix, option)
+    assert "*" not in r.err  # not "write 1*2": a list is not a product
+
+
+def test_a_direction_is_named_as_a_direction():
+    assert_error(run("directional", "x*y", "--at", "1,2", "--dir", "1,2,3"), 2,
+                 "the direction has 3 components; the function has 2 variables", "(--dir)")
+    assert_error(run("directional", "x*y", "--at", "1,2"), 2, "a direction is required", "(--dir)")
+    assert_error(run("directional", "x*y", "--at", "1,2", "--at", "2,3"), 2, "a direction is required")
+
+
+@pytest.mark.parametrize("args, words", [
+    (("check", "x", "--at", "1", "--grad", "1, 2"), "--grad has 2 components; f has 1 variable (--grad)"),
+    (("directional", "x", "--at", "1", "--dir", "1,2"), "the direction has 2 components; the function has 1 variable"),
+    (("grad", "x", "--at", "1,2"), "the point has 2 coordinates; the function has 1 variable (--at)"),
+    (("taylor", "x**2", "--at", "1", "--dir", "0"), "the direction must be 1 number, not all zero"),
+])
+def test_counts_agree_with_their_nouns(args, words):
+    assert_error(run(*args), 2, words)
+
+
+@pytest.mark.parametrize("args, words", [
+    (("grad", "x", "--dims", "abc"), "'abc' is not a whole number (--dims)"),
+    (("descend", "bowl", "--steps", "1.5"), "'1.5' is not a whole number (--steps)"),
+    (("check", "x", "--at", "1", "--h", "abc"), "'abc' is not a number (--h)"),
+    (("grad", "x", "--format", "bad"), "'bad' is not one of"),
+])
+def test_a_bad_option_value_names_its_option_like_gradlabs_own_checks(args, words):
+    r = run(*args)
+    assert_error(r, 2, words)
+    assert r.err.rstrip().endswith(")")
+
+
+# ------------------------------------------------------------------ check: steps scaled to the point
+@pytest.mark.parametrize("expression, at, derivative", [
+    ("x**2", "1e6", 2e6),  # an absolute 1e-5 step is lost in f ≈ 1e12's rounding
+    ("sin(x)", "1e6", math.cos(1e6)),  # f varies on a unit scale however large x is
+    ("log(x)", "1e-3", 1e3),  # a step of 1e-5 is 1% of x: truncation 3e-5 relative
+    ("log(x)", "1e-300", 1e300),  # 1e-5 crosses x = 0: the step must shrink inside the domain
+    ("sqrt(x - 1)", "1.000001", 500.0),  # 1/(2·√(10⁻⁶)); the domain's edge is 10⁻⁶ away
+])
+def test_check_passes_a_right_gradient_at_large_and_tiny_coordinates(expression, at, derivative):
+    """The exact gradient is right, so check must say PASS (exit 0), with the central
+    difference near the closed-form derivative and no unexplained nan anywhere."""
+    r = run("check", expression, "--at", at, "-f", "json")
+    assert r.code == 0, r
+    doc = _strict(r.out)
+    [c] = doc["components"]
+    assert doc["passed"] is True
+    assert c["central"]["value"] == pytest.approx(c["exact"]["value"], rel=1e-6)
+    assert c["exact"]["value"] == pytest.approx(derivative, rel=1e-12)
+    assert c["step"] > 0 and c["step"] <= 1e-5 * max(1.0, float(at))
+    table = run("check", expression, "--at", at, "-f", "table").out
+    assert "nan" not in table and "PASS: central differences agree" in " ".join(table.split())
+
+
+def test_check_says_why_a_step_shrank_and_when_no_difference_exists():
+    r = run("check", "log(x)", "--at", "1e-300", "-f", "table")
+    text = " ".join(r.out.split())
+    assert r.code == 0 and "leaves f's domain" in text and "undefined at x − 1e-05" in text
+    # x·√x at 0: f is undefined left of 0 at every step: no central difference, said so
+    r = run("check", "x*sqrt(x)", "--at", "0", "-f", "table")
+    text = " ".join(r.out.split())
+    assert r.code == 1 and "nan" not in text
+    assert "FAIL: no central difference for x" in text and "edge of f's domain" in text
+    doc = _strict(run("check", "x*sqrt(x)", "--at", "0", "-f", "json").out)
+    assert doc["passed"] is False and doc["components"][0]["central"] is None
+    assert "no finite difference" in doc["components"][0]["note"]
+
+
+def test_check_fail_wording_says_they_differ():
+    # a step of 0.5 on x³ at 1: central = 3 + h² = 3.25, 8.3% off the exact 3
+    r = run("check", "x**3", "--at", "1", "--h", "0.5", "-f", "table")
+    assert r.code == 1
+    text = " ".join(r.out.split())
+    assert "FAIL: central differences differ from the exact gradient by more than relative error 1e-06" in text
+    assert "0.0833 for x" in text and "agree" not in text
+
+
+# ------------------------------------------------------------------ long exact numbers stay one word
+@pytest.mark.parametrize("args, shown, exact", [
+    (("eval", "x*1e-300", "--at", "1"), "1e-300", sympy.Rational(1, 10**300)),
+    (("grad", "x**2*y", "--at", "1e-200,3"), "3/5e199", sympy.Rational(6, 10**200)),  # ∂f/∂x = 2xy
+    (("check", "log(x)", "--at", "1e-300"), "(1e-300)", None),  # the title's point
+])
+def test_a_long_exact_number_is_shown_short_and_exact(args, shown, exact):
+    r = run(*args, "-f", "table")
+    assert r.code == 0, r
+    assert all(len(line) <= 80 for line in r.out.splitlines()), r.out  # nothing wraps
+    assert shown in r.out and "000000000000" not in r.out
+    if exact is not None:  # the short form is gradlab syntax for the exact value
+        assert parse_scalar(shown) == exact
+        doc = json.loads(run(*args, "-f", "json").out)  # JSON's exact string reads back too
+        text = doc["result"]["exact"] if args[0] == "eval" else doc["gradient"]["exact"][0]
+        assert parse_scalar(text) == exact
+
+
+def test_an_exact_number_with_no_short_form_shows_its_float_and_says_where_the_exact_one_is():
+    r = run("eval", "2**1000*x", "--at", "1", "-f", "table")
+    assert f"≈ {float(2**1000)!r} (exact in json)" in r.out
+    assert json.loads(run("eval", "2**1000*x", "--at", "1", "-f", "json").out)["result"]["exact"] == str(2**1000)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-10**18, 10**18), st.integers(0, 420), st.integers(1, 10**18), st.integers(0, 420))
+def test_short_text_reads_back_to_the_same_number(m, a, n, b):
+    """m·10^a / (n·10^b) in any size: the short text parses back to exactly that value."""
+    from gradlab.calculus.parsing import short_text
+
+    value = sympy.Rational(m * 10**a, n * 10**b)
+    text = short_text(value)
+    assert parse_scalar(text) == value, text
+    assert parse_scalar(short_text(value * sympy.Symbol("x", real=True) + 1)).equals(
+        value * parse_scalar("x") + 1)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+@pytest.mark.parametrize("command, expression, at, point, exact", ONE_POINT_FAILURES)
+def test_one_failing_point_in_csv_or_tsv_is_the_many_point_row(fmt, command, expression, at, point, exact):
+    """A single --at where f is undefined: the header and the row the many-point path
+    writes for that point (the point, NA, the error), one stderr line, exit 1."""
+    import csv
+    import io
+
+    extra = ["--dir", "1"] if command == "directional" else []
+    one = run(command, expression, "--at", at, *extra, "--format", fmt)
+    assert one.code == 1 and len(one.err.strip().splitlines()) == 1, one
+    many = run(command, expression, "--at", at, "--at", at, *extra, "--format", fmt)
+    sep = "," if fmt == "csv" else "\t"
+    header, row = list(csv.reader(io.StringIO(one.out), delimiter=sep))
+    mheader, mrow, _ = list(csv.reader(io.StringIO(many.out), delimiter=sep))
+    assert header == mheader
+    assert [float(c) for c in row[:len(point)]] == point
+    assert row[:-1] == mrow[:-1] and "undefined" in row[-1]
+    assert all(c == "NA" for c in row[len(point):-2])
+    # plain, the default when piped, keeps the error contract: nothing on stdout
+    assert_error(run(command, expression, "--at", at, *extra), 1, "undefined")

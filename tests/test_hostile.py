@@ -104,7 +104,7 @@ POINTS = [
     Case("point", ["eval", "x + y", "--at", f"__import__('os').system('touch {S}'),1"], 2, "not allowed"),
     Case("point", ["eval", "x", "--at", BIG], 2, "digits"),
     Case("point", ["directional", "x + y", "--at", "1,1", "--dir", "0,0"], 2, "zero"),
-    Case("point", ["directional", "x + y", "--at", "1,1", "--dir", "1"], 2, "1 coordinate;"),
+    Case("point", ["directional", "x + y", "--at", "1,1", "--dir", "1"], 2, "direction has 1 component;"),
     Case("point", ["descend", "elongated", "--start", "1,2,3"], 2, "coordinates"),
     Case("point", ["descend", "elongated", "--start", "nan,0"], 2, "nan"),
     Case("undefined", ["eval", "1/x", "--at", "0"], 1, "undefined"),

@@ -114,7 +114,7 @@ def test_wrong_component_shown_beside_the_correct_one():
 
 
 def test_check_errors():
-    assert_error(run("check", "x*y", "--at", "1,2", "--grad", "y"), 2, "components")
+    assert_error(run("check", "x*y", "--at", "1,2", "--grad", "y"), 2, "1 component;")
     assert_error(run("check", "x*y", "--at", "1,2", "--grad", "y, q"), 2, "q")
     assert_error(run("check", "x*y", "--at", "1,2", "--h", "0"), 2, "step")
     assert_error(run("check", "log(x)", "--at", "0"), 1, "undefined")

@@ -558,3 +558,75 @@ def test_every_run_has_the_same_keys_whatever_its_optimizer():
     assert gd["momentum"] is None and gd["beta1"] is None and momentum["momentum"] == 0.9 and adam["beta2"] == 0.999
     lines = [strict_json(line) for line in invoke("descend", "rosenbrock", "-o", "gd,bfgs", "-f", "jsonl").out.splitlines()]
     assert len({tuple(r) for r in lines}) == 1
+
+
+# ------------------------------------------------------------------ expressions from stdin, no point
+_STDIN_EXPRS = "x**2\nx*y\nsin(x)*y**3\n"
+
+
+def _symbolic_derivatives(command: str, text: str, names: list[str]) -> list:
+    """The derivatives the no-point row must carry, by SymPy's own diff (rows of a matrix
+    flattened row-major)."""
+    import sympy
+
+    from gradlab.calculus.parsing import parse_components
+
+    v = sympy.symbols(names, real=True)
+    exprs = [e.subs({sympy.Symbol(n, real=True): s for n, s in zip(names, v)})
+             for e in parse_components(text, "expression")]
+    if command == "grad":
+        return [sympy.diff(exprs[0], s) for s in v]
+    if command == "hessian":
+        return [sympy.diff(exprs[0], a, b) for a in v for b in v]
+    return [sympy.diff(e, s) for e in exprs for s in v]
+
+
+@pytest.mark.parametrize("command, stdin", [
+    ("grad", _STDIN_EXPRS), ("hessian", _STDIN_EXPRS), ("jacobian", "x**2, y\nx*y\nsin(x)*y**3, x - y\n"),
+])
+@pytest.mark.parametrize("fmt", ["tsv", "csv", "plain"])
+def test_expressions_from_stdin_without_a_point_are_their_derivatives(command, stdin, fmt):
+    """grad -, hessian -, jacobian - without --at: the documented no-point columns, one
+    row per expression, every cell the derivative (never NA for a derivative that exists)."""
+    from gradlab.calculus.parsing import parse_scalar
+
+    r = invoke(command, "-", "-f", fmt, stdin=stdin)
+    assert r.code == 0 and r.err == "", r
+    rows = list(csv.reader(io.StringIO(r.out), delimiter="," if fmt == "csv" else "\t"))
+    single = run(command, "x*y" if command != "jacobian" else "x*y, x", "-f", "tsv").out.splitlines()[0]
+    if fmt != "plain":
+        header, *rows = rows
+        assert header == single.split("\t")  # the columns of the same command without --at
+        assert header[-2:] == ["expression", "error"]
+    lines = stdin.splitlines()
+    assert len(rows) == len(lines)
+    outputs = max(len(line.split(",")) for line in lines)
+    for row, text in zip(rows, lines):
+        assert row[-2:] == [text, "NA"]
+        want = _symbolic_derivatives(command, text, ["x", "y"])
+        cells = row[:-2]
+        assert len(cells) == (outputs * 2 if command == "jacobian" else len(want))
+        got = [parse_scalar(c) for c in cells[:len(want)]]
+        assert all(_same_function(g, w) for g, w in zip(got, want)), (got, want)
+        assert all(c == "NA" for c in cells[len(want):])  # a map with fewer outputs
+
+
+def _same_function(a, b) -> bool:
+    import sympy
+
+    names = {s.name: s for s in b.free_symbols}
+    a = a.subs({s: names[s.name] for s in a.free_symbols if s.name in names})
+    return sympy.simplify(a - b) == 0
+
+
+@pytest.mark.parametrize("at", ["1e-200", "-2.5e150", "0.125", "3e-7"])
+def test_a_points_exact_coordinates_read_back_alone_and_among_many(at):
+    """point_exact is gradlab syntax for the decimal's exact value (1e-200 is 10⁻²⁰⁰, not a
+    201-digit fraction the parser refuses), the same alone and among many points."""
+    from gradlab.calculus.parsing import parse_scalar
+
+    one = strict_json(run("eval", "x", "--at", at, "-f", "json").out)
+    many = [strict_json(line) for line in run("eval", "x", "--at", at, "--at", "1", "-f", "jsonl").out.splitlines()]
+    [text] = one["point_exact"]
+    assert many[0]["point_exact"] == [text]
+    assert Fraction(str(parse_scalar(text))) == Fraction(at)

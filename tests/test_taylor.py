@@ -141,3 +141,31 @@ def test_each_gradient_step_has_its_own_colour_marker_and_legend_entry(text, at)
     # the legend sits outside the axes: it hides none of the picture
     r = fig.canvas.get_renderer()
     assert not fig.legends[0].get_window_extent(r).overlaps(ax.get_window_extent(r))
+
+
+@pytest.mark.parametrize("lr", ["0.05", "0.01", "0.03"])
+def test_a_quadratics_step_check_is_exact(lr):
+    """x² + 25y² at (1, 1), step lr·g with g = (2, 50): the decrease is, in fractions,
+    26 − ((1 − 2lr)² + 25(1 − 50lr)²), m₂ predicts it exactly, so the ratio is exactly 1
+    and every float is that fraction correctly rounded (no −31.060000000000016)."""
+    from fractions import Fraction
+
+    t = taylor(parse("x**2 + 25*y**2"), parse_point("1,1", 2), lrs=[float(lr)])
+    [c] = t.steps
+    r = Fraction(lr)
+    actual = 26 - ((1 - 2 * r) ** 2 + 25 * (1 - 50 * r) ** 2)
+    assert c.actual == float(actual) and c.predicted2 == float(actual)
+    assert c.predicted1 == float(r * (4 + 2500))
+    assert c.ratio == 1.0
+    assert all(s.err2 == 0.0 for s in t.samples)  # m₂ = f for a quadratic: exactly, not 1.55e-15
+
+
+def test_eigenvalues_and_newton_step_are_the_exact_values_rounded():
+    # H of xyz at (1, 1, 1) is J − I (J all ones): eigenvalues 3 − 1 = 2 and −1 (twice)
+    t = taylor(parse("x*y*z"), parse_point("1,1,1", 3))
+    assert t.eigenvalues == (-1.0, -1.0, 2.0)
+    # x² + xy + 2y² − 3x at (12/7, −3/7) is its minimum: the Newton step is 0, not −0.0
+    t = taylor(parse("x**2 + x*y + 2*y**2 - 3*x"), parse_point("12/7,-3/7", 2))
+    assert all(math.copysign(1.0, v) == 1.0 and v == 0.0 for v in t.newton_step.value)
+    assert t.model_min == float(sympy.Rational(12, 7) ** 2 + sympy.Rational(12, 7) * sympy.Rational(-3, 7)
+                                + 2 * sympy.Rational(9, 49) - 3 * sympy.Rational(12, 7))

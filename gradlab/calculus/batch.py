@@ -93,10 +93,30 @@ def _evaluate(parsed: Parsed, exprs: Sequence, points: Sequence[Point], what: Se
     V = np.real_if_close(V) if np.iscomplexobj(V) else V
     bad = ~np.isfinite(V)
     errors: list[GradlabError | None] = [None] * len(points)
-    for j in np.flatnonzero(bad.any(axis=0)):
+    for k, j in enumerate(np.flatnonzero(bad.any(axis=0))):
         i = int(np.flatnonzero(bad[:, j])[0])
-        errors[j] = Undefined(f"{what[i]} is {_why(float(V[i, j]))}", points[j].line.where)
+        why = _exact_why(exprs[i], parsed, points[j], what[i]) if k < MAX_DIAGNOSED else None
+        errors[j] = Undefined(why or f"{what[i]} is {_why(float(V[i, j]))}", points[j].line.where)
     return V, errors
+
+
+MAX_DIAGNOSED = 20  # failing points told the exact reason (a pole, an overflow); beyond, the float's
+
+
+def _exact_why(expr, parsed: Parsed, p: Point, what: str) -> str | None:
+    """Why ``expr`` has no float at ``p``, in the single call's words (``the function is
+    undefined at (x=0): a pole: …``), so one point fails alike alone or among many;
+    None when the exact value is finite after all."""
+    from gradlab.calculus import derivatives as d
+    from gradlab.calculus.parsing import parse_point
+
+    try:
+        point = p.sympy_point or parse_point(",".join(p.exact), len(parsed.variables),
+                                             [v.name for v in parsed.variables], p.line.where)
+        d.evaluate(expr, dict(zip(parsed.variables, point)), what)
+    except GradlabError as exc:
+        return exc.what
+    return None
 
 
 def _answers(command: str, parsed: Parsed, points, build) -> list[Answer]:

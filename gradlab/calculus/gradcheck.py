@@ -14,6 +14,7 @@ precision.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -22,10 +23,10 @@ import sympy
 
 from gradlab.calculus import derivatives as d
 from gradlab.errors import BadInput
-from gradlab.calculus.numeric import complex_step, central_difference, forward_difference, lambdify
+from gradlab.calculus.numeric import central_difference, forward_difference, lambdify
 from gradlab.calculus.parsing import Parsed, to_text
-from gradlab.calculus.pointwise import point_fields
-from gradlab.views import View
+from gradlab.calculus.pointwise import _at, point_fields
+from gradlab.views import View, plural
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
 DEFAULT_H = 1e-5
@@ -40,24 +41,27 @@ class Component:
     variable: str
     exact_expr: sympy.Expr
     exact: float
-    forward: float
-    central: float
+    forward: float | None
+    central: float | None
     complex: float | None
-    forward_rel: float
-    central_rel: float
+    forward_rel: float | None
+    central_rel: float | None
     complex_rel: float | None
     user_expr: sympy.Expr | None = None
     user_value: float | None = None
     user_right: bool | None = None
+    step: float | None = None  # the step taken for this coordinate (None: no finite difference)
+    note: str | None = None  # why the step differs from h·max(1, |xᵢ|), or why there is none
 
     def to_record(self) -> dict[str, Any]:
+        def estimate(value, rel):
+            return None if value is None else {"value": value, "abs_error": abs(value - self.exact), "rel_error": rel}
+
         rec = {"variable": self.variable, "exact": {"symbolic": to_text(self.exact_expr), "value": self.exact},
-               "forward": {"value": self.forward, "abs_error": abs(self.forward - self.exact),
-                           "rel_error": self.forward_rel},
-               "central": {"value": self.central, "abs_error": abs(self.central - self.exact),
-                           "rel_error": self.central_rel},
-               "complex_step": None if self.complex is None else {
-                   "value": self.complex, "abs_error": abs(self.complex - self.exact), "rel_error": self.complex_rel}}
+               "step": self.step, "note": self.note,
+               "forward": estimate(self.forward, self.forward_rel),
+               "central": estimate(self.central, self.central_rel),
+               "complex_step": estimate(self.complex, self.complex_rel)}
         if self.user_expr is not None:
             rec["yours"] = {"symbolic": to_text(self.user_expr), "value": self.user_value, "right": self.user_right}
         return rec
@@ -87,7 +91,7 @@ class CheckResult(Presentable):
                 "passed": self.passed, "components": [c.to_record() for c in self.components]}
 
     def view(self) -> View:
-        at = ", ".join(to_text(p) for p in self.point)
+        at = _at(self.point, self.parsed.variables)[1:-1]
         if self.user:
             rows = tuple((c.variable, to_text(c.user_expr), "right" if c.user_right else "WRONG",
                           "" if c.user_right else to_text(c.exact_expr), c.user_value, c.exact)
@@ -99,9 +103,21 @@ class CheckResult(Presentable):
                         ("variable", "yours", "verdict", "correct", "yours at P", "exact at P"), rows,
                         notes=(verdict,), digits=10)
         rows = tuple((c.variable, c.exact, c.forward_rel, c.central_rel, c.complex_rel) for c in self.components)
-        verdict = (f"{'PASS' if self.passed else 'FAIL'}: central differences agree with the exact gradient "
-                   f"within relative error {self.tol:g} (h = {self.h:g})")
-        notes = (verdict, "forward error is O(h), central O(h²), complex step ≈ machine precision")
+        steps = f"h = {self.h:g}, scaled to each coordinate"
+        missing = [c.variable for c in self.components if c.central_rel is None]
+        worst = max((c for c in self.components if c.central_rel is not None), key=lambda c: c.central_rel,
+                    default=None)
+        if self.passed:
+            verdict = (f"PASS: central differences agree with the exact gradient within relative error "
+                       f"{self.tol:g} ({steps})")
+        elif missing:
+            verdict = (f"FAIL: no central difference for {', '.join(missing)} (see below), so the gradient is "
+                       f"not confirmed ({steps})")
+        else:
+            verdict = (f"FAIL: central differences differ from the exact gradient by more than relative error "
+                       f"{self.tol:g}: {worst.central_rel:.3g} for {worst.variable} ({steps})")
+        notes = (verdict, *(c.note for c in self.components if c.note),
+                 "forward error is O(h), central O(h²), complex step ≈ machine precision")
         return View(f"gradient check of f = {self.parsed.text} at ({at})",
                     ("variable", "exact ∂f", "forward rel. err", "central rel. err", "complex-step rel. err"),
                     rows, notes=notes, digits=3)
@@ -156,7 +172,8 @@ def gradient_check(parsed: Parsed, point: Sequence[sympy.Expr], h: float = DEFAU
         raise BadInput("the tolerance must be positive", "--tol")
     variables = parsed.variables
     if user is not None and len(user) != len(variables):
-        raise BadInput(f"--grad has {len(user)} components; f has {len(variables)} variables", "--grad")
+        raise BadInput(f"--grad has {plural(len(user), 'component')}; f has {plural(len(variables), 'variable')}",
+                       "--grad")
     pm = dict(zip(variables, point))
     d.evaluate(parsed.expr, pm)
     grad = d.gradient(parsed.expr, variables)
@@ -173,10 +190,26 @@ def gradient_check(parsed: Parsed, point: Sequence[sympy.Expr], h: float = DEFAU
         with np.errstate(all="ignore"):
             return complex(f_cplx(*v)[0])
 
-    fwd = forward_difference(real, x, h)
-    cen = central_difference(real, x, h)
-    try:
-        cs = complex_step(cplx, x)
+    fx = real(x)
+    steps = [_step(real, x, fx, i, h, v.name) for i, v in enumerate(variables)]
+    fwd, cen = [], []
+    for i, (step, _) in enumerate(steps):
+        if step is None:
+            fwd.append(None)
+            cen.append(None)
+            continue
+        e = np.zeros(len(x))
+        e[i] = step
+        up, down = real(x + e), real(x - e)
+        fwd.append((up - fx) / step)
+        cen.append((up - down) / (2 * step))
+    try:  # Im f(x + i·sᵢeᵢ)/sᵢ, each coordinate with its own step
+        cs = []
+        for i, xi in enumerate(x):
+            z = x.astype(complex)
+            si = _complex_step_size(float(xi))
+            z[i] += 1j * si
+            cs.append(cplx(z).imag / si)
     except (TypeError, ValueError):
         cs = None
     comps = []
@@ -188,12 +221,106 @@ def gradient_check(parsed: Parsed, point: Sequence[sympy.Expr], h: float = DEFAU
             # Right at the point first (where the user asked), then everywhere.
             right = _same_value(uv, exact[i]) and _same(ue, grad[i], variables, x)
         c = float(cs[i]) if cs is not None and np.isfinite(cs[i]) else None
-        comps.append(Component(v.name, grad[i], exact[i], float(fwd[i]), float(cen[i]), c,
-                               _rel(fwd[i], exact[i]), _rel(cen[i], exact[i]),
-                               None if c is None else _rel(c, exact[i]), ue, uv, right))
-    passed = all(c.user_right for c in comps) if user is not None else all(c.central_rel <= tol for c in comps)
+        fw, ce = _finite(fwd[i]), _finite(cen[i])
+        comps.append(Component(v.name, grad[i], exact[i], fw, ce, c,
+                               None if fw is None else _rel(fw, exact[i]), None if ce is None else _rel(ce, exact[i]),
+                               None if c is None else _rel(c, exact[i]), ue, uv, right, steps[i][0], steps[i][1]))
+    passed = (all(c.user_right for c in comps) if user is not None
+              else all(c.central_rel is not None and c.central_rel <= tol for c in comps))
     return CheckResult(parsed, tuple(point), h, tol, tuple(comps), user is not None, passed,
                        d.kink_warnings([parsed.expr], pm))
+
+
+def _finite(v) -> float | None:
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+SHRINK_TRIES = 40  # a step leaving f's domain is divided by 10 at most this often
+
+
+def _step(real, x: np.ndarray, fx: float, i: int, h: float, name: str) -> tuple[float | None, str | None]:
+    """The step for coordinate ``i`` and, when it had to leave the rule, why.
+
+    The rule is h·max(1, |xᵢ|), the textbook scaling (Nocedal & Wright, §8.1): an
+    absolute step is lost in a large coordinate's rounding (x² at x = 10⁶: f's rounding
+    error over h = 1e-5 swamps the difference). Where f varies on a unit scale however
+    large xᵢ is (sin(x) at 10⁶) the scaled step is far too long, so for |xᵢ| > 1 the
+    absolute step h is tried too, and the one whose central difference changes least
+    when the step is halved wins (the Richardson estimate of its error; the exact
+    gradient plays no part in the choice), its rounding error ε·|f|/step added.
+
+    Where f is undefined or infinite at xᵢ ± step (log(x) at 1e-300, where 1e-5 crosses
+    0) the step shrinks (to h·|xᵢ|, then by tens) until both sides are finite; if none
+    does, there is no finite difference (None) and the note says why.
+    """
+    e = np.zeros(len(x))
+    xi = float(x[i])
+
+    def exact_step(step):  # the step as the float coordinate takes it: (x + s) − x
+        return (xi + step) - xi
+
+    def sides(step):
+        e[i] = exact_step(step)
+        return real(x + e), real(x - e)
+
+    def central(step):
+        up, down = sides(step)
+        return (up - down) / (2 * exact_step(step))
+
+    def estimate(step):
+        # truncation (the change on halving the step) plus rounding (ε·|f| over the step)
+        up, down = sides(step / 2)
+        rounding = sys.float_info.epsilon * max(abs(up), abs(down), abs(fx)) / abs(exact_step(step / 2) or step)
+        error = abs(central(step) - central(step / 2)) + rounding
+        return error if math.isfinite(error) else math.inf
+
+    rule = h * max(1.0, abs(xi))
+    firsts = list(dict.fromkeys([rule, h, h * abs(xi)] if xi else [rule]))
+    found = [_inside(sides, xi, first, h) for first in firsts]
+    usable = [f for f in found if f[0] is not None]
+    if not usable:
+        step, side, bad_up = found[0][1], found[0][2], found[0][3]
+        return None, (f"{name}: f is {side} at {name} {'+' if bad_up else '−'} h for every step from {rule:g} "
+                      f"down to {step:g}: no finite difference (the point is at the edge of f's domain)")
+    candidates = []
+    for step, _, side, bad_up in usable:
+        # near the edge of f's domain, steps a little shorter still may do better
+        ladder = [step / 10 ** k for k in range(4 if side else 1) if xi + step / 10 ** k != xi]
+        candidates += [(s_, side, bad_up) for s_ in ladder]
+    step, side, bad_up = min(candidates, key=lambda c: estimate(c[0]))
+    step = exact_step(step)
+    if side and step < rule:
+        return step, (f"{name}: the step {rule:g} leaves f's domain (f is {side} at {name} "
+                      f"{'+' if bad_up else '−'} {rule:g}); the step {step:.3g} stays inside")
+    return step, None
+
+
+def _inside(sides, xi: float, first: float, h: float):
+    """``(step, last step tried, why the first failed, whether x + step failed)``: the
+    first step from ``first`` down at which f is finite on both sides (step None: none)."""
+    step, side, bad_up = first, "", False
+    for _ in range(SHRINK_TRIES):
+        up, down = sides(step)
+        if math.isfinite(up) and math.isfinite(down):
+            return step, step, side, bad_up
+        if not side:
+            bad_up = not math.isfinite(up)
+            side = "infinite" if math.isinf(up if bad_up else down) else "undefined"
+        smaller = min(step / 10, h * abs(xi)) if xi and step > h * abs(xi) else step / 10
+        if xi + smaller == xi:
+            break  # a smaller step no longer moves the coordinate
+        step = smaller
+    return None, step, side or "not finite", bad_up
+
+
+def _complex_step_size(x: float) -> float:
+    """The complex step for a coordinate: 1e-20·max(1, |x|), but at most |x|·1e-8 (a step
+    comparable to a tiny coordinate is no longer small: log(x) at 1e-300), and never below
+    the smallest normal float (a subnormal step loses digits)."""
+    step = 1e-20 * max(1.0, abs(x))
+    if x != 0 and step > abs(x) * 1e-8:
+        step = max(abs(x) * 1e-8, sys.float_info.min)
+    return step
 
 
 def error_curve(parsed: Parsed, point: Sequence[sympy.Expr], hs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

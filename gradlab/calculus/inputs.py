@@ -137,6 +137,13 @@ def _exact_decimal(text: str) -> str:
     sign, whole, frac, exp = _PARTS.match(text).groups()
     num = int((whole or "0") + frac)
     shift = int(exp or 0) - len(frac)
+    if abs(shift) > 60:  # a long number: written as the single call writes it, so it reads back in
+        import sympy
+
+        from gradlab.calculus.parsing import number_text
+
+        value = sympy.Integer(num) * sympy.Integer(10) ** shift
+        return number_text(-value if sign == "-" else value)
     if shift >= 0:
         return f"{'-' if sign == '-' and num else ''}{num * 10 ** shift}"
     den = 10 ** -shift

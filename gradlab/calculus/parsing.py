@@ -692,11 +692,28 @@ def parse_number(text: str, where: str) -> sympy.Expr:
     return value
 
 
+_NUMBER_WORD = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/\d+)?\Z")
+
+
+def _coordinate(text: str, where: str) -> sympy.Expr:
+    """One coordinate of a list; numbers side by side (``1 2``) are a missing comma, and
+    the error says so rather than suggesting a product."""
+    try:
+        return parse_number(text, where)
+    except BadInput:
+        words = text.split()
+        if len(words) > 1 and all(_NUMBER_WORD.match(w) for w in words):
+            raise BadInput(f"{text.strip()!r} has numbers separated by spaces: separate them with commas "
+                           f"({','.join(words)})", where) from None
+        raise
+
+
 def parse_point(text: str, dims: int | None = None, names: Sequence[str] | None = None,
-                where: str = "--at") -> tuple[sympy.Expr, ...]:
+                where: str = "--at", what: str = "point") -> tuple[sympy.Expr, ...]:
     """A point: ``2,5``, ``-1,1/2,pi`` or ``x=2,y=5`` (named, any order).
 
-    ``dims`` is the dimension expected; ``names`` the variable names, for the named form.
+    ``dims`` is the dimension expected; ``names`` the variable names, for the named form;
+    ``what`` names the list in messages (``direction``: its entries are components).
 
     >>> parse_point("y=5, x=2", 2, ["x", "y"])
     (2, 5)
@@ -720,16 +737,17 @@ def parse_point(text: str, dims: int | None = None, names: Sequence[str] | None 
                 raise BadInput(f"{key!r} is not a variable of the function ({', '.join(names)})", where)
             if key in values:
                 raise BadInput(f"{key} is given twice", where)
-            values[key] = parse_number(val, where)
+            values[key] = _coordinate(val, where)
         order = list(names) if names is not None else sorted(values, key=natural_key)
         missing = [n for n in order if n not in values]
         if missing:
             raise BadInput(f"no value for {', '.join(missing)}", where)
         point = tuple(values[n] for n in order)
     else:
-        point = tuple(parse_number(p, where) for p in pieces)
+        point = tuple(_coordinate(p, where) for p in pieces)
     if dims is not None and len(point) != dims:
-        raise BadInput(f"the point has {len(point)} coordinate{'s' if len(point) != 1 else ''}; the function has "
+        entry = "coordinate" if what == "point" else "component"
+        raise BadInput(f"the {what} has {len(point)} {entry}{'s' if len(point) != 1 else ''}; the function has "
                        f"{dims} variable{'s' if dims != 1 else ''}", where)
     return point
 
@@ -787,6 +805,48 @@ class _GradlabPrinter(StrPrinter):
     def _print_LambertW(self, expr):
         return self._call("lambertw", expr.args if len(expr.args) > 1 and expr.args[1] != 0 else expr.args[:1])
 
+    # Integers and fractions longer than the parser reads in one literal are written as
+    # exact literals (1e-300 for 10**-300, 1/3e300, 7*10**-305), so they read back in.
+    long_digits = MAX_LITERAL_DIGITS
+    mantissa_digits = MAX_LITERAL_DIGITS
+
+    def _int_text(self, n: int) -> str:
+        """n in digits, or as a short exact literal when longer than ``long_digits``
+        (with more significant digits than ``mantissa_digits``, still when the digits
+        would be more than a literal may have, so that it reads back in)."""
+        if n.bit_length() <= 3 * self.long_digits:
+            return str(n)
+        digits = len(str(abs(n)))
+        if digits <= self.long_digits:
+            return str(n)
+        short = _short_int(n, self.mantissa_digits)
+        if short is None and digits > MAX_LITERAL_DIGITS:
+            short = _short_int(n, MAX_LITERAL_DIGITS)
+        return short or str(n)
+
+    def _print_Integer(self, expr):
+        text = self._int_text(int(expr))
+        return f"({text})" if "*" in text else text
+
+    def _print_Rational(self, expr):
+        p, q = int(expr.p), int(expr.q)
+        if q == 1:
+            return self._print_Integer(expr)
+        if max(abs(p), q).bit_length() <= 3 * self.long_digits:
+            return super()._print_Rational(expr)
+        digits = str(q)
+        if digits == "1" + "0" * (len(digits) - 1) and len(digits) > self.long_digits:
+            # p/10^k: one literal, m e-k (1e-300), while the exponent is a literal's
+            k = len(digits) - 1
+            if len(str(abs(p))) <= self.mantissa_digits or (len(str(abs(p))) <= MAX_LITERAL_DIGITS < len(digits)):
+                if k <= MAX_LITERAL_EXPONENT:
+                    return f"{p}e-{k}"
+                return f"{p}*10**-{k}" if abs(p) != 1 else f"{'-' if p < 0 else ''}10**-{k}"
+        ps, qs = self._int_text(p), self._int_text(q)
+        if "*" in qs or "e" not in qs and "e" not in ps and ps == str(p) and qs == digits:
+            return f"{ps}/({qs})" if "*" in qs else super()._print_Rational(expr)
+        return f"{ps}/{qs}"
+
 
 def to_text(expr: sympy.Expr) -> str:
     """An expression in gradlab's own syntax: ``parse_scalar(to_text(e)) == e``.
@@ -834,3 +894,71 @@ def number_text(expr: sympy.Expr) -> str:
     ('-1 + exp(100000000)', '-1 + e')
     """
     return to_text(expr) if _is_number(expr) else str(expr)
+
+
+# --------------------------------------------------------------------------- short exact numbers
+#: Digits an integer (a numerator, a denominator) keeps before it is written compactly.
+SHORT_DIGITS = 20
+#: Most significant digits a compact integer keeps (m in m·10^k); beyond, no exact short form.
+SHORT_MANTISSA = 17
+
+
+def _short_int(n: int, most: int = SHORT_MANTISSA) -> str | None:
+    """``n`` as an exact decimal literal ``me+k`` (``3e300``; gradlab reads it exactly) or,
+    beyond the literal's exponent limit, ``m*10**k``; None when n has too many
+    significant digits (more than ``most``) for a short form.
+
+    >>> _short_int(3 * 10**300), _short_int(10**400), _short_int(2**100)
+    ('3e300', '10**400', None)
+    """
+    digits = str(abs(n))
+    mantissa = digits.rstrip("0")
+    k = len(digits) - len(mantissa)
+    if len(mantissa) > most or k == 0:
+        return None
+    sign = "-" if n < 0 else ""
+    if k <= MAX_LITERAL_EXPONENT:
+        return f"{sign}{mantissa}e{k}"
+    return f"{sign}{mantissa}*10**{k}" if mantissa != "1" else f"{sign}10**{k}"
+
+
+class _ShortPrinter(_GradlabPrinter):
+    """gradlab syntax with integers and fractions of more than :data:`SHORT_DIGITS`
+    digits written compactly and exactly (``1e-300`` for 10⁻³⁰⁰, ``1/3e300``): a table
+    cell or a title stays one short word, and it still reads back in."""
+
+    long_digits = SHORT_DIGITS
+    mantissa_digits = SHORT_MANTISSA
+
+
+def short_text(expr: sympy.Expr) -> str:
+    """An exact value for a table or a title: :func:`number_text`, with integers and
+    fractions of more than :data:`SHORT_DIGITS` digits written as exact literals
+    (``1e-300``, ``3e300``, ``1/3e300``), so that no cell or title breaks a number over
+    lines. It reads back in to the same value; JSON keeps :func:`number_text`.
+
+    >>> short_text(sympy.Rational(1, 10**300)), short_text(sympy.Rational(3, 10**301) + symbol("x"))
+    ('1e-300', 'x + 3*10**-301')
+    """
+    if not _is_number(expr):
+        return _ShortPrinter({"order": "none" if _larger_than(expr, PRINT_SORTED) else None}).doprint(expr)
+    return _ShortPrinter({"order": "none"}).doprint(expr)
+
+
+#: Characters an exact value may take in a table cell or a title; a longer one (2**1000 has
+#: 302 digits) is shown as its float, and JSON keeps it exactly.
+SHOWN = 40
+
+
+def shown_text(expr: sympy.Expr, value: float | None = None) -> str:
+    """An exact value as a table cell or a title shows it: :func:`short_text`, or when
+    that is still longer than :data:`SHOWN` characters and its float ``value`` is known,
+    ``≈ value (exact in json)``.
+
+    >>> shown_text(sympy.Rational(1, 10**300), 1e-300), shown_text(sympy.Integer(2)**1000, 2.0**1000)
+    ('1e-300', '≈ 1.0715086071862673e+301 (exact in json)')
+    """
+    text = short_text(expr)
+    if len(text) <= SHOWN or value is None:
+        return text
+    return f"≈ {value!r} (exact in json)"

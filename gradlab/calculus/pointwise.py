@@ -21,7 +21,7 @@ from gradlab.calculus import budget
 from gradlab.calculus import derivatives as d
 from gradlab.calculus.derivatives import Value
 from gradlab.errors import BadInput
-from gradlab.calculus.parsing import Parsed, number_text, to_text
+from gradlab.calculus.parsing import Parsed, number_text, shown_text, to_text
 from gradlab.views import View
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
@@ -43,9 +43,34 @@ def point_fields(point: Sequence[sympy.Expr], key: str = "point") -> dict[str, A
     return {key: [float(x) for x in point], f"{key}_exact": [to_text(x) for x in point]}
 
 
-def _at(point: Sequence[sympy.Expr]) -> str:
-    """A point for a title, in gradlab's own syntax."""
-    return "(" + ", ".join(to_text(x) for x in point) + ")"
+NAMED_POINT = 48  # characters: a named point longer than this goes unnamed in a title
+
+
+def _at(point: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol] = ()) -> str:
+    """A point for a title, in gradlab's own syntax (long numbers written short:
+    ``1e-300``). From three variables on, the coordinates are named, ``(x=1, y=2, z=3)``,
+    as error messages name them, while that stays short enough for a title.
+
+    >>> from gradlab.calculus.parsing import symbol
+    >>> _at([sympy.Integer(1), sympy.Integer(2)], [symbol("x"), symbol("y")])
+    '(1, 2)'
+    >>> _at([sympy.Integer(1), sympy.Integer(2), sympy.Rational(1, 2)], [symbol("x"), symbol("y"), symbol("z")])
+    '(x=1, y=2, z=1/2)'
+    """
+    coords = [_coordinate(x) for x in point]
+    if len(variables) >= 3 and len(variables) == len(coords):
+        named = "(" + ", ".join(f"{v.name}={c}" for v, c in zip(variables, coords)) + ")"
+        if len(named) <= NAMED_POINT:
+            return named
+    return "(" + ", ".join(coords) + ")"
+
+
+def _coordinate(x: sympy.Expr) -> str:
+    try:
+        value = float(x)
+    except (TypeError, ValueError, OverflowError):
+        value = None
+    return shown_text(x, value)
 
 
 def _head(command: str, parsed: Parsed, point: Sequence[sympy.Expr] | None) -> dict[str, Any]:
@@ -102,7 +127,13 @@ def _pair(v: Value) -> dict[str, Any]:
 
 def _shown(v: Value) -> str:
     """The exact value for a table or a note: ``≈ float`` when there is none."""
-    return f"≈ {v.value!r}" if v.exact is None else number_text(v.exact)
+    return f"≈ {v.value!r}" if v.exact is None else shown_text(v.exact, v.value)
+
+
+def _approx(v: Value) -> str:
+    """``= exact ≈ float`` for a note, or ``≈ float`` alone when no exact form is shown."""
+    shown = _shown(v)
+    return shown if shown.startswith("≈") else f"= {shown} ≈ {v.value!r}"
 
 
 def _missing(*groups: Any) -> tuple[str, ...]:
@@ -136,7 +167,9 @@ def _cell(expr: sympy.Expr, value: Value | None) -> str:
         return text
     if value.exact is None:
         return f"{text} ≈ {value.value:.10g}"
-    exact = str(value.exact)
+    exact = shown_text(value.exact, value.value)
+    if exact.startswith("≈"):
+        return f"{text} ≈ {value.value:.10g}"
     if exact == text:
         return exact
     if value.exact.is_Rational:  # 12, 1/2: the exact value says it all
@@ -175,9 +208,9 @@ class GradResult(Presentable):
         rows = tuple(
             (n, to_text(p), _shown(v), v.value) for n, p, v in zip(names, self.partials, self.values)
         )
-        notes = (f"‖∇f‖ = {_shown(self.norm)} ≈ {self.norm.value!r}",) if self.norm else ()
+        notes = (f"‖∇f‖ {_approx(self.norm)}",) if self.norm else ()
         return View(
-            f"∇f at {_at(self.point)} for f = {self.parsed.text}",
+            f"∇f at {_at(self.point, self.parsed.variables)} for f = {self.parsed.text}",
             ("variable", "∂f/∂variable", "exact", "value"),
             rows, plain=(0, 1, 3), notes=notes,
         )
@@ -238,7 +271,7 @@ class JacobianResult(Presentable):
 
     def view(self) -> View:
         m, n = self.shape
-        at = f" at {_at(self.point)}" if self.point is not None else ""
+        at = f" at {_at(self.point, self.parsed.variables)}" if self.point is not None else ""
         labels = [f"f{i + 1} = {to_text(e)}" for i, e in enumerate(self.parsed.exprs)]
         return _matrix_view(f"Jacobian ({m}×{n}){at}", self.parsed, labels, self.matrix, self.values)
 
@@ -291,7 +324,7 @@ class HessianResult(Presentable):
         notes: tuple[str, ...] = ()
         at = ""
         if self.point is not None:
-            at = f" at {_at(self.point)}"
+            at = f" at {_at(self.point, self.parsed.variables)}"
             eig = ", ".join(f"{v:.10g}" for v in self.eigenvalues)
             crit = "∇f = 0 here: a critical point" if self.critical else "∇f ≠ 0 here: not a critical point"
             notes = (f"eigenvalues: {eig} ({self.curvature}; signs decided {_DECIDED[self.decided]})", crit)
@@ -367,9 +400,9 @@ class DirectionalResult(Presentable):
         notes = (
             f"u = ({u}), the direction scaled to length 1",
             f"∇f = ({', '.join(_shown(g) for g in self.gradient)})",
-            f"steepest rate ‖∇f‖ = {_shown(self.steepest)} ≈ {self.steepest.value!r} (along ∇f)",
+            f"steepest rate ‖∇f‖ {_approx(self.steepest)} (along ∇f)",
         )
-        return View(f"directional derivative of f = {self.parsed.text} at {_at(self.point)}",
+        return View(f"directional derivative of f = {self.parsed.text} at {_at(self.point, self.parsed.variables)}",
                     ("", "exact", "value"), rows, plain=(1, 2), notes=notes)
 
 
@@ -413,7 +446,7 @@ class EvalResult(Presentable):
         return rec
 
     def view(self) -> View:
-        return View(f"f = {self.parsed.text} at {_at(self.point)}", ("", "exact", "value"),
+        return View(f"f = {self.parsed.text} at {_at(self.point, self.parsed.variables)}", ("", "exact", "value"),
                     (("f", _shown(self.result), self.result.value),), plain=(1, 2))
 
 

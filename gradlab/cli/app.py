@@ -92,7 +92,29 @@ class GradlabGroup(TyperGroup):
                 aliases[n] = longest
         for n in ("-h", "--help"):
             spec[n] = Opt(False)
-        return args[: i] + normalise(args[i:], spec, aliases)
+        required = sum(1 for p in command.params if p.param_type_name == "argument" and p.required)
+        words = normalise(args[i:], spec, aliases, {"-q": "--quiet"}, required)
+        lead = words[: words.index(args[i])]  # -q read as --quiet goes to the root
+        return lead + args[: i] + words[len(lead):]
+
+
+_CLICK_WORDS = {"is not a valid int": "is not a whole number", "is not a valid integer": "is not a whole number",
+                "is not a valid float": "is not a number"}
+
+
+def _click_line(exc) -> str:
+    """A parser error in gradlab's own form, ``<what> (<where>)``: a bad value of an
+    option names the option, as gradlab's own checks do (``'abc' is not a whole number
+    (--dims)``)."""
+    param = getattr(exc, "param", None)
+    message = getattr(exc, "message", None)
+    if param is None or not message or type(exc).__name__ != "BadParameter":
+        return " ".join(exc.format_message().split())
+    name = max(getattr(param, "opts", None) or [param.name or "value"], key=len)
+    text = " ".join(str(message).split()).rstrip(".")
+    for click_words, ours in _CLICK_WORDS.items():
+        text = text.replace(click_words, ours)
+    return f"{text} ({name})"
 
 
 def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
@@ -113,7 +135,7 @@ def _run(main, args: list[str], prog_name: str, extra: dict) -> int:
     except click_exception as exc:
         if _debug(args):
             raise
-        return _fail(" ".join(exc.format_message().split()), 2)
+        return _fail(_click_line(exc), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Terminated:  # SIGTERM: the finally blocks on the way out removed temp files
@@ -533,6 +555,7 @@ def run_many(command: str, expression: str, at: Optional[list[str]], points_file
             failures += 1
             _fail(a.error.line(), 1)
     meta = dict(meta or {})
+    meta["symbolic"] = not (lines or at or points_file)  # no points: the derivatives' own columns
     if command == "jacobian":
         meta["outputs"] = max([len(p.exprs) for p in parsed_all] or [1])
     emit_batch(b.Batch(command, tuple(answers), tuple(names), meta), out)
@@ -548,15 +571,18 @@ def _first(at: Optional[list[str]]) -> Optional[str]:
     return at[0] if at else None
 
 
-def answer_one(command: str, parsed, at_text: Optional[str], point, compute, out: "Out") -> int:
-    """Write one point's answer. In json and jsonl, a point where the maths fails is one
-    record of the many-point path (the same error record, with the point; one stderr line;
-    exit 1), so a script always gets JSON; other formats say it on stderr only.
+def answer_one(command: str, parsed, at_text: Optional[str], point, compute, out: "Out",
+               meta: Optional[dict] = None) -> int:
+    """Write one point's answer. Where the maths fails at the point, json and jsonl get
+    the many-point path's error record and csv and tsv its row (the header, the point,
+    NA, the error), one stderr line, exit 1: a script that asked for a format always gets
+    what it parses. A table and plain (the default when piped) keep the error contract:
+    stdout empty, the error on stderr. ``meta``: what the columns depend on (check's --grad).
     """
     try:
         result = compute()
     except GradlabError as exc:
-        if out.kind not in ("json", "jsonl") or exc.exit_code != 1:
+        if out.kind not in ("json", "jsonl", "csv", "tsv") or exc.exit_code != 1:
             raise
         from gradlab.calculus import batch as b
         from gradlab.calculus.inputs import Line
@@ -570,7 +596,12 @@ def answer_one(command: str, parsed, at_text: Optional[str], point, compute, out
         from gradlab.render.formats import jsonl_lines
         from gradlab.render.output import render_json
 
-        if out.kind == "json":
+        if out.kind in ("csv", "tsv"):
+            from gradlab.render.formats import POINT_SCHEMAS, delimited
+
+            meta = {**(meta or {}), **({"outputs": len(parsed.exprs)} if command == "jacobian" else {})}
+            _write_lines(delimited([answer], POINT_SCHEMAS[command](answer.variables, meta), out.kind, out.header))
+        elif out.kind == "json":
             write_out(render_json(answer.to_record(), ascii=ascii_only(), compact=out.compact))
         else:
             _write_lines(jsonl_lines([answer.to_record()], ascii_only()))

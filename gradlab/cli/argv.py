@@ -43,12 +43,25 @@ class Opt:
     repeatable: bool = False
 
 
-def normalise(args: Sequence[str], spec: Mapping[str, Opt], aliases: Mapping[str, str] | None = None) -> list[str]:
+def normalise(args: Sequence[str], spec: Mapping[str, Opt], aliases: Mapping[str, str] | None = None,
+              flags: Mapping[str, str] | None = None, required: int = 0) -> list[str]:
     """``args`` (the command name first) with every positional word after ``--``.
 
     ``spec`` maps each option name (long and short) to its :class:`Opt`; ``aliases`` maps
     a short name to its long name, so ``-f`` and ``--format`` count as one option.
+
+    ``flags`` maps a short global flag (``-q``) to its long name (``--quiet``). Such a word
+    could also be an expression (f = −q), so it is the flag only when the other positional
+    words fill the command's ``required`` arguments; its long name then leads the result
+    (before the command's name), where the root reads it.
+
+    >>> at = {"--at": Opt(True, True)}
+    >>> normalise(["grad", "x", "--at", "1", "-q"], at, flags={"-q": "--quiet"}, required=1)
+    ['--quiet', 'grad', '--at', '1', '--', 'x']
+    >>> normalise(["grad", "-q", "--at", "1"], at, flags={"-q": "--quiet"}, required=1)
+    ['grad', '--at', '1', '--', '-q']
     """
+    flags = dict(flags or {})
     aliases = dict(aliases or {})
     head, rest = list(args[:1]), list(args[1:])
     options: list[str] = []
@@ -98,9 +111,14 @@ def normalise(args: Sequence[str], spec: Mapping[str, Opt], aliases: Mapping[str
         if not value.strip():
             raise BadInput(f"the value of {canonical} is empty", canonical)
         options.extend([name, value])
+    lead: list[str] = []
+    found = [w for w in positional if w in flags]
+    if found and len(positional) - len(found) >= required:
+        lead = list(dict.fromkeys(flags[w] for w in found))
+        positional = [w for w in positional if w not in flags]
     if not moved:
         return list(args)
-    return head + options + ["--"] + positional
+    return lead + head + options + ["--"] + positional
 
 
 def _option(word: str, spec: Mapping[str, Opt]) -> tuple[str | None, str, bool]:

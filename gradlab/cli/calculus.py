@@ -267,7 +267,7 @@ def check_cmd(
     expression: str = typer.Argument(..., help="The function; - reads one per line from stdin."),
     at: Optional[list[str]] = AtOpt,
     grad: Optional[str] = typer.Option(None, "--grad", help='Your gradient to check: "g1, g2, ...".'),
-    h: float = typer.Option(1e-5, "--h", help="Finite-difference step."),
+    h: float = typer.Option(1e-5, "--h", help="Finite-difference step h, scaled to each coordinate: h·max(1, |x|)."),
     tol: float = typer.Option(1e-6, "--tol", help="Relative tolerance of the verdict."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Error against h, log-log, to FILE.png."),
     dpi: int = DpiOpt,
@@ -325,7 +325,8 @@ def check_cmd(
         parsed = _function(expression, variables, surfaces_file=surfaces, dims=dims)
         point = _point(_first(at), parsed, required=True)
         if not plot:
-            return answer_one("check", parsed, _first(at), point, lambda: checked(parsed, point), out)
+            return answer_one("check", parsed, _first(at), point, lambda: checked(parsed, point), out,
+                              {"yours": grad is not None})
         result = checked(parsed, point)
     if plot:
         import numpy as np

@@ -35,8 +35,8 @@ from gradlab.calculus import derivatives as d
 from gradlab.calculus.derivatives import Value
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.calculus.parsing import Parsed, to_text
-from gradlab.calculus.pointwise import point_fields
-from gradlab.views import View
+from gradlab.calculus.pointwise import _at, point_fields
+from gradlab.views import View, plural
 from gradlab.present import Presentable
 
 OFFSETS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
@@ -216,13 +216,95 @@ class TaylorResult(Presentable):
         if self.steps:
             notes.append("gradient steps: decrease f(a) − f(a − lr·g) predicted by "
                          f"{'m₂' if self.order == 2 else 'm₁'}; ratio = actual / m₂'s prediction")
-        at = ", ".join(str(p) for p in self.point)
+        at = _at(self.point, self.parsed.variables)[1:-1]
         return View(f"Taylor models of f = {self.parsed.text} at ({at})", ("quantity", "exact", "value"),
                     tuple(rows), notes=tuple(notes), plain_cells=tuple(plain), digits=6)
 
 
 def _exact_vec(v: Value) -> str:
     return "" if v.exact is None or v.exact[0] is None else "(" + ", ".join(str(e) for e in v.exact) + ")"
+
+
+def _float(e: sympy.Expr, fallback: float) -> float:
+    """The float of an exact value, rounded once (SymPy evaluates with enough digits to
+    survive cancellation); ``fallback`` when it has none."""
+    try:
+        v = float(sympy.N(e, 30)) if not e.is_Rational else float(e)
+    except (TypeError, ValueError, OverflowError):
+        return fallback
+    return v if math.isfinite(v) else fallback
+
+
+def _eigenvalues(Hv, Hf: np.ndarray) -> tuple[float, ...]:
+    """H's eigenvalues, ascending: computed to 120 bits from the exact entries when all are
+    rational, so each float is the eigenvalue correctly rounded (x·y·z at (1, 1, 1): −1,
+    not −1.0000000000000004); else float64's."""
+    if all(v.exact is not None and v.exact.is_Rational for row in Hv for v in row):
+        import mpmath
+
+        with mpmath.workprec(120):
+            rows = [[mpmath.mpf(int(v.exact.p)) / int(v.exact.q) for v in row] for row in Hv]
+            eig = mpmath.eigsy(mpmath.matrix(rows), eigvals_only=True)
+            return tuple(sorted(float(v) + 0.0 for v in eig))
+    return tuple(float(v) for v in np.linalg.eigvalsh(Hf))
+
+
+def _rational(v: float) -> sympy.Rational:
+    """A float the user typed (0.05) as the decimal it reads as: exactly 1/20."""
+    return sympy.Rational(repr(float(v)))
+
+
+def _exact_samples(expr, linear, quad, variables, point, u, along_gradient: bool, g, ts, fx, m1, m2):
+    """f, m₁ and m₂ at a + t·u with t and u exact (u = −g/‖g‖ along the gradient), each
+    error exact before it is rounded: a quadratic's |f − m₂| is 0, not rounding noise.
+    Returns ``(f, f − err1, f − err2)`` arrays; the floats stand where SymPy fails."""
+    from gradlab.errors import GradlabError
+
+    n = len(variables)
+    if along_gradient and any(v.exact != 0 for v in g):
+        norm = sympy.sqrt(sympy.Add(*[v.exact ** 2 for v in g]))
+        ue = [-v.exact / norm for v in g]
+    elif along_gradient:
+        ue = [1 / sympy.sqrt(n)] * n
+    else:
+        ue = [_rational(c) for c in u]  # the given direction, scaled exactly below
+        norm = sympy.sqrt(sympy.Add(*[c ** 2 for c in ue]))
+        ue = [c / norm for c in ue]
+    fx, m1, m2 = (np.array(a, dtype=float) for a in (fx, m1, m2))
+    for k, t in enumerate(ts):
+        te = _rational(t)
+        pm = {v: p + te * c for v, p, c in zip(variables, point, ue)}
+        try:
+            f_k = d.evaluate(expr, pm).value
+            e1 = d.evaluate(expr - linear, pm).value
+            e2 = d.evaluate(expr - quad, pm).value
+        except GradlabError:
+            continue
+        fx[k], m1[k], m2[k] = f_k, f_k - e1, f_k - e2
+    return fx, m1, m2
+
+
+def _exact_step_check(expr, variables, point, f0, g, Hv, lr: float, floats):
+    """(m₁'s and m₂'s predicted decrease, the actual decrease, their ratio) for a gradient
+    step of ``lr`` (read as the decimal it was typed as), exact then rounded once;
+    ``floats`` where the exact value is not available."""
+    from gradlab.errors import GradlabError
+
+    n = len(variables)
+    lre = _rational(lr)
+    gg = sympy.Add(*[v.exact ** 2 for v in g])
+    gHg = sympy.Add(*[g[i].exact * Hv[i][j].exact * g[j].exact for i in range(n) for j in range(n)])
+    p1 = lre * gg
+    p2 = p1 - lre ** 2 * gHg / 2
+    try:
+        f1 = d.evaluate(expr, {v: p - lre * gi.exact for v, p, gi in zip(variables, point, g)})
+    except GradlabError:
+        return floats
+    if f1.exact is None:
+        return floats
+    actual = f0.exact - f1.exact
+    ratio = _float(actual / p2, floats[3]) if p2 != 0 and floats[3] is not None else None
+    return _float(p1, floats[0]), _float(p2, floats[1]), _float(actual, floats[2]), ratio
 
 
 def _slope(ts: np.ndarray, errs: np.ndarray, scale: float) -> float | None:
@@ -257,7 +339,7 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
     Hv = tuple(tuple(d.evaluate(e, pm, "the Hessian") for e in row) for row in H_sym)
     gf = np.array([v.value for v in g])
     Hf = np.array([[v.value for v in row] for row in Hv])
-    eig = tuple(float(v) for v in np.linalg.eigvalsh(Hf))
+    eig = _eigenvalues(Hv, Hf)
 
     hs = [v - p for v, p in zip(variables, point)]
     linear = f0.exact + sympy.Add(*[gi.exact * h for gi, h in zip(g, hs)])
@@ -275,10 +357,17 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
         if exact_ok:
             sol = sympy.Matrix([[v.exact for v in row] for row in Hv]).LUsolve(sympy.Matrix([v.exact for v in g]))
             exact_step = tuple(-e for e in sol)
-        newton = Value(exact_step, tuple(float(v) for v in step))
+        if exact_ok:  # the floats of the exact values, rounded once
+            step = np.array([float(v) for v in exact_step])
+            ex_min = f0.exact + sympy.Add(*[gi.exact * si for gi, si in zip(g, exact_step)]) + sympy.Rational(1, 2) * \
+                sympy.Add(*[Hv[i][j].exact * exact_step[i] * exact_step[j] for i in range(n) for j in range(n)])
+            model_min = _float(ex_min, float(f0.value + gf @ step + 0.5 * step @ Hf @ step))
+        else:
+            model_min = float(f0.value + gf @ step + 0.5 * step @ Hf @ step)
+        newton = Value(exact_step, tuple(float(v) + 0.0 for v in step))  # + 0.0: no −0.0
         minimiser = Value(tuple(p + s for p, s in zip(point, exact_step)) if exact_ok else (None,) * n,
-                          tuple(float(p) + float(s) for p, s in zip(point, step)))
-        model_min = float(f0.value + gf @ step + 0.5 * step @ Hf @ step)
+                          tuple(_float(p + s, float(p) + float(s)) + 0.0 for p, s in zip(point, exact_step))
+                          if exact_ok else tuple(float(p) + float(s) + 0.0 for p, s in zip(point, step)))
     else:
         note = ("H is not positive definite (eigenvalues " + ", ".join(f"{v:.4g}" for v in eig) +
                 "): m₂ is unbounded below or flat, so it has no unique minimiser and the Newton step is not a descent")
@@ -297,7 +386,7 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
     if direction is not None:
         u = np.asarray(direction, dtype=float)
         if u.shape != (n,) or not np.all(np.isfinite(u)) or not np.linalg.norm(u) > 0:
-            raise BadInput(f"the direction must be {n} numbers, not all zero", "--dir")
+            raise BadInput(f"the direction must be {plural(n, 'number')}, not all zero", "--dir")
     else:
         u = -gf if gg > 0 else np.ones(n)
     u = u / np.linalg.norm(u)
@@ -313,6 +402,8 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
     H_ = ts[None, :] * u[:, None]
     m1 = f0.value + gf @ H_
     m2 = m1 + 0.5 * np.einsum("ik,ij,jk->k", H_, Hf, H_)
+    if exact_ok:  # at exact sample points, f − m₁ and f − m₂ exactly (0 for a quadratic), then floats
+        fx, m1, m2 = _exact_samples(expr, linear, quad, variables, point, u, direction is None, g, ts, fx, m1, m2)
     samples = tuple(Sample(float(t), float(a_), float(b), float(c)) for t, a_, b, c in zip(ts, fx, m1, m2))
     scale = abs(f0.value)
     slope1 = _slope(ts, np.abs(fx - m1), scale)
@@ -327,6 +418,8 @@ def taylor(parsed: Parsed, point: Sequence[sympy.Expr], order: int = 2, lrs: Seq
         p2 = lr * gg - 0.5 * lr * lr * gHg
         actual = f0.value - f1
         ratio = actual / p2 if p2 != 0 and math.isfinite(actual) else None
+        if exact_ok:
+            p1, p2, actual, ratio = _exact_step_check(expr, variables, point, f0, g, Hv, lr, (p1, p2, actual, ratio))
         checks.append(StepCheck(float(lr), p1, p2, actual, ratio))
     if exact_ok:
         # Expanded, the models read as polynomials in the variables (and can be fed back to

@@ -156,8 +156,21 @@ def _coordinates_first(schema: Callable[[Sequence[str], dict], list[Column]]):
     return columns
 
 
+def _or_symbolic(command: str, schema: Callable[[Sequence[str], dict], list[Column]]):
+    """Without points (``meta["symbolic"]``: expressions from stdin, no ``--at``) a row is
+    one expression's derivatives in gradlab's syntax: the columns of the same command
+    without ``--at`` (:func:`symbolic_columns`), then the error."""
+    def columns(names: Sequence[str], meta: dict) -> list[Column]:
+        if meta.get("symbolic") and command in SYMBOLIC_COMMANDS:
+            return [*symbolic_columns(command, names, int(meta.get("outputs", 1)), _rec),
+                    Column("expression", lambda a: a.expression), _error_col()]
+        return schema(names, meta)
+    columns.__doc__ = schema.__doc__
+    return columns
+
+
 POINT_SCHEMAS: dict[str, Callable[[Sequence[str], dict], list[Column]]] = {
-    name: _coordinates_first(schema) for name, schema in {
+    name: _or_symbolic(name, _coordinates_first(schema)) for name, schema in {
         "eval": eval_columns, "grad": grad_columns, "jacobian": jacobian_columns, "hessian": hessian_columns,
         "directional": directional_columns, "check": check_columns}.items()
 }
@@ -253,19 +266,26 @@ def surfaces_rows(doc: dict) -> tuple[list[dict], list[Column]]:
     return rows, cols
 
 
+def symbolic_columns(kind: str, names: Sequence[str], outputs: int, record=lambda r: r) -> list[Column]:
+    """The derivatives' columns without a point: ``grad_<v>…``, ``J_<i>_<v>…`` or
+    ``H_<v>_<v>…``, each cell gradlab syntax read from ``record(row)``'s ``symbolic``."""
+    if kind == "grad":
+        return [Column(f"grad_{n}", (lambda r, i=i: _at(record(r), "gradient", "symbolic", i)))
+                for i, n in enumerate(names)]
+    if kind == "jacobian":
+        return [Column(f"J_{k + 1}_{n}", (lambda r, k=k, i=i: _at(record(r), "jacobian", "symbolic", k, i)))
+                for k in range(outputs) for i, n in enumerate(names)]
+    return [Column(f"H_{a}_{b}", (lambda r, i=i, j=j: _at(record(r), "hessian", "symbolic", i, j)))
+            for i, a in enumerate(names) for j, b in enumerate(names)]
+
+
 def symbolic_rows(doc: dict) -> tuple[list[dict], list[Column]]:
     """``grad``, ``jacobian``, ``hessian`` without a point: one row of derivatives in
-    gradlab's syntax (``grad_<v>``, ``J_<i>_<v>``, ``H_<v>_<v>``), then the expression."""
+    gradlab's syntax (``grad_<v>``, ``J_<i>_<v>``, ``H_<v>_<v>``), then the expression and
+    the error (``NA``: the columns of many expressions read from stdin)."""
     names, kind = doc["variables"], doc["command"]
-    if kind == "grad":
-        cols = [Column(f"grad_{n}", (lambda r, i=i: _at(r, "gradient", "symbolic", i))) for i, n in enumerate(names)]
-    elif kind == "jacobian":
-        cols = [Column(f"J_{k + 1}_{n}", (lambda r, k=k, i=i: _at(r, "jacobian", "symbolic", k, i)))
-                for k in range(len(doc["outputs"])) for i, n in enumerate(names)]
-    else:
-        cols = [Column(f"H_{a}_{b}", (lambda r, i=i, j=j: _at(r, "hessian", "symbolic", i, j)))
-                for i, a in enumerate(names) for j, b in enumerate(names)]
-    return [doc], [*cols, Column("expression", lambda r: r["expression"])]
+    cols = symbolic_columns(kind, names, len(doc.get("outputs") or ()))
+    return [doc], [*cols, Column("expression", lambda r: r["expression"]), Column("error", lambda r: None)]
 
 
 SYMBOLIC_COMMANDS = ("grad", "jacobian", "hessian")
