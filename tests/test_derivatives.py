@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pytest
@@ -207,3 +208,33 @@ def test_the_hessian_of_a_deep_chain_is_the_product_formula():
     second = prod * sum(-math.tan(s[k]) * math.prod(c[:k]) for k in range(58))
     got = float(Compiled([h], (x,))(np.array([1.0]))[0])
     assert got == pytest.approx(second, rel=1e-10)
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(13, 40))
+def test_certified_inertia_is_never_wrong(seed, n):
+    # H = Q·diag(λ)·Qᵀ with Q orthogonal: its true eigenvalues are λ (to about 1e-14 of
+    # max|λ|), some of them tiny; a certified inertia must count λ's signs exactly
+    from gradlab.calculus.derivatives import certified_inertia
+
+    rng = np.random.default_rng(seed)
+    lam = rng.choice([-1.0, 1.0], n) * 10.0 ** rng.uniform(-12, 3, n)
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    H = (Q * lam) @ Q.T
+    got = certified_inertia(np.linalg.eigvalsh((H + H.T) / 2).tolist())
+    if got is not None:
+        assert (got.positive, got.negative, got.zero) == (int((lam > 0).sum()), int((lam < 0).sum()), 0)
+    # clearly separated eigenvalues are always certified
+    clear = np.where(np.abs(lam) < 1e-3 * np.abs(lam).max(), np.sign(lam) * np.abs(lam).max(), lam)
+    assert certified_inertia(np.linalg.eigvalsh((Q * clear) @ Q.T).tolist()) is not None
+
+
+def test_a_large_hessians_verdict_is_certified_not_computed_to_150_bits():
+    # 20 variables: f = Σ i·x_i² (i < 20) − x_20² at 0: eigenvalues 2i and −2: a saddle
+    text = " + ".join(f"{i}*x{i}**2" for i in range(1, 20)) + " - x20**2"
+    from tests.conftest import run
+
+    out = run("hessian", text, "--at", ",".join(["0"] * 20), "-f", "json")
+    assert out.code == 0, out
+    h = json.loads(out.out)["hessian"]
+    assert (h["classification"], h["signs_decided"]) == ("saddle", "certified")
+    assert h["eigenvalues"] == [-2.0] + [2.0 * i for i in range(1, 20)]

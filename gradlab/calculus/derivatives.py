@@ -378,8 +378,10 @@ class Inertia:
     """How many eigenvalues of a symmetric matrix are positive, negative and zero, and
     how that was decided: ``exact`` (the characteristic polynomial over the rationals and
     Descartes' rule of signs, exact for a symmetric matrix, whose roots are all real),
-    ``numeric`` (eigenvalues to 150 bits; one below 2**-150 of the largest entry is 0)
-    or ``float`` (float64 eigenvalues with a relative tolerance)."""
+    ``numeric`` (eigenvalues to 150 bits; one below 2**-150 of the largest entry is 0),
+    ``certified`` (float64 eigenvalues each farther from 0 than their error bound, for
+    matrices of more than a dozen rows) or ``float`` (float64 eigenvalues with a relative
+    tolerance)."""
 
     positive: int
     negative: int
@@ -443,6 +445,13 @@ def inertia(matrix: Sequence[Sequence[sympy.Expr]], point: Point, fallback: Sequ
         lam = sympy.Dummy("lam")
         poly = sympy.Matrix(entries).charpoly(lam)
         return _descartes(poly.all_coeffs())
+    if n > MAX_EXACT_ORDER:
+        # Beyond a dozen variables 150-bit eigenvalues cost minutes (mpmath's O(n³) at
+        # 210 bits): where float64 eigenvalues all clear their error bound their signs
+        # are certain, and that is the inertia.
+        certain = certified_inertia(fallback)
+        if certain is not None:
+            return certain
     with mpmath.workprec(ZERO_EIGEN_BITS + 60):
         rows = []
         for row in matrix:
@@ -464,6 +473,29 @@ def inertia(matrix: Sequence[Sequence[sympy.Expr]], point: Point, fallback: Sequ
         pos = sum(1 for v in eig if v > tiny)
         neg = sum(1 for v in eig if v < -tiny)
     return Inertia(pos, neg, n - pos - neg, "numeric")
+
+
+#: The error bound of float64 eigenvalues, relative to n·max|λ|: far above the entries'
+#: rounding and LAPACK's backward error (together at most about (√n + c·n)·2⁻⁵³·‖H‖₂).
+CERTIFIED_MARGIN = 1e-9
+
+
+def certified_inertia(eigenvalues: Sequence[float]) -> Inertia | None:
+    """The inertia from float64 eigenvalues of a symmetric matrix when every one lies
+    farther from 0 than ``CERTIFIED_MARGIN``·n·max|λ|: the matrix's true eigenvalues are
+    within that of them (Weyl), so none can have the other sign and none is 0. None when
+    some eigenvalue is that close to 0 (or none is finite): then only more digits decide.
+
+    >>> certified_inertia([-3.0, 1e-3, 2.0]), certified_inertia([0.0, 1.0])
+    (Inertia(positive=2, negative=1, zero=0, how='certified'), None)
+    """
+    if not eigenvalues or not all(math.isfinite(v) for v in eigenvalues):
+        return None
+    margin = CERTIFIED_MARGIN * len(eigenvalues) * max(abs(v) for v in eigenvalues)
+    if not margin > 0 or any(abs(v) <= margin for v in eigenvalues):
+        return None
+    pos = sum(v > 0 for v in eigenvalues)
+    return Inertia(pos, len(eigenvalues) - pos, 0, "certified")
 
 
 def classify_floats(eigenvalues: Sequence[float], tol: float = 1e-9) -> Inertia:

@@ -338,7 +338,8 @@ class HessianResult(Presentable):
                             self.values, notes)
 
 
-_DECIDED = {"exact": "exactly", "numeric": "to 45 digits", "float": "in float64"}
+_DECIDED = {"exact": "exactly", "numeric": "to 45 digits", "certified": "in float64 within error bounds",
+            "float": "in float64"}
 
 
 def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> HessianResult:
