@@ -348,8 +348,12 @@ def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | Non
     if n > 2:  # further variables: a fixed-seed sample of the same box as y
         rng = np.random.default_rng(0)
         X = np.vstack([X, rng.uniform(ymin, ymax, size=(n - 2, X.shape[1]))])
-    G = np.full_like(X, np.nan)  # ∇f at X, for the starts that have stopped
     active = np.arange(X.shape[1])
+    last = np.full(X.shape[1], np.inf)  # each start's previous step length
+    follow = np.arange(X.shape[1])  # the start whose path each start shares
+    drifted = np.full(X.shape[1], np.inf)  # how far each came back to two steps ago, last time
+    before = np.full_like(X, np.nan)  # each start two steps ago (at the step's start: one step ago)
+    eps = np.finfo(float).eps
     with np.errstate(all="ignore"):
         for k in range(NEWTON_STEPS):
             if progress is not None:
@@ -364,13 +368,45 @@ def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | Non
             if ok.any():
                 # lstsq-like solve that tolerates singular Hessians (degenerate points)
                 step[:, ok] = np.einsum("rij,rj->ir", np.linalg.pinv(Hm[ok], rcond=1e-12), Ga[:, ok].T)
-            arrived = np.abs(step).max(axis=0) <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(Xa).max(axis=0))
-            done = arrived | ~ok
-            G[:, active[done]] = Ga[:, done]
-            X[:, active[~done]] = Xa[:, ~done] - step[:, ~done]
-            active = active[~done]
-        if active.size:
-            G[:, active] = grad(X[:, active])
+            X[:, active] = Xa - step
+            size = np.abs(step).max(axis=0)
+            mag = np.maximum(1.0, np.abs(Xa).max(axis=0))
+            # Arrived: a step within a few ulps, or a tiny step after a step 100 times
+            # longer (quadratic convergence: what is left is below the ulps). A slow,
+            # linear approach (a degenerate point) keeps all its steps.
+            arrived = (size <= 4 * eps * mag) | ((size <= 1e-10 * mag) & (size <= 1e-2 * last[active]))
+            # Caught in an attracting cycle: after a long step, back near where it was two
+            # steps ago, and nearer than last time. Newton would go round it to the end;
+            # no point of it is critical.
+            drift = np.abs(X[:, active] - before[:, active]).max(axis=0)
+            cycling = (size > 1e-3 * mag) & (drift <= 1e-3 * size) & (drift <= 0.5 * drifted[active])
+            drifted[active] = np.where(np.isfinite(drift), drift, np.inf)
+            arrived |= cycling
+            before[:, active] = Xa
+            # Converging (a step under half the last, and short): two such starts closer
+            # than their steps have one limit, to the ulps; one of them goes on.
+            converging = ok & ~arrived & (size <= 0.5 * last[active]) & (size <= 1e-2 * mag)
+            last[active] = size
+            idx = np.flatnonzero(converging)
+            if idx.size > 1:
+                P = X[:, active[idx]]
+                near = np.abs(P[:, :, None] - P[:, None, :]).max(axis=0) <= np.maximum.outer(size[idx], size[idx])
+                lead = np.argmax(near, axis=1)  # the first start each one is near (itself at worst)
+                lead = lead[lead]  # near the lead's lead: one limit still (within two steps)
+                moved = lead != np.arange(idx.size)
+                follow[active[idx[moved]]] = active[idx[lead[moved]]]
+                arrived[idx[moved]] = True
+            active = active[ok & ~arrived]
+            # Starts that have met (to 12 decimals) follow the same path from here on:
+            # one of them goes on, the others take its end point.
+            _, first, which = np.unique(np.round(X[:, active], 12), axis=1, return_index=True, return_inverse=True)
+            if first.size < active.size:
+                follow[active] = active[first[which.ravel()]]
+                active = np.sort(active[first])
+        while not np.array_equal(follow[follow], follow):
+            follow = follow[follow]
+        X = X[:, follow]
+        G = grad(X)
         scale = max(1.0, *(abs(w) for w in window))
         gn = np.linalg.norm(G, axis=0)
         # Newton may jump far from its start: keep what it found inside the window.
