@@ -91,11 +91,15 @@ def _check_result(text: str, res) -> None:
     # xyz: ∇f = (yz, xz, xy) vanishes where two coordinates are 0: the three axes; near
     # a point of an axis f takes both signs, so no extremum is claimed
     ("x*y*z", 3, "degenerate (non-isolated)", 0),
+    # x²y²z² vanishes, with its gradient, on the three coordinate planes; the axes where
+    # its gradient's components meet lie in those planes and are not listed again
+    ("x**2*y**2*z**2", 3, "minimum (non-isolated)", 0),
 ])
 def test_sets_of_critical_points_are_reported_as_sets(text, sets, kind, isolated):
     res = critical_points(parse(text), W, timeout=60)
     found = [p for p in res.points if p.free]
     assert len(found) == sets, res.points
+    assert len({p.free for p in found}) == sets  # no set twice
     assert {p.classification for p in found} == {kind}
     assert len([p for p in res.points if not p.free]) == isolated, res.points
     _check_result(text, res)

@@ -7,7 +7,9 @@ the same answer on every machine; what is attempted runs under the ``timeout`` d
 and when that deadline decides, the status says so. ``solve`` may also return only some
 of the points without saying so, so a multi-start Newton search over the window always
 runs too, and its points are merged with the exact ones. Each point is classified by the
-Hessian's inertia: exactly at rational points, else from its eigenvalues.
+Hessian's inertia: exactly at rational points, else from its eigenvalues. Where ∇f
+vanishes on a whole set (``(x - y)**2`` on the line y = x), the exact solve gives the set
+in its free variables; it is one entry, and the numeric points on it are left out.
 
 >>> from gradlab.calculus.parsing import parse
 >>> res = critical_points(parse("x**2 - y**2"), (-5, 5, -5, 5), timeout=5)
@@ -92,12 +94,12 @@ class CriticalPoint:
         return ", ".join(t if t is not None else f"root of {to_text(r)}" for t, r in zip(texts, roots))
 
     def value_cell(self) -> Any:
-        if not self.free:
+        """A point's floats; for a set, what it is (a line, a curve, a plane, …)."""
+        if not self.free or self.exact is None:
             return self.value
+        syms = sorted(set().union(*(e.free_symbols for e in self.exact)), key=str)
+        linear = all(e.is_polynomial(*syms) and sympy.Poly(e, *syms).total_degree() <= 1 for e in self.exact)
         k = len(self.free)
-        linear = all(sympy.Poly(e, *[sympy.Symbol(n, real=True) for n in self.free]).total_degree() <= 1
-                     if e.is_polynomial(*[sympy.Symbol(n, real=True) for n in self.free]) else False
-                     for e in self.exact or ())
         shape = {1: "line" if linear else "curve", 2: "plane" if linear else "surface"}.get(k, f"{k}-dimensional set")
         return f"a {shape}: {', '.join(self.free)} free"
 
@@ -524,6 +526,7 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
     numeric = _newton_search(parsed, window, derived,
                              None if progress is None else (lambda k, n: progress(10 + k, total)))
 
+    families = _largest(families, variables, tol)
     F = Compiled([parsed.expr], variables)
     free_index = [[variables.index(v) for v in fam.free] for fam, _ in families]
     on_family = [False] * len(families)
@@ -604,6 +607,21 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
         progress(total, total)
     # None found is an answer (x + y has none), not a failure: an empty list of points.
     return CriticalResult(parsed, tuple(window), tuple(out) + tuple(sets), status, deadline=solved.deadline)
+
+
+def _largest(families: list[tuple[_Family, np.ndarray]], variables: Sequence[sympy.Symbol],
+             tol: float) -> list[tuple[_Family, np.ndarray]]:
+    """The sets that are not part of another (the axes of x²y²z² lie in its planes), each
+    once: a set goes when every sample of it lies on a set of as many free variables or
+    more that is kept."""
+    index = [[variables.index(v) for v in fam.free] for fam, _ in families]
+    order = sorted(range(len(families)), key=lambda i: -len(families[i][0].free))
+    kept: list[int] = []
+    for i in order:
+        fam, S = families[i]
+        if not any(all(families[j][0].distance(S[:, c], index[j]) <= tol for c in range(S.shape[1])) for j in kept):
+            kept.append(i)
+    return [families[i] for i in sorted(kept)]
 
 
 def _status(points: int, sets: int, on_sets: int = 0) -> str:
