@@ -99,7 +99,7 @@ def test_sets_of_critical_points_are_reported_as_sets(text, sets, kind, isolated
     res = critical_points(parse(text), W, timeout=60)
     found = [p for p in res.points if p.free]
     assert len(found) == sets, res.points
-    assert len({p.free for p in found}) == sets  # no set twice
+    assert len({tuple(p.exact_texts()) for p in found}) == sets  # no set twice
     assert {p.classification for p in found} == {kind}
     assert len([p for p in res.points if not p.free]) == isolated, res.points
     _check_result(text, res)
