@@ -273,3 +273,17 @@ def test_a_data_surface_in_row_form_has_plain_newton_s_minimum():
                       [np.mean(s * (1 - s) * X), np.mean(s * (1 - s))]]) + np.eye(2) / 50
         t = t - np.linalg.solve(h, g)
     assert np.allclose(p.value, t, rtol=0, atol=1e-10) and p.classification == "minimum"
+
+
+def test_a_periodic_f_has_every_period_s_set_in_the_window():
+    """sin(x + y): ∇f = cos(x + y)·(1, 1) vanishes on the lines x + y = π/2 + kπ; in
+    [-5, 5]² x + y runs over [-10, 10], which holds k = -3 … 2 (|π/2 + kπ| ≤ 10). On
+    each line sin = ±1, its largest or least value: maxima for even k, minima for odd."""
+    res = critical_points(parse("sin(x+y)"), W, timeout=60)
+    assert all(p.free == ("y",) for p in res.points)
+    y = sympy.Symbol("y", real=True)
+    got = {sympy.simplify(parse_scalar(p.exact_texts()[0]) + y) / sympy.pi: p.classification for p in res.points}
+    want = {sympy.Rational(1, 2) + k: "maximum (non-isolated)" if k % 2 == 0 else "minimum (non-isolated)"
+            for k in range(-3, 3)}
+    assert got == want
+    _check_result("sin(x+y)", res)

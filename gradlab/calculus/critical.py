@@ -305,6 +305,8 @@ def _extreme(e: sympy.Expr, point: dict, lower: bool) -> bool:
         if k != 1 and k.is_nonzero:
             return _extreme(rest, point, lower if k.is_positive else not lower)
         return False
+    if isinstance(e, (sympy.sin, sympy.cos)):  # -1 ≤ sin, cos ≤ 1
+        return e0 == (-1 if lower else 1)
     if e.is_Pow and e.exp.is_positive and e.base.is_nonnegative:  # increasing in its base
         return _extreme(e.base, point, lower)
     if isinstance(e, _INCREASING) or getattr(e.func, "__name__", "") in ("sigmoid", "softplus"):
@@ -408,7 +410,9 @@ def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | Non
         while not np.array_equal(follow[follow], follow):
             follow = follow[follow]
         X = X[:, follow]
-        G = grad(X)
+        # ∇f once per end point (most starts share one)
+        ends, back = np.unique(X, axis=1, return_inverse=True)
+        G = grad(ends)[:, back.ravel()]
         scale = max(1.0, *(abs(w) for w in window))
         gn = np.linalg.norm(G, axis=0)
         # Newton may jump far from its start: keep what it found inside the window.
@@ -512,13 +516,9 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
                 exact_found.append(rp)
                 continue
             fam = _family(sol, variables, parsed.expr) if any(v not in sol for v in variables) else None
-            if fam is not None:
-                samples = _family_samples(fam, variables, window)
-                with np.errstate(all="ignore"):
-                    gn = np.linalg.norm(grad_c(samples), axis=0) if samples.size else np.array([np.inf])
-                # Kept only where ∇f vanishes on its real points: a check of SymPy's answer.
-                if samples.size and np.all(gn <= 1e-8 * np.maximum(1.0, np.abs(samples).max(axis=0))):
-                    families.append((fam, samples))
+            samples = _verified(fam, variables, window, grad_c) if fam is not None else None
+            if samples is not None:
+                families.append((fam, samples))
     elif solved.reason.startswith("not attempted"):
         status = solved.reason
     else:
@@ -527,6 +527,8 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
                              None if progress is None else (lambda k, n: progress(10 + k, total)))
 
     families = _largest(families, variables, tol)
+    periods = _other_periods(families, numeric, parsed.expr, variables, window, grad_c, tol)
+    families += periods
     F = Compiled([parsed.expr], variables)
     free_index = [[variables.index(v) for v in fam.free] for fam, _ in families]
     on_family = [False] * len(families)
@@ -567,7 +569,7 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
     if solved.exact:
         on_sets = [ef for ef in exact_found if on_a_set(np.array(ef[1]), False)]
         exact_found = [ef for ef in exact_found if not any(ef is o for o in on_sets)]
-        status = _status(len(exact_found), len(families), len(on_sets))
+        status = _status(len(exact_found), len(families) - len(periods), len(on_sets), len(periods))
     with np.errstate(all="ignore"):
         numeric = [p for p in numeric if not on_a_set(p, True)]
     candidates = [np.array(v) for _, v in exact_found] + list(numeric)
@@ -601,12 +603,69 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
             with np.errstate(all="ignore"):
                 fs = F(samples)[0]
             f_value = float(np.median(fs)) if np.isfinite(fs).any() else None
-        sets.append(CriticalPoint(fam.exact, value, f_value, (), _set_kind(parsed.expr, fam, variables),
-                                  "exact, numeric" if seen else "exact", free=tuple(v.name for v in fam.free)))
+        with np.errstate(all="ignore"):
+            at_zero = np.nan_to_num(fam.at(np.zeros((len(fam.free), 1)))[:, 0], nan=np.inf)
+        sets.append(((len(fam.free), tuple(at_zero.tolist())),
+                     CriticalPoint(fam.exact, value, f_value, (), _set_kind(parsed.expr, fam, variables),
+                                   "exact, numeric" if seen else "exact", free=tuple(v.name for v in fam.free))))
+    # in order of their point where the free variables are 0 (the other periods in place)
+    sets = [c for _, c in sorted(sets, key=lambda kc: kc[0])]
     if progress is not None:
         progress(total, total)
     # None found is an answer (x + y has none), not a failure: an empty list of points.
     return CriticalResult(parsed, tuple(window), tuple(out) + tuple(sets), status, deadline=solved.deadline)
+
+
+def _verified(fam: _Family, variables: Sequence[sympy.Symbol], window: Sequence[float],
+              grad_c: Compiled) -> np.ndarray | None:
+    """Samples of the set where it has real points and ∇f vanishes on all of them (a
+    check of SymPy's answer), else None."""
+    samples = _family_samples(fam, variables, window)
+    if not samples.size:
+        return None
+    with np.errstate(all="ignore"):
+        gn = np.linalg.norm(grad_c(samples), axis=0)
+    return samples if np.all(gn <= 1e-8 * np.maximum(1.0, np.abs(samples).max(axis=0))) else None
+
+
+#: At most this many sets are added from other periods of a periodic f.
+MAX_PERIODS = 24
+
+
+def _other_periods(families: list[tuple[_Family, np.ndarray]], numeric: Sequence[np.ndarray], expr: sympy.Expr,
+                   variables: Sequence[sympy.Symbol], window: Sequence[float], grad_c: Compiled,
+                   tol: float) -> list[tuple[_Family, np.ndarray]]:
+    """Sets SymPy gave for one period only (``sin(x + y)``: x = π/2 - y and 3π/2 - y)
+    moved by multiples of π/4 in their solved coordinates to pass through a numeric
+    point that lies on none; each kept where ∇f vanishes on it (checked as SymPy's)."""
+    if not families or not expr.has(sympy.sin, sympy.cos, sympy.tan):
+        return []
+    out: list[tuple[_Family, np.ndarray]] = []
+    index = [[variables.index(v) for v in fam.free] for fam, _ in families]
+    for p in numeric:
+        if len(out) >= MAX_PERIODS:
+            break
+        if any(f.distance(p, [variables.index(v) for v in f.free]) <= tol for f, _ in families + out):
+            continue
+        for (fam, _), free_index in zip(families, index):
+            with np.errstate(all="ignore"):
+                q = fam.at(p[free_index].reshape(-1, 1))[:, 0]
+            shift = {}
+            for i, v in enumerate(variables):
+                if v in fam.free:
+                    continue
+                k = (p[i] - q[i]) / math.pi
+                r = sympy.Rational(round(k * 4), 4) if math.isfinite(k) and abs(k) < 1e6 else None
+                if r is None or abs(k - float(r)) > 1e-9:
+                    break
+                shift[v] = fam.exact[i] + r * sympy.pi
+            else:
+                moved = _family(shift, variables, expr) if shift else None
+                samples = _verified(moved, variables, window, grad_c) if moved is not None else None
+                if samples is not None and moved.distance(p, free_index) <= tol:
+                    out.append((moved, samples))
+                    break
+    return out
 
 
 def _largest(families: list[tuple[_Family, np.ndarray]], variables: Sequence[sympy.Symbol],
@@ -624,7 +683,7 @@ def _largest(families: list[tuple[_Family, np.ndarray]], variables: Sequence[sym
     return [families[i] for i in sorted(kept)]
 
 
-def _status(points: int, sets: int, on_sets: int = 0) -> str:
+def _status(points: int, sets: int, on_sets: int = 0, periods: int = 0) -> str:
     """``1 real point and 2 sets of critical points from sympy.solve``: what the exact
     solve found, each isolated point once (points that lie on a set are in it)."""
     text = f"{points} real point{'s' if points != 1 else ''}"
@@ -632,4 +691,8 @@ def _status(points: int, sets: int, on_sets: int = 0) -> str:
         text += f" and {sets} set{'s' if sets != 1 else ''} of critical points"
         if on_sets:
             text += f" ({on_sets} more point{'s' if on_sets != 1 else ''} on them)"
-    return text + " from sympy.solve"
+    text += " from sympy.solve"
+    if periods:
+        text += (f"; {periods} more set{'s' if periods != 1 else ''} in the window: those moved by "
+                 f"multiples of pi/4 (other periods)")
+    return text
