@@ -450,7 +450,11 @@ def _common_factor(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol]
         return None
     g = sympy.Integer(0)
     for c in grad:
-        g = sympy.gcd(g, c, *variables)
+        # the generators of these two only: a gcd over all n variables is a dense
+        # polynomial in n variables (200 of them overflow the recursion)
+        g = sympy.gcd(g, c)
+        if g.is_number and g != 0:
+            return None  # no common factor: stop at the first pair that shows it
     if not g.free_symbols:
         return None
     return g, [sympy.cancel(c / g) for c in grad]
