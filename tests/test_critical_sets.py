@@ -287,3 +287,21 @@ def test_a_periodic_f_has_every_period_s_set_in_the_window():
             for k in range(-3, 3)}
     assert got == want
     _check_result("sin(x+y)", res)
+
+
+def test_no_common_factor_in_many_variables_is_seen_at_once():
+    """Rosenbrock in 60 variables: ∂f/∂x1 = -400x1(x2 - x1²) - 2(1 - x1) is irreducible
+    (degree 1 in x2 with coprime coefficients -400x1 and 400x1³ - 2 + 2x1), and does not
+    divide ∂f/∂x2, which has x3 in it: no factor is shared, no set to split off."""
+    from gradlab.calculus.critical import _common_factor
+    from gradlab.calculus.derivatives import gradient
+    from gradlab.resolve import surface
+
+    p = surface("rosenbrock-nd", None, 60).parsed
+    assert len(p.variables) == 60
+    assert _common_factor(gradient(p.expr, p.variables), p.variables) is None
+    # a shared factor is found: ∇((x1 + … + x6)²) = 2(x1 + … + x6)·(1, …, 1)
+    q = parse("(" + " + ".join(f"x{i}" for i in range(1, 7)) + ")**2")
+    g, rest = _common_factor(gradient(q.expr, q.variables), q.variables)
+    assert sympy.expand(g * rest[0] - 2 * sum(q.variables)) == 0 and sympy.expand(g - sum(q.variables)).is_number is not None
+    assert all(r.is_number for r in rest) and not g.is_number

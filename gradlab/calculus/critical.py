@@ -441,17 +441,31 @@ def numeric_critical(parsed: Parsed, window: Sequence[float]) -> list[tuple[floa
     return [tuple(float(v) for v in pts[i]) for i in _merge(pts, 1e-6 * scale)]
 
 
-def _common_factor(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol]) -> tuple[sympy.Expr, list[sympy.Expr]] | None:
+#: A factor common to ∇f's components is looked for in pairs of components with at most
+#: this many variables between them.
+MAX_FACTOR_VARIABLES = 8
+
+
+def _common_factor(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol],
+                   polynomial: bool | None = None) -> tuple[sympy.Expr, list[sympy.Expr]] | None:
     """For a polynomial gradient in two or more variables whose components share a
     factor g (``(x - y)**2``: ∇f = 2(x - y)·(1, -1)): g and the components divided by it.
     Every zero of g is a critical point, so ``g = 0`` is a set of them, and the rest of
-    the system has fewer solutions. None when there is no such factor."""
-    if len(variables) < 2 or budget.polynomial_degree(list(grad), list(variables)) is None:
+    the system has fewer solutions. None when there is no such factor. ``polynomial``:
+    whether ∇f is known to be polynomial (else it is checked)."""
+    if len(variables) < 2:
+        return None
+    if polynomial is None:
+        polynomial = budget.polynomial_degree(list(grad), list(variables)) is not None
+    if not polynomial:
         return None
     g = sympy.Integer(0)
     for c in grad:
         # the generators of these two only: a gcd over all n variables is a dense
-        # polynomial in n variables (200 of them overflow the recursion)
+        # polynomial in n variables (200 of them overflow the recursion), and even one in
+        # 30 costs most of a second: past MAX_FACTOR_VARIABLES, no search (bounded time)
+        if len((g.free_symbols | c.free_symbols)) > MAX_FACTOR_VARIABLES:
+            return None
         g = sympy.gcd(g, c)
         if g.is_number and g != 0:
             return None  # no common factor: stop at the first pair that shows it
@@ -473,9 +487,10 @@ def exact_solve(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol], t
     of critical points, solved apart, and the degree bound is the rest's. The value is
     the list of solutions, or None."""
     lim = budget.limits()
-    split = _common_factor(grad, variables)
-    system = split[1] if split is not None else list(grad)
-    bound = budget.polynomial_degree(system, list(variables))
+    bound = budget.polynomial_degree(list(grad), list(variables))
+    split = _common_factor(grad, variables, polynomial=bound is not None)
+    if split is not None:
+        bound = budget.polynomial_degree(split[1], list(variables))
     if bound is not None and bound > lim.degree:
         return budget.Outcome(None, False, f"not attempted: up to {bound} solutions, above "
                                            f"GRADLAB_EXACT_DEGREE={lim.degree}")
