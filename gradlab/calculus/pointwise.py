@@ -312,8 +312,6 @@ _DECIDED = {"exact": "exactly", "numeric": "to 45 digits", "float": "in float64"
 def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> HessianResult:
     """The Hessian, and at ``point`` its eigenvalues, curvature and classification."""
     _needs_variables(parsed)
-    from gradlab.calculus.numeric import eigenvalues  # numpy only when a point asks for numbers
-
     matrix = d.hessian(parsed.expr, parsed.variables)
     if point is None:
         return HessianResult(parsed, matrix)
@@ -337,7 +335,7 @@ def _eigenvalues(matrix: Matrix, values: Sequence[Sequence[Value]], pm: dict) ->
     """The Hessian's eigenvalues, ascending: from the floats, or, where an entry is too
     large for a float (its exact value is finite), from the entries to 60 digits, each
     eigenvalue then rounded to a float (±inf where it is too large too)."""
-    from gradlab.calculus.numeric import eigenvalues
+    from gradlab.calculus.numeric import eigenvalues  # numpy only when a point asks for numbers
 
     floats = [[v.value for v in row] for row in values]
     if all(math.isfinite(x) for row in floats for x in row):
