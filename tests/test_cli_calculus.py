@@ -308,7 +308,7 @@ def test_an_empty_csv_cell_is_named_as_an_empty_coordinate(tmp_path):
 @pytest.mark.parametrize("command, expression, at", [
     ("eval", "1/x", "0"),  # a pole
     ("eval", "log(x)", "-1"),  # not real
-    ("eval", "exp(x)", "1000"),  # e^1000 > the largest float, though finite
+    ("eval", "exp(exp(x))", "100"),  # e^(e^100): no float, and no exact form worth keeping
     ("grad", "log(x)*y", "0,1"),
 ])
 def test_a_point_fails_in_the_same_words_alone_and_among_many(command, expression, at):
@@ -467,3 +467,54 @@ def test_one_failing_point_in_csv_or_tsv_is_the_many_point_row(fmt, command, exp
     assert all(c == "NA" for c in row[len(point):-2])
     # plain, the default when piped, keeps the error contract: nothing on stdout
     assert_error(run(command, expression, "--at", at, *extra), 1, "undefined")
+
+
+# ----------------------------------------------------------------- exact values past a float
+def _exact_back(text: str) -> sympy.Expr:
+    return parse_scalar(text)
+
+
+def test_a_finite_value_too_large_for_a_float_is_an_answer():
+    # e**1000 ≈ 10**434.29: finite and exact, above the largest float (≈ 1.8·10**308)
+    r = run("eval", "exp(x)", "--at", "1000", "-f", "json")
+    assert r.code == 0 and r.err == "", r
+    res = json.loads(r.out)["result"]
+    assert res["value"] is None and res["value_nonfinite"] == "inf"
+    assert _exact_back(res["exact"]) == sympy.exp(1000)
+    assert sympy.log(_exact_back(res["exact"]), 10).evalf(20) > 434
+    plain = run("eval", "exp(x)", "--at", "1000", "-f", "plain").out.rstrip("\n").split("\t")
+    assert plain == ["1000.0", "inf", "exp(1000)", "exp(x)", "NA"]
+    assert float(plain[1]) == float("inf")  # the plain cell reads back as a float
+    # below the float range: -inf is a float too; e**-1000 rounds to 0, an ordinary float
+    r = run("eval", "-exp(x)", "--at", "1000", "-f", "json")
+    assert json.loads(r.out)["result"]["value_nonfinite"] == "-inf"
+
+
+def test_grad_hessian_directional_past_a_float_keep_their_exact_values():
+    # f = e^{xy} at (30, 30): ∇f = e^{900}(y, x) = 30e^{900}(1, 1), ‖∇f‖ = 30√2·e^{900};
+    # H = e^{900}[[y², 1 + xy], [1 + xy, x²]] = e^{900}[[900, 901], [901, 900]], whose
+    # eigenvalues e^{900}(900 ∓ 901) are -e^{900} < 0 < 1801e^{900}: indefinite
+    E = sympy.exp(900)
+    g = json.loads(run("grad", "exp(x*y)", "--at", "30,30", "-f", "json").out)
+    assert [_exact_back(t) for t in g["gradient"]["exact"]] == [30 * E, 30 * E]
+    assert g["gradient"]["value_nonfinite"] == ["inf", "inf"]
+    assert sympy.simplify(_exact_back(g["norm"]["exact"]) - 30 * sympy.sqrt(2) * E) == 0
+    h = json.loads(run("hessian", "exp(x*y)", "--at", "30,30", "-f", "json").out)
+    want = [[900 * E, 901 * E], [901 * E, 900 * E]]
+    assert [[_exact_back(t) for t in row] for row in h["hessian"]["exact"]] == want
+    assert h["hessian"]["eigenvalues_nonfinite"] == ["-inf", "inf"]
+    assert h["hessian"]["classification"] == "indefinite" and h["hessian"]["critical"] is False
+    d = json.loads(run("directional", "exp(x*y)", "--at", "30,30", "--dir", "1,1", "-f", "json").out)
+    # D_u f = ∇f·(1, 1)/√2 = 60e^{900}/√2 = 30√2·e^{900}
+    assert sympy.simplify(_exact_back(d["directional_derivative"]["exact"]) - 30 * sympy.sqrt(2) * E) == 0
+    assert d["directional_derivative"]["value_nonfinite"] == "inf"
+
+
+@pytest.mark.parametrize("args, words", [
+    (("eval", "log(x)", "--at", "0"), "undefined"),
+    (("grad", "exp(x)*log(y)", "--at", "1000,0"), "undefined"),
+    # exp(exp(100)) is finite, but neither its float nor a readable exact form exists
+    (("eval", "exp(exp(x))", "--at", "100"), "too large"),
+])
+def test_undefined_or_unwritable_stays_an_error(args, words):
+    assert_error(run(*args), 1, words)

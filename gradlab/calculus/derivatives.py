@@ -268,13 +268,14 @@ def _unevaluated(expr: sympy.Expr, pm: dict) -> sympy.Expr:
         return expr.xreplace(pm)
 
 
-def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Value:
+def evaluate(expr: sympy.Expr, point: Point, what: str = "the function", overflow: bool = False) -> Value:
     """The exact value of ``expr`` at ``point`` and its float.
 
     The float comes from :func:`gradlab.calculus.precise.value` (precision raised until stable,
     bounded by size); the exact value is the substituted expression as SymPy simplifies
     it. Raises :class:`Undefined` at poles, logs of zero, roots of negatives, and when the
-    float would overflow.
+    float would overflow, unless ``overflow``: then a finite value too large for a float
+    (``exp(1000)``) is returned exactly with the float ±inf.
 
     >>> from gradlab.calculus.parsing import symbol
     >>> x = symbol("x")
@@ -293,16 +294,24 @@ def evaluate(expr: sympy.Expr, point: Point, what: str = "the function") -> Valu
             raise Undefined(f"{what} is undefined at {_describe(point)}: {got.problem}")
         raise Undefined(f"{what} at {_describe(point)}: {got.problem}")
     value = got.as_float()
-    if not math.isfinite(value):
+    if not math.isfinite(value) and not overflow:
         raise Undefined(f"{what} at {_describe(point)} is too large for a float")
     nodes = budget.size_of(expr, cap=MAX_EXACT_FORM, rows=False)  # a mean over rows is shown as mean(...)
+    # Past a float's range only the exact value says anything: without it, an error.
+    too_large = Undefined(f"{what} at {_describe(point)} is too large for a float") if not math.isfinite(value) else None
     if nodes > MAX_EXACT_FORM:
+        if too_large:
+            raise too_large
         return Value(None, value, f"the exact form has more than {MAX_EXACT_FORM} nodes: only its float is given")
     if got.wild:
+        if too_large:
+            raise too_large
         return Value(None, value, "an intermediate value is exp of more than 2**62: SymPy's exact form is not "
                                   "built, only the float (computed to the last bit) is given")
     exact, evaluated = exact_form(expr, point, got)
     if not evaluated and exact.free_symbols == set() and not exact.is_Number:
+        if too_large:
+            raise too_large
         # An unevaluated form is a trap: norms and sums built from it make SymPy evaluate
         # it after all (a power of 10**8 digits). Give the float only.
         return Value(None, value, "SymPy's exact form is too large to build (a power of more than "

@@ -12,6 +12,7 @@ JSON document) and ``view()`` (what a table shows).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -89,7 +90,7 @@ def _point_map(parsed: Parsed, point: Sequence[sympy.Expr]) -> dict[sympy.Symbol
 
 
 def _evaluate_all(exprs: Sequence[sympy.Expr], pm: dict, what: str) -> tuple[Value, ...]:
-    return tuple(d.evaluate(e, pm, what) for e in exprs)
+    return tuple(d.evaluate(e, pm, what, overflow=True) for e in exprs)
 
 
 def _matrix_at(matrix: Matrix, pm: dict, what: str) -> tuple[tuple[Value, ...], ...]:
@@ -158,7 +159,7 @@ def _norm(values: Sequence[Value]) -> Value:
         import math
 
         return Value(None, math.hypot(*(v.value for v in values)), "an exact component is missing")
-    return d.evaluate(d.norm([v.exact for v in values]), {}, "the gradient's norm")
+    return d.evaluate(d.norm([v.exact for v in values]), {}, "the gradient's norm", overflow=True)
 
 
 def _cell(expr: sympy.Expr, value: Value | None) -> str:
@@ -228,7 +229,7 @@ def grad_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> Gr
     if point is None:
         return GradResult(parsed, partials)
     pm = _point_map(parsed, point)
-    d.evaluate(parsed.expr, pm)  # a gradient where f itself is undefined means nothing
+    d.evaluate(parsed.expr, pm, overflow=True)  # a gradient where f itself is undefined means nothing
     values = _evaluate_all(partials, pm, "a partial derivative")
     norm = _norm(values)
     return GradResult(parsed, partials, tuple(point), values, norm,
@@ -345,17 +346,15 @@ _DECIDED = {"exact": "exactly", "numeric": "to 45 digits", "certified": "in floa
 def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) -> HessianResult:
     """The Hessian, and at ``point`` its eigenvalues, curvature and classification."""
     _needs_variables(parsed)
-    from gradlab.calculus.numeric import eigenvalues  # numpy only when a point asks for numbers
-
     matrix = d.hessian(parsed.expr, parsed.variables)
     if point is None:
         return HessianResult(parsed, matrix)
     pm = _point_map(parsed, point)
-    d.evaluate(parsed.expr, pm)
+    d.evaluate(parsed.expr, pm, overflow=True)
     grad = d.gradient(parsed.expr, parsed.variables)
     grad_values = _evaluate_all(grad, pm, "a partial derivative")
     values = _matrix_at(matrix, pm, "a second derivative")
-    eig = tuple(eigenvalues([[v.value for v in row] for row in values]))
+    eig = _eigenvalues(matrix, values, pm)
     zeros = [d.is_zero_at(g, v, pm) for g, v in zip(grad, grad_values)]
     critical = all(z for z, _ in zeros)
     warnings = d.kink_warnings([parsed.expr], pm) + _missing(values)
@@ -364,6 +363,27 @@ def hessian_report(parsed: Parsed, point: Sequence[sympy.Expr] | None = None) ->
     inert = d.inertia(matrix, pm, eig, [[v.exact for v in row] for row in values])
     return HessianResult(parsed, matrix, tuple(point), values, eig, critical, inert.classification(critical),
                          warnings, inert.curvature, inert.how)
+
+
+def _eigenvalues(matrix: Matrix, values: Sequence[Sequence[Value]], pm: dict) -> tuple[float, ...]:
+    """The Hessian's eigenvalues, ascending: from the floats, or, where an entry is too
+    large for a float (its exact value is finite), from the entries to 60 digits, each
+    eigenvalue then rounded to a float (±inf where it is too large too)."""
+    from gradlab.calculus.numeric import eigenvalues  # numpy only when a point asks for numbers
+
+    floats = [[v.value for v in row] for row in values]
+    if all(math.isfinite(x) for row in floats for x in row):
+        return tuple(eigenvalues(floats))
+    import mpmath
+
+    from gradlab.calculus import precise
+
+    with mpmath.workdps(60):
+        entries = [[precise.value(e, pm).number for e in row] for row in matrix]
+        if any(x is None for row in entries for x in row):
+            return tuple(eigenvalues(floats))
+        ev = mpmath.eigsy(mpmath.matrix(entries), eigvals_only=True)
+        return tuple(sorted(float(x) for x in ev))
 
 
 # --------------------------------------------------------------------------- directional
@@ -413,7 +433,7 @@ def directional_report(parsed: Parsed, point: Sequence[sympy.Expr], direction: S
     unit = d.unit_vector(direction)
     grad = d.gradient(parsed.expr, parsed.variables)
     pm = _point_map(parsed, point)
-    d.evaluate(parsed.expr, pm)
+    d.evaluate(parsed.expr, pm, overflow=True)
     gvals = _evaluate_all(grad, pm, "a partial derivative")
     symbolic = sum((g * u for g, u in zip(grad, unit)), sympy.S.Zero)
     if any(g.exact is None for g in gvals):
@@ -424,7 +444,7 @@ def directional_report(parsed: Parsed, point: Sequence[sympy.Expr], direction: S
         exact = budget.attempt("radsimp", sympy.radsimp, raw, size=budget.size_of(raw), fallback=lambda: raw).value
         if exact.is_Float:  # a decimal point given as a float: its exact rational, within the budget
             exact = budget.attempt("nsimplify", sympy.nsimplify, exact, size=1, fallback=lambda: exact).value
-        result = d.evaluate(exact, {}, "the directional derivative")
+        result = d.evaluate(exact, {}, "the directional derivative", overflow=True)
     steepest = _norm(gvals)
     return DirectionalResult(parsed, tuple(point), tuple(direction), unit, symbolic, gvals, result, steepest,
                              d.kink_warnings([parsed.expr], pm) + _missing(gvals))
@@ -454,5 +474,5 @@ class EvalResult(Presentable):
 def eval_report(parsed: Parsed, point: Sequence[sympy.Expr]) -> EvalResult:
     """The value of f at ``point``."""
     pm = _point_map(parsed, point)
-    result = d.evaluate(parsed.expr, pm)
+    result = d.evaluate(parsed.expr, pm, overflow=True)
     return EvalResult(parsed, tuple(point), result, _missing(result))
