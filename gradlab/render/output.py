@@ -120,6 +120,16 @@ _SEP = "\x00"
 _ENCODERS = {a: json.JSONEncoder(allow_nan=False, ensure_ascii=a, separators=(_SEP, ": ")) for a in (False, True)}
 
 
+def _starts(parts: list[str], cols: list) -> list[int]:
+    """The index in ``cols`` of each part's first scalar (a part holds one hole per
+    scalar it writes)."""
+    starts, at = [], 0
+    for p in parts:
+        starts.append(at)
+        at += p.count("%s")
+    return starts
+
+
 def _layout(value: Any, ascii: bool) -> str:
     """:func:`_pretty`'s text, fast: one walk in Python builds a %-template of the layout
     with a ``%s`` hole for every scalar, the C encoder writes all scalars in one call, and
@@ -164,14 +174,18 @@ def _layout(value: Any, ascii: bool) -> str:
 
     def table(rows: list, indent: str) -> bool:
         """A list of records with the same keys whose columns are each all scalars, or
-        all lists of scalars of one length (a descent's runs): one row template, the
-        scalars gathered column by column. False (nothing written) for anything else."""
+        all lists of scalars of one length, null in some rows or none (a descent's runs):
+        row templates, the scalars gathered column by column. False (nothing written)
+        for anything else."""
         if len(rows) < 2 or type(rows[0]) is not dict or not rows[0]:
             return False
         names = tuple(rows[0])
         if set(map(type, rows)) != {dict} or not all(tuple(r) == names for r in rows):
             return False
         inner, cols, parts = indent + "    ", [], []
+        # per column of lists that is null in some rows: (its first column in cols, its
+        # length, the rows where it is null, the part's text when null)
+        nullable: list[tuple[int, int, list[bool], str]] = []
         scalars_set = set(scalar)
         for k in names:
             col = [r[k] for r in rows]
@@ -180,18 +194,42 @@ def _layout(value: Any, ascii: bool) -> str:
                 cols.append(col)
                 parts.append(inner + key(k) + ": %s")
                 continue
-            if kinds != {list} or len(lengths := set(map(len, col))) != 1 or (n := lengths.pop()) < 1:
+            lists = col if kinds == {list} else [c for c in col if c is not None]
+            if kinds - {type(None)} != {list} or len(lengths := set(map(len, lists))) != 1 or (n := lengths.pop()) < 1:
                 return False
-            items = [[c[i] for c in col] for i in range(n)]
+            items = [[None if c is None else c[i] for c in col] for i in range(n)]
             if not all(set(map(type, item)) <= scalars_set for item in items):
                 return False
+            if kinds != {list}:
+                nullable.append((len(cols), n, [c is None for c in col], inner + key(k) + ": %s"))
             cols.extend(items)
             parts.append(inner + key(k) + ": [" + ", ".join(["%s"] * n) + "]")
         texts = [_texts(c, ascii) for c in cols]  # before anything is written: may refuse
-        row = indent + "  {\n" + ",\n".join(parts) + "\n" + indent + "  }"
-        add("[\n" + ",\n".join([row] * len(rows)) + "\n" + indent + "]")
+        if not nullable:
+            row = indent + "  {\n" + ",\n".join(parts) + "\n" + indent + "  }"
+            add("[\n" + ",\n".join([row] * len(rows)) + "\n" + indent + "]")
+            flush()
+            done.extend([x for r in zip(*texts) for x in r])
+            return True
+        # One template for each pattern of nulls; a null list keeps its first text ("null")
+        first_part = {start: j for j, start in enumerate(_starts(parts, cols))}
+        templates: dict[tuple, tuple[str, set]] = {}
+        chosen, values = [], []
+        for i, r in enumerate(zip(*texts)):
+            flags = tuple(nulls[i] for _, _, nulls, _ in nullable)
+            if flags not in templates:
+                ps, drop = list(parts), set()
+                for (start, n, _, text), null in zip(nullable, flags):
+                    if null:
+                        ps[first_part[start]] = text
+                        drop.update(range(start + 1, start + n))
+                templates[flags] = (indent + "  {\n" + ",\n".join(ps) + "\n" + indent + "  }", drop)
+            tpl, drop = templates[flags]
+            chosen.append(tpl)
+            values.extend([x for j, x in enumerate(r) if j not in drop] if drop else r)
+        add("[\n" + ",\n".join(chosen) + "\n" + indent + "]")
         flush()
-        done.extend([x for r in zip(*texts) for x in r])
+        done.extend(values)
         return True
 
     def walk(v: Any, indent: str) -> None:
