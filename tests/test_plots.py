@@ -256,7 +256,7 @@ def test_landscape_levels_are_log_spaced_with_colour_bars():
     assert land.levels[-1] - land.levels[0] > 3
     fig = landscape_figure(s)
     labels = [a.get_ylabel() for a in fig.axes]
-    assert any("log scale" in lab and "f − f_min" in lab for lab in labels)
+    assert "f − f* (log scale), f* = 0 (known minimum)" in labels
     assert any("‖∇f‖" in lab for lab in labels)
 
 
@@ -393,3 +393,90 @@ def test_a_descent_over_n_variables_says_its_landscape_is_a_slice():
     r = fig.canvas.get_renderer()
     box = fig._suptitle.get_window_extent(r)
     assert "\n" not in fig._suptitle.get_text() and 0 <= box.x0 and box.x1 <= fig.bbox.width
+
+
+# ------------------------------------------------------------------ the colour bar's minimum
+def _bar_labels(fig) -> list[str]:
+    return [a.get_ylabel() for a in fig.axes]
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "himmelblau", "elongated"])
+def test_colour_bar_subtracts_the_known_minimum_not_the_grid_minimum(name):
+    # each is a sum of squares that vanishes at its minima: f* = 0 exactly, while no grid
+    # point hits a minimum (Himmelblau's are irrational), so the grid's lowest f is above 0
+    from gradlab.render.plots import landscape_figure
+
+    s = builtin()[name]
+    fig = landscape_figure(s)
+    land = fig._gradlab_land
+    assert land.fmin == 0.0 and land.Z.min() > 0
+    assert "f − f* (log scale), f* = 0 (known minimum)" in _bar_labels(fig)
+    # the height drawn is log₁₀(f − 0 + δ): f itself, not f less the grid's lowest value
+    i = np.unravel_index(np.argmin(land.Z), land.Z.shape)
+    assert land.L[i] == pytest.approx(np.log10(land.Z[i] + land.delta))
+
+
+def test_descent_figure_colour_bar_names_the_known_minimum():
+    from gradlab.render.plots import descent_figure
+
+    fig = descent_figure(run_descent(builtin()["elongated"], ["gd"], [0.01, 0.03], trajectory=True))
+    labels = _bar_labels(fig)
+    assert "f − f* (log scale), f* = 0 (known minimum)" in labels and not any("f_min" in t for t in labels)
+
+
+def test_without_a_known_minimum_the_label_says_grid_min():
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.descend import inline_surface
+    from gradlab.render.plots import landscape_figure
+
+    # x² + y² + 3 on [1, 2]²: the lowest value on the grid is f(1, 1) = 5, not a minimum of f
+    fig = landscape_figure(inline_surface(parse("x**2 + y**2 + 3"), [1, 1]), window=(1, 2, 1, 2))
+    labels = _bar_labels(fig)
+    assert "f − grid min (log scale), grid min = 5" in labels
+    assert not any("f*" in t or "known" in t for t in labels)
+
+
+def test_a_catalogue_minimum_above_the_grid_is_not_used():
+    # a catalogue that lists only a local (or wrong) minimum: the bowl x² + y² with f* = 1
+    # claimed; the grid reaches 0 < 1, so the label must fall back to the grid's lowest value
+    import dataclasses
+
+    from gradlab.render.plots import landscape_figure
+    from gradlab.surfaces import Minimum
+
+    s = builtin()["bowl"]
+    wrong = dataclasses.replace(s, minima=(Minimum(s.minima[0].point, 1),))
+    labels = _bar_labels(landscape_figure(wrong))
+    assert not any("known minimum" in t for t in labels) and any("grid min" in t for t in labels)
+
+
+def test_3d_axis_names_what_is_subtracted():
+    from gradlab.render.plots import surface3d_figure
+
+    fig = surface3d_figure(run_descent(builtin()["rosenbrock"], ["gd"], [0.001], steps=50, trajectory=True))
+    assert fig.axes[0].get_zlabel() == "log₁₀(f − f*)"
+
+
+# ------------------------------------------------------------------ arrows where f is undefined
+@pytest.mark.parametrize("text, defined", [
+    ("log(x*y)", lambda x, y: x * y > 0),
+    ("sqrt(4 - x**2 - y**2)", lambda x, y: x * x + y * y < 4),
+    ("log(x) + y**2", lambda x, y: x > 0),
+])
+def test_no_arrow_where_f_is_undefined(text, defined):
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.descend import inline_surface
+    from gradlab.render.plots import ARROWS, landscape_figure
+
+    fig = _drawn(landscape_figure(inline_surface(parse(text), [1, 1])))
+    q = fig._gradlab_quiver
+    xy = np.asarray(q.get_offsets())
+    U, V, C = (np.ma.filled(np.ma.asarray(a, dtype=float).ravel(), np.nan) for a in (q.U, q.V, q.get_array()))
+    assert len(xy) == len(U) == len(V) == len(C) > 0
+    assert all(defined(x, y) for x, y in xy)  # every arrow stands where f is defined
+    assert np.isfinite(U).all() and np.isfinite(V).all() and np.isfinite(C).all()
+    # and arrows are missing only there: the arrow grid has points on both sides
+    xmin, xmax, ymin, ymax = fig._gradlab_land.window
+    grid_pts = [(x, y) for x in np.linspace(xmin, xmax, ARROWS) for y in np.linspace(ymin, ymax, ARROWS)]
+    assert any(not defined(x, y) for x, y in grid_pts)
+    assert len(xy) >= sum(defined(x, y) for x, y in grid_pts) - ARROWS  # at most an edge's worth lost at the border
