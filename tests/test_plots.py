@@ -480,3 +480,30 @@ def test_no_arrow_where_f_is_undefined(text, defined):
     grid_pts = [(x, y) for x in np.linspace(xmin, xmax, ARROWS) for y in np.linspace(ymin, ymax, ARROWS)]
     assert any(not defined(x, y) for x, y in grid_pts)
     assert len(xy) >= sum(defined(x, y) for x, y in grid_pts) - ARROWS  # at most an edge's worth lost at the border
+
+
+# ------------------------------------------------------------------ the animation
+def test_animation_keeps_overlapping_paths_apart_and_marks_the_minimum():
+    from gradlab.render.plots import animation_figure
+
+    # Booth: x + 2y = 7 and 2x + y = 5 meet at (1, 3), where f = 0: the one minimum
+    res = run_descent(builtin()["booth"], ["gd", "momentum", "adam"], [0.02], steps=120, trajectory=True)
+    fig, frame, ticks = animation_figure(res)
+    frame(ticks[-1])
+    _drawn(fig)
+    lines, heads = fig._gradlab_runs["lines"], fig._gradlab_runs["heads"]
+    looks = {(ln.get_linestyle(), ln.get_marker(), ln.get_color()) for ln in lines}
+    assert len(looks) == 3 and len({ln.get_linestyle() for ln in lines}) == 3
+    # each later path lies above and is thinner than the one before: gd still shows beneath adam
+    assert [ln.get_zorder() for ln in lines] == sorted(ln.get_zorder() for ln in lines)
+    widths = [ln.get_linewidth() for ln in lines]
+    assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]
+    for r, ln, head in zip(res.runs, lines, heads):  # the whole path, and its current point marked
+        x, y = ln.get_data()
+        assert len(x) == len(r.trajectory) and head.get_data()[0][0] == x[-1]
+        assert head.get_markerfacecolor() == "none"  # hollow: heads at one point all show
+    stars = [c for c in fig.axes[0].collections if c.get_label().startswith("minimum")]
+    assert len(stars) == 1 and np.allclose(stars[0].get_offsets(), [[1, 3]])
+    legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert all(any(t.startswith(f"{r.optimizer}, lr = 0.02") for t in legend) for r in res.runs)
+    assert "start" in legend and "minimum (1)" in legend

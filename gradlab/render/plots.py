@@ -47,6 +47,8 @@ CMAP = "viridis"
 PANEL = 4.2  # inches: a learning-rate panel is big enough to read its zigzags
 TOO_BIG = 1e300  # larger values are treated as off the chart
 EQUAL_UP_TO = 3.0  # a window more elongated than this is drawn not to scale
+ANIMATION_STYLES = ("-", "--", ":", "-.")  # a run's line style in an animation, by its place
+ANIMATION_MARKERS = ("o", "s", "^", "D", "v", "P", "h")
 KINDS = {  # marker, colour and size of each kind of critical point
     "minimum": ("*", "white", 220),
     "maximum": ("^", "#ff5050", 110),
@@ -831,35 +833,65 @@ def surface3d_figure(result) -> Figure:
     return fig
 
 
-def animate(result, path: str, dpi: int = 80, frames: int = MAX_FRAMES) -> int:
-    """The descent as a GIF: every run drawn step by step on one landscape, with at most
-    ``frames`` frames (steps are subsampled). Returns the number of frames."""
-    from matplotlib.animation import FuncAnimation, PillowWriter
+def animation_figure(result, frames: int = MAX_FRAMES):
+    """The figure of :func:`animate`, a function that draws step k on it, and the steps
+    shown (at most ``frames``, subsampled): every run on one landscape.
+
+    Paths that share a stretch stay apart: each run has its own colour, line style and
+    marker, the earlier runs drawn wider and beneath the later ones, and a large marker at
+    each run's current point (hollow, so that several at one point all show); the start (■)
+    and the known minima (★) are marked as on the static plots, and the legend stands below
+    the landscape, off the paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     s = result.surface
     window = _window_for(result)
     land = Landscape(s.parsed, window, slice_values(s), size=120, f_star=known_f(s))
-    fig = Figure(figsize=(5.5, 4.8), layout="constrained")
+    runs = list(result.runs)
+    fig = Figure(figsize=(6.0, 5.2 + 0.16 * math.ceil(len(runs) / 2)), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     _draw_landscape(ax, land, arrows=False, image=True)  # an image redraws fast, frame after frame
     _equal_aspect(ax, window)
-    paths = [visible_path(r.trajectory, window) for r in result.runs]
+    paths = [visible_path(r.trajectory, window) for r in runs]
     longest = max(len(p) for p in paths)
     ticks = np.unique(np.linspace(0, longest - 1, min(frames, longest)).astype(int))
-    lines = [ax.plot([], [], "-o", ms=2, lw=1.2, label=f"{r.optimizer} lr={r.lr:g}")[0] for r in result.runs]
-    label = ax.text(0.02, 0.96, "", transform=ax.transAxes, color="white", fontsize=9, va="top")
-    ax.legend(fontsize=7, loc="upper right")
-    ax.set_title(_title(s.parsed, s.name), fontsize=9)
+    colours = matplotlib.colormaps["tab10"]
+    lines, heads = [], []
+    for i, r in enumerate(runs):
+        c, marker = colours(i % 10), ANIMATION_MARKERS[i % len(ANIMATION_MARKERS)]
+        # the first run widest and lowest: where a later path runs over it, it still shows either side
+        width = 1.2 + 2.4 * (len(runs) - 1 - i) / max(len(runs) - 1, 1)
+        lines.append(ax.plot([], [], ls=ANIMATION_STYLES[i % len(ANIMATION_STYLES)], marker=marker, ms=3, lw=width,
+                             color=c, zorder=3 + i, label=f"{r.optimizer}, lr = {r.lr:g}: {_outcome([r])}")[0])
+        # hollow: heads of several runs at one point (the minimum) stack as nested rings
+        heads.append(ax.plot([], [], ls="none", marker=marker, ms=11, mfc="none", mec=c, mew=2.2, zorder=20 + i)[0])
+    starts = np.unique(np.array([p[0, :2] for p in paths], dtype=float), axis=0)
+    ax.plot(starts[:, 0], starts[:, 1], "s", ls="none", color="deepskyblue", ms=8, mec="black", zorder=19,
+            label="start")
+    _mark_kinds(ax, [([float(v) for v in m.point], "minimum") for m in s.minima])
+    label = ax.text(0.02, 0.96, "", transform=ax.transAxes, color="white", fontsize=9, va="top", zorder=30)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    ax.set_title(_title(s.parsed, s.name), fontsize=10)
 
     def frame(k):
-        for line, p in zip(lines, paths):
+        for line, head, p in zip(lines, heads, paths):
             q = p[: min(k + 1, len(p))]
             line.set_data(q[:, 0], q[:, 1])
+            head.set_data(q[-1:, 0], q[-1:, 1])
         label.set_text(f"step {k}")
-        return [*lines, label]
+        return [*lines, *heads, label]
 
+    fig._gradlab_runs = {"lines": lines, "heads": heads}  # for the tests
+    return fig, frame, ticks
+
+
+def animate(result, path: str, dpi: int = 80, frames: int = MAX_FRAMES) -> int:
+    """The descent as a GIF (see :func:`animation_figure`), written atomically. Returns the
+    number of frames."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    fig, frame, ticks = animation_figure(result, frames)
     fig.canvas.draw()
     fig.set_layout_engine("none")  # laid out once: redoing it for every frame costs 2/3 of the time
     anim = FuncAnimation(fig, frame, frames=list(ticks), blit=False)
