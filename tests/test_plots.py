@@ -455,6 +455,9 @@ def test_3d_axis_names_what_is_subtracted():
 
     fig = surface3d_figure(run_descent(builtin()["rosenbrock"], ["gd"], [0.001], steps=50, trajectory=True))
     assert fig.axes[0].get_zlabel() == "log₁₀(f − f*)"
+    # Rosenbrock's minimum (1, 1) is marked, as the flat plots mark it
+    stars = [c for c in fig.axes[0].collections if c.get_label() == "known minimum (1)"]
+    assert len(stars) == 1 and np.allclose(np.asarray(stars[0]._offsets3d)[:2].ravel(), [1, 1])
 
 
 # ------------------------------------------------------------------ arrows where f is undefined

@@ -819,10 +819,20 @@ def surface3d_figure(result) -> Figure:
         with np.errstate(all="ignore"):
             zp = np.clip(np.ma.filled(height(land.at(path)), zhi), zlo, zhi) + lift
         c = colours(i % 10)
-        ax.plot(path[:, 0], path[:, 1], zp, "-o", ms=2, lw=1.6, color=c, zorder=10,
-                label=f"{r.optimizer}, lr = {r.lr:g}: {_outcome([r])}")
-        ax.plot([path[0, 0]], [path[0, 1]], [zp[0]], "s", ms=8, color=c, mec="black", zorder=11)
-        ax.plot([path[-1, 0]], [path[-1, 1]], [zp[-1]], "o", ms=8, color=c, mec="black", zorder=11)
+        # as in the animation: earlier runs wider and beneath, so a path run over still shows
+        width = 1.2 + 2.4 * (len(result.runs) - 1 - i) / max(len(result.runs) - 1, 1)
+        ax.plot(path[:, 0], path[:, 1], zp, ls=ANIMATION_STYLES[i % len(ANIMATION_STYLES)], marker="o", ms=2,
+                lw=width, color=c, zorder=10 + i, label=f"{r.optimizer}, lr = {r.lr:g}: {_outcome([r])}")
+        ax.plot([path[0, 0]], [path[0, 1]], [zp[0]], "s", ms=8, color=c, mec="black", zorder=40)
+        ax.plot([path[-1, 0]], [path[-1, 1]], [zp[-1]], "o", ms=8, color=c, mec="black", zorder=40)
+    inside = [[float(v) for v in m.point] for m in s.minima
+              if window[0] <= float(m.point[0]) <= window[1] and window[2] <= float(m.point[1]) <= window[3]]
+    if inside:  # the known minima, on the floor of the picture, as the flat plots mark them
+        pts = np.array(inside, dtype=float)
+        with np.errstate(all="ignore"):
+            zm = np.clip(np.ma.filled(height(land.at(pts)), zlo), zlo, zhi) + lift
+        ax.scatter(pts[:, 0], pts[:, 1], zm, marker="*", s=220, c="white", edgecolors="black", linewidths=0.8,
+                   zorder=35, depthshade=False, label=f"known minimum ({len(pts)})")  # under the ends: a run that reached it shows
     names = [v.name for v in s.parsed.variables]
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1] if len(names) > 1 else "")
