@@ -283,6 +283,9 @@ def _draw_landscape(ax, land: Landscape, arrows: bool = True, image: bool = Fals
             quiver = ax.quiver(AX[drawn], AY[drawn], U[drawn], V[drawn], colour, cmap="plasma", norm=cnorm,
                                angles="xy", scale_units="xy", scale=1 / (0.8 * cell), width=0.0045, pivot="mid",
                                edgecolor="black", linewidth=0.3)
+            # the darkest arrows (small ‖∇f‖) sit in the dark valleys: a white rim keeps them readable
+            quiver.set_edgecolor(np.where(cnorm(colour) < 0.35, "white", "black").tolist())
+            quiver.set_linewidth(np.where(cnorm(colour) < 0.35, 0.6, 0.3).tolist())
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     names = [v.name for v in land.parsed.variables]
