@@ -255,6 +255,16 @@ def _step_label(c) -> str:
     return f"gradient step lr = {c.lr:g}{ratio}"
 
 
+
+def _expansion_label(a) -> str:
+    """The legend entry of the point the models are expanded about (a bare "a" says little).
+
+    >>> _expansion_label([2.0, 1.0])
+    'a = (2, 1): expansion point'
+    """
+    coords = ", ".join(f"{float(v) + 0.0:.4g}" for v in a)
+    return f"a = ({coords}): expansion point" if len(a) > 1 else f"a = {coords}: expansion point"
+
 def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     """f with the Taylor model's contours over it, shading where |f − m| < tol; the point,
     the Newton step's minimiser and the gradient steps marked. One variable: the graphs of
@@ -291,7 +301,7 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
         lo, hi = np.nanmin(fx), np.nanmax(fx)
         ax.fill_between(x, 0, 1, where=close, color="tab:green", alpha=0.15, transform=ax.get_xaxis_transform(),
                         label=f"|f − {mname}| < {tol:g}")
-        ax.plot(a, [t.f.value], "o", color="black", label="a")
+        ax.plot(a, [t.f.value], "o", color="black", label=_expansion_label(a))
         if t.minimiser is not None:
             ax.plot(t.minimiser.value, [t.model_min], "*", color="tab:red", ms=12, label="minimiser of m₂")
         pad = 0.1 * (hi - lo if hi > lo else 1.0)
@@ -334,7 +344,7 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     ax.plot([], [], color="white", ls="--", label=f"contours of {mname} (same levels as f)",
             path_effects=[patheffects.withStroke(linewidth=3.2, foreground="dimgrey")])
     ax.plot([], [], color="red", label=f"|f − {mname}| < {tol:g} inside (hatched)")
-    ax.plot(*a[:2], "o", color="white", mec="black", ms=8, label="a")
+    ax.plot(*a[:2], "o", color="white", mec="black", ms=8, label=_expansion_label(a))
     if order == 2 and t.minimiser is not None and np.all(np.abs(np.array(t.minimiser.value[:2]) - a[:2]) <= r):
         ax.plot(*t.minimiser.value[:2], "*", color="tab:red", mec="white", ms=16, label="minimiser of m₂ (Newton)")
     outline = [patheffects.withStroke(linewidth=3.6, foreground="black")]
