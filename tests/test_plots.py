@@ -510,3 +510,23 @@ def test_animation_keeps_overlapping_paths_apart_and_marks_the_minimum():
     legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
     assert all(any(t.startswith(f"{r.optimizer}, lr = 0.02") for t in legend) for r in res.runs)
     assert "start" in legend and "minimum (1)" in legend
+
+
+def test_a_loss_of_exactly_zero_keeps_the_log_scale():
+    # Newton on the quadratic x² + 25y² lands on the minimum in one full step (f − f* = 0
+    # exactly): gd's geometric decay still needs a log axis to be seen, and Newton's 0 is
+    # drawn on its bottom edge, the legend saying so
+    from gradlab.descent.training import Settings, run_training
+    from gradlab.render.training_plots import training_figure
+
+    s = builtin()["elongated"]
+    res = run_training(s, ["gd", "newton"], [10.0], [[float(v) for v in s.start]], 100, 1e-8, {},
+                       Settings(None, None, None, None, "armijo", False))
+    newton = next(r for r in res.runs if r.optimizer == "newton")
+    assert float(newton.trajectory_f[-1]) == 0.0
+    ax = training_figure(res).axes[0]
+    assert ax.get_yscale() == "log"
+    lo = ax.get_ylim()[0]
+    gd = next(r for r in res.runs if r.optimizer == "gd")
+    assert 0 < lo < min(float(v) for v in gd.trajectory_f if v > 0)
+    assert any("exactly" in t.get_text() for t in ax.get_legend().get_texts())
