@@ -94,7 +94,8 @@ def training_figure(result) -> Figure:
     ax_loss.set_ylabel(what)
     if log:
         ax_loss.set_yscale("log")
-        ax_loss.set_ylim(bottom=floor)
+        if any(np.any(y == 0) for y in drawn):  # the exact zeros on the bottom edge
+            ax_loss.set_ylim(bottom=floor)
     ax_loss.legend(fontsize=7)
     ax_loss.grid(alpha=0.3)
     sched = getattr(settings, "schedule", None) if settings is not None else None
