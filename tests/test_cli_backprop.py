@@ -277,3 +277,41 @@ def test_a_long_expression_on_a_small_graph_keeps_its_title_inside_the_figure():
     FigureCanvasAgg(fig).draw()
     box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
     assert 0 <= box.x0 and box.x1 <= fig.bbox.width and "…" in fig._suptitle.get_text()
+
+
+def _graph_title(text, shapes, point):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gradlab.calculus.backprop import backprop
+    from gradlab.calculus.graph import build
+    from gradlab.render.graphplot import graph_figure
+
+    fig = graph_figure(backprop(build(text, shapes), point))
+    FigureCanvasAgg(fig).draw()
+    box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width  # inside the figure
+    return fig._suptitle.get_text().split("\n")[0]
+
+
+def test_shaped_graph_title_names_spaces_not_values():
+    # a linear layer: W is 3×2, b and W@x are 3-vectors, x a 2-vector; "b=3" would read as a value
+    point = {"W": (1, 2, 3, 4, 5, 6), "b": (0, 0, 1), "x": (1, -1)}
+    title = _graph_title("L = sum(sigmoid(W@x + b))", {"W": (3, 2), "b": (3,), "x": (2,)}, point)
+    assert title == "backprop of L = sum(sigmoid(W@x + b)) with W ∈ ℝ³ˣ², b ∈ ℝ³, x ∈ ℝ²"
+    assert "=3" not in title and "= 3" not in title.split(" with ")[1]
+
+
+def test_graph_title_gives_scalars_by_value_and_cuts_the_program_not_the_spaces():
+    title = _graph_title("L = sum(W@x) + y", {"W": (1, 2), "x": (2,)}, {"W": (1, 2), "x": (3, 4), "y": (5,)})
+    assert title.endswith("with W ∈ ℝ¹ˣ², x ∈ ℝ² at y = 5")
+    c = "0." + "1234567890" * 9  # a program far wider than the figure: it is cut, the spaces stay whole
+    long = _graph_title(f"L = sum(W@x)*{c} + sum(W@x)*{c}", {"W": (1, 2), "x": (2,)}, {"W": (1, 2), "x": (3, 4)})
+    assert long.startswith("backprop of L = sum(W@x)*0.1234") and "…" in long
+    assert long.endswith(" with W ∈ ℝ¹ˣ², x ∈ ℝ²")
+
+
+def test_shaped_backprop_plot_through_the_cli(tmp_path):
+    out = tmp_path / "layer.png"
+    r = run("backprop", "L = sum(sigmoid(W@x + b))", "--shape", "W=3x2,b=3,x=2", "--seed", "0",
+            "--plot", str(out), "--format", "json")
+    assert r.code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {out}" in r.err

@@ -256,7 +256,7 @@ def test_landscape_levels_are_log_spaced_with_colour_bars():
     assert land.levels[-1] - land.levels[0] > 3
     fig = landscape_figure(s)
     labels = [a.get_ylabel() for a in fig.axes]
-    assert any("log scale" in lab and "f − f_min" in lab for lab in labels)
+    assert "f − f* (log scale), f* = 0 (known minimum)" in labels
     assert any("‖∇f‖" in lab for lab in labels)
 
 
@@ -393,3 +393,140 @@ def test_a_descent_over_n_variables_says_its_landscape_is_a_slice():
     r = fig.canvas.get_renderer()
     box = fig._suptitle.get_window_extent(r)
     assert "\n" not in fig._suptitle.get_text() and 0 <= box.x0 and box.x1 <= fig.bbox.width
+
+
+# ------------------------------------------------------------------ the colour bar's minimum
+def _bar_labels(fig) -> list[str]:
+    return [a.get_ylabel() for a in fig.axes]
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "himmelblau", "elongated"])
+def test_colour_bar_subtracts_the_known_minimum_not_the_grid_minimum(name):
+    # each is a sum of squares that vanishes at its minima: f* = 0 exactly, while no grid
+    # point hits a minimum (Himmelblau's are irrational), so the grid's lowest f is above 0
+    from gradlab.render.plots import landscape_figure
+
+    s = builtin()[name]
+    fig = landscape_figure(s)
+    land = fig._gradlab_land
+    assert land.fmin == 0.0 and land.Z.min() > 0
+    assert "f − f* (log scale), f* = 0 (known minimum)" in _bar_labels(fig)
+    # the height drawn is log₁₀(f − 0 + δ): f itself, not f less the grid's lowest value
+    i = np.unravel_index(np.argmin(land.Z), land.Z.shape)
+    assert land.L[i] == pytest.approx(np.log10(land.Z[i] + land.delta))
+
+
+def test_descent_figure_colour_bar_names_the_known_minimum():
+    from gradlab.render.plots import descent_figure
+
+    fig = descent_figure(run_descent(builtin()["elongated"], ["gd"], [0.01, 0.03], trajectory=True))
+    labels = _bar_labels(fig)
+    assert "f − f* (log scale), f* = 0 (known minimum)" in labels and not any("f_min" in t for t in labels)
+
+
+def test_without_a_known_minimum_the_label_says_grid_min():
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.descend import inline_surface
+    from gradlab.render.plots import landscape_figure
+
+    # x² + y² + 3 on [1, 2]²: the lowest value on the grid is f(1, 1) = 5, not a minimum of f
+    fig = landscape_figure(inline_surface(parse("x**2 + y**2 + 3"), [1, 1]), window=(1, 2, 1, 2))
+    labels = _bar_labels(fig)
+    assert "f − grid min (log scale), grid min = 5" in labels
+    assert not any("f*" in t or "known" in t for t in labels)
+
+
+def test_a_catalogue_minimum_above_the_grid_is_not_used():
+    # a catalogue that lists only a local (or wrong) minimum: the bowl x² + y² with f* = 1
+    # claimed; the grid reaches 0 < 1, so the label must fall back to the grid's lowest value
+    import dataclasses
+
+    from gradlab.render.plots import landscape_figure
+    from gradlab.surfaces import Minimum
+
+    s = builtin()["bowl"]
+    wrong = dataclasses.replace(s, minima=(Minimum(s.minima[0].point, 1),))
+    labels = _bar_labels(landscape_figure(wrong))
+    assert not any("known minimum" in t for t in labels) and any("grid min" in t for t in labels)
+
+
+def test_3d_axis_names_what_is_subtracted():
+    from gradlab.render.plots import surface3d_figure
+
+    fig = surface3d_figure(run_descent(builtin()["rosenbrock"], ["gd"], [0.001], steps=50, trajectory=True))
+    assert fig.axes[0].get_zlabel() == "log₁₀(f − f*)"
+    # Rosenbrock's minimum (1, 1) is marked, as the flat plots mark it
+    stars = [c for c in fig.axes[0].collections if c.get_label() == "known minimum (1)"]
+    assert len(stars) == 1 and np.allclose(np.asarray(stars[0]._offsets3d)[:2].ravel(), [1, 1])
+
+
+# ------------------------------------------------------------------ arrows where f is undefined
+@pytest.mark.parametrize("text, defined", [
+    ("log(x*y)", lambda x, y: x * y > 0),
+    ("sqrt(4 - x**2 - y**2)", lambda x, y: x * x + y * y < 4),
+    ("log(x) + y**2", lambda x, y: x > 0),
+])
+def test_no_arrow_where_f_is_undefined(text, defined):
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.descend import inline_surface
+    from gradlab.render.plots import ARROWS, landscape_figure
+
+    fig = _drawn(landscape_figure(inline_surface(parse(text), [1, 1])))
+    q = fig._gradlab_quiver
+    xy = np.asarray(q.get_offsets())
+    U, V, C = (np.ma.filled(np.ma.asarray(a, dtype=float).ravel(), np.nan) for a in (q.U, q.V, q.get_array()))
+    assert len(xy) == len(U) == len(V) == len(C) > 0
+    assert all(defined(x, y) for x, y in xy)  # every arrow stands where f is defined
+    assert np.isfinite(U).all() and np.isfinite(V).all() and np.isfinite(C).all()
+    # and arrows are missing only there: the arrow grid has points on both sides
+    xmin, xmax, ymin, ymax = fig._gradlab_land.window
+    grid_pts = [(x, y) for x in np.linspace(xmin, xmax, ARROWS) for y in np.linspace(ymin, ymax, ARROWS)]
+    assert any(not defined(x, y) for x, y in grid_pts)
+    assert len(xy) >= sum(defined(x, y) for x, y in grid_pts) - ARROWS  # at most an edge's worth lost at the border
+
+
+# ------------------------------------------------------------------ the animation
+def test_animation_keeps_overlapping_paths_apart_and_marks_the_minimum():
+    from gradlab.render.plots import animation_figure
+
+    # Booth: x + 2y = 7 and 2x + y = 5 meet at (1, 3), where f = 0: the one minimum
+    res = run_descent(builtin()["booth"], ["gd", "momentum", "adam"], [0.02], steps=120, trajectory=True)
+    fig, frame, ticks = animation_figure(res)
+    frame(ticks[-1])
+    _drawn(fig)
+    lines, heads = fig._gradlab_runs["lines"], fig._gradlab_runs["heads"]
+    looks = {(ln.get_linestyle(), ln.get_marker(), ln.get_color()) for ln in lines}
+    assert len(looks) == 3 and len({ln.get_linestyle() for ln in lines}) == 3
+    # each later path lies above and is thinner than the one before: gd still shows beneath adam
+    assert [ln.get_zorder() for ln in lines] == sorted(ln.get_zorder() for ln in lines)
+    widths = [ln.get_linewidth() for ln in lines]
+    assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]
+    for r, ln, head in zip(res.runs, lines, heads):  # the whole path, and its current point marked
+        x, y = ln.get_data()
+        assert len(x) == len(r.trajectory) and head.get_data()[0][0] == x[-1]
+        assert head.get_markerfacecolor() == "none"  # hollow: heads at one point all show
+    stars = [c for c in fig.axes[0].collections if c.get_label().startswith("minimum")]
+    assert len(stars) == 1 and np.allclose(stars[0].get_offsets(), [[1, 3]])
+    legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert all(any(t.startswith(f"{r.optimizer}, lr = 0.02") for t in legend) for r in res.runs)
+    assert "start" in legend and "minimum (1)" in legend
+
+
+def test_a_loss_of_exactly_zero_keeps_the_log_scale():
+    # Newton on the quadratic x² + 25y² lands on the minimum in one full step (f − f* = 0
+    # exactly): gd's geometric decay still needs a log axis to be seen, and Newton's 0 is
+    # drawn on its bottom edge, the legend saying so
+    from gradlab.descent.training import Settings, run_training
+    from gradlab.render.training_plots import training_figure
+
+    s = builtin()["elongated"]
+    res = run_training(s, ["gd", "newton"], [10.0], [[float(v) for v in s.start]], 100, 1e-8, {},
+                       Settings(None, None, None, None, "armijo", False))
+    newton = next(r for r in res.runs if r.optimizer == "newton")
+    assert float(newton.trajectory_f[-1]) == 0.0
+    ax = training_figure(res).axes[0]
+    assert ax.get_yscale() == "log"
+    lo = ax.get_ylim()[0]
+    gd = next(r for r in res.runs if r.optimizer == "gd")
+    assert 0 < lo < min(float(v) for v in gd.trajectory_f if v > 0)
+    assert any("exactly" in t.get_text() for t in ax.get_legend().get_texts())

@@ -187,6 +187,48 @@ def _node_lines(r, forward: bool) -> tuple[str, str, str]:
     return head, f"value {_num(r.value)}", f"{'tangent' if forward else 'grad'} {_num(second)}"
 
 
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def space_text(shape) -> str:
+    """The space a variable lives in, as mathematics writes it: ``ℝ³ˣ²``, ``ℝ³``, ``ℝ``.
+
+    >>> space_text((3, 2)), space_text((3,)), space_text(())
+    ('ℝ³ˣ²', 'ℝ³', 'ℝ')
+    """
+    return "ℝ" + "ˣ".join(str(n).translate(_SUPERSCRIPT) for n in shape)
+
+
+def where_text(graph: Graph, point) -> str:
+    """What the leaves are, for a title: a shaped leaf by its space (``W ∈ ℝ³ˣ²``: a shape
+    is not a value), a scalar by its value (``x = 2``).
+
+    >>> from gradlab.calculus.graph import build
+    >>> import sympy
+    >>> g = build("sum(W@x) + y", {"W": (3, 2), "x": (2,)})
+    >>> where_text(g, {"W": (0,) * 6, "x": (1, 1), "y": (sympy.Rational(1, 2),)})
+    'with W ∈ ℝ³ˣ², x ∈ ℝ² at y = 1/2'
+    """
+    from gradlab.calculus.parsing import to_text
+
+    shaped = [f"{n} ∈ {space_text(graph.node(n).shape)}" for n in graph.leaves if graph.node(n).shape]
+    scalars = [f"{n} = {to_text(point[n][0])}" for n in graph.leaves if not graph.node(n).shape]
+    parts = (["with " + ", ".join(shaped)] if shaped else []) + (["at " + ", ".join(scalars)] if scalars else [])
+    return " ".join(parts)
+
+
+def title_text(result, inches: float, points: float = 10) -> str:
+    """``backprop of <program> with W ∈ ℝ³ˣ², b ∈ ℝ³ at y = 1``, at most ``inches`` wide:
+    a long program is cut (…) before the leaves are, since they say what the boxes hold."""
+    head = "forward mode on " if result.mode == "forward" else "backprop of "
+    steps, where = steps_text(result.graph.text), where_text(result.graph, result.point)
+    tail = f" {where}" if where else ""
+    room = inches - _text_inches(head + tail, points)[0]
+    if room < 0.25 * inches:  # many leaves: the title as a whole is cut
+        return _fit(head + steps + tail, points, inches)
+    return head + _fit(steps, points, room) + tail
+
+
 def _edge_text(e) -> str:
     local = e.local.replace(" (elementwise)", "").replace(VJP, "")
     text = _clip(local, LABEL_CHARS)
@@ -283,7 +325,7 @@ def graph_figure(result: Any):
     xmin, xmax = -bw / 2 - 0.25 / col_in, ncols - 1 + bw / 2 + 0.25 / col_in
     width, height = (xmax - xmin) * col_in, (high - low) * row_in
     fig_w = max(width, 6.0)
-    title = _fit(steps_text(graph.text), 10, fig_w - 0.3)
+    title = title_text(result, fig_w - 0.3)
     fig = Figure(figsize=(fig_w, height + TITLE_IN))
     axes_w = width / max(width, 6.0)  # data units keep their size in inches: the text was measured so
     ax = fig.add_axes([(1 - axes_w) / 2, 0, axes_w, height / (height + TITLE_IN)])

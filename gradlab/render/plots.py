@@ -3,8 +3,9 @@ sweeps, 3-D views and animations. Each one is drawn to show one fact a learner n
 
 - gradients are perpendicular to contour lines: the field is drawn on equal axes (or the
   title says the axes are not to scale);
-- valleys are visible: colours and contour levels follow log₁₀(f − f_min), so
-  Rosenbrock's curved valley and the elongated bowl's narrow ellipses show;
+- valleys are visible: colours and contour levels follow log₁₀(f − f*), so Rosenbrock's
+  curved valley and the elongated bowl's narrow ellipses show (f* the known minimum's
+  value; where none is known, the lowest value on the grid, and the label says so);
 - learning rates side by side: one panel per rate in a grid of at most three columns,
   each titled with what happened, the theory's bound on the figure;
 - loss curves on a log scale, a diverging run drawn until it leaves the frame.
@@ -46,6 +47,8 @@ CMAP = "viridis"
 PANEL = 4.2  # inches: a learning-rate panel is big enough to read its zigzags
 TOO_BIG = 1e300  # larger values are treated as off the chart
 EQUAL_UP_TO = 3.0  # a window more elongated than this is drawn not to scale
+ANIMATION_STYLES = ("-", "--", ":", "-.")  # a run's line style in an animation, by its place
+ANIMATION_MARKERS = ("o", "s", "^", "D", "v", "P", "h")
 KINDS = {  # marker, colour and size of each kind of critical point
     "minimum": ("*", "white", 220),
     "maximum": ("^", "#ff5050", 110),
@@ -95,7 +98,17 @@ def _decade_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
 
 
 def _short(v: float) -> str:
-    return f"{v:.3g}"
+    return f"{v + 0.0:.3g}"  # + 0.0: no "-0"
+
+
+def known_f(surface) -> float | None:
+    """The lowest value f takes at the surface's known minima (None when none is known).
+
+    >>> from gradlab.surfaces import builtin
+    >>> known_f(builtin()["rosenbrock"]), known_f(builtin()["saddle"])
+    (0.0, None)
+    """
+    return min((float(m.f) for m in surface.minima), default=None)
 
 
 def _title(parsed, name: str = "", chars: int | None = None) -> str:
@@ -142,12 +155,19 @@ class Landscape:
     """f and −∇f on a grid over a window, in the plane of the first two variables.
 
     ``fixed`` holds the values of the other variables (n > 2). ``L`` is the picture's
-    height: log₁₀(f − f_min + δ), with f_min the smallest finite value on the grid and δ
-    a trillionth of the range, so that every valley shows; blank where f is undefined or
-    beyond float range.
+    height: log₁₀(f − f_min + δ), so that every valley shows; blank where f is undefined
+    or beyond float range. f_min is ``f_star``, the known minimum's value, when given and
+    no point of the grid lies below it (``known``); else the smallest finite value on the
+    grid. δ is the smallest step up from f_min on the grid.
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> p = parse("x**2 + y**2")
+    >>> Landscape(p, (0.5, 1, 0.5, 1), f_star=0).label, Landscape(p, (0.5, 1, 0.5, 1)).label
+    ('f − f* (log scale), f* = 0 (known minimum)', 'f − grid min (log scale), grid min = 0.5')
     """
 
-    def __init__(self, parsed, window: Sequence[float], fixed: Sequence[float] = (), size: int = GRID):
+    def __init__(self, parsed, window: Sequence[float], fixed: Sequence[float] = (), size: int = GRID,
+                 f_star: float | None = None):
         self.parsed = parsed
         self.n = len(parsed.variables)
         self.window = tuple(float(w) for w in window)
@@ -162,7 +182,12 @@ class Landscape:
             Z = np.where(np.abs(Z) < TOO_BIG, Z, np.nan)
         self.Z = np.ma.masked_invalid(Z)
         z = self.Z.compressed()
-        self.fmin = float(z.min()) if z.size else 0.0
+        lowest = float(z.min()) if z.size else 0.0
+        # the known minimum's value when the grid agrees (never lower than it but for
+        # rounding); else the grid's own lowest value, and the label says which it is
+        slack = 1e-9 * max(1.0, abs(f_star), float(np.ptp(z)) if z.size else 0.0) if f_star is not None else 0.0
+        self.known = f_star is not None and math.isfinite(f_star) and lowest >= f_star - slack
+        self.fmin = float(f_star) if self.known else lowest
         with np.errstate(all="ignore"):
             d = z - self.fmin
         span = float(d.max()) if z.size else 0.0
@@ -201,22 +226,38 @@ class Landscape:
             return self.f(np.asarray(points, dtype=float).T)[0]
 
     def arrows(self, count: int = ARROWS) -> tuple[np.ndarray, ...]:
-        """Grid points and the unit vectors along −∇f there, with ‖∇f‖ (NaN where undefined)."""
+        """Grid points and the unit vectors along −∇f there, with ‖∇f‖: NaN where f or ∇f
+        is undefined (log(x·y) where x·y < 0 has the finite ∇f = (1/x, 1/y), yet no
+        slope to show) or ∇f = 0."""
         xmin, xmax, ymin, ymax = self.window
         AX, AY = np.meshgrid(np.linspace(xmin, xmax, count), np.linspace(ymin, ymax, count))
         with np.errstate(all="ignore"):
             G = self.grad(self._stack(AX, AY))
-            gx, gy = G[0], G[1] if self.n > 1 else np.zeros_like(G[0])
-            mag = np.hypot(gx, gy)
+            gx, gy = G[0] * np.ones_like(AX), (G[1] if self.n > 1 else np.zeros_like(AX)) * np.ones_like(AX)
+            F = np.asarray(self.values(AX, AY), dtype=float) * np.ones_like(AX)
+            defined = np.isfinite(F) & (np.abs(F) < TOO_BIG) & np.isfinite(gx) & np.isfinite(gy)
+            mag = np.where(defined, np.hypot(gx, gy), np.nan)
             safe = np.where((mag > 0) & np.isfinite(mag), mag, np.nan)
             return AX, AY, -gx / safe, -gy / safe, mag
+
+    @property
+    def offset(self) -> str:
+        """What is subtracted from f: ``f*`` (the known minimum) or ``grid min``."""
+        return "f*" if self.known else "grid min"
+
+    @property
+    def label(self) -> str:
+        """The colour bar's label: a minimum is claimed only when it is known."""
+        if self.known:
+            return f"f − f* (log scale), f* = {_short(self.fmin)} (known minimum)"
+        return f"f − grid min (log scale), grid min = {_short(self.fmin)}"
 
     def colorbar(self, fig, mappable, **where) -> None:
         """The colour bar of f − f_min on its log scale, ticks at whole decades."""
         bar = fig.colorbar(mappable, **where)
         ticks, labels = _decade_ticks(self.levels[0], self.levels[-1])
         bar.set_ticks(ticks, labels=labels)
-        bar.set_label(f"f − f_min (log scale), f_min = {_short(self.fmin)}")
+        bar.set_label(self.label)
 
 
 def _draw_landscape(ax, land: Landscape, arrows: bool = True, image: bool = False):
@@ -233,13 +274,18 @@ def _draw_landscape(ax, land: Landscape, arrows: bool = True, image: bool = Fals
     quiver = None
     if arrows:
         AX, AY, U, V, mag = land.arrows()
-        with np.errstate(all="ignore"):
-            colour = np.log10(np.where((mag > 0) & np.isfinite(mag), mag, np.nan))
-        good = _finite(colour)
-        cnorm = Normalize(*(float(good.min()), float(good.max()) + 1e-9)) if good.size else Normalize(0, 1)
-        cell = min(xmax - xmin, ymax - ymin) / ARROWS
-        quiver = ax.quiver(AX, AY, U, V, colour, cmap="plasma", norm=cnorm, angles="xy", scale_units="xy",
-                           scale=1 / (0.8 * cell), width=0.0045, pivot="mid", edgecolor="black", linewidth=0.3)
+        # only the arrows with a direction: none where f is undefined (the blank stays blank)
+        drawn = np.isfinite(U) & np.isfinite(V)
+        if drawn.any():
+            colour = np.log10(mag[drawn])
+            cnorm = Normalize(float(colour.min()), float(colour.max()) + 1e-9)
+            cell = min(xmax - xmin, ymax - ymin) / ARROWS
+            quiver = ax.quiver(AX[drawn], AY[drawn], U[drawn], V[drawn], colour, cmap="plasma", norm=cnorm,
+                               angles="xy", scale_units="xy", scale=1 / (0.8 * cell), width=0.0045, pivot="mid",
+                               edgecolor="black", linewidth=0.3)
+            # the darkest arrows (small ‖∇f‖) sit in the dark valleys: a white rim keeps them readable
+            quiver.set_edgecolor(np.where(cnorm(colour) < 0.35, "white", "black").tolist())
+            quiver.set_linewidth(np.where(cnorm(colour) < 0.35, 0.6, 0.3).tolist())
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     names = [v.name for v in land.parsed.variables]
@@ -357,7 +403,7 @@ def landscape_figure(surface, window: Sequence[float] | None = None, critical: S
     contours of f with a colour bar, the field of −∇f coloured by ‖∇f‖ with its own
     colour bar, and the known minima and ``critical`` points, one marker per kind."""
     fixed, where, proved = choose_slice(surface, window)
-    land = Landscape(surface.parsed, window or surface.window, fixed)
+    land = Landscape(surface.parsed, window or surface.window, fixed, f_star=known_f(surface))
     xmin, xmax, ymin, ymax = land.window
     ratio = min(max((ymax - ymin) / (xmax - xmin), 1 / EQUAL_UP_TO), EQUAL_UP_TO)
     fig = Figure(figsize=(8.4, min(max(1.9 + 5.4 * ratio, 4.8), 9.0)), layout="constrained")
@@ -693,7 +739,7 @@ def descent_figure(result, with_loss: bool = True) -> Figure:
     if len(s.parsed.variables) == 1:
         return _descent_1d(result, with_loss)
     window = _window_for(result)
-    land = Landscape(s.parsed, window, slice_values(s), size=150)
+    land = Landscape(s.parsed, window, slice_values(s), size=150, f_star=known_f(s))
     panels = _panels(result.runs)
     fig, cells, loss_cell, bar_cell, (nrows, ncols), to_scale = _layout(len(panels), with_loss, window, True)
     several = len({o for o, _, _ in panels}) > 1
@@ -749,17 +795,17 @@ def loss_figure(result) -> Figure:
 
 
 def surface3d_figure(result) -> Figure:
-    """The landscape as a 3-D surface (height log₁₀(f − f_min) when f is steep) with the
+    """The landscape as a 3-D surface (height log₁₀(f − f*) when f is steep) with the
     trajectories drawn over it, each start (■) and end (●) marked."""
     s = result.surface
     window = _window_for(result)
-    land = Landscape(s.parsed, window, slice_values(s), size=80)
+    land = Landscape(s.parsed, window, slice_values(s), size=80, f_star=known_f(s))
     z = land.Z.compressed()
     steep = bool(z.size) and float(np.ptp(z)) > 20 * max(float(np.percentile(z, 25) - z.min()), 1e-300)
     floor = float(np.percentile(land.L.compressed(), 5)) if land.L.count() else 0.0
 
     def height(f):
-        if steep:  # log₁₀(f − f_min), the valley floor flattened at the lowest colour level
+        if steep:  # log₁₀(f − f*), the valley floor flattened at the lowest colour level
             return np.ma.maximum(land.log(f), floor)
         return np.ma.masked_invalid(np.asarray(f, dtype=float))
 
@@ -776,49 +822,89 @@ def surface3d_figure(result) -> Figure:
         with np.errstate(all="ignore"):
             zp = np.clip(np.ma.filled(height(land.at(path)), zhi), zlo, zhi) + lift
         c = colours(i % 10)
-        ax.plot(path[:, 0], path[:, 1], zp, "-o", ms=2, lw=1.6, color=c, zorder=10,
-                label=f"{r.optimizer}, lr = {r.lr:g}: {_outcome([r])}")
-        ax.plot([path[0, 0]], [path[0, 1]], [zp[0]], "s", ms=8, color=c, mec="black", zorder=11)
-        ax.plot([path[-1, 0]], [path[-1, 1]], [zp[-1]], "o", ms=8, color=c, mec="black", zorder=11)
+        # as in the animation: earlier runs wider and beneath, so a path run over still shows
+        width = 1.2 + 2.4 * (len(result.runs) - 1 - i) / max(len(result.runs) - 1, 1)
+        ax.plot(path[:, 0], path[:, 1], zp, ls=ANIMATION_STYLES[i % len(ANIMATION_STYLES)], marker="o", ms=2,
+                lw=width, color=c, zorder=10 + i, label=f"{r.optimizer}, lr = {r.lr:g}: {_outcome([r])}")
+        ax.plot([path[0, 0]], [path[0, 1]], [zp[0]], "s", ms=8, color=c, mec="black", zorder=40)
+        ax.plot([path[-1, 0]], [path[-1, 1]], [zp[-1]], "o", ms=8, color=c, mec="black", zorder=40)
+    inside = [[float(v) for v in m.point] for m in s.minima
+              if window[0] <= float(m.point[0]) <= window[1] and window[2] <= float(m.point[1]) <= window[3]]
+    if inside:  # the known minima, on the floor of the picture, as the flat plots mark them
+        pts = np.array(inside, dtype=float)
+        with np.errstate(all="ignore"):
+            zm = np.clip(np.ma.filled(height(land.at(pts)), zlo), zlo, zhi) + lift
+        ax.scatter(pts[:, 0], pts[:, 1], zm, marker="*", s=220, c="white", edgecolors="black", linewidths=0.8,
+                   zorder=35, depthshade=False, label=f"known minimum ({len(pts)})")  # under the ends: a run that reached it shows
     names = [v.name for v in s.parsed.variables]
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1] if len(names) > 1 else "")
-    ax.set_zlabel("log₁₀(f − f_min)" if steep else "f")
+    ax.set_zlabel(f"log₁₀(f − {land.offset})" if steep else "f")
     ax.set_zlim(zlo, zhi + 2 * lift)
     ax.legend(fontsize=7, loc="upper left")
     ax.set_title(_title(s.parsed, s.name) + "\n■ start   ● end", fontsize=11)
     return fig
 
 
-def animate(result, path: str, dpi: int = 80, frames: int = MAX_FRAMES) -> int:
-    """The descent as a GIF: every run drawn step by step on one landscape, with at most
-    ``frames`` frames (steps are subsampled). Returns the number of frames."""
-    from matplotlib.animation import FuncAnimation, PillowWriter
+def animation_figure(result, frames: int = MAX_FRAMES):
+    """The figure of :func:`animate`, a function that draws step k on it, and the steps
+    shown (at most ``frames``, subsampled): every run on one landscape.
+
+    Paths that share a stretch stay apart: each run has its own colour, line style and
+    marker, the earlier runs drawn wider and beneath the later ones, and a large marker at
+    each run's current point (hollow, so that several at one point all show); the start (■)
+    and the known minima (★) are marked as on the static plots, and the legend stands below
+    the landscape, off the paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     s = result.surface
     window = _window_for(result)
-    land = Landscape(s.parsed, window, slice_values(s), size=120)
-    fig = Figure(figsize=(5.5, 4.8), layout="constrained")
+    land = Landscape(s.parsed, window, slice_values(s), size=120, f_star=known_f(s))
+    runs = list(result.runs)
+    fig = Figure(figsize=(6.0, 5.2 + 0.16 * math.ceil(len(runs) / 2)), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     _draw_landscape(ax, land, arrows=False, image=True)  # an image redraws fast, frame after frame
     _equal_aspect(ax, window)
-    paths = [visible_path(r.trajectory, window) for r in result.runs]
+    paths = [visible_path(r.trajectory, window) for r in runs]
     longest = max(len(p) for p in paths)
     ticks = np.unique(np.linspace(0, longest - 1, min(frames, longest)).astype(int))
-    lines = [ax.plot([], [], "-o", ms=2, lw=1.2, label=f"{r.optimizer} lr={r.lr:g}")[0] for r in result.runs]
-    label = ax.text(0.02, 0.96, "", transform=ax.transAxes, color="white", fontsize=9, va="top")
-    ax.legend(fontsize=7, loc="upper right")
-    ax.set_title(_title(s.parsed, s.name), fontsize=9)
+    colours = matplotlib.colormaps["tab10"]
+    lines, heads = [], []
+    for i, r in enumerate(runs):
+        c, marker = colours(i % 10), ANIMATION_MARKERS[i % len(ANIMATION_MARKERS)]
+        # the first run widest and lowest: where a later path runs over it, it still shows either side
+        width = 1.2 + 2.4 * (len(runs) - 1 - i) / max(len(runs) - 1, 1)
+        lines.append(ax.plot([], [], ls=ANIMATION_STYLES[i % len(ANIMATION_STYLES)], marker=marker, ms=3, lw=width,
+                             color=c, zorder=3 + i, label=f"{r.optimizer}, lr = {r.lr:g}: {_outcome([r])}")[0])
+        # hollow: heads of several runs at one point (the minimum) stack as nested rings
+        heads.append(ax.plot([], [], ls="none", marker=marker, ms=11, mfc="none", mec=c, mew=2.2, zorder=20 + i)[0])
+    starts = np.unique(np.array([p[0, :2] for p in paths], dtype=float), axis=0)
+    ax.plot(starts[:, 0], starts[:, 1], "s", ls="none", color="deepskyblue", ms=8, mec="black", zorder=19,
+            label="start")
+    _mark_kinds(ax, [([float(v) for v in m.point], "minimum") for m in s.minima])
+    label = ax.text(0.02, 0.96, "", transform=ax.transAxes, color="white", fontsize=9, va="top", zorder=30)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    ax.set_title(_title(s.parsed, s.name), fontsize=10)
 
     def frame(k):
-        for line, p in zip(lines, paths):
+        for line, head, p in zip(lines, heads, paths):
             q = p[: min(k + 1, len(p))]
             line.set_data(q[:, 0], q[:, 1])
+            head.set_data(q[-1:, 0], q[-1:, 1])
         label.set_text(f"step {k}")
-        return [*lines, label]
+        return [*lines, *heads, label]
 
+    fig._gradlab_runs = {"lines": lines, "heads": heads}  # for the tests
+    return fig, frame, ticks
+
+
+def animate(result, path: str, dpi: int = 80, frames: int = MAX_FRAMES) -> int:
+    """The descent as a GIF (see :func:`animation_figure`), written atomically. Returns the
+    number of frames."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    fig, frame, ticks = animation_figure(result, frames)
     fig.canvas.draw()
     fig.set_layout_engine("none")  # laid out once: redoing it for every frame costs 2/3 of the time
     anim = FuncAnimation(fig, frame, frames=list(ticks), blit=False)

@@ -20,7 +20,16 @@ def _positive(values: np.ndarray, shift: float) -> tuple[np.ndarray, bool]:
     """Values minus ``shift``, and whether a log scale suits them."""
     v = np.asarray(values, dtype=float) - shift
     finite = v[np.isfinite(v)]
-    return v, bool(finite.size) and bool(np.all(finite > 0))
+    # an exact 0 (Newton reaching f* in one step) does not forbid a log scale: it is drawn
+    # at the bottom edge (see :func:`_floor`), and the legend says so
+    return v, bool(finite.size) and bool(np.all(finite >= 0)) and bool(np.any(finite > 0))
+
+
+def _floor(arrays) -> float:
+    """The bottom of a log axis: a decade under the smallest positive value drawn."""
+    pos = [a[np.isfinite(a) & (a > 0)] for a in arrays]
+    pos = np.concatenate(pos) if pos else np.array([])
+    return float(pos.min()) / 10 if pos.size else 1e-300
 
 
 def training_figure(result) -> Figure:
@@ -46,18 +55,29 @@ def training_figure(result) -> Figure:
             log &= _positive(r.trajectory_f, f_star)[1]
         if getattr(r, "batch_loss", None) is not None and len(r.batch_loss):
             log &= _positive(r.batch_loss, f_star)[1]
+    drawn = [_positive(v, f_star)[0] for r in runs
+             for v in (r.trajectory_f, getattr(r, "batch_loss", None), getattr(r, "epoch_loss", None))
+             if v is not None and len(v)]
+    floor = _floor(drawn) if log else None
+
+    def at_floor(y):  # on a log axis, an exact 0 sits on the bottom edge
+        return np.where(y > 0, y, floor) if log else y
+
     for i, (c, r) in enumerate(zip(_cycle(), runs)):
         label = f"{r.optimizer} lr={r.lr:g}"
         wide = _under(i)
         if minibatch and getattr(r, "batch_loss", None) is not None:
             y, _ = _positive(r.batch_loss, f_star)
-            ax_loss.plot(np.arange(len(y)), y, color=c, alpha=0.25, lw=0.7)
+            ax_loss.plot(np.arange(len(y)), at_floor(y), color=c, alpha=0.25, lw=0.7)
         if r.trajectory_f is not None:
             y, _ = _positive(r.trajectory_f, f_star)
-            ax_loss.plot(np.arange(len(y)), y, color=c, lw=1.4, label=f"{label}: full f")
+            exact = log and bool(np.any(y == 0))
+            ax_loss.plot(np.arange(len(y)), at_floor(y), color=c, lw=1.4,
+                         label=f"{label}: full f" + (f" (= {'f*' if shifted else '0'} exactly: on the bottom edge)"
+                                                     if exact else ""))
         if minibatch and getattr(r, "epoch_loss", None) is not None and bpe:
             y, _ = _positive(r.epoch_loss, f_star)
-            ax_loss.plot(np.arange(len(y)) * bpe, y, "o", color=c, ms=3, label=f"{label}: after each epoch")
+            ax_loss.plot(np.arange(len(y)) * bpe, at_floor(y), "o", color=c, ms=3, label=f"{label}: after each epoch")
         lr_steps = getattr(r, "lr_per_step", None)
         if lr_steps is not None and len(lr_steps):
             searched = getattr(r, "evaluations", None) is not None
@@ -74,6 +94,8 @@ def training_figure(result) -> Figure:
     ax_loss.set_ylabel(what)
     if log:
         ax_loss.set_yscale("log")
+        if any(np.any(y == 0) for y in drawn):  # the exact zeros on the bottom edge
+            ax_loss.set_ylim(bottom=floor)
     ax_loss.legend(fontsize=7)
     ax_loss.grid(alpha=0.3)
     sched = getattr(settings, "schedule", None) if settings is not None else None
@@ -255,6 +277,16 @@ def _step_label(c) -> str:
     return f"gradient step lr = {c.lr:g}{ratio}"
 
 
+
+def _expansion_label(a) -> str:
+    """The legend entry of the point the models are expanded about (a bare "a" says little).
+
+    >>> _expansion_label([2.0, 1.0])
+    'a = (2, 1): expansion point'
+    """
+    coords = ", ".join(f"{float(v) + 0.0:.4g}" for v in a)
+    return f"a = ({coords}): expansion point" if len(a) > 1 else f"a = {coords}: expansion point"
+
 def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     """f with the Taylor model's contours over it, shading where |f − m| < tol; the point,
     the Newton step's minimiser and the gradient steps marked. One variable: the graphs of
@@ -291,7 +323,7 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
         lo, hi = np.nanmin(fx), np.nanmax(fx)
         ax.fill_between(x, 0, 1, where=close, color="tab:green", alpha=0.15, transform=ax.get_xaxis_transform(),
                         label=f"|f − {mname}| < {tol:g}")
-        ax.plot(a, [t.f.value], "o", color="black", label="a")
+        ax.plot(a, [t.f.value], "o", color="black", label=_expansion_label(a))
         if t.minimiser is not None:
             ax.plot(t.minimiser.value, [t.model_min], "*", color="tab:red", ms=12, label="minimiser of m₂")
         pad = 0.1 * (hi - lo if hi > lo else 1.0)
@@ -334,7 +366,7 @@ def taylor_figure(t, tol: float = 0.1, radius: float | None = None) -> Figure:
     ax.plot([], [], color="white", ls="--", label=f"contours of {mname} (same levels as f)",
             path_effects=[patheffects.withStroke(linewidth=3.2, foreground="dimgrey")])
     ax.plot([], [], color="red", label=f"|f − {mname}| < {tol:g} inside (hatched)")
-    ax.plot(*a[:2], "o", color="white", mec="black", ms=8, label="a")
+    ax.plot(*a[:2], "o", color="white", mec="black", ms=8, label=_expansion_label(a))
     if order == 2 and t.minimiser is not None and np.all(np.abs(np.array(t.minimiser.value[:2]) - a[:2]) <= r):
         ax.plot(*t.minimiser.value[:2], "*", color="tab:red", mec="white", ms=16, label="minimiser of m₂ (Newton)")
     outline = [patheffects.withStroke(linewidth=3.6, foreground="black")]
