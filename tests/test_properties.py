@@ -175,10 +175,16 @@ def test_calculus_answers_or_refuses_by_size_alone(text, coords):
 def _exact_past_float_range(rec) -> bool:
     """Whether some ``{"exact": e, "value": ±inf}`` (or lists of them) in ``rec`` has its
     exact value given where the float is infinite."""
+    def pairs(v, e):  # (float, exact) leaf by leaf, through vectors and matrices
+        if isinstance(v, list) and isinstance(e, list):
+            for a, b in zip(v, e):
+                yield from pairs(a, b)
+        else:
+            yield v, e
+
     if isinstance(rec, dict):
-        v, e = rec.get("value"), rec.get("exact")
-        pairs = list(zip(v, e)) if isinstance(v, list) and isinstance(e, list) else [(v, e)]
-        if any(isinstance(a, float) and math.isinf(a) and b is not None for a, b in pairs):
+        if any(isinstance(a, float) and math.isinf(a) and b is not None
+               for a, b in pairs(rec.get("value"), rec.get("exact"))):
             return True
         return any(_exact_past_float_range(x) for x in rec.values())
     if isinstance(rec, list):
