@@ -530,3 +530,18 @@ def test_a_loss_of_exactly_zero_keeps_the_log_scale():
     gd = next(r for r in res.runs if r.optimizer == "gd")
     assert 0 < lo < min(float(v) for v in gd.trajectory_f if v > 0)
     assert any("exactly" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_sweep_axis_claims_f_star_only_when_a_minimum_is_known():
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.descend import inline_surface
+    from gradlab.descent.sweep import run_sweep
+    from gradlab.render.plots import sweep_figure
+
+    known = run_sweep(builtin()["elongated"], ["gd"], 1e-3, 0.5, 6, None, 1e-6, None, {}, 1e-2, True, None)
+    assert sweep_figure(known).axes[0].get_ylabel().startswith("|f − f*|")
+    # x² + 3y² + 1 typed on the command line: no catalogue minimum, so no f* on the axis
+    anon = run_sweep(inline_surface(parse("x**2 + 3*y**2 + 1"), [2, 1]), ["gd"], 1e-3, 0.5, 6, None, 1e-6, None,
+                     {}, 1e-2, True, None)
+    label = sweep_figure(anon).axes[0].get_ylabel()
+    assert label.startswith("|f − lowest f reached|") and "f*" not in label
