@@ -176,6 +176,24 @@ def test_divergence_mid_chunk_is_found_at_its_step(mode):
     assert fast.status[2] == "converged"
 
 
+def test_an_iterate_that_leaves_the_box_and_comes_back_diverged_where_it_left(mode):
+    # heavy ball with β = 1.01 > 1 on x²/2 at lr = 1/2: x_{k+1} = x_k − x_k/2 + β(x_k − x_{k−1})
+    # has roots of modulus √1.01 at ±41°, a growing spiral: the first iterate past
+    # |x| = 1000 (the box: ESCAPE × scale 1) is often followed by one back inside, so only
+    # the step that left can say the run diverged
+    obj = Objective(parse("x**2/2 + y**2/2"))
+    specs = [RunSpec("momentum", 0.5, (1.0 + i / 64, 0.0)) for i in range(64)]
+    fast, _ = both(obj, specs, 3000, 1e-9, hyper={"momentum": 1.01})
+    came_back = 0
+    for spec, k in zip(specs, fast.diverged_at.tolist()):
+        x = [spec.start[0], spec.start[0] / 2]
+        while abs(x[-1]) <= 1000:
+            x.append(x[-1] - x[-1] / 2 + 1.01 * (x[-1] - x[-2]))
+        assert k == len(x) - 1
+        came_back += abs(x[-1] - x[-1] / 2 + 1.01 * (x[-1] - x[-2])) <= 1000
+    assert came_back >= 8  # (the case that matters is common here)
+
+
 def test_runs_near_the_tolerance_stop_at_the_same_step(mode):
     # gd on x² + y²: ‖g_k‖ = ‖g_0‖·(1 − 2·lr)^k. Tolerances within an ulp or two of ‖g_12‖
     # as computed decide between step 12 and 13, in both engines alike.

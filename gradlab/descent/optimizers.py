@@ -40,6 +40,7 @@ class Optimizer(NamedTuple):
     flag: int | None = None
     #: Optional ``step_into(grad, state, x, out) -> state``: writes x + step into ``out``
     #: without temporaries (the engine's fast lane; the same numbers as ``update``).
+    #: ``out`` may be ``grad`` itself (the stepwise engine writes x_{k+1} over g_k).
     step_into: Callable | None = None
     #: Optional ``max_move(lr, G) -> float``: a bound of |step| in each coordinate while
     #: every gradient so far had |g_i| ≤ G and the learning rate is at most lr (the
@@ -142,8 +143,9 @@ def nesterov(lr: np.ndarray, beta: float) -> Optimizer:
         na = np.negative(a, out=scratch(a))
         np.multiply(beta, v, out=v)
         np.add(v, g, out=v)
-        np.multiply(beta, v, out=out)
-        np.add(out, g, out=out)
+        t = scratch(g, 1)  # (not out: out may be g, read once more below)
+        np.multiply(beta, v, out=t)
+        np.add(t, g, out=out)
         np.multiply(na, out, out=out)
         np.add(x, out, out=out)
         return state

@@ -190,10 +190,11 @@ class _Group:
     chunk, so the stop tests run once per chunk over all its steps, vectorised, and still
     find the exact step where each run converged or diverged.
 
-    A *stepwise* group (the fast engine on a large batch) keeps only two iterates,
-    ``Xb[p]`` the current one and ``Xb[1 - p]`` the previous, and one gradient, and runs
-    the cheap stop test (_quiet) after every step: the numbers stay in the processor's
-    cache, and the exact test (_settle) still runs on the step where something happened.
+    A *stepwise* group (the fast engine on a large batch) keeps two buffers, no chunk:
+    ``Xb[p]`` holds the current iterate and ``Xb[1 - p]`` its gradient, which the step
+    overwrites with the next iterate; the cheap stop test (_quiet's, on one step) runs at
+    every step, so the numbers stay in the processor's cache, and the exact test
+    (_settle) still runs on the step where something happened (see _stepwise).
 
     A finished run is *parked*: its learning rate and state are zeroed and its column
     reset to its start, so it stays put at no cost; the arrays are compacted only when
@@ -213,6 +214,8 @@ class _Group:
         #: unknown), and how many coming iterates are known to be in the box without a test.
         self.move: float | None = None
         self.free = 0
+        #: Stepwise: whether the current iterate passed the box test (None: not yet made).
+        self.inbox: bool | None = None
         self.start = X  # (the caller's array, which nothing writes to: no copy)
         self.state = opt.init(X)
         self.alive = np.ones(idx.size, dtype=bool)
@@ -232,9 +235,10 @@ class _Group:
         # Views made once, not at every step: at one run per group the loop is all overhead.
         self.xs, self.gs = list(self.Xb), list(self.Gb)
         self.xrows = [list(x) for x in self.xs]
-        if self.fast:  # the arguments of Objective.grad_into for each row of the chunk
-            gs = [self.gs[0]] * 2 if self.stepwise else self.gs  # stepwise: one gradient, two iterates
-            self.gargs = [(g, x, *rows) for g, x, rows in zip(gs, self.xs, self.xrows)]
+        if self.stepwise:  # ∇f at the iterate in one buffer is written over the other (_stepwise)
+            self.gargs = [(self.xs[1 - q], self.xs[q], *self.xrows[q]) for q in (0, 1)]
+        elif self.fast:  # the arguments of Objective.grad_into for each row of the chunk
+            self.gargs = [(g, x, *rows) for g, x, rows in zip(self.gs, self.xs, self.xrows)]
         # (Beyond SCALAR_MAX_N coordinates numpy's arrays beat Python floats, and compiling
         # the float gradient of 500 components would cost seconds.)
         self.single = r == 1 and n <= scalar.SCALAR_MAX_N
@@ -573,66 +577,92 @@ _MIN, _MAX = np.minimum.reduce, np.maximum.reduce
 def _stepwise(grp: _Group, k: int, steps: int, grad_into: Callable, tol_hi: float | None, tol2: float | None,
               tol: float, bound: float, f_test: Callable | None, f_value: Callable, watch: int | None,
               watched: np.ndarray, watched_gn: np.ndarray, out: tuple) -> None:
-    """Step ``k`` of a stepwise group: ∇f at x_k, x_{k+1}, the cheap test, and the exact
-    one (_settle) on x_k only when the cheap one fails (and at the last step).
+    """Step ``k`` of a stepwise group: ∇f at x_k, the cheap test of step k, x_{k+1}, and
+    the exact test (_settle) of step k only where the cheap one fails (and at the last).
 
-    The cheap test is _quiet's, on one step: x_{k+1} in the box (a non-finite gradient
-    at step k shows there), one coordinate of g_k away from zero, f(x_k) finite.
+    Two buffers, no more (a third would no longer stay in the processor's cache beside
+    them): ∇f(x_k) is written over x_{k−1}, and the step writes x_{k+1} over ∇f(x_k), so
+    step k's gradient tests come before the step. The cheap test is _quiet's on one step:
+    x_k in the box (made as x_{k+1}'s test of the step before), one coordinate of g_k
+    away from zero, f(x_k) finite. A non-finite g_k (which no coordinate test sees) makes
+    x_{k+1} non-finite, so it shows in x_{k+1}'s box test after the step: step k is then
+    judged exactly on g_k made again, and step k+1 is judged exactly before its own step
+    (x_{k+1} may have left the box, and come back at x_{k+2}).
     """
+    if grp.inbox is None:  # x_0's box test (every later iterate's comes after its step)
+        xf = grp.flat[grp.p]
+        grp.inbox = bool(_MIN(xf) >= -bound and _MAX(xf) <= bound)
     p = grp.p
-    g = grp.g
+    x, g = grp.xs[p], grp.xs[1 - p]
     grad_into(*grp.gargs[p])
     if k == watch:
-        _watch(grp, 0, grp.xs[p][None], grp.Gb[:1], f_value, watched, watched_gn)
-    if k != steps:
-        x, xn = grp.xs[p], grp.xs[1 - p]
-        opt = grp.opt
-        if opt.step_into is not None:
-            grp.state = opt.step_into(g, grp.state, x, xn)
-        else:
-            step, grp.state = opt.update(g, grp.state, x)
-            if grp.Fb is not None:
-                grp.Fb[0] = grp.state[opt.flag]
-            np.add(x, step, out=xn)
-        grp.p = 1 - p
-        # (x_0's own box test, at the first step; every later iterate's comes below, as
-        # the next one of its step)
-        if k or (_MIN(grp.flat[p]) >= -bound and _MAX(grp.flat[p]) <= bound):
-            if grp.free > 0:
-                grp.free -= 1
-                box = True
-            else:
-                xf = grp.flat[1 - p]
-                lo, hi = _MIN(xf), _MAX(xf)
-                box = lo >= -bound and hi <= bound  # (NaN fails both)
-                if box and grp.move is not None:
-                    # Inside the box |∇f| ≤ G, so a step moves each coordinate by at most
-                    # `move`: from max|x| = M the box is out of reach for (B − M)/move steps,
-                    # and ∇f (bounded) and x stay finite meanwhile
-                    reach = (bound * (1 - 1e-9) - max(-lo, hi)) / grp.move if grp.move > 0 else 1e6
-                    grp.free = int(min(reach, 1e6)) - 1
-            if box:
-                if tol_hi is not None:
-                    gi = g[grp.ci]
-                    if grp.cneg:  # the side that held last time first: one reduction
-                        quiet = _MAX(gi) <= -tol_hi or _MIN(gi) >= tol_hi
-                    else:
-                        quiet = _MIN(gi) >= tol_hi or _MAX(gi) <= -tol_hi
-                    if not quiet:
-                        quiet = _no_small_norm(grp, grp.Gb[:1], tol2)
-                    grp.cneg = bool(gi[0] < 0)
-                else:
-                    quiet = True
-                if quiet and (f_test is None or math.isfinite(np.add.reduce(
-                        np.asarray(f_test(*x)[0], dtype=float), axis=None))):
-                    if grp.count is not None:
-                        grp.count += grp.Fb[0]
-                    return
-    Xs, Gs = grp.xs[p][None], grp.Gb[:1]
+        _watch(grp, 0, x[None], g[None], f_value, watched, watched_gn)
+    last = k == steps
+    if last or not (grp.inbox and _quiet_gradient(grp, g, tol_hi, tol2) and (f_test is None or math.isfinite(
+            np.add.reduce(np.asarray(f_test(*grp.xrows[p])[0], dtype=float), axis=None)))):
+        _settle_step(grp, k, last, x, g, tol, bound, f_test, f_value, out)
+        if last or not grp.idx.size:
+            return
+        if grp.xs[grp.p] is not x:  # compacted: new buffers, the gradient made again
+            p = grp.p
+            x, g = grp.xs[p], grp.xs[1 - p]
+            grad_into(*grp.gargs[p])
+        else:  # parked runs: no gradient, so they stay exactly at their starts
+            g[:, ~grp.alive] = 0.0
+    opt = grp.opt
+    flags = None
+    if opt.step_into is not None:
+        grp.state = opt.step_into(g, grp.state, x, g)  # (every step_into allows out to be g)
+    else:
+        step, grp.state = opt.update(g, grp.state, x)
+        if grp.count is not None:
+            flags = grp.state[opt.flag]
+        np.add(x, step, out=g)
+    grp.p = 1 - p
+    if grp.free > 0:
+        grp.free -= 1
+    else:
+        xf = grp.flat[1 - p]
+        lo, hi = _MIN(xf), _MAX(xf)
+        grp.inbox = bool(lo >= -bound and hi <= bound)  # (NaN fails both)
+        if grp.inbox and grp.move is not None:
+            # Inside the box |∇f| ≤ G, so a step moves each coordinate by at most `move`:
+            # from max|x| = M the box is out of reach for (B − M)/move steps, and ∇f
+            # (bounded) and x stay finite meanwhile
+            reach = (bound * (1 - 1e-9) - max(-lo, hi)) / grp.move if grp.move > 0 else 1e6
+            grp.free = int(min(reach, 1e6)) - 1
+        if not grp.inbox:  # step k's exact test, on g_k made again (x_k is still in place)
+            G = grp.Gb[0]
+            grad_into(G, x, *grp.xrows[p])
+            _settle_step(grp, k, False, x, G, tol, bound, f_test, f_value, out)
+    if flags is not None:  # (after step k's test: a run ending at k counts the steps before)
+        grp.count += flags
+
+
+def _quiet_gradient(grp: _Group, g: np.ndarray, tol_hi: float | None, tol2: float | None) -> bool:
+    """No run's ‖g‖ below tol (``g``: one step's gradients, ``(n, r)``): one coordinate of
+    one sign and at least ``tol_hi`` in size in every run, else the squared norms."""
+    if tol_hi is None:
+        return True
+    gi = g[grp.ci]
+    if grp.cneg:  # the side that held last time first: one reduction
+        quiet = _MAX(gi) <= -tol_hi or _MIN(gi) >= tol_hi
+    else:
+        quiet = _MIN(gi) >= tol_hi or _MAX(gi) <= -tol_hi
+    if not quiet:
+        quiet = _no_small_norm(grp, g[None], tol2)
+    grp.cneg = bool(gi[0] < 0)
+    return quiet
+
+
+def _settle_step(grp: _Group, k: int, last: bool, x: np.ndarray, g: np.ndarray, tol: float, bound: float,
+                 f_test: Callable | None, f_value: Callable, out: tuple) -> None:
+    """The exact test of step ``k`` of a stepwise group, on x_k and g_k (``(n, r)``)."""
+    Xs, Gs = x[None], g[None]
     gn2 = np.einsum("jir,jir->jr", Gs, Gs)
     fs = (np.zeros(gn2.shape) if f_test is None else
           np.broadcast_to(np.asarray(f_value(*np.moveaxis(Xs, 1, 0))[0], dtype=float), gn2.shape))
-    _settle(grp, k, 1, k == steps, Xs, _norms(Gs, gn2), fs, tol, bound, *out, advance=False)
+    _settle(grp, k, 1, last, Xs, _norms(Gs, gn2), fs, tol, bound, *out, advance=False)
     grp.free = 0  # parked runs sit at their starts, which may lie anywhere: look again
 
 
