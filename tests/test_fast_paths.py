@@ -288,22 +288,32 @@ def test_random_batches_agree(optimizer, lrs, starts, steps, tol, stepwise):
 # Expressions built from + − × ÷, powers, numbers and three variables (what the grouped
 # fast code handles), and functions (what it leaves to one call per component).
 _leaf = st.sampled_from(["x", "y", "z", "2", "3", "0.5", "7"])
+# Components made of a few shared subexpressions (P0, P1, P2): CSE names that later
+# statements read, whose work arrays must outlive them
+_shared_leaf = st.sampled_from(["x", "y", "z", "2", "P0", "P1", "P2"])
 
 
-def _expr(depth: int = 3):
+def _expr(depth: int = 3, leaf=_leaf):
     if depth == 0:
-        return _leaf
-    sub = _expr(depth - 1)
+        return leaf
+    sub = _expr(depth - 1, leaf)
     return st.one_of(
-        _leaf,
+        leaf,
         st.tuples(sub, st.sampled_from(["+", "-", "*", "/"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
-        st.tuples(sub, st.sampled_from(["2", "3"])).map(lambda t: f"({t[0]})**{t[1]}"),
-        st.tuples(st.sampled_from(["sin", "exp", "sigmoid", "sqrt"]), sub).map(lambda t: f"{t[0]}({t[1]})"),
+        # (2 and ½ are numpy's fast paths for **; the others its power)
+        st.tuples(sub, st.sampled_from(["2", "3", "(1/2)", "(-1)", "(-2)", "(3/2)"])).map(
+            lambda t: f"({t[0]})**{t[1]}"),
+        st.tuples(st.sampled_from(["sin", "exp", "sigmoid", "sqrt", "tanh", "abs", "log"]), sub).map(
+            lambda t: f"{t[0]}({t[1]})"),
     )
 
 
-@given(texts=st.lists(_expr(), min_size=1, max_size=5))
+@given(texts=st.one_of(st.lists(_expr(), min_size=1, max_size=5),
+                       st.tuples(st.lists(_expr(2, _shared_leaf), min_size=2, max_size=6),
+                                 st.lists(_expr(2), min_size=3, max_size=3)).map(
+                           lambda t: [_with_shared(e, t[1]) for e in t[0]])))
 def test_lambdify_into_writes_the_bits_lambdify_returns(texts):
+    # (every intermediate goes into a reused work array: the bits must not change)
     from gradlab.calculus.parsing import symbol
 
     from hypothesis import assume
@@ -323,6 +333,27 @@ def test_lambdify_into_writes_the_bits_lambdify_returns(texts):
         out = np.full((len(exprs), 17), 12345.0)
         numeric.lambdify_into(variables, exprs)(out, X, *X)
     assert ulps_apart(out, expected).max() == 0
+
+
+def _with_shared(text: str, shared: list[str]) -> str:
+    for i, sub in enumerate(shared):
+        text = text.replace(f"P{i}", f"({sub})")
+    return text
+
+
+def test_lambdify_into_keeps_shared_subexpressions_until_their_last_use():
+    # four components over three shared subexpressions, each read by statements far apart
+    from gradlab.calculus.parsing import symbol
+
+    texts = ["sin(x*y+z)**3 + exp(x*y+z)*y", "exp(x*y+z) - sin(x*y+z)*z + (x-y)**2",
+             "(x-y)**2*sin(x*y+z) + tanh(y-z)", "tanh(y-z)*x**3"]
+    X = np.random.default_rng(0).uniform(-2, 2, (3, 9))
+    x, y, z = X
+    expected = [np.sin(x * y + z)**3 + np.exp(x * y + z) * y, np.exp(x * y + z) - np.sin(x * y + z) * z + (x - y)**2,
+                (x - y)**2 * np.sin(x * y + z) + np.tanh(y - z), np.tanh(y - z) * x**3]
+    out = np.empty((4, 9))
+    numeric.lambdify_into([symbol(v) for v in "xyz"], [parse(t).expr for t in texts])(out, X, *X)
+    assert np.allclose(out, expected, rtol=1e-13, atol=0)
 
 
 def test_lambdify_into_makes_one_call_for_a_quadratics_gradient():

@@ -19,6 +19,8 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy
 
+from gradlab.calculus import inplace
+
 
 def _sigmoid(x):
     # exp(-logaddexp(0, -x)) never overflows, unlike 1/(1 + exp(-x)) for x ≪ 0.
@@ -469,6 +471,7 @@ def _rows_function(fn: Callable, n: int, m: int) -> Callable:
     fdef.body = body
     fdef.name = "_into"
     fdef.args.args = [ast.arg("_np_out"), ast.arg("_np_X"), *fdef.args.args]
+    inplace.rewrite(fdef, set(names), ns)  # intermediates into work arrays (the same bits)
     ast.fix_missing_locations(tree)
     exec(compile(tree, "<gradlab lambdify_into>", "exec"), ns)  # noqa: S102  (SymPy's printed code)
     ns["_into"].source = ast.unparse(tree)  # for reading and debugging
