@@ -221,3 +221,22 @@ def test_rosenbrock_gradient_shares_y_minus_x_squared():
     obj.grad_into(G, X, *X)
     x, y = X
     assert np.allclose(G, [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)], rtol=1e-15, atol=0)
+
+
+def test_every_result_reports_the_one_distance_to_the_nearest_minimum():
+    # himmelblau's four minima; a run that ends at a point far away still has a finite
+    # distance (|x| = 1e200: its square overflows), and the table, the JSON and Run.distance
+    # all say the same float, with the minimum it was measured to
+    import math
+
+    surface = builtin()["himmelblau"]
+    minima = [tuple(float(v) for v in m.point) for m in surface.minima]
+    res = run_descent(surface, ["gd"], [1e-3], [(1e200, -1e200), (3.5, -1.5), (-3.0, 3.0)], steps=3)
+    assert [r.status for r in res.runs] == ["diverged", "max_steps", "max_steps"]  # (the first at its start)
+    recs = res.to_dict()["runs"]
+    for run, rec in zip(res.runs, recs):
+        dists = [math.hypot(run.x[0] - a, run.x[1] - b) for a, b in minima]
+        k = dists.index(min(dists))
+        assert rec["distance_to_minimum"] == run.distance
+        assert math.isclose(run.distance, dists[k], rel_tol=1e-15)
+        assert rec["nearest_minimum"] == (None if run.status == "diverged" else list(minima[k]))

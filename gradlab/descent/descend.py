@@ -205,16 +205,27 @@ class DescentResult(Presentable):
         # than the JSON text itself.
         recs = self.runs.records() if hasattr(self.runs, "records") else [r.to_record() for r in self.runs]
         minima = self._minima()
+        nearest = self._nearest()
         for i, rec in enumerate(recs):
             b = self.bounds[i] if self.bounds else None
             rec["stability_bound"] = b.bound if b is not None else None
             exact = self.starts_exact.get(tuple(rec["start"]))
             rec["start_exact"] = list(exact) if exact is not None else None
-            k, dist = _nearest(minima, rec["x"])
-            rec["nearest_minimum"] = list(minima[k]) if k is not None and rec["status"] != "diverged" else None
-            if minima:  # math.hypot's scaling: x of 1e300 is finite, and so is its distance
-                rec["distance_to_minimum"] = dist
+            k = nearest[i]
+            rec["nearest_minimum"] = list(minima[k]) if k >= 0 and rec["status"] != "diverged" else None
         return recs
+
+    def _nearest(self) -> list[int]:
+        """The index of the known minimum nearest each run's end (−1: none), as the
+        engine found it with the run's distance (``runs.nearest_minima``)."""
+        if hasattr(self.runs, "nearest"):
+            return self.runs.nearest.tolist()
+        import numpy as np
+
+        from gradlab.descent.runs import nearest_minima
+
+        X = np.array([r.x for r in self.runs], dtype=float).reshape(len(self.runs), -1).T
+        return nearest_minima(np.array(self._minima(), dtype=float).reshape(-1, X.shape[0]), X)[0].tolist()
 
     def _minima(self) -> list[tuple[float, ...]]:
         return [tuple(float(v) for v in m.point) for m in self.surface.minima]
@@ -248,17 +259,17 @@ class DescentResult(Presentable):
         distance to the nearest known minimum, x. The table leaves out what does not
         vary or is not known, to fit a terminal, and explains the bound below."""
         minima = self._minima()
-        nearest = [_nearest(minima, r.x) for r in self.runs]
+        nearest = [k if k >= 0 else None for k in self._nearest()]
         plain_rows = tuple(
             (r.optimizer, r.lr, r.start, r.status, r.steps, r.f, r.grad_norm, r.diverged_at,
-             d if minima else None, r.x)
-            for r, (_, d) in zip(self.runs, nearest)
+             r.distance if minima else None, r.x)
+            for r in self.runs
         )
         cols = ["optimizer", "lr", "start", "status", "steps", "f", "‖∇f‖", "diverged at", "to min",
                 "lr < bound", "minimum", "x"]
         rows = tuple(row[:9] + (self._below(i), f"m{k + 1}" if k is not None and row[3] != "diverged" else None,
                                 row[9])
-                     for i, (row, (k, _)) in enumerate(zip(plain_rows, nearest)))
+                     for i, (row, k) in enumerate(zip(plain_rows, nearest)))
         drop = {11}  # the end point stays in plain and JSON output
         if len(minima) < 2:
             drop.add(10)
@@ -340,21 +351,6 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
     runs = descend(obj, specs, steps, tol, hyper or {}, trajectory, progress)
     return DescentResult(surface, runs, steps, tol, obj.f_star, _bounds(surface, runs, hyper or {}, obj),
                          starts_exact=exact_of)
-
-
-def _nearest(minima: Sequence[Sequence[float]], x: Sequence[float]) -> tuple[int | None, float | None]:
-    """The index of the known minimum nearest ``x`` and the distance to it (``None``,
-    ``None`` without minima or where x is not finite), the norm scaled as math.hypot
-    does, so that coordinates of 1e300 do not overflow.
-
-    >>> _nearest([(0.0, 0.0), (3.0, 4.0)], (3.0, 5.0)), _nearest([(0.0, 0.0)], (3e300, 4e300))
-    ((1, 1.0), (0, 5e+300))
-    """
-    if not minima or not all(math.isfinite(v) for v in x):
-        return None, None
-    dists = [math.hypot(*(a - b for a, b in zip(x, m))) for m in minima]
-    k = min(range(len(dists)), key=dists.__getitem__)
-    return k, dists[k]
 
 
 def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -> tuple[OptimizerTheory | None, ...]:

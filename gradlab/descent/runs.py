@@ -447,13 +447,31 @@ def descend(objective: Objective, specs: Sequence[RunSpec], steps: int, tol: flo
         watched[ended_before] = np.nan
         watched_gn[ended_before] = np.nan
 
-    with np.errstate(all="ignore"):  # a diverged run's distance overflows: NaN below
-        dist = (np.min(_scaled_norms(objective.minima[:, :, None] - final[None]), axis=0)
-                if len(objective.minima) else np.full(R, np.nan))
-    dist[~np.isfinite(final).all(axis=0)] = np.nan
+    nearest, dist = nearest_minima(objective.minima, final)
     hypers = {name: _resolved(name, hyper) for name in kinds}  # as make() resolves them
     return Runs(tuple(specs), status, taken, final, fvals, gnorm, diverged_at, dist, modified, hypers,
-                objective, traces if trajectory else None, watched, watched_gn)
+                objective, traces if trajectory else None, watched, watched_gn, nearest)
+
+
+def nearest_minima(minima: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each column of ``X`` (``(n, R)``): the index of the nearest of ``minima``
+    (``(k, n)``) and the distance to it, −1 and NaN where none is known or x is not
+    finite. Every result that reports a distance takes it from here.
+
+    >>> idx, d = nearest_minima(np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([[3.0, 3e300, np.inf], [5.0, 4e300, 0.0]]))
+    >>> idx.tolist(), d.tolist()
+    ([1, 0, -1], [1.0, 5e+300, nan])
+    """
+    R = X.shape[1]
+    if not len(minima):
+        return np.full(R, -1), np.full(R, np.nan)
+    with np.errstate(all="ignore"):
+        D = _scaled_norms(minima[:, :, None] - X[None])  # (k, R)
+    idx = np.argmin(D, axis=0)
+    dist = D[idx, np.arange(R)]
+    unknown = ~np.isfinite(X).all(axis=0)
+    idx[unknown], dist[unknown] = -1, np.nan
+    return idx, dist
 
 
 class Runs(Sequence[Run]):
@@ -462,13 +480,16 @@ class Runs(Sequence[Run]):
     Sweeps read the columns (``status``, ``steps``, ``f``, ``grad_norm``,
     ``diverged_at`` with −1 for none, ``distance`` with NaN for unknown, ``x`` of shape
     ``(n, R)``, ``watched`` and ``watched_grad_norm``: f and ‖∇f‖ at the watched step,
-    ``modified``: Newton's steps that met a Hessian that is not positive definite) without
-    making 10,000 records.
+    ``modified``: Newton's steps that met a Hessian that is not positive definite,
+    ``nearest``: the index of the nearest known minimum, −1 for none) without making
+    10,000 records.
     """
 
     def __init__(self, specs, status, steps, x, f, grad_norm, diverged_at, distance, modified, hypers,
-                 objective, traces, watched, watched_grad_norm=None):
+                 objective, traces, watched, watched_grad_norm=None, nearest=None):
         self.specs, self.status, self.steps, self.x, self.f = specs, status, steps, x, f
+        #: the index of the known minimum nearest each run's end (−1: none known)
+        self.nearest = np.full(len(specs), -1) if nearest is None else nearest
         self.watched, self.watched_grad_norm = watched, watched_grad_norm
         self.grad_norm, self.diverged_at, self.distance, self.modified = grad_norm, diverged_at, distance, modified
         self._hypers, self._objective, self._traces = hypers, objective, traces

@@ -36,7 +36,7 @@ from gradlab.descent.descend import DEFAULT_LR, DEFAULT_STEPS, DescentResult, MA
     objective_for
 from gradlab.errors import BadInput, LimitExceeded
 from gradlab.descent.minibatch import RowLoss, batches, check_batch, check_seed
-from gradlab.descent.runs import Objective, Run, RunSpec, outcome_message
+from gradlab.descent.runs import Objective, Run, RunSpec, nearest_minima, outcome_message
 from gradlab.descent.schedules import Schedule, parse_schedule
 from gradlab.surfaces import Surface
 from gradlab.present import Presentable
@@ -449,8 +449,8 @@ def run_one(obj: Objective, spec: RunSpec, steps: int, tol: float, hyper: dict, 
         else:
             batch_loss = list(rows.losses(traj[:taken], drawn[:taken]))
     final = traj[-1]
-    dist = (float(np.min(np.linalg.norm(obj.minima - final[None], axis=1)))
-            if len(obj.minima) and np.all(np.isfinite(final)) else None)
+    d = float(nearest_minima(obj.minima, final.reshape(-1, 1))[1][0])
+    dist = None if math.isnan(d) else d
     gn = float(np.sqrt(np.sum(g * g)))
     if not message:
         message = outcome_message(status, taken, div_at, bound)
