@@ -408,9 +408,13 @@ def _records():
     """Lists of records with the same keys (the fast table layout) and near misses."""
     from hypothesis import strategies as st
 
-    cell = st.none() | st.floats(allow_nan=False) | st.text(max_size=3) | \
+    # (a few values that repeat down a column, −0.0 beside 0.0: columns converted once per value)
+    few = st.sampled_from([0.0, -0.0, 2.5, 7, "s", "é", [1.0, -0.0]])
+    cell = st.none() | few | st.floats(allow_nan=False) | st.text(max_size=3) | \
         st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=2, max_size=2)
-    return st.lists(st.fixed_dictionaries({"k": cell, "lr": st.floats(0, 1), "x": cell}), max_size=5)
+    zeros = st.sampled_from([0.0, -0.0, 2.5])  # (a column of floats only)
+    return st.lists(st.fixed_dictionaries({"k": cell, "lr": st.floats(0, 1) | few, "z": zeros, "x": cell}),
+                    max_size=12)
 
 
 def test_the_fast_json_layout_writes_exactly_the_reference_text():
@@ -630,3 +634,13 @@ def test_a_points_exact_coordinates_read_back_alone_and_among_many(at):
     [text] = one["point_exact"]
     assert many[0]["point_exact"] == [text]
     assert Fraction(str(parse_scalar(text))) == Fraction(at)
+
+
+def test_a_column_of_repeated_values_keeps_each_text():
+    # a column converted once per distinct value must still tell −0.0 from 0.0 (equal keys)
+    from gradlab.render.output import render_json
+
+    rows = [{"z": 0.0 if i % 2 else -0.0, "s": "same", "n": 7} for i in range(10)]
+    doc = strict_json(render_json({"runs": rows}))
+    assert [math.copysign(1, r["z"]) for r in doc["runs"]] == [-1.0 if i % 2 == 0 else 1.0 for i in range(10)]
+    assert {r["s"] for r in doc["runs"]} == {"same"} and {r["n"] for r in doc["runs"]} == {7}

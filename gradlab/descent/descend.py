@@ -205,13 +205,15 @@ class DescentResult(Presentable):
         # than the JSON text itself.
         recs = self.runs.records() if hasattr(self.runs, "records") else [r.to_record() for r in self.runs]
         minima = self._minima()
-        nearest = self._nearest()
-        for i, rec in enumerate(recs):
-            b = self.bounds[i] if self.bounds else None
-            rec["stability_bound"] = b.bound if b is not None else None
-            exact = self.starts_exact.get(tuple(rec["start"]))
+        bounds = [b.bound if b is not None else None for b in self.bounds] if self.bounds else [None] * len(recs)
+        exact_of, get = {}, self.starts_exact.get
+        for rec, bound, k in zip(recs, bounds, self._nearest()):
+            rec["stability_bound"] = bound
+            start = tuple(rec["start"])
+            if start not in exact_of:  # (a batch has few starts)
+                exact_of[start] = get(start)
+            exact = exact_of[start]
             rec["start_exact"] = list(exact) if exact is not None else None
-            k = nearest[i]
             rec["nearest_minimum"] = list(minima[k]) if k >= 0 and rec["status"] != "diverged" else None
         return recs
 

@@ -533,14 +533,20 @@ class Runs(Sequence[Run]):
         10,000 runs, making each :class:`Run` first costs more than the JSON itself."""
         xs, fs, gns = self.x.T.tolist(), self.f.tolist(), self.grad_norm.tolist()
         steps, divs, dists = self.steps.tolist(), self.diverged_at.tolist(), self.distance.tolist()
+        statuses, modified = self.status.tolist(), self.modified.tolist()
+        messages: dict[tuple, str] = {}  # (most runs of a batch end alike: each sentence made once)
         out = []
         for i, spec in enumerate(self.specs):
-            status, div, dist = str(self.status[i]), divs[i] if divs[i] >= 0 else None, dists[i]
+            status, div, dist = statuses[i], divs[i] if divs[i] >= 0 else None, dists[i]
             rec = {"optimizer": spec.optimizer, "lr": float(spec.lr), "start": list(spec.start),
                    "status": status, "steps": steps[i], "x": xs[i], "f": fs[i], "grad_norm": gns[i],
                    "diverged_at": div, "distance_to_minimum": None if dist != dist else dist}
             rec.update(self._hypers[spec.optimizer])
-            rec["message"] = self._message(i, status, steps[i], div)
+            key = (spec.optimizer == "newton" and modified[i], status, steps[i], div)
+            message = messages.get(key)
+            if message is None:
+                message = messages[key] = self._message(i, status, steps[i], div)
+            rec["message"] = message
             out.append(rec)
         return out
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable
+import operator
+from typing import Any, Callable, Iterable
 
 from gradlab.views import Cell, View
 
@@ -213,20 +214,21 @@ def _layout(value: Any, ascii: bool) -> str:
             return True
         # One template for each pattern of nulls; a null list keeps its first text ("null")
         first_part = {start: j for j, start in enumerate(_starts(parts, cols))}
-        templates: dict[tuple, tuple[str, set]] = {}
+        templates: dict[tuple, tuple[str, Callable | None]] = {}
         chosen, values = [], []
-        for i, r in enumerate(zip(*texts)):
-            flags = tuple(nulls[i] for _, _, nulls, _ in nullable)
+        for flags, r in zip(zip(*(nulls for _, _, nulls, _ in nullable)), zip(*texts)):
             if flags not in templates:
                 ps, drop = list(parts), set()
                 for (start, n, _, text), null in zip(nullable, flags):
                     if null:
                         ps[first_part[start]] = text
                         drop.update(range(start + 1, start + n))
-                templates[flags] = (indent + "  {\n" + ",\n".join(ps) + "\n" + indent + "  }", drop)
-            tpl, drop = templates[flags]
+                # (the texts a null list leaves out, picked in C: itemgetter of the others)
+                keep = operator.itemgetter(*[j for j in range(len(cols)) if j not in drop]) if drop else None
+                templates[flags] = (indent + "  {\n" + ",\n".join(ps) + "\n" + indent + "  }", keep)
+            tpl, keep = templates[flags]
             chosen.append(tpl)
-            values.extend([x for j, x in enumerate(r) if j not in drop] if drop else r)
+            values.extend(keep(r) if keep is not None else r)
         add("[\n" + ",\n".join(chosen) + "\n" + indent + "]")
         flush()
         done.extend(values)
@@ -286,12 +288,21 @@ def _texts(column: list, ascii: bool) -> list[str]:
     if kinds == {float}:
         if not all(map(math.isfinite, column)):
             raise ValueError("a non-finite float")  # the caller makes the record JSON-safe first
-        return list(map(float.__repr__, column))
-    if kinds == {str}:
-        return list(map(_STRING[ascii], column))
-    if kinds == {int}:
-        return list(map(int.__repr__, column))
-    return _ENCODERS[ascii].encode(column)[1:-1].split(_SEP)
+        convert = float.__repr__
+    elif kinds == {str}:
+        convert = _STRING[ascii]
+    elif kinds == {int}:
+        convert = int.__repr__
+    else:
+        return _ENCODERS[ascii].encode(column)[1:-1].split(_SEP)
+    # A column that repeats a few values (a status, a start, a message) converts each
+    # once; not for floats with a zero: 0.0 and −0.0 are one key but two texts.
+    distinct = dict.fromkeys(column)
+    if 4 * len(distinct) < len(column) and not (kinds == {float} and 0.0 in distinct):
+        for v in distinct:
+            distinct[v] = convert(v)
+        return list(map(distinct.__getitem__, column))
+    return list(map(convert, column))
 
 
 def render_json(record: dict[str, Any], ascii: bool = False, compact: bool = False) -> str:
