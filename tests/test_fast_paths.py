@@ -194,6 +194,19 @@ def test_an_iterate_that_leaves_the_box_and_comes_back_diverged_where_it_left(mo
     assert came_back >= 8  # (the case that matters is common here)
 
 
+def test_newton_runs_leaving_a_saddle_count_their_modified_steps(mode):
+    # x² − y²: saddle-free Newton doubles y at every step (H = diag(2, −2) is never positive
+    # definite, so every step is modified); from y₀ the run leaves |y| ≤ 1000 at the first
+    # k with 2^k·|y₀| > 1000, having made k modified steps. Runs leave at many steps, so
+    # the batch is compacted between them.
+    obj = Objective(parse("x**2 - y**2"))
+    y0s = np.geomspace(1e-3, 10.0, 64).tolist()
+    fast, _ = both(obj, [RunSpec("newton", 1.0, (0.5, y)) for y in y0s], 40, 1e-9)
+    expected = [next(k for k in range(64) if 2.0**k * y > 1000) for y in y0s]
+    assert fast.diverged_at.tolist() == expected
+    assert fast.modified.tolist() == expected
+
+
 def test_runs_near_the_tolerance_stop_at_the_same_step(mode):
     # gd on x² + y²: ‖g_k‖ = ‖g_0‖·(1 − 2·lr)^k. Tolerances within an ulp or two of ‖g_12‖
     # as computed decide between step 12 and 13, in both engines alike.

@@ -661,7 +661,11 @@ def _stepwise(grp: _Group, k: int, steps: int, grad_into: Callable, tol_hi: floa
         if not grp.inbox:  # step k's exact test, on g_k made again (x_k is still in place)
             G = grp.Gb[0]
             grad_into(G, x, *grp.xrows[p])
+            if flags is not None:  # (_settle counts them after the test, then compacts)
+                grp.Fb[0], flags = flags, None
             _settle_step(grp, k, False, x, G, tol, bound, f_test, f_value, out)
+            if grp.Fb is not None:
+                grp.Fb[0] = 0
     if flags is not None:  # (after step k's test: a run ending at k counts the steps before)
         grp.count += flags
 
