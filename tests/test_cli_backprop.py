@@ -315,3 +315,15 @@ def test_shaped_backprop_plot_through_the_cli(tmp_path):
     r = run("backprop", "L = sum(sigmoid(W@x + b))", "--shape", "W=3x2,b=3,x=2", "--seed", "0",
             "--plot", str(out), "--format", "json")
     assert r.code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {out}" in r.err
+
+
+def test_shaped_backprop_table_title_names_spaces_like_the_figure():
+    # W·x + b with W 3×2: the table said "(W=3×2, b=3, x=2)", where b=3 reads as a value
+    r = run("backprop", "L = sum(W@x + b)", "--shape", "W=3x2,x=2,b=3", "--seed", "0", "--format", "table",
+            env={"COLUMNS": "120"})
+    assert r.code == 0, r
+    title = r.out.splitlines()[0]
+    assert title == "backprop with W ∈ ℝ³ˣ², b ∈ ℝ³, x ∈ ℝ²: L = sum(W@x + b)"
+    # grad and jacobian of shaped variables say the same, not "at the given values"
+    g = run("grad", "sum(W@x + b)", "--shape", "W=3x2,x=2,b=3", "--seed", "0", "--format", "table")
+    assert g.out.splitlines()[0] == "∇f with W ∈ ℝ³ˣ², b ∈ ℝ³, x ∈ ℝ² for f = sum(W@x + b)"

@@ -406,6 +406,115 @@ def test_check_fail_wording_says_they_differ():
     assert "0.0833 for x" in text and "agree" not in text
 
 
+# ------------------------------------------------------------------ check: below f's rounding
+EPS = 2.0 ** -52
+
+
+def test_check_a_component_far_below_fs_rounding_is_below_resolution_not_a_false_fail():
+    # f = 10⁸x² + 10⁻⁷z at (1, 1): f(x, 1 ± h) are rounded to ε·10⁸ ≈ 2.2·10⁻⁸, so their
+    # central difference is only known to ε·10⁸/h ≈ 2.2·10⁻³, 10⁴ times ∂f/∂z = 10⁻⁷ itself
+    r = run("check", "1e8*x**2 + 1e-7*z", "--at", "1,1", "-f", "json")
+    assert r.code == 0, r
+    doc = _strict(r.out)
+    x, z = doc["components"]
+    assert (x["exact"]["value"], z["exact"]["value"]) == (2e8, 1e-7)
+    assert x["verdict"] == "agrees" and z["verdict"] == "below resolution"
+    assert doc["passed"] is True and doc["below_resolution"] == ["z"]
+    step = z["step"]
+    assert step == pytest.approx(1e-5, rel=1e-9)
+    assert z["central"]["rounding_error"] >= EPS * 1e8 / step  # at least the textbook ε·|f|/h
+    assert z["central"]["truncation_error"] == 0.0  # ∂³f/∂z³ = 0
+    assert z["central"]["abs_error"] <= z["central"]["rounding_error"]
+    assert z["complex_step"]["rel_error"] <= 1e-15  # no subtraction: the complex step resolves it
+    table = " ".join(run("check", "1e8*x**2 + 1e-7*z", "--at", "1,1", "-f", "table").out.split())
+    assert "PASS for x" in table and "z below resolution" in table and "FAIL" not in table
+    # plain: one verdict column per variable, after its errors
+    header = run("check", "1e8*x**2 + 1e-7*z", "--at", "1,1", "-f", "tsv").out.splitlines()[0].split("\t")
+    row = dict(zip(header, run("check", "1e8*x**2 + 1e-7*z", "--at", "1,1").out.rstrip("\n").split("\t")))
+    assert (row["passed"], row["verdict_x"], row["verdict_z"]) == ("true", "agrees", "below resolution")
+
+
+def test_check_every_component_below_resolution_is_unresolved_not_pass():
+    # f = 10¹⁶ + 10⁻³z: f's floats are 2 apart, the difference 10⁻⁸ over 2h = 2·10⁻⁵ apart
+    r = run("check", "1e16 + 1e-3*z", "--at", "1", "-f", "table")
+    text = " ".join(r.out.split())
+    assert r.code == 0 and "UNRESOLVED" in text and "PASS" not in text and "FAIL" not in text
+
+
+def test_check_cancelling_terms_round_like_the_terms_not_like_f():
+    # (10¹²x − 10¹²y)² + z at x = y: f = z is small, but its floats carry the rounding of
+    # 10¹²x ≈ 1.3·10¹²: the measured error of f's floats, not ε·|f|, bounds the difference
+    r = run("check", "(1e12*x - 1e12*y)**2 + z", "--at", "1.2857142857142858,1.2857142857142858,0.45", "-f", "json")
+    assert r.code == 0, r
+    doc = _strict(r.out)
+    assert [c["verdict"] for c in doc["components"]] == ["below resolution", "below resolution", "agrees"]
+    assert [c["exact"]["value"] for c in doc["components"]] == [0.0, 0.0, 1.0]  # 2·10¹²·(10¹²x − 10¹²y) = 0
+
+
+def test_check_still_catches_a_wrong_gradient_near_fs_rounding(monkeypatch):
+    """A wrong exact gradient is caught wherever it is off by more than the difference's
+    own error; below that, it is called below resolution, never PASS."""
+    from gradlab.calculus import derivatives as d
+    from gradlab.calculus import gradcheck
+    from gradlab.calculus.parsing import parse, parse_point
+
+    right = d.gradient
+
+    def off_by(delta):
+        def wrong(expr, variables):
+            g = right(expr, variables)
+            return (*g[:-1], g[-1] + delta)
+        return wrong
+
+    p, at = parse("1e8*x**2 + 1e-7*z"), parse_point("1,1", 2)
+    for delta, verdict in ((1, "differs"), (sympy.Rational(1, 10), "differs"), (sympy.Rational(1, 10**5), "below resolution")):
+        monkeypatch.setattr(d, "gradient", off_by(delta))
+        r = gradcheck.gradient_check(p, at)
+        assert r.components[-1].verdict == verdict, (delta, r.components[-1])
+        assert r.passed is (verdict != "differs")
+    # the learner's own wrong gradient is compared exactly, however small the component
+    monkeypatch.setattr(d, "gradient", right)
+    r = run("check", "1e8*x**2 + 1e-7*z", "--at", "1,1", "--grad", "2e8*x, 2e-7", "-f", "json")
+    assert r.code == 1 and [c["yours"]["right"] for c in _strict(r.out)["components"]] == [True, False]
+
+
+def test_check_below_resolution_never_hides_a_failure_of_the_tolerance_alone():
+    # x³ at 1, h = 0.5: central = 3 + h² = 3.25; f's rounding is far below the tolerance,
+    # so the truncation h² is judged by --tol as before: FAIL (the step is too long)
+    doc = _strict(run("check", "x**3", "--at", "1", "--h", "0.5", "-f", "json").out)
+    [c] = doc["components"]
+    assert c["verdict"] == "differs" and doc["passed"] is False and doc["below_resolution"] == []
+
+
+def test_check_many_points_below_resolution_exit_0():
+    r = run("check", "1e8*x**2 + 1e-7*z", "--at", "1,1", "--at", "2,-1", "-f", "jsonl")
+    assert r.code == 0, r
+    recs = [_strict(line) for line in r.out.splitlines()]
+    assert [rec["below_resolution"] for rec in recs] == [["z"], ["z"]]
+
+
+def test_check_correct_gradients_of_large_sums_never_differ():
+    """A property: the exact gradient of A·g(x, y) + c·h(z), A up to 10¹⁵ and c down to
+    10⁻¹², is never judged to differ from central differences (it is right)."""
+    from hypothesis import given, settings, strategies as st
+
+    from gradlab.calculus.gradcheck import gradient_check
+    from gradlab.calculus.parsing import parse, parse_point
+
+    g = st.sampled_from(["x**2 + y", "sin(x)*y", "exp(y/3) - x*y", "x**2 - y**2", "log(1 + x**2) + y**3"])
+    h = st.sampled_from(["z", "z**2", "sin(z)", "exp(z/4)"])
+    coord = st.integers(-30, 30).map(lambda k: k / 7)
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.integers(0, 15), st.integers(-12, 0), g, h, coord, coord, coord)
+    def check(a, c, gx, hz, x, y, z):
+        r = gradient_check(parse(f"1e{a}*({gx}) + 1e{c}*({hz})", "x,y,z"), parse_point(f"{x},{y},{z}", 3))
+        assert all(comp.verdict in ("agrees", "below resolution") for comp in r.components), r.components
+        assert r.passed
+
+    check()
+
+
 # ------------------------------------------------------------------ long exact numbers stay one word
 @pytest.mark.parametrize("args, shown, exact", [
     (("eval", "x*1e-300", "--at", "1"), "1e-300", sympy.Rational(1, 10**300)),

@@ -391,11 +391,27 @@ def test_two_layer_network_against_finite_differences():
 
 
 def test_title_shows_the_steps_not_the_declarations():
-    # the shapes are in the point (W=2×3); 60 characters of "W1: 3x2; b1: 3; …" hid the loss itself
+    # the shapes are said by their spaces (W1 ∈ ℝ³ˣ²); 60 characters of "W1: 3x2; b1: 3; …" hid the loss itself
     shapes = {"W1": (3, 2), "b1": (3,), "W2": (1, 3), "x": (2,)}
     text = "W1: 3x2; b1: 3; W2: 1x3; x: 2; h = relu(W1@x + b1); L = sum(W2@h)"
     r = backprop(build(text), seeded_values(0, shapes))
-    assert r.view().title == "backprop at (W1=3×2, W2=1×3, b1=3, x=2): h = relu(W1@x + b1); L = sum(W2@h)"
+    assert r.view().title == "backprop with W1 ∈ ℝ³ˣ², W2 ∈ ℝ¹ˣ³, b1 ∈ ℝ³, x ∈ ℝ²: h = relu(W1@x + b1); L = sum(W2@h)"
+
+
+def test_table_and_figure_titles_say_the_leaves_alike():
+    """The table's title and the figure's name the leaves in the same words: a shaped leaf
+    by its space (b ∈ ℝ³, never "b=3", which reads as a value), a scalar by its value."""
+    from gradlab.render.graphplot import title_text
+
+    shapes = {"W": (3, 2), "b": (3,), "x": (2,)}
+    point = {**seeded_values(0, shapes), "y": (sympy.Rational(1, 2),)}
+    r = backprop(build("L = sum(sigmoid(W@x + b))*y", shapes), point)
+    words = "with W ∈ ℝ³ˣ², b ∈ ℝ³, x ∈ ℝ² at y = 1/2"
+    assert r.view().title == f"backprop {words}: L = sum(sigmoid(W@x + b))*y"
+    assert title_text(r, inches=100).endswith(words)
+    assert "=3" not in r.view().title
+    scalar = backprop(build("x*y + sin(x)"), {"x": (sympy.Integer(1),), "y": (sympy.Integer(2),)})
+    assert scalar.view().title == "backprop at x = 1, y = 2: f = x*y + sin(x)"
 
 
 def test_long_edges_go_round_the_boxes_they_skip():

@@ -644,3 +644,79 @@ def test_a_column_of_repeated_values_keeps_each_text():
     doc = strict_json(render_json({"runs": rows}))
     assert [math.copysign(1, r["z"]) for r in doc["runs"]] == [-1.0 if i % 2 == 0 else 1.0 for i in range(10)]
     assert {r["s"] for r in doc["runs"]} == {"same"} and {r["n"] for r in doc["runs"]} == {7}
+
+
+# ------------------------------------------------------------------ a point alone and among many
+# e¹⁰⁰⁰ ≈ 10⁴³⁴ exists but is past a float's range: alone it is an answer (the exact value
+# beside the float inf, exit 0), so among many points it must be the same answer.
+PAST_FLOAT_RANGE = [
+    # command, expression, extra options, the many-point column and its exact column at x = 1000, y = 1
+    ("eval", "exp(x)*y", (), "f", "exp(1000)"),
+    ("grad", "exp(x)*y", (), "grad_x", "exp(1000)"),
+    ("hessian", "exp(x)*y", (), "H_x_x", "exp(1000)"),
+    ("directional", "exp(x)*y", ("--dir", "0,1"), "directional", "exp(1000)"),  # D_(0,1) f = ∂f/∂y = eˣ
+    ("jacobian", "exp(x)*y, y", (), "J_1_x", "exp(1000)"),
+]
+
+
+def _without_input(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if k not in ("input", "error")}
+
+
+@pytest.mark.parametrize("command, expr, extra, column, exact", PAST_FLOAT_RANGE, ids=[c[0] for c in PAST_FLOAT_RANGE])
+def test_a_value_past_a_floats_range_is_the_same_answer_alone_and_among_many(command, expr, extra, column, exact):
+    alone = invoke(command, expr, "--at", "1000,1", *extra, "-f", "json")
+    assert alone.code == 0 and alone.err == "", alone
+    among = invoke(command, expr, "--at", "1000,1", "--at", "1,1", "--at", "0,2", *extra, "-f", "jsonl")
+    assert among.code == 0 and among.err == "", among
+    recs = [strict_json(line) for line in among.out.splitlines()]
+    assert [r["error"] for r in recs] == [None, None, None]
+    assert _without_input(recs[0]) == strict_json(alone.out)  # the single call's answer, exactly
+    # and in rows: the float inf beside its exact value, no error, whatever the delimiter
+    for fmt, sep in (("plain", "\t"), ("tsv", "\t"), ("csv", ",")):
+        r = invoke(command, expr, "--at", "1000,1", "--at", "1,1", *extra, "-f", fmt)
+        assert r.code == 0 and r.err == "", r
+        lines = list(csv.reader(io.StringIO(r.out), delimiter=sep))
+        header = lines[0] if fmt != "plain" else \
+            invoke(command, expr, "--at", "1000,1", "--at", "1,1", *extra, "-f", "tsv").out.splitlines()[0].split("\t")
+        rows = [dict(zip(header, line)) for line in (lines if fmt == "plain" else lines[1:])]
+        assert float(rows[0][column]) == math.inf and rows[0][f"{column}_exact"] == exact
+        assert rows[0]["error"] == "NA" and rows[1]["error"] == "NA"
+        assert float(rows[1][column]) == pytest.approx(math.e, rel=1e-15)  # e¹ at (1, 1), each column's value
+
+
+@pytest.mark.parametrize("command", ["eval", "grad", "hessian", "directional"])
+def test_a_table_of_many_points_shows_the_exact_value_past_a_floats_range(command):
+    extra = ("--dir", "1") if command == "directional" else ()
+    r = invoke(command, "exp(x)", "--at", "1000", "--at", "1", *extra, "-f", "table")
+    assert r.code == 0 and r.err == "", r
+    assert "exp(1000)" in r.out and "failed" not in r.out and "inf" in r.out
+
+
+def test_points_past_a_floats_range_from_stdin():
+    # --at - reads the same points: e¹⁰⁰⁰ (an answer), e¹, then log(0) (a pole: an error)
+    r = invoke("eval", "exp(x) + log(x)", "--at", "-", "-f", "jsonl", stdin="1000\n1\n0\n")
+    assert r.code == 1
+    recs = [strict_json(line) for line in r.out.splitlines()]
+    assert recs[0]["result"]["exact"] == "exp(1000) + log(1000)" and recs[0]["result"]["value_nonfinite"] == "inf"
+    assert recs[1]["result"]["value"] == pytest.approx(math.e, rel=1e-15)
+    single = run("eval", "exp(x) + log(x)", "--at", "0")
+    assert recs[2]["error"] == single.err.strip().removeprefix("gradlab: error: ") + " (line 3)"
+    assert r.err.strip().splitlines() == [f"gradlab: error: {recs[2]['error']}"]
+
+
+@pytest.mark.parametrize("command, expr, value", [
+    # σ(x)² = e²ˣ/(eˣ+1)²: at x = 1000 the floats are inf/inf = nan, the value 1 − O(e⁻¹⁰⁰⁰) rounds to 1.0
+    ("eval", "exp(2*x)/(exp(x)+1)**2", 1.0),
+    # log(eˣ − 1) = x + log(1 − e⁻ˣ): 1000 to a float's precision
+    ("eval", "log(exp(x) - 1)", 1000.0),
+    # d/dx σ(x)² = 2σ²(1 − σ) ≈ 2e⁻¹⁰⁰⁰: 0.0 as a float, not an error
+    ("grad", "exp(2*x)/(exp(x)+1)**2", 0.0),
+])
+def test_a_finite_value_whose_floats_overflow_on_the_way_is_answered_among_many(command, expr, value):
+    r = invoke(command, expr, "--at", "1000", "--at", "1", "-f", "jsonl")
+    assert r.code == 0 and r.err == "", r
+    first = strict_json(r.out.splitlines()[0])
+    got = first["result"]["value"] if command == "eval" else first["gradient"]["value"][0]
+    assert got == value
+    assert _without_input(first) == strict_json(run(command, expr, "--at", "1000", "-f", "json").out)

@@ -5,8 +5,11 @@ are then evaluated as one float64 array. Each answer is a record shaped like the
 call's JSON (``exact`` is null unless exact values were asked for), plus ``input`` (where
 the point came from) and ``error`` (null, or why this point has no answer).
 
-A point where f or a derivative is not finite (a pole, ``log(0)``, overflow) is an error
-for that point only, as a single call would be; the others go on.
+A point where the float of f or of a derivative is not finite is answered as a single
+call answers it, exactly: a value past a float's range (``exp(1000)``) is an answer, its
+exact value beside the float ±inf, and a pole or ``log(0)`` is an error for that point
+only, in the single call's words; the others go on. A point gives the same answer alone
+and among many.
 
 >>> from gradlab.calculus.parsing import parse
 >>> from gradlab.calculus.inputs import Line, read_point
@@ -18,13 +21,13 @@ for that point only, as a single call would be; the others go on.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from gradlab.errors import BadInput, GradlabError, Undefined
+from gradlab.errors import BadInput, GradlabError
+from gradlab.calculus import pointwise
 from gradlab.calculus.inputs import Failed, Line, Point
 from gradlab.calculus.parsing import Parsed, to_text
 from gradlab.present import Presentable
@@ -73,54 +76,43 @@ def _head(command: str, parsed: Parsed, p: Point) -> dict[str, Any]:
             "point": list(p.values), "point_exact": list(p.exact)}
 
 
-def _why(value: float) -> str:
-    if math.isnan(value):
-        return "undefined there (0/0, a log or root of a negative number?)"
-    return "infinite or too large for a float there"
-
-
 def _compiled(exprs, variables) -> Callable[[np.ndarray], np.ndarray]:
     from gradlab.calculus.numeric import Compiled
 
     return Compiled(list(exprs), list(variables))
 
 
-def _evaluate(parsed: Parsed, exprs: Sequence, points: Sequence[Point], what: Sequence[str]):
-    """``(values (m, N), per-point error or None)``: the expressions at every point."""
+def _evaluate(parsed: Parsed, exprs: Sequence, points: Sequence[Point]) -> tuple[np.ndarray, list[bool]]:
+    """``(values (m, N), finite)``: the expressions at every point, and whether every value
+    at each point is a finite float (where not, the point goes to the single call)."""
     X = np.array([p.values for p in points], dtype=float).T.reshape(len(parsed.variables), len(points))
     with np.errstate(all="ignore"):
         V = _compiled(exprs, parsed.variables)(X)
     V = np.real_if_close(V) if np.iscomplexobj(V) else V
-    bad = ~np.isfinite(V)
-    errors: list[GradlabError | None] = [None] * len(points)
-    for k, j in enumerate(np.flatnonzero(bad.any(axis=0))):
-        i = int(np.flatnonzero(bad[:, j])[0])
-        why = _exact_why(exprs[i], parsed, points[j], what[i]) if k < MAX_DIAGNOSED else None
-        errors[j] = Undefined(why or f"{what[i]} is {_why(float(V[i, j]))}", points[j].line.where)
-    return V, errors
+    return V, np.isfinite(V).all(axis=0).tolist()
 
 
-MAX_DIAGNOSED = 20  # failing points told the exact reason (a pole, an overflow); beyond, the float's
+def _single(command: str, parsed: Parsed, p: Point, report: Callable[[Any], Any]) -> Answer:
+    """``p`` answered by the single-point call ``report(sympy_point)``: its record, or its
+    error naming the line."""
+    from gradlab.calculus.inputs import read_point
 
-
-def _exact_why(expr, parsed: Parsed, p: Point, what: str) -> str | None:
-    """Why ``expr`` has no float at ``p``, in the single call's words (``the function is
-    undefined at (x=0): a pole: …``), so one point fails alike alone or among many;
-    None when the exact value is finite after all."""
-    from gradlab.calculus import derivatives as d
-    from gradlab.calculus.parsing import parse_point
-
+    names = tuple(v.name for v in parsed.variables)
     try:
-        point = p.sympy_point or parse_point(",".join(p.exact), len(parsed.variables),
-                                             [v.name for v in parsed.variables], p.line.where)
-        d.evaluate(expr, dict(zip(parsed.variables, point)), what)
+        sp = p.sympy_point or read_point(p.line, names, need_sympy=True).sympy_point
+        return Answer(p.line, command, parsed.text, names, p.values, report(sp).to_record(), None, p.exact)
     except GradlabError as exc:
-        return exc.what
-    return None
+        return Answer(p.line, command, parsed.text, names, p.values, None, _at(exc, p.line), p.exact)
 
 
-def _answers(command: str, parsed: Parsed, points, build) -> list[Answer]:
-    """Split points from failures, evaluate the points with ``build``, keep input order."""
+def _answers(command: str, parsed: Parsed, points, build, report: Callable[[Any], Any]) -> list[Answer]:
+    """Split points from failures, evaluate the points with ``build``, keep input order.
+
+    ``build(points)`` yields each point's record, or None where a float is not finite:
+    that point is answered by ``report`` (the single call), exactly, so that it gets the
+    single call's answer (``exp(1000)`` beside ``inf``) or error (a pole) and not a
+    guess from the float (inf is a pole or an overflow; nan is ``log(-1)`` or inf − inf).
+    """
     names = tuple(v.name for v in parsed.variables)
     good = [p for p in points if isinstance(p, Point)]
     built = iter(build(good) if good else [])
@@ -129,14 +121,14 @@ def _answers(command: str, parsed: Parsed, points, build) -> list[Answer]:
         if isinstance(p, Failed):
             out.append(failed(command, p, parsed.text, names))
             continue
-        rec, err = next(built)
-        out.append(Answer(p.line, command, parsed.text, names, p.values, rec if err is None else None, err, p.exact))
+        rec = next(built)
+        out.append(Answer(p.line, command, parsed.text, names, p.values, rec, None, p.exact) if rec is not None
+                   else _single(command, parsed, p, report))
     return out
 
 
-def _f_and(parsed: Parsed, extra: Sequence, points, labels: Sequence[str]):
-    exprs = [parsed.expr, *extra]
-    return _evaluate(parsed, exprs, points, ["the function", *labels])
+def _f_and(parsed: Parsed, extra: Sequence, points):
+    return _evaluate(parsed, [parsed.expr, *extra], points)
 
 
 # --------------------------------------------------------------------------- commands
@@ -145,13 +137,16 @@ def eval_many(parsed: Parsed, points) -> list[Answer]:
     symbolic = to_text(parsed.expr)
 
     def build(pts):
-        V, errors = _evaluate(parsed, [parsed.expr], pts, ["the function"])
+        V, finite = _evaluate(parsed, [parsed.expr], pts)
         for j, (p, v) in enumerate(zip(pts, V[0].tolist())):
+            if not finite[j]:
+                yield None
+                continue
             rec = _head("eval", parsed, p)
             rec["result"] = {"symbolic": symbolic, "exact": None, "value": v}
-            yield rec, errors[j]
+            yield rec
 
-    return _answers("eval", parsed, points, build)
+    return _answers("eval", parsed, points, build, lambda sp: pointwise.eval_report(parsed, sp))
 
 
 def grad_many(parsed: Parsed, points) -> list[Answer]:
@@ -164,16 +159,22 @@ def grad_many(parsed: Parsed, points) -> list[Answer]:
     n = len(partials)
 
     def build(pts):
-        V, errors = _f_and(parsed, partials, pts, ["a partial derivative"] * n)
+        V, finite = _f_and(parsed, partials, pts)
         G = V[1:]
-        norms = (np.sqrt(np.sum(G * G, axis=0)) if n else np.zeros(len(pts))).tolist()
+        with np.errstate(all="ignore"):  # a norm past a float's range: that point goes to the single call
+            N = np.sqrt(np.sum(G * G, axis=0)) if n else np.zeros(len(pts))
+        norms = N.tolist()
+        finite = (np.asarray(finite) & np.isfinite(N)).tolist()
         for j, (p, g) in enumerate(zip(pts, G.T.tolist())):  # tolist: Python floats, at C speed
+            if not finite[j]:
+                yield None
+                continue
             rec = _head("grad", parsed, p)
             rec["gradient"] = {"symbolic": symbolic, "exact": None, "value": g}
             rec["norm"] = {"exact": None, "value": norms[j]}
-            yield rec, errors[j]
+            yield rec
 
-    return _answers("grad", parsed, points, build)
+    return _answers("grad", parsed, points, build, lambda sp: pointwise.grad_report(parsed, sp))
 
 
 def jacobian_many(parsed: Parsed, points) -> list[Answer]:
@@ -188,16 +189,19 @@ def jacobian_many(parsed: Parsed, points) -> list[Answer]:
     outputs = [to_text(e) for e in parsed.exprs]
 
     def build(pts):
-        V, errors = _evaluate(parsed, [*parsed.exprs, *flat], pts, ["the function"] * m + ["a partial derivative"] * len(flat))
+        V, finite = _evaluate(parsed, [*parsed.exprs, *flat], pts)
         J = V[m:]
         for j, p in enumerate(pts):
+            if not finite[j]:
+                yield None
+                continue
             rec = _head("jacobian", parsed, p)
             rec["outputs"] = outputs
             rec["jacobian"] = {"shape": [m, n], "symbolic": symbolic, "exact": None,
                                "value": [[float(J[r * n + c, j]) for c in range(n)] for r in range(m)]}
-            yield rec, errors[j]
+            yield rec
 
-    return _answers("jacobian", parsed, points, build)
+    return _answers("jacobian", parsed, points, build, lambda sp: pointwise.jacobian_report(parsed, sp))
 
 
 def hessian_many(parsed: Parsed, points) -> list[Answer]:
@@ -216,25 +220,28 @@ def hessian_many(parsed: Parsed, points) -> list[Answer]:
     symbolic = [[to_text(e) for e in row] for row in matrix]
 
     def build(pts):
-        V, errors = _f_and(parsed, [*grad, *flat], pts, ["a partial derivative"] * n + ["a second derivative"] * len(flat))
+        V, finite = _f_and(parsed, [*grad, *flat], pts)
         G, H = V[1:1 + n], V[1 + n:]
         Hs = np.moveaxis(H.reshape(n, n, len(pts)), 2, 0)
-        ok = np.isfinite(Hs).all(axis=(1, 2))
+        ok = np.asarray(finite, dtype=bool)
         eig = np.full((len(pts), n), np.nan)
         if ok.any():
             eig[ok] = np.linalg.eigvalsh(Hs[ok])
         for j, p in enumerate(pts):
+            if not ok[j]:
+                yield None
+                continue
             rec = _head("hessian", parsed, p)
             values = [[float(H[r * n + c, j]) for c in range(n)] for r in range(n)]
             e = [float(v) for v in eig[j]]
             critical = bool(np.all(G[:, j] == 0))
             # as a single call says: the second-derivative test at a critical point, else the curvature
             rec["hessian"] = {"symbolic": symbolic, "exact": None, "value": values, "eigenvalues": e,
-                              "classification": d.classify_floats(e).classification(critical) if ok[j] else None,
+                              "classification": d.classify_floats(e).classification(critical),
                               "critical": critical}
-            yield rec, errors[j]
+            yield rec
 
-    return _answers("hessian", parsed, points, build)
+    return _answers("hessian", parsed, points, build, lambda sp: pointwise.hessian_report(parsed, sp))
 
 
 def directional_many(parsed: Parsed, points, direction: Sequence) -> list[Answer]:
@@ -246,23 +253,28 @@ def directional_many(parsed: Parsed, points, direction: Sequence) -> list[Answer
     u = np.array([float(c) for c in unit])
     grad = d.gradient(parsed.expr, parsed.variables)
     symbolic = to_text(sum((g * c for g, c in zip(grad, unit)), 0 * parsed.expr))
-    n = len(grad)
 
     def build(pts):
-        V, errors = _f_and(parsed, grad, pts, ["a partial derivative"] * n)
+        V, finite = _f_and(parsed, grad, pts)
         G = V[1:]
-        D = u @ G
-        norms = np.sqrt(np.sum(G * G, axis=0))
+        with np.errstate(all="ignore"):  # past a float's range: that point goes to the single call
+            D = u @ G
+            norms = np.sqrt(np.sum(G * G, axis=0))
+        finite = np.asarray(finite, dtype=bool) & np.isfinite(D) & np.isfinite(norms)
         for j, p in enumerate(pts):
+            if not finite[j]:
+                yield None
+                continue
             rec = _head("directional", parsed, p)
             rec["direction"] = [str(c) for c in direction]
             rec["unit_direction"] = {"exact": [str(c) for c in unit], "value": [float(c) for c in u]}
             rec["gradient"] = {"exact": None, "value": [float(g) for g in G[:, j]]}
             rec["directional_derivative"] = {"symbolic": symbolic, "exact": None, "value": float(D[j])}
             rec["steepest"] = {"exact": None, "value": float(norms[j])}
-            yield rec, errors[j]
+            yield rec
 
-    return _answers("directional", parsed, points, build)
+    return _answers("directional", parsed, points, build,
+                    lambda sp: pointwise.directional_report(parsed, sp, direction))
 
 
 def exact_many(command: str, parsed: Parsed, points, report: Callable[[Any], Any]) -> list[Answer]:
@@ -271,20 +283,9 @@ def exact_many(command: str, parsed: Parsed, points, report: Callable[[Any], Any
     ``report(sympy_point)`` returns a result with ``to_record()``; a GradlabError is that
     point's error.
     """
-    from gradlab.calculus.inputs import read_point
-
     names = tuple(v.name for v in parsed.variables)
-    out = []
-    for p in points:
-        if isinstance(p, Failed):
-            out.append(failed(command, p, parsed.text, names))
-            continue
-        try:
-            sp = p.sympy_point or read_point(p.line, names, need_sympy=True).sympy_point
-            out.append(Answer(p.line, command, parsed.text, names, p.values, report(sp).to_record(), None, p.exact))
-        except GradlabError as exc:
-            out.append(Answer(p.line, command, parsed.text, names, p.values, None, _at(exc, p.line), p.exact))
-    return out
+    return [failed(command, p, parsed.text, names) if isinstance(p, Failed) else _single(command, parsed, p, report)
+            for p in points]
 
 
 def _at(exc: GradlabError, line: Line) -> GradlabError:

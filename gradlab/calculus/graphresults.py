@@ -229,7 +229,7 @@ class BackpropResult(Presentable):
         notes: list[str] = []
         if forward:
             cols = ("node", "definition", "value", "tangent ṅ")
-            title = f"forward mode along v at {at}: {self._definition()}"
+            title = f"forward mode along v {at}: {self._definition()}"
             t_out = self.node(out).tangent
             if t_out is not None and len(t_out) == 1:
                 ok = self._tangent_is_dot(t_out[0])
@@ -238,7 +238,7 @@ class BackpropResult(Presentable):
             notes.extend(self.cost.notes())
         else:
             cols = ("node", "definition", "value", f"∂{out}/∂node", f"= Σ ∂{out}/∂consumer × local")
-            title = f"backprop at {at}: {self._definition()}"
+            title = f"backprop {at}: {self._definition()}"
             for e in self.edges:
                 if e.local.startswith(VJP):
                     notes.append(f"∂{out}/∂{e.source} gets {e.local[len(VJP):]} from {e.target} "

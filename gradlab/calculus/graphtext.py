@@ -5,7 +5,7 @@ pieces of JSON that ``backprop``, ``grad`` and ``jacobian`` share.
 >>> from gradlab.calculus.graph import build
 >>> g = build("W@x", {"W": (1, 2), "x": (2,)})
 >>> point_text(g, {"W": (1, 2), "x": (3, 4)}), point_record(g, {"W": (1, 2), "x": (3, 4)})
-('(W=1×2, x=2)', [[[1.0, 2.0]], [3.0, 4.0]])
+('with W ∈ ℝ¹ˣ², x ∈ ℝ²', [[[1.0, 2.0]], [3.0, 4.0]])
 """
 
 from __future__ import annotations
@@ -17,16 +17,44 @@ import sympy
 from gradlab.calculus.derivatives import Value
 from gradlab.calculus.graph import Comps, Graph
 from gradlab.calculus.parsing import _GradlabPrinter, to_text
-from gradlab.calculus.shapes import nest, shape_text
+from gradlab.calculus.shapes import nest
+
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def space_text(shape: Sequence[int]) -> str:
+    """The space a variable lives in, as mathematics writes it: ``ℝ³ˣ²``, ``ℝ³``, ``ℝ``.
+
+    >>> space_text((3, 2)), space_text((3,)), space_text(())
+    ('ℝ³ˣ²', 'ℝ³', 'ℝ')
+    """
+    return "ℝ" + "ˣ".join(str(n).translate(_SUPERSCRIPT) for n in shape)
+
+
+def where_text(graph: Graph, point: Mapping[str, Comps]) -> str:
+    """What the leaves are, for a title (the table's and the figure's alike): a shaped
+    leaf by its space (``W ∈ ℝ³ˣ²``: a shape is not a value, and ``b=3`` would read as
+    one), a scalar by its value (``y = 1/2``).
+
+    >>> from gradlab.calculus.graph import build
+    >>> g = build("sum(W@x) + y", {"W": (3, 2), "x": (2,)})
+    >>> where_text(g, {"W": (0,) * 6, "x": (1, 1), "y": (sympy.Rational(1, 2),)})
+    'with W ∈ ℝ³ˣ², x ∈ ℝ² at y = 1/2'
+    >>> where_text(build("x*y"), {"x": (2,), "y": (5,)})
+    'at x = 2, y = 5'
+    """
+    shaped = [f"{n} ∈ {space_text(graph.node(n).shape)}" for n in graph.leaves if graph.node(n).shape]
+    scalars = [f"{n} = {to_text(point[n][0])}" for n in graph.leaves if not graph.node(n).shape]
+    parts = (["with " + ", ".join(shaped)] if shaped else []) + (["at " + ", ".join(scalars)] if scalars else [])
+    return " ".join(parts)
 
 
 def point_text(graph: Graph, point: Mapping[str, Comps]) -> str:
-    """The point for a title: ``(x=2, y=5)``, a shaped leaf by its shape (``W=3×4``)."""
-    parts = []
-    for name in graph.leaves:
-        comps = point[name]
-        parts.append(f"{name}={to_text(comps[0])}" if len(comps) == 1 else f"{name}={shape_text(graph.node(name).shape)}")
-    return "(" + ", ".join(parts) + ")"
+    """The point for a table's title, in the words of the figure's title
+    (:func:`where_text`): ``with W ∈ ℝ³ˣ², b ∈ ℝ³, x ∈ ℝ²``, ``at x = 2, y = 5``, and for
+    a graph without leaves (a constant) ``with no inputs``."""
+    return where_text(graph, point) or "with no inputs"
 
 
 class _ManyPrinter(_GradlabPrinter):

@@ -99,7 +99,7 @@ class ShapedGradResult(Presentable):
         width = max(len(r) for r in rows)
         cols = ("", *[str(j) for j in range(width - 1)])
         padded = tuple(r + (None,) * (width - len(r)) for r in rows)
-        at = " at the given values" if self.point is not None else ""
+        at = f" {point_text(self.graph, self.point)}" if self.point is not None else ""
         notes = [c.note() for c in self.closed_forms]
         if self.norm is not None:
             notes.append(f"‖∇{out}‖ = {self.norm.value!r}")
@@ -116,7 +116,7 @@ class ShapedGradResult(Presentable):
             rows = tuple((w, to_text(s[0])) for w, s in zip(self.wrt, self.symbolic))
             return View(f"∇{out} for {out} = {self.graph.text}", ("variable", f"∂{out}/∂variable"), rows)
         rows = tuple((w, to_text(s[0]), str(v[0].exact), v[0].value) for w, s, v in zip(self.wrt, self.symbolic, self.values))
-        return View(f"∇{out} at {point_text(self.graph, self.point)} for {out} = {self.graph.text}",
+        return View(f"∇{out} {point_text(self.graph, self.point)} for {out} = {self.graph.text}",
                     ("variable", f"∂{out}/∂variable", "exact", "value"), rows, plain=(0, 1, 3),
                     notes=(f"‖∇{out}‖ over {', '.join(self.wrt)} = {self.norm.exact} ≈ {self.norm.value!r}",))
 
@@ -199,7 +199,7 @@ class ShapedJacobianResult(Presentable):
         else:
             body = [[to_text(e) for e in r] for r in self.matrix]
         rows = tuple((lab, *r) for lab, r in zip(self.rows, body))
-        at = " at the given values" if self.point is not None else ""
+        at = f" {point_text(self.graph, self.point)}" if self.point is not None else ""
         notes = tuple(c.note() for c in self.closed_forms) or ("rows = outputs, columns = variables (numerator layout)",)
         return View(f"Jacobian ({m}×{n}){at} of {self.graph.text}", ("", *self.columns), rows, notes=notes,
                     plain_cells=tuple(tuple(r) for r in body))

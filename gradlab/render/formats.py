@@ -137,7 +137,8 @@ def check_columns(names: Sequence[str], meta: dict) -> list[Column]:
                  Column(f"central_rel_error_{n}", (lambda a, i=i: _component(a, i, "central", "rel_error"))),
                  Column(f"forward_rel_error_{n}", (lambda a, i=i: _component(a, i, "forward", "rel_error"))),
                  Column(f"complex_step_rel_error_{n}",
-                        (lambda a, i=i: _component(a, i, "complex_step", "rel_error")))]
+                        (lambda a, i=i: _component(a, i, "complex_step", "rel_error"))),
+                 Column(f"verdict_{n}", (lambda a, i=i: _component(a, i, "verdict")))]
         if meta.get("yours"):
             cols += [Column(f"yours_{n}", (lambda a, i=i: _component(a, i, "yours", "value"))),
                      Column(f"right_{n}", (lambda a, i=i: _component(a, i, "yours", "right")))]

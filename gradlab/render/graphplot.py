@@ -20,6 +20,7 @@ import functools
 from typing import Any
 
 from gradlab.calculus.graph import Graph, steps_text
+from gradlab.calculus.graphtext import where_text  # the leaves in words, as the table's title says them
 from gradlab.calculus.nodemath import VJP
 from gradlab.calculus.shapes import shape_text
 
@@ -185,36 +186,6 @@ def _node_lines(r, forward: bool) -> tuple[str, str, str]:
         head += f"  ({shape_text(n.shape)})"
     second = r.tangent if forward else r.adjoint
     return head, f"value {_num(r.value)}", f"{'tangent' if forward else 'grad'} {_num(second)}"
-
-
-_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def space_text(shape) -> str:
-    """The space a variable lives in, as mathematics writes it: ``ℝ³ˣ²``, ``ℝ³``, ``ℝ``.
-
-    >>> space_text((3, 2)), space_text((3,)), space_text(())
-    ('ℝ³ˣ²', 'ℝ³', 'ℝ')
-    """
-    return "ℝ" + "ˣ".join(str(n).translate(_SUPERSCRIPT) for n in shape)
-
-
-def where_text(graph: Graph, point) -> str:
-    """What the leaves are, for a title: a shaped leaf by its space (``W ∈ ℝ³ˣ²``: a shape
-    is not a value), a scalar by its value (``x = 2``).
-
-    >>> from gradlab.calculus.graph import build
-    >>> import sympy
-    >>> g = build("sum(W@x) + y", {"W": (3, 2), "x": (2,)})
-    >>> where_text(g, {"W": (0,) * 6, "x": (1, 1), "y": (sympy.Rational(1, 2),)})
-    'with W ∈ ℝ³ˣ², x ∈ ℝ² at y = 1/2'
-    """
-    from gradlab.calculus.parsing import to_text
-
-    shaped = [f"{n} ∈ {space_text(graph.node(n).shape)}" for n in graph.leaves if graph.node(n).shape]
-    scalars = [f"{n} = {to_text(point[n][0])}" for n in graph.leaves if not graph.node(n).shape]
-    parts = (["with " + ", ".join(shaped)] if shaped else []) + (["at " + ", ".join(scalars)] if scalars else [])
-    return " ".join(parts)
 
 
 def title_text(result, inches: float, points: float = 10) -> str:
