@@ -205,3 +205,10 @@ def test_ascii_tables_are_laid_out_for_what_they_print(args, stdin):
     assert p.returncode == 0 and p.stdout.isascii() and "?" not in p.stdout, p
     box = [line for line in p.stdout.splitlines() if line.startswith(("+", "|"))]
     assert box and len({len(line) for line in box}) == 1, p.stdout
+
+
+def test_an_ascii_stream_writes_a_shape_as_one_exponent():
+    # ℝ¹³ˣ² is R^13x2 (not R^1^3x^2): a run of superscripts is one exponent
+    import gradlab.cli.streams  # noqa: F401  (registers the error handler)
+
+    assert "W ∈ ℝ¹³ˣ², x ∈ ℝ², ‖g‖²".encode("ascii", "gradlab-ascii") == b"W in R^13x2, x in R^2, |g|^2"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import errno
 import os
+import re
 import signal
 import sys
 from typing import Any
@@ -35,15 +36,26 @@ _ASCII = {
     "ⁿ": "^n", "₁": "1", "₂": "2", "ᵢ": "i", "ⱼ": "j", "·": "*", "√": "sqrt", "∞": "inf", "±": "+/-",
     "κ": "kappa", "η": "eta", "α": "alpha", "μ": "mu", "σ": "sigma", "θ": "theta", "Σ": "sum",
     "│": "|", "─": "-", "━": "-", "┃": "|", "╭": "+", "╮": "+", "╰": "+", "╯": "+", "•": "*",
-    "∈": "in", "ℝ": "R", "ˣ": "x", **{c: f"^{k}" for k, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")},  # W ∈ ℝ³ˣ²: W in R^3x^2
+    "∈": "in", "ℝ": "R",  # (superscripts: see _ascii_errors)
 }
 
 
+_SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹ˣ]+")
+_PLAIN_SCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹ˣ", "0123456789x")
+
+
 def _ascii_errors(exc: UnicodeError) -> tuple[str, int]:
+    """The ASCII spelling of a run of characters the stream cannot encode; a run of
+    superscripts is one exponent (ℝ¹³ˣ²: R^13x2)."""
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
     bad = exc.object[exc.start:exc.end]
-    return "".join(_ASCII.get(c, "?") for c in bad), exc.end
+    parts = _SUPERSCRIPT.split(bad)
+    scripts = ["^" + m.translate(_PLAIN_SCRIPT) for m in _SUPERSCRIPT.findall(bad)]
+    text = "".join(_ASCII.get(c, "?") for c in parts[0])
+    for script, part in zip(scripts, parts[1:]):
+        text += script + "".join(_ASCII.get(c, "?") for c in part)
+    return text, exc.end
 
 
 codecs.register_error("gradlab-ascii", _ascii_errors)
