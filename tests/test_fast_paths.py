@@ -369,6 +369,29 @@ def test_lambdify_into_keeps_shared_subexpressions_until_their_last_use():
     assert np.allclose(out, expected, rtol=1e-13, atol=0)
 
 
+def test_lambdify_into_can_run_in_several_threads_at_once():
+    # the work arrays are per thread: four threads on one compiled gradient, each on its
+    # own points, get their own answers (numpy lets go of the GIL inside each operation)
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = parse("(1 - x)**2 + 100*(y - x**2)**2 + sin(x*y)")
+    fn = numeric.lambdify_into(p.variables, numeric.gradient(p.expr, p.variables))
+
+    def work(seed: int) -> bool:
+        X = np.random.default_rng(seed).uniform(-2, 2, (2, 20_000))
+        x, y = X
+        out = np.empty_like(X)
+        for _ in range(40):
+            fn(out, X, *X)
+            expected = [-2 * (1 - x) - 400 * x * (y - x * x) + y * np.cos(x * y), 200 * (y - x * x) + x * np.cos(x * y)]
+            if not np.allclose(out, expected, rtol=1e-12, atol=1e-9):
+                return False
+        return True
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(4)))
+
+
 def test_lambdify_into_makes_one_call_for_a_quadratics_gradient():
     p = parse(" + ".join(f"{i}*x{i}**2/2" for i in range(1, 41)))
     fn = numeric.lambdify_into(p.variables, numeric.gradient(p.expr, p.variables))

@@ -29,6 +29,7 @@ def f(_np_out, _np_X, _v0, _v1):
 from __future__ import annotations
 
 import ast
+from threading import get_ident
 from typing import Callable
 
 import numpy as np
@@ -239,16 +240,18 @@ def rewrite(fdef: ast.FunctionDef, rows: set[str], ns: dict) -> None:
 
 
 def _pool(shapes: list[Shape]) -> Callable[[int], tuple[np.ndarray, ...]]:
-    """``work(r)``: the work arrays for a batch of ``r`` runs, made once per size (a few
-    sizes kept: the engine calls one function for groups of several sizes)."""
-    made: dict[int, tuple[np.ndarray, ...]] = {}
+    """``work(r)``: the work arrays for a batch of ``r`` runs, made once per size and
+    thread (the engine calls one function for groups of several sizes; two threads
+    descending on one objective must not share them)."""
+    made: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
 
     def work(r: int) -> tuple[np.ndarray, ...]:
-        arrays = made.get(r)
+        key = (r, get_ident())
+        arrays = made.get(key)
         if arrays is None:
-            if len(made) >= 4:  # batches shrink as runs end: drop the sizes of the past
+            if len(made) >= 16:  # batches shrink as runs end: drop the sizes of the past
                 made.clear()
-            arrays = made[r] = tuple(np.empty(tuple(r if d == R else d for d in s)) for s in shapes)
+            arrays = made[key] = tuple(np.empty(tuple(r if d == R else d for d in s)) for s in shapes)
         return arrays
 
     return work
