@@ -91,7 +91,7 @@ def grad_cmd(
 
 @app.command("jacobian")
 def jacobian_cmd(
-    expressions: str = typer.Argument(..., metavar="EXPRESSIONS", help="The components, 'f1, f2, ...', or softmax(a,b,c); - reads stdin."),
+    expressions: str = typer.Argument(..., metavar="EXPRESSIONS", help="The components, comma-separated: 'x**2*y, x + y**3', or softmax(a,b,c); - reads one map a line from stdin."),
     at: Optional[list[str]] = AtOpt,
     points: Optional[str] = PointsOpt,
     exact: bool = ExactOpt,
@@ -267,7 +267,7 @@ def critical_cmd(
 def check_cmd(
     expression: str = typer.Argument(..., metavar="EXPRESSION", help="The function; - reads one per line from stdin."),
     at: Optional[list[str]] = AtOpt,
-    grad: Optional[str] = typer.Option(None, "--grad", metavar="GRADIENT", help='Your gradient to check: "g1, g2, ...".'),
+    grad: Optional[str] = typer.Option(None, "--grad", metavar="GRADIENT", help='Your gradient to check, one component per variable: "2*x*y, x**2".'),
     h: float = typer.Option(1e-5, "--h", metavar="H", help="Finite-difference step, scaled to each coordinate: H·max(1, |x|)."),
     tol: float = typer.Option(1e-6, "--tol", metavar="TOL", help="Relative tolerance of the verdict."),
     plot: Optional[str] = typer.Option(None, "--plot", metavar="FILE", rich_help_panel=PLOTS, help="Draw the error against h, log-log, to FILE.png."),
@@ -285,7 +285,8 @@ def check_cmd(
 ) -> int:
     """Check a gradient: exact against finite differences, or yours against the exact one.
 
-    Exits 1 when the check fails (your gradient is wrong), so `if gradlab check ...` works.
+    Exits 1 when the check fails (your gradient is wrong), so that a script can test it
+    with `if gradlab check EXPRESSION --at POINT; then`.
 
     Example: gradlab check "x**2*y + y*z**3" --at 1,2,3 --grad "2*x*y, x**2 + z**3, 3*y*z**2"
     """

@@ -408,6 +408,7 @@ def taylor_cmd(
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
     fmt: Format = format_option("taylor"),
+    compact: bool = CompactOpt,
 ) -> None:
     """Linear and quadratic Taylor models at a point: errors, Newton step, safe step.
 
@@ -417,6 +418,7 @@ def taylor_cmd(
 
     from gradlab.descent.taylor import taylor
 
+    out = Out(fmt, compact=compact).check("taylor")
     if plot:
         from gradlab.files import check_writable
 
@@ -436,4 +438,4 @@ def taylor_cmd(
 
         save(taylor_figure(result, tol, radius), plot, dpi)
         note(f"wrote {plot}")
-    emit(result, fmt)
+    emit(result, out)
