@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from gradlab.cli.app import (PLOTS, CompactOpt, DpiOpt, Format, Out, SeedOpt, ShapeOpt, _check_dpi, _not_stdin, app, emit,
+from gradlab.cli.app import (PLOTS, CompactOpt, DpiOpt, Format, Out, SeedOpt, _check_dpi, _not_stdin, app, emit,
                              format_option, note)
 from gradlab.errors import BadInput
 
@@ -36,7 +36,8 @@ def backprop_cmd(
     expression: str = typer.Argument(..., metavar="EXPRESSION", help='An expression, or steps: "z = w*x + b; a = sigmoid(z); L = (a - y)**2".'),
     at: Optional[str] = AtOpt,
     seed: Optional[int] = SeedOpt,
-    shape: Optional[str] = ShapeOpt,
+    shape: Optional[str] = typer.Option(None, "--shape", metavar="SHAPES",
+                                        help="Shapes of the vector and matrix leaves: W=3x4,x=4,b=3."),
     wrt: Optional[str] = typer.Option(None, "--wrt", metavar="NAMES", help="The leaves whose gradient is reported (default: all)."),
     mode: str = typer.Option("reverse", "--mode", metavar="MODE", help="reverse (adjoints) or forward (tangents along --dir)."),
     direction: Optional[str] = typer.Option(None, "--dir", metavar="VECTOR", help="Forward mode's direction v over the leaves: 1,0 or x=1."),

@@ -281,7 +281,9 @@ def sweep_cmd(
     fmt: Format = format_option("sweep"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
-    exit_status: bool = ExitStatusOpt,
+    exit_status: bool = typer.Option(False, "--exit-status", rich_help_panel=OUTPUT,
+                                     help="Exit 3 when an optimizer has no stable rate in the range (a stability map "
+                                          "or a seed sweep: when a run diverged); by default exit 0."),
 ) -> int:
     """Find the largest stable learning rate by experiment, and explain it from the Hessian.
 

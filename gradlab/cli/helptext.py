@@ -13,8 +13,13 @@ Options are grouped by their ``rich_help_panel`` (Options, Optimizer settings, M
 inputs, Plots, Output); a default that the help does not already state is added as
 ``(default: …)``.
 
->>> rows([("--lr LR", "Learning rates.")], 40)
-['  --lr LR  Learning rates.']
+>>> for line in rows([("--lr LR", "Learning rates, comma-separated."),
+...                   ("--schedule SPEC", "step:decay_rate=R,transition_steps=K")], 50):
+...     print(line)
+  --lr LR          Learning rates,
+                   comma-separated.
+  --schedule SPEC
+      step:decay_rate=R,transition_steps=K
 """
 
 from __future__ import annotations
@@ -85,7 +90,12 @@ def example(text: str, width: int) -> list[str]:
     if len(one) <= width:
         return [one]
     head, _, command = text.partition(" ")
-    words = _WORD.findall(command)
+    words: list[str] = []
+    for word in _WORD.findall(command):  # an option stays with its value: --at 1,2
+        if words and words[-1].startswith("-") and " " not in words[-1] and not word.startswith("-"):
+            words[-1] += " " + word
+        else:
+            words.append(word)
     lines, line = [], ""
     for word in words:
         indent = INDENT + 2 if not lines else INDENT + 4
