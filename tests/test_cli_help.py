@@ -170,6 +170,15 @@ def test_listed_formats_are_accepted_and_the_others_refused(command):
             assert r.code == 0 and r.out.strip(), (fmt, r)
         else:
             assert_error(r, 2, "--format", fmt)
+            assert _named_formats(r.err, command) == listed  # the error names what it takes instead
+    r = run(command, *SAMPLES[command], "--format", "yaml")
+    assert_error(r, 2, "--format", "yaml")
+    assert _named_formats(r.err, command) == listed
+
+
+def _named_formats(err: str, command: str) -> set[str]:
+    tail = err.split(f"formats of {command}: ")[1].split(")")[0]
+    return set(tail.split(", "))
 
 
 def test_latex_is_listed_only_where_the_maths_is_symbolic():

@@ -242,6 +242,7 @@ def stdout_is_terminal() -> bool:
 
 
 def resolve_format(fmt: Format) -> str:
+    fmt = Format(fmt)  # the option hands over the enum or its text
     if fmt is Format.auto:
         return "table" if stdout_is_terminal() else "plain"
     return fmt.value
@@ -273,7 +274,8 @@ class Out:
 
         kinds = command_formats(command)
         if self.kind not in kinds:
-            raise BadInput(f"{command} has no {self.kind} output (its formats: {', '.join(kinds[1:])})", "--format")
+            raise BadInput(f"{command} has no {self.kind} output (the formats of {command}: {', '.join(kinds)})",
+                           "--format")
         if self.kind in ("csv", "tsv") and command in POINT_SCHEMAS and not point and command not in SYMBOLIC_COMMANDS:
             raise BadInput(f"{self.kind} rows are values at points: give --at (or use --format json)", "--format")
         return self
@@ -415,14 +417,24 @@ _FORMAT_WORDS = {"auto": "auto (a table on a terminal, plain when piped)"}
 
 
 def format_option(command: str) -> Any:
-    """``--format``/``-f`` of ``command``: its help lists exactly the formats the command
-    writes (:func:`gradlab.render.formats.command_formats`; :meth:`Out.check` refuses
-    the others)."""
+    """``--format``/``-f`` of ``command``: it takes exactly the formats the command writes
+    (:func:`gradlab.render.formats.command_formats`), and its help lists them; any other
+    value is a usage error naming them (exit 2)."""
     from gradlab.render.formats import command_formats
 
-    kinds = [_FORMAT_WORDS.get(k, k) for k in command_formats(command)]
-    return typer.Option(Format.auto, "--format", "-f", metavar="FMT", rich_help_panel=OUTPUT,
-                        help=f"Output format: {', '.join(kinds[:-1])} or {kinds[-1]}.")
+    kinds = command_formats(command)
+
+    def parse(text: Any) -> str:
+        text = getattr(text, "value", text)  # the default arrives as the enum
+        if text not in kinds:
+            what = f"{command} has no {text} output" if text in Format.__members__ else f"{text!r} is not a format"
+            raise typer.BadParameter(f"{what} (the formats of {command}: {', '.join(kinds)})")
+        return text
+
+    words = [_FORMAT_WORDS.get(k, k) for k in kinds]
+    return typer.Option(Format.auto.value, "--format", "-f", metavar="FMT", rich_help_panel=OUTPUT, parser=parse,
+                        autocompletion=lambda incomplete: [k for k in kinds if k.startswith(incomplete)],
+                        help=f"Output format: {', '.join(words[:-1])} or {words[-1]}.")
 
 
 HeaderOpt = typer.Option(True, "--header/--no-header", rich_help_panel=OUTPUT,

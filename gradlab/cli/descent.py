@@ -116,7 +116,7 @@ def descend_cmd(
     hyper = _hyper(momentum, beta1, beta2, eps)
     if trajectory and trajectory != "-":
         check_writable(trajectory, (".csv", ".json"), "--trajectory")
-    if trajectory == "-" and fmt is not Format.auto and out.kind not in ("plain", "csv", "json"):
+    if trajectory == "-" and Format(fmt) is not Format.auto and out.kind not in ("plain", "csv", "json"):
         raise BadInput(f"--trajectory - writes CSV (--format csv or plain) or JSON (--format json), "
                        f"not {out.kind}", "--format")
     lines = _start_lines(start) if start and any(s.strip() == "-" for s in start) else None
