@@ -177,8 +177,8 @@ def test_listed_formats_are_accepted_and_the_others_refused(command):
 
 
 def _named_formats(err: str, command: str) -> set[str]:
-    tail = err.split(f"formats of {command}: ")[1].split(")")[0]
-    return set(tail.split(", "))
+    [names] = re.findall(rf"the formats of {command}: ([a-z]+(?:, [a-z]+)*)", err)
+    return set(names.split(", "))
 
 
 def test_latex_is_listed_only_where_the_maths_is_symbolic():

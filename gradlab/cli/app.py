@@ -427,8 +427,10 @@ def format_option(command: str) -> Any:
     def parse(text: Any) -> str:
         text = getattr(text, "value", text)  # the default arrives as the enum
         if text not in kinds:
-            what = f"{command} has no {text} output" if text in Format.__members__ else f"{text!r} is not a format"
-            raise typer.BadParameter(f"{what} (the formats of {command}: {', '.join(kinds)})")
+            if text in Format.__members__:
+                raise typer.BadParameter(f"{command} has no {text} output (the formats of {command}: "
+                                         f"{', '.join(kinds)})")
+            raise typer.BadParameter(f"{text!r} is not one of the formats of {command}: {', '.join(kinds)}")
         return text
 
     words = [_FORMAT_WORDS.get(k, k) for k in kinds]
