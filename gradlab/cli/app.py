@@ -298,7 +298,8 @@ def emit(result: Any, out: "Out | Format") -> None:
         # Hessian's eigenvalues and classification, each derivation step's rule.
         lines = result.latex_lines()
         if not lines:
-            raise BadInput(f"{result.to_record().get('command', 'this command')} has no latex output here (use --format json)", "--format")
+            command = result.to_record().get("command", "this command")
+            raise BadInput(f"{command} has no latex output here (use --format json)", "--format")
         write_out("".join(line + "\n" for line in lines))
     elif kind == "jsonl":
         from gradlab.render.formats import doc_jsonl_records, jsonl_lines, stable_keys
