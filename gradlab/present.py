@@ -91,6 +91,11 @@ class Presentable:
             return None  # not a symbolic result: shown as a table
         return _annotated(self, lines, self._full_view().notes)
 
+    def latex_lines(self) -> list[str] | None:
+        """The equations of ``_repr_latex_``, one a line, without delimiters (the CLI's
+        ``--format latex``); None for a result that is not symbolic."""
+        return self._latex_lines()
+
     def _repr_latex_(self) -> str | None:
         lines = self._latex_lines()
         if not lines:

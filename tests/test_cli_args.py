@@ -121,3 +121,52 @@ def test_q_is_quiet_anywhere_once_the_expression_is_given(args):
 def test_a_lone_minus_q_is_still_the_expression():
     [rec] = plain_records("grad", "-q", "--at", "3")  # f = −q: ∂f/∂q = −1
     assert rec["grad_q"] == "-1.0" and rec["expression"] == "-q"
+
+
+# ----------------------------------------------------------------- latex carries the table's facts
+from hypothesis import assume, given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _latex_eigenvalues(out: str) -> list[float]:
+    [line] = [ln for ln in out.splitlines() if ln.startswith(r"\text{eigenvalues: ")]
+    return [float(v) for v in line[len(r"\text{eigenvalues: "):].split(" (")[0].split(", ")]
+
+
+@given(st.integers(-9, 9), st.integers(-9, 9), st.integers(-9, 9))
+def test_hessian_latex_has_the_eigenvalues_and_classification(p, q, r):
+    """f = p x²/2 + q x y + r y²/2 has H = [[p, q], [q, r]] everywhere, with eigenvalues
+    (p + r)/2 ± √(((p − r)/2)² + q²); (0, 0) is critical, and the signs classify it."""
+    import math
+
+    det = p * r - q * q
+    assume(det != 0)
+    out = run("hessian", f"{p}*x**2/2 + {q}*x*y + {r}*y**2/2", "--at", "0,0", "-f", "latex")
+    assert out.code == 0, out
+    m, d = (p + r) / 2, math.hypot((p - r) / 2, q)
+    got = _latex_eigenvalues(out.out)
+    assert len(got) == 2 and all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(got, [m - d, m + d])), got
+    kind = "saddle" if det < 0 else "minimum" if p > 0 else "maximum"
+    assert rf"\text{{classification: {kind}}}" in out.out.splitlines()
+    assert r"\text{∇f = 0 here: a critical point}" in out.out.splitlines()
+
+
+def test_hessian_latex_is_the_notebooks():
+    """One builder: the CLI's lines are the notebook's display, without its delimiters."""
+    import gradlab
+
+    out = run("hessian", "x**3 - 3*x*y**2", "--at", "1,2", "-f", "latex").out
+    shown = gradlab.hessian("x**3 - 3*x*y**2", at=(1, 2))._repr_latex_()
+    assert shown == r"$$\begin{gathered}" + r" \\ ".join(out.splitlines()) + r"\end{gathered}$$"
+    # H = [[6x, −6y], [−6y, −6x]] = [[6, −12], [−12, −6]] at (1, 2): λ = ±√(36 + 144) = ±6√5
+    assert _latex_eigenvalues(out) == pytest.approx([-6 * 5 ** 0.5, 6 * 5 ** 0.5], rel=1e-9)
+    assert r"\text{∇f ≠ 0 here: not a critical point}" in out.splitlines()  # ∇f = (3 − 12, −12) ≠ 0
+
+
+def test_explain_latex_names_each_rule():
+    """(x eˣ)' = eˣ + x eˣ by the product rule, built from x' = 1 and (eˣ)' = eˣ."""
+    lines = run("explain", "x*exp(x)", "-f", "latex").out.splitlines()
+    assert len(lines) == 4 and all(r"\quad \text{(" in line for line in lines)
+    [product] = [line for line in lines if r"\left[x e^{x}\right]" in line]
+    assert "product rule" in product
+    assert any("exp rule" in line for line in lines) and lines[-1].endswith(r"\text{(simplify)}")

@@ -14,7 +14,7 @@ import warnings
 from typing import Any, Optional, Sequence
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from gradlab import __version__
 from gradlab.errors import BadInput, GradlabError
@@ -48,8 +48,23 @@ def _fail(line: str, code: int) -> int:
 GLOBAL_FLAGS = ("--quiet", "--debug")  # not -q: "-q" may be an expression
 
 
+class GradlabCommand(TyperCommand):
+    """A command whose ``--help`` is laid out by :mod:`gradlab.cli.helptext` (readable at
+    80 columns and less, never cut)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from gradlab.cli.helptext import command_help
+
+        formatter.write(command_help(ctx, self))
+
+
 class GradlabGroup(TyperGroup):
     """Runs the app with gradlab's error contract: one line on stderr, documented codes."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from gradlab.cli.helptext import group_help
+
+        formatter.write(group_help(ctx, self, self.epilog or ""))
 
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
              complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -167,11 +182,19 @@ EXPRESSION_HELP = (
     "Everything gradlab prints reads back in."
 )
 
-app = typer.Typer(
+class _Typer(typer.Typer):
+    """Every command's help page is gradlab's own (:class:`GradlabCommand`)."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or GradlabCommand, **kwargs)
+
+
+app = _Typer(
     cls=GradlabGroup,
     name="gradlab",
-    help="gradlab: exact derivatives and optimizers in your terminal. "
-         "Shell completion: gradlab --install-completion.\n\n" + EXPRESSION_HELP,
+    help="gradlab: exact derivatives and optimizers in your terminal.",
+    epilog=EXPRESSION_HELP + "\n\nShell completion: gradlab --install-completion. "
+           "Each command's options: gradlab COMMAND --help.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -219,6 +242,7 @@ def stdout_is_terminal() -> bool:
 
 
 def resolve_format(fmt: Format) -> str:
+    fmt = Format(fmt)  # the option hands over the enum or its text
     if fmt is Format.auto:
         return "table" if stdout_is_terminal() else "plain"
     return fmt.value
@@ -243,17 +267,17 @@ class Out:
         self.compact = compact
 
     def check(self, command: str, point: bool = True) -> "Out":
-        """Refuse, before any work, a format this command cannot write (exit 2)."""
-        from gradlab.render.formats import DOC_SCHEMAS, LATEX_COMMANDS, POINT_SCHEMAS, SYMBOLIC_COMMANDS
+        """Refuse, before any work, a format this command cannot write (exit 2): the
+        formats its ``--format`` help lists (:func:`~gradlab.render.formats.command_formats`)
+        are exactly the ones it accepts."""
+        from gradlab.render.formats import POINT_SCHEMAS, SYMBOLIC_COMMANDS, command_formats
 
-        if self.kind == "latex" and command not in LATEX_COMMANDS:
-            raise BadInput(f"latex output is for {', '.join(LATEX_COMMANDS)}", "--format")
-        if self.kind in ("csv", "tsv"):
-            if command in POINT_SCHEMAS and not point and command not in SYMBOLIC_COMMANDS:
-                raise BadInput(f"{self.kind} rows are values at points: give --at (or use --format json or latex)",
-                               "--format")
-            if command not in POINT_SCHEMAS and command not in DOC_SCHEMAS:
-                raise BadInput(f"{command} has no {self.kind} output", "--format")
+        kinds = command_formats(command)
+        if self.kind not in kinds:
+            raise BadInput(f"{command} has no {self.kind} output (the formats of {command}: {', '.join(kinds)})",
+                           "--format")
+        if self.kind in ("csv", "tsv") and command in POINT_SCHEMAS and not point and command not in SYMBOLIC_COMMANDS:
+            raise BadInput(f"{self.kind} rows are values at points: give --at (or use --format json)", "--format")
         return self
 
 
@@ -270,9 +294,13 @@ def emit(result: Any, out: "Out | Format") -> None:
 
         write_out(render_json(stable_keys(result.to_record()), ascii=ascii_only(), compact=out.compact))
     elif kind == "latex":
-        from gradlab.render.formats import latex
-
-        write_out("".join(line + "\n" for line in latex(result)))
+        # The notebook's equations (gradlab.present), with what its table adds: a
+        # Hessian's eigenvalues and classification, each derivation step's rule.
+        lines = result.latex_lines()
+        if not lines:
+            command = result.to_record().get("command", "this command")
+            raise BadInput(f"{command} has no latex output here (use --format json)", "--format")
+        write_out("".join(line + "\n" for line in lines))
     elif kind == "jsonl":
         from gradlab.render.formats import doc_jsonl_records, jsonl_lines, stable_keys
 
@@ -384,27 +412,63 @@ def _for_stream(view):
                                tuple(text(r) for r in view.plain_cells))
 
 
-FormatOpt = typer.Option(Format.auto, "--format", "-f",
-                         help="auto (table on a terminal, plain when piped), table, plain, json, jsonl, csv, tsv, latex.")
-HeaderOpt = typer.Option(True, "--header/--no-header", help="csv/tsv: write the header row (default) or not.")
-CompactOpt = typer.Option(False, "--compact", help="json: the whole document on one line.")
-AtOpt = typer.Option(None, "--at", help="Point: 2,5 or x=2,y=5. Repeat for many points; - reads them from stdin, one per line.")
-PointsOpt = typer.Option(None, "--points", help="A CSV file of points whose header names the variables.")
-ExactOpt = typer.Option(False, "--exact", help="Many points: exact values at every point (slower).")
-FailFastOpt = typer.Option(False, "--fail-fast", help="Many inputs: stop at the first one that fails.")
-ExitStatusOpt = typer.Option(False, "--exit-status", help="Exit 3 when a run diverged (default: divergence is a result, exit 0).")
-VarsOpt = typer.Option(None, "--vars", help='Variable order, e.g. "y,x" (also adds variables).')
-SurfacesOpt = typer.Option(None, "--surfaces", envvar="GRADLAB_SURFACES",
+OUTPUT, MANY, PLOTS, HYPER = "Output", "Many inputs", "Plots", "Optimizer settings"  # help sections
+
+_FORMAT_WORDS = {"auto": "auto (a table on a terminal, plain when piped)"}
+
+
+def format_option(command: str) -> Any:
+    """``--format``/``-f`` of ``command``: it takes exactly the formats the command writes
+    (:func:`gradlab.render.formats.command_formats`), and its help lists them; any other
+    value is a usage error naming them (exit 2)."""
+    from gradlab.render.formats import command_formats
+
+    kinds = command_formats(command)
+
+    def parse(text: Any) -> str:
+        text = getattr(text, "value", text)  # the default arrives as the enum
+        if text not in kinds:
+            if text in Format.__members__:
+                raise typer.BadParameter(f"{command} has no {text} output (the formats of {command}: "
+                                         f"{', '.join(kinds)})")
+            raise typer.BadParameter(f"{text!r} is not one of the formats of {command}: {', '.join(kinds)}")
+        return text
+
+    words = [_FORMAT_WORDS.get(k, k) for k in kinds]
+    return typer.Option(Format.auto.value, "--format", "-f", metavar="FMT", rich_help_panel=OUTPUT, parser=parse,
+                        autocompletion=lambda incomplete: [k for k in kinds if k.startswith(incomplete)],
+                        help=f"Output format: {', '.join(words[:-1])} or {words[-1]}.")
+
+
+HeaderOpt = typer.Option(True, "--header/--no-header", rich_help_panel=OUTPUT,
+                         help="csv and tsv: write the header row, or not (default: --header).")
+CompactOpt = typer.Option(False, "--compact", rich_help_panel=OUTPUT, help="json: the whole document on one line.")
+AtOpt = typer.Option(None, "--at", metavar="POINT",
+                     help="The point: 2,5 or x=2,y=5. Repeat for many points; - reads them from stdin, one a line.")
+PointsOpt = typer.Option(None, "--points", metavar="FILE", rich_help_panel=MANY,
+                         help="A CSV file of points whose header names the variables.")
+ExactOpt = typer.Option(False, "--exact", rich_help_panel=MANY, help="Exact values at every point (slower).")
+FailFastOpt = typer.Option(False, "--fail-fast", rich_help_panel=MANY, help="Stop at the first input that fails.")
+ExitStatusOpt = typer.Option(False, "--exit-status", rich_help_panel=OUTPUT,
+                             help="Exit 3 when a run diverged (by default divergence is a result: exit 0).")
+VarsOpt = typer.Option(None, "--vars", metavar="NAMES", help='Variable order, e.g. "y,x" (also adds variables).')
+SurfacesOpt = typer.Option(None, "--surfaces", envvar="GRADLAB_SURFACES", metavar="FILE",
                            help="A YAML catalogue of your own surfaces, over the built-in ones.")
-DimsOpt = typer.Option(None, "--dims", help="Dimension n for a surface that declares dims.")
-MomentumOpt = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9).")
-Beta1Opt = typer.Option(None, "--beta1", help="Adam's β₁ (0.9).")
-Beta2Opt = typer.Option(None, "--beta2", help="Adam's β₂ (0.999); RMSProp's decay (0.9).")
-EpsOpt = typer.Option(None, "--eps", help="ε for adagrad, rmsprop, adam (1e-8).")
-DpiOpt = typer.Option(100, "--dpi", help="Resolution of plots.")
-ShapeOpt = typer.Option(None, "--shape", help="Shapes of vector and matrix variables: W=3x4,x=4,b=3 (see backprop).")
-SeedOpt = typer.Option(None, "--seed", help="With --shape: seeded standard-normal values for variables --at leaves out.")
-WrtOpt = typer.Option(None, "--wrt", help="Differentiate with respect to these variables only: W or W,b.")
+DimsOpt = typer.Option(None, "--dims", metavar="N", help="The dimension n of a surface that declares dims.")
+MomentumOpt = typer.Option(None, "--momentum", metavar="BETA", rich_help_panel=HYPER,
+                           help="β of momentum and nesterov (default: 0.9).")
+Beta1Opt = typer.Option(None, "--beta1", metavar="BETA", rich_help_panel=HYPER, help="Adam's β₁ (default: 0.9).")
+Beta2Opt = typer.Option(None, "--beta2", metavar="BETA", rich_help_panel=HYPER,
+                        help="Adam's β₂ (default: 0.999); RMSProp's decay (default: 0.9).")
+EpsOpt = typer.Option(None, "--eps", metavar="EPS", rich_help_panel=HYPER,
+                      help="ε of adagrad, rmsprop and adam (default: 1e-8).")
+DpiOpt = typer.Option(100, "--dpi", metavar="DPI", rich_help_panel=PLOTS, help="Resolution of plots, 10 to 600.")
+ShapeOpt = typer.Option(None, "--shape", metavar="SHAPES",
+                        help="Shapes of vector and matrix variables: W=3x4,x=4,b=3 (see backprop).")
+SeedOpt = typer.Option(None, "--seed", metavar="N",
+                       help="With --shape: seeded standard-normal values for the variables --at leaves out.")
+WrtOpt = typer.Option(None, "--wrt", metavar="NAMES",
+                      help="Differentiate with respect to these variables only: W or W,b.")
 
 
 # ------------------------------------------------------------------ inputs

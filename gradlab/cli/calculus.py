@@ -15,9 +15,10 @@ from gradlab.cli.app import (
     ExactOpt,
     FailFastOpt,
     Format,
-    FormatOpt,
+    format_option,
     HeaderOpt,
     Out,
+    PLOTS,
     PointsOpt,
     SeedOpt,
     ShapeOpt,
@@ -58,7 +59,7 @@ def _at_points(command: str, text: str, at, points, variables, surfaces, dims, e
 
 @app.command("grad")
 def grad_cmd(
-    expression: str = typer.Argument(..., help="The function, e.g. 'x**2*y + 3*y'; - reads one per line from stdin."),
+    expression: str = typer.Argument(..., metavar="EXPRESSION", help="The function, e.g. 'x**2*y + 3*y'; - reads one per line from stdin."),
     at: Optional[list[str]] = AtOpt,
     points: Optional[str] = PointsOpt,
     exact: bool = ExactOpt,
@@ -69,7 +70,7 @@ def grad_cmd(
     shape: Optional[str] = ShapeOpt,
     seed: Optional[int] = SeedOpt,
     wrt: Optional[str] = WrtOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("grad"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> int:
@@ -90,7 +91,7 @@ def grad_cmd(
 
 @app.command("jacobian")
 def jacobian_cmd(
-    expressions: str = typer.Argument(..., help="The components, 'f1, f2, ...', or softmax(a,b,c); - reads stdin."),
+    expressions: str = typer.Argument(..., metavar="EXPRESSIONS", help="The components, comma-separated: 'x**2*y, x + y**3', or softmax(a,b,c); - reads one map a line from stdin."),
     at: Optional[list[str]] = AtOpt,
     points: Optional[str] = PointsOpt,
     exact: bool = ExactOpt,
@@ -101,7 +102,7 @@ def jacobian_cmd(
     shape: Optional[str] = ShapeOpt,
     seed: Optional[int] = SeedOpt,
     wrt: Optional[str] = WrtOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("jacobian"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> int:
@@ -122,7 +123,7 @@ def jacobian_cmd(
 
 @app.command("hessian")
 def hessian_cmd(
-    expression: str = typer.Argument(..., help="The function, e.g. 'x**2 - y**2'; - reads one per line from stdin."),
+    expression: str = typer.Argument(..., metavar="EXPRESSION", help="The function, e.g. 'x**2 - y**2'; - reads one per line from stdin."),
     at: Optional[list[str]] = AtOpt,
     points: Optional[str] = PointsOpt,
     exact: bool = ExactOpt,
@@ -132,7 +133,7 @@ def hessian_cmd(
     dims: Optional[int] = DimsOpt,
     shape: Optional[str] = ShapeOpt,
     seed: Optional[int] = SeedOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("hessian"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> int:
@@ -154,16 +155,16 @@ def hessian_cmd(
 
 @app.command("directional")
 def directional_cmd(
-    expression: str = typer.Argument(..., help="The function, e.g. 'x**2 + y**2'; - reads one per line from stdin."),
+    expression: str = typer.Argument(..., metavar="EXPRESSION", help="The function, e.g. 'x**2 + y**2'; - reads one per line from stdin."),
     at: Optional[list[str]] = AtOpt,
-    direction: Optional[str] = typer.Option(None, "--dir", help="Direction (any length): 1,1."),
+    direction: Optional[str] = typer.Option(None, "--dir", metavar="VECTOR", help="The direction, of any length: 1,1 (required)."),
     points: Optional[str] = PointsOpt,
     exact: bool = ExactOpt,
     fail_fast: bool = FailFastOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("directional"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> int:
@@ -193,7 +194,7 @@ def directional_cmd(
 
 @app.command("eval")
 def eval_cmd(
-    expression: str = typer.Argument(..., help="The function, e.g. 'log(x) + y'; - reads one per line from stdin."),
+    expression: str = typer.Argument(..., metavar="EXPRESSION", help="The function, e.g. 'log(x) + y'; - reads one per line from stdin."),
     at: Optional[list[str]] = AtOpt,
     points: Optional[str] = PointsOpt,
     exact: bool = ExactOpt,
@@ -201,7 +202,7 @@ def eval_cmd(
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("eval"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> int:
@@ -232,13 +233,13 @@ def eval_cmd(
 
 @app.command("critical")
 def critical_cmd(
-    target: str = typer.Argument(..., help="A surface name or an expression."),
-    window: Optional[str] = typer.Option(None, "--window", help="xmin,xmax,ymin,ymax to search (default: the surface's, else -5,5,-5,5)."),
-    timeout: float = typer.Option(5.0, "--timeout", help="Seconds allowed for the exact solve."),
+    target: str = typer.Argument(..., metavar="TARGET", help="A surface name or an expression."),
+    window: Optional[str] = typer.Option(None, "--window", metavar="X0,X1,Y0,Y1", help="The window to search, xmin,xmax,ymin,ymax (default: the surface's, else -5,5,-5,5)."),
+    timeout: float = typer.Option(5.0, "--timeout", metavar="SECONDS", help="Time allowed for the exact solve, at most 600."),
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("critical"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> None:
@@ -264,12 +265,12 @@ def critical_cmd(
 
 @app.command("check")
 def check_cmd(
-    expression: str = typer.Argument(..., help="The function; - reads one per line from stdin."),
+    expression: str = typer.Argument(..., metavar="EXPRESSION", help="The function; - reads one per line from stdin."),
     at: Optional[list[str]] = AtOpt,
-    grad: Optional[str] = typer.Option(None, "--grad", help='Your gradient to check: "g1, g2, ...".'),
-    h: float = typer.Option(1e-5, "--h", help="Finite-difference step h, scaled to each coordinate: h·max(1, |x|)."),
-    tol: float = typer.Option(1e-6, "--tol", help="Relative tolerance of the verdict."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Error against h, log-log, to FILE.png."),
+    grad: Optional[str] = typer.Option(None, "--grad", metavar="GRADIENT", help='Your gradient to check, one component per variable: "2*x*y, x**2".'),
+    h: float = typer.Option(1e-5, "--h", metavar="H", help="Finite-difference step, scaled to each coordinate: H·max(1, |x|)."),
+    tol: float = typer.Option(1e-6, "--tol", metavar="TOL", help="Relative tolerance of the verdict."),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="FILE", rich_help_panel=PLOTS, help="Draw the error against h, log-log, to FILE.png."),
     dpi: int = DpiOpt,
     points: Optional[str] = PointsOpt,
     fail_fast: bool = FailFastOpt,
@@ -278,13 +279,14 @@ def check_cmd(
     dims: Optional[int] = DimsOpt,
     shape: Optional[str] = ShapeOpt,
     seed: Optional[int] = SeedOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("check"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> int:
     """Check a gradient: exact against finite differences, or yours against the exact one.
 
-    Exits 1 when the check fails (your gradient is wrong), so `if gradlab check ...` works.
+    Exits 1 when the check fails (your gradient is wrong), so that a script can test it
+    with `if gradlab check EXPRESSION --at POINT; then`.
 
     Example: gradlab check "x**2*y + y*z**3" --at 1,2,3 --grad "2*x*y, x**2 + z**3, 3*y*z**2"
     """
@@ -344,12 +346,12 @@ def check_cmd(
 
 @app.command("explain")
 def explain_cmd(
-    expression: str = typer.Argument(..., help="The function."),
-    wrt: Optional[str] = typer.Option(None, "--wrt", help="The variable (default: the first)."),
+    expression: str = typer.Argument(..., metavar="EXPRESSION", help="The function."),
+    wrt: Optional[str] = typer.Option(None, "--wrt", metavar="VAR", help="The variable (default: the first)."),
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("explain"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> None:

@@ -16,10 +16,13 @@ from gradlab.cli.app import (
     EpsOpt,
     ExitStatusOpt,
     Format,
-    FormatOpt,
+    format_option,
     HeaderOpt,
+    HYPER,
     MomentumOpt,
+    OUTPUT,
     Out,
+    PLOTS,
     SurfacesOpt,
     VarsOpt,
     _check_dpi,
@@ -42,10 +45,10 @@ from gradlab.cli.app import (
 
 @app.command("surfaces")
 def surfaces_cmd(
-    name: Optional[str] = typer.Argument(None, help="Show this surface in detail."),
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help="Show this surface in detail."),
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("surfaces"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
 ) -> None:
@@ -71,32 +74,32 @@ def surfaces_cmd(
 
 @app.command("descend")
 def descend_cmd(
-    target: str = typer.Argument(..., help="A surface name (see gradlab surfaces) or an expression."),
-    lr: Optional[str] = typer.Option(None, "--lr", help="Learning rates, comma-separated: 0.01,0.03 (default: the surface's; 1 for newton)."),
-    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="gd, momentum, nesterov, adagrad, rmsprop, adam, newton, bfgs, lbfgs (comma-separated)."),
-    start: Optional[list[str]] = typer.Option(None, "--start", help="Start point, e.g. -4,2 (repeatable; - reads one per line from stdin)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Most steps per run (default: the surface's, else 1000)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch SGD: rows per batch on a surface with data (default: all)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the mini-batch draws (0)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the data (instead of --steps)."),
-    schedule: Optional[str] = typer.Option(None, "--schedule", help="Learning-rate schedule, optax's: constant, exponential:decay_rate=R, step:decay_rate=R,transition_steps=K, cosine[:decay_steps=T,alpha=A], warmup-cosine:warmup_steps=W."),
-    line_search: Optional[str] = typer.Option(None, "--line-search", help="armijo (c1=1e-4, rho=0.5) or wolfe (strong Wolfe, SciPy): lr is the first trial step."),
+    target: str = typer.Argument(..., metavar="TARGET", help="A surface name (see gradlab surfaces) or an expression."),
+    lr: Optional[str] = typer.Option(None, "--lr", metavar="LR", help="Learning rates, comma-separated: 0.01,0.03 (default: the surface's; 1 for newton)."),
+    optimizer: str = typer.Option("gd", "--optimizer", "-o", metavar="NAMES", help="Optimizers, comma-separated: gd, momentum, nesterov, adagrad, rmsprop, adam, newton, bfgs, lbfgs (default: gd)."),
+    start: Optional[list[str]] = typer.Option(None, "--start", metavar="POINT", help="Start point, e.g. -4,2 (repeatable; - reads one a line from stdin; default: the surface's)."),
+    steps: Optional[int] = typer.Option(None, "--steps", metavar="N", help="Most steps per run (default: the surface's, else 1000)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", metavar="N", help="Mini-batch SGD: rows per batch on a surface with data (default: all)."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Seed of the mini-batch draws (default: 0)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N", help="Passes over the data (instead of --steps)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", metavar="SPEC", help="Learning-rate schedule (optax's names): constant; exponential:decay_rate=R; step:decay_rate=R,transition_steps=K; cosine, or cosine:decay_steps=T,alpha=A; warmup-cosine:warmup_steps=W (default: constant)."),
+    line_search: Optional[str] = typer.Option(None, "--line-search", metavar="METHOD", help="armijo (c1 = 1e-4, rho = 0.5) or wolfe (strong Wolfe, as SciPy): the lr is the first trial step."),
     sharpness: bool = typer.Option(False, "--sharpness", help="Record λmax of the Hessian at every iterate, against 2/lr."),
-    tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
+    tol: float = typer.Option(1e-6, "--tol", metavar="TOL", help="Converged when ‖∇f‖ < TOL."),
     momentum: Optional[float] = MomentumOpt,
     beta1: Optional[float] = Beta1Opt,
     beta2: Optional[float] = Beta2Opt,
     eps: Optional[float] = EpsOpt,
-    trajectory: Optional[str] = typer.Option(None, "--trajectory", help="Write every iterate to FILE.csv or FILE.json (- : CSV on stdout, instead of the summary)."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Draw one panel per optimizer × lr, with loss curves, to FILE.png."),
-    loss_plot: Optional[str] = typer.Option(None, "--loss-plot", help="Draw the loss curves alone to FILE.png."),
-    three_d: bool = typer.Option(False, "--3d", help="With --plot: a 3-D surface with the trajectories on it."),
-    animate: Optional[str] = typer.Option(None, "--animate", help="Animate the descent to FILE.gif."),
+    trajectory: Optional[str] = typer.Option(None, "--trajectory", metavar="FILE", rich_help_panel=OUTPUT, help="Write every iterate to FILE.csv or FILE.json; - writes CSV to stdout instead of the summary."),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="FILE", rich_help_panel=PLOTS, help="Draw the landscape with one panel per optimizer × lr, and the loss curves, to FILE.png."),
+    loss_plot: Optional[str] = typer.Option(None, "--loss-plot", metavar="FILE", rich_help_panel=PLOTS, help="Draw the loss curves alone to FILE.png."),
+    three_d: bool = typer.Option(False, "--3d", rich_help_panel=PLOTS, help="With --plot: a 3-D surface with the trajectories on it."),
+    animate: Optional[str] = typer.Option(None, "--animate", metavar="FILE", rich_help_panel=PLOTS, help="Animate the descent to FILE.gif."),
     dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("descend"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
     exit_status: bool = ExitStatusOpt,
@@ -113,7 +116,7 @@ def descend_cmd(
     hyper = _hyper(momentum, beta1, beta2, eps)
     if trajectory and trajectory != "-":
         check_writable(trajectory, (".csv", ".json"), "--trajectory")
-    if trajectory == "-" and fmt is not Format.auto and out.kind not in ("plain", "csv", "json"):
+    if trajectory == "-" and Format(fmt) is not Format.auto and out.kind not in ("plain", "csv", "json"):
         raise BadInput(f"--trajectory - writes CSV (--format csv or plain) or JSON (--format json), "
                        f"not {out.kind}", "--format")
     lines = _start_lines(start) if start and any(s.strip() == "-" for s in start) else None
@@ -251,34 +254,36 @@ def _read_starts(target, lines, variables, surfaces, dims):
 
 @app.command("sweep")
 def sweep_cmd(
-    target: str = typer.Argument(..., help="A surface name or an expression."),
-    optimizer: str = typer.Option("gd", "--optimizer", "-o", help="Optimizers, comma-separated."),
-    lr_min: Optional[float] = typer.Option(None, "--lr-min", help="Smallest rate (default: the bound/100, or 1e-4)."),
-    lr_max: Optional[float] = typer.Option(None, "--lr-max", help="Largest rate (default: 10 × the bound, or 1)."),
-    num: Optional[int] = typer.Option(None, "--num", help="Rates in the grid (at least 2; default 50)."),
+    target: str = typer.Argument(..., metavar="TARGET", help="A surface name or an expression."),
+    optimizer: str = typer.Option("gd", "--optimizer", "-o", metavar="NAMES", help="Optimizers, comma-separated, as for descend (default: gd)."),
+    lr_min: Optional[float] = typer.Option(None, "--lr-min", metavar="LR", help="Smallest rate (default: the bound/100, or 1e-4)."),
+    lr_max: Optional[float] = typer.Option(None, "--lr-max", metavar="LR", help="Largest rate (default: 10 × the bound, or 1)."),
+    num: Optional[int] = typer.Option(None, "--num", metavar="N", help="Rates in the grid, at least 2 (default: 50)."),
     linear: bool = typer.Option(False, "--linear", help="Space the grid linearly, not logarithmically."),
-    precision: float = typer.Option(1e-3, "--precision", help="Refine the boundary to this relative width."),
-    start: Optional[str] = typer.Option(None, "--start", help="Start point (default: the surface's)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Steps per run (default: the surface's, else 1000)."),
-    tol: float = typer.Option(1e-6, "--tol", help="Converged when ‖∇f‖ < tol."),
-    lr: Optional[str] = typer.Option(None, "--lr", help="The rates as a range A:B or A:B:N (instead of --lr-min, --lr-max, --num)."),
-    momentum: Optional[str] = typer.Option(None, "--momentum", help="β for momentum and nesterov (0.9); a range C:D or C:D:N draws a stability map over (lr, β)."),
+    precision: float = typer.Option(1e-3, "--precision", metavar="REL", help="Refine the boundary to this relative width."),
+    start: Optional[str] = typer.Option(None, "--start", metavar="POINT", help="Start point (default: the surface's)."),
+    steps: Optional[int] = typer.Option(None, "--steps", metavar="N", help="Steps per run (default: the surface's, else 1000)."),
+    tol: float = typer.Option(1e-6, "--tol", metavar="TOL", help="Converged when ‖∇f‖ < TOL."),
+    lr: Optional[str] = typer.Option(None, "--lr", metavar="A:B[:N]", help="The rates as a range A:B or A:B:N (instead of --lr-min, --lr-max, --num)."),
+    momentum: Optional[str] = typer.Option(None, "--momentum", metavar="BETA", rich_help_panel=HYPER, help="β of momentum and nesterov (default: 0.9); a range C:D or C:D:N draws a stability map over (lr, β)."),
     beta1: Optional[float] = Beta1Opt,
     beta2: Optional[float] = Beta2Opt,
     eps: Optional[float] = EpsOpt,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Mini-batch sweep: rows per batch on a surface with data."),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Mini-batch sweep: a count of seeds (5) or a list (1,2,7); the spread is shown."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Mini-batch sweep: passes over the data (instead of --steps)."),
-    schedule: Optional[str] = typer.Option(None, "--schedule", help="Mini-batch sweep: a learning-rate schedule (see descend)."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Draw final loss against lr (or the stability map) to FILE.png."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", metavar="N", help="Mini-batch sweep: rows per batch on a surface with data."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", metavar="SEEDS", help="Mini-batch sweep: a count N (the seeds 0 to N−1; default: 5) or a list, 1,2,7; the spread over them is shown."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", metavar="N", help="Mini-batch sweep: passes over the data (instead of --steps)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", metavar="SPEC", help="Mini-batch sweep: a learning-rate schedule (see descend --help)."),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="FILE", rich_help_panel=PLOTS, help="Draw final loss against lr (or the stability map) to FILE.png."),
     dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("sweep"),
     header: bool = HeaderOpt,
     compact: bool = CompactOpt,
-    exit_status: bool = ExitStatusOpt,
+    exit_status: bool = typer.Option(False, "--exit-status", rich_help_panel=OUTPUT,
+                                     help="Exit 3 when an optimizer has no stable rate in the range (a stability map "
+                                          "or a seed sweep: when a run diverged); by default exit 0."),
 ) -> int:
     """Find the largest stable learning rate by experiment, and explain it from the Hessian.
 
@@ -341,9 +346,10 @@ def sweep_cmd(
 
 @app.command("plot")
 def plot_cmd(
-    target: str = typer.Argument(..., help="A surface name or an expression of two (or more) variables."),
-    out: str = typer.Option(..., "--out", "-o", help="The PNG file to write."),
-    window: Optional[str] = typer.Option(None, "--window", help="xmin,xmax,ymin,ymax (default: the surface's)."),
+    target: str = typer.Argument(..., metavar="TARGET", help="A surface name or an expression of two (or more) variables."),
+    out: Optional[str] = typer.Option(None, "--out", metavar="FILE", help="The PNG file to write: FILE.png (required)."),
+    out_short: Optional[str] = typer.Option(None, "-o", hidden=True),  # the old short spelling of --out still works; hidden, as -o is --optimizer on descend and sweep
+    window: Optional[str] = typer.Option(None, "--window", metavar="X0,X1,Y0,Y1", help="The window, xmin,xmax,ymin,ymax (default: the surface's)."),
     dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
@@ -357,6 +363,11 @@ def plot_cmd(
     from gradlab.files import check_writable
     from gradlab.calculus.parsing import parse
 
+    if out is not None and out_short is not None:
+        raise BadInput("give the file once, with --out", "--out")
+    out = out if out is not None else out_short
+    if out is None:
+        raise BadInput("plot writes a picture: give --out FILE.png", "--out")
     check_writable(out, (".png",), "--out")
     _check_dpi(dpi)
     surface = _surface(target, surfaces, dims)
@@ -386,19 +397,20 @@ def plot_cmd(
 
 @app.command("taylor")
 def taylor_cmd(
-    expression: str = typer.Argument(..., help="The function (or a surface name)."),
-    at: Optional[str] = typer.Option(None, "--at", help="The point a: 1,2."),
-    order: int = typer.Option(2, "--order", help="1: the linear model; 2: also the quadratic one."),
-    lr: Optional[str] = typer.Option(None, "--lr", help="Gradient steps to check, comma-separated: predicted against actual decrease."),
-    direction: Optional[str] = typer.Option(None, "--dir", help="Direction of the sample offsets (default: −∇f)."),
-    plot: Optional[str] = typer.Option(None, "--plot", help="Draw the model's contours over f, shading |f − m| < tol, to FILE.png."),
-    tol: float = typer.Option(0.1, "--tol", help="With --plot: shade where |f − m| < tol."),
-    radius: Optional[float] = typer.Option(None, "--radius", help="With --plot: half-width of the window around a."),
+    expression: str = typer.Argument(..., metavar="EXPRESSION", help="The function (or a surface name)."),
+    at: Optional[str] = typer.Option(None, "--at", metavar="POINT", help="The point a: 1,2 or x=1,y=2 (required)."),
+    order: int = typer.Option(2, "--order", metavar="N", help="1: the linear model; 2: also the quadratic one."),
+    lr: Optional[str] = typer.Option(None, "--lr", metavar="LR", help="Gradient steps to check, comma-separated: predicted against actual decrease."),
+    direction: Optional[str] = typer.Option(None, "--dir", metavar="VECTOR", help="Direction of the sample offsets (default: −∇f)."),
+    plot: Optional[str] = typer.Option(None, "--plot", metavar="FILE", rich_help_panel=PLOTS, help="Draw the model's contours over f, shading |f − m| < TOL, to FILE.png."),
+    tol: float = typer.Option(0.1, "--tol", metavar="TOL", rich_help_panel=PLOTS, help="With --plot: shade where |f − m| < TOL."),
+    radius: Optional[float] = typer.Option(None, "--radius", metavar="R", rich_help_panel=PLOTS, help="With --plot: half-width of the window around a."),
     dpi: int = DpiOpt,
     variables: Optional[str] = VarsOpt,
     surfaces: Optional[str] = SurfacesOpt,
     dims: Optional[int] = DimsOpt,
-    fmt: Format = FormatOpt,
+    fmt: Format = format_option("taylor"),
+    compact: bool = CompactOpt,
 ) -> None:
     """Linear and quadratic Taylor models at a point: errors, Newton step, safe step.
 
@@ -408,6 +420,7 @@ def taylor_cmd(
 
     from gradlab.descent.taylor import taylor
 
+    out = Out(fmt, compact=compact).check("taylor")
     if plot:
         from gradlab.files import check_writable
 
@@ -427,4 +440,4 @@ def taylor_cmd(
 
         save(taylor_figure(result, tol, radius), plot, dpi)
         note(f"wrote {plot}")
-    emit(result, fmt)
+    emit(result, out)

@@ -441,3 +441,23 @@ def latex(result: Any) -> list[str]:
 
 
 LATEX_COMMANDS = ("grad", "jacobian", "hessian", "explain")
+
+#: Every command that prints a result writes these; ``auto`` is a table on a terminal, plain when piped.
+STREAM_FORMATS = ("auto", "table", "plain", "json", "jsonl")
+
+
+def command_formats(command: str) -> tuple[str, ...]:
+    """The ``--format`` values ``command`` writes, in the order its help lists them: the
+    one list its help is written from and its check refuses the others by.
+
+    >>> command_formats("hessian")
+    ('auto', 'table', 'plain', 'json', 'jsonl', 'csv', 'tsv', 'latex')
+    >>> command_formats("taylor")
+    ('auto', 'table', 'plain', 'json', 'jsonl')
+    """
+    kinds = STREAM_FORMATS
+    if command in POINT_SCHEMAS or command in DOC_SCHEMAS:
+        kinds += ("csv", "tsv")
+    if command in LATEX_COMMANDS:
+        kinds += ("latex",)
+    return kinds
