@@ -179,8 +179,8 @@ class SweepResult(Presentable):
                 "stable: converged, or settling (f ended ≤ f at the start, f and ‖∇f‖ fell over the second "
                 "half, no negative curvature at the end)"]
         if any(self._verdict(i) == "unbounded" for i in range(len(self.runs))):
-            head.append("unbounded: f fell without bound: ∇f kept a part along a direction where H is 0, which "
-                        "no step shrinks, so there is no minimum to settle at")
+            head.append("unbounded: no minimum ahead: the run ended on a slope where H is 0 along ∇f (no step "
+                        "shrinks that part), or the minimum of f's local model receded as fast as the run advanced")
         if c is not None and any(p is None and o not in ADAPTIVE for p, o in
                                  zip(self.predicted, (s.optimizer for s in self.runs.specs))):
             head.append(f"predicted steps —: the linear rate ρ ≥ 1 − {RATE_TOL:.1e} there (at or past the bound)")
@@ -289,7 +289,8 @@ STABLE_VERDICTS = ("converged", "settling")
 FLAT = 1e-12
 
 
-def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6) -> np.ndarray:
+def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | None = None,
+             mid: int | None = None) -> np.ndarray:
     """What each run did (see the module's docstring), one of :data:`VERDICTS`:
 
     - ``converged``: ‖∇f‖ < tol; ``diverged``: left the box or overflowed;
@@ -297,11 +298,15 @@ def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6) -> np.ndarray:
       the Hessian where it ended has no negative eigenvalue and no zero-curvature slope;
     - ``escaping``: f fell, but H has an eigenvalue λ < 0 where the run ended;
     - ``unbounded``: f fell, but ∇f has a component of at least ``tol`` along directions
-      where H is zero: a slope no step can shrink, so f falls without bound;
+      where H is zero: a slope no step can shrink, so f falls without bound; or (with
+      ``mid``) the stationary point of the local quadratic model receded at least as far
+      as the run advanced over its second half: the run never catches up with it;
     - ``not settled``: anything else (f rose, stopped falling, or ‖∇f‖ grew).
 
     ``obj``: the compiled objective, for the Hessian at the runs' end points (``None``:
     the curvature tests are skipped, and ``escaping``/``unbounded`` never appear).
+    ``mid``: the watched step (half-way); the settling runs are run again to it (with
+    ``hyper``) for their iterate there.
 
     >>> from gradlab.calculus.parsing import parse
     >>> from gradlab.descent.runs import Objective
@@ -329,13 +334,67 @@ def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6) -> np.ndarray:
         out[idx[escaping]] = "escaping"
         out[idx[slope & ~escaping]] = "unbounded"
         settling[idx[escaping | slope]] = False
+        if mid and settling.any():
+            back = np.flatnonzero(settling)
+            again = descend(obj, [runs.specs[i] for i in back], mid, tol, hyper)
+            # (a run the second time ends as the first did up to the watched step; one that
+            # stopped early there, by rounding, is left as it was)
+            same = again.status == "max_steps"
+            gone = _receding(obj, again.x[:, same], runs.x[:, back[same]])
+            out[back[same][gone]] = "unbounded"
+            settling[back[same][gone]] = False
     out[settling] = "settling"
     return out
 
 
-def _stable(runs: Runs, f0: float, obj=None, tol: float = 1e-6) -> np.ndarray:
+def _model_point(obj, X: np.ndarray) -> np.ndarray:
+    """At each column of ``X`` where H has no negative eigenvalue, the stationary point of
+    the local quadratic model, x − H⁺∇f over the eigen-directions that curve (NaN where H
+    or ∇f is not finite or H has a negative eigenvalue): where Newton's step would land."""
+    R, n = X.shape[1], X.shape[0]
+    out = np.full((n, R), np.nan)
+    with np.errstate(all="ignore"):
+        H = np.moveaxis(obj.hessian(X), -1, 0)
+        G = np.asarray(obj.grad(X), dtype=float).reshape(n, R)
+    ok = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(G).all(axis=0) & np.isfinite(X).all(axis=0)
+    if ok.any():
+        lam, vec = np.linalg.eigh(H[ok])
+        scale = np.abs(lam).max(axis=1, keepdims=True)
+        curved = lam > FLAT * scale
+        with np.errstate(all="ignore"):
+            coef = np.einsum("kij,ik->kj", vec, G[:, ok])
+            coef = np.where(curved, coef / np.where(curved, lam, 1.0), 0.0)
+            out[:, ok] = X[:, ok] - np.einsum("kij,kj->ik", vec, coef)
+        bad = (lam < -FLAT * scale).any(axis=1)
+        out[:, np.flatnonzero(ok)[bad]] = np.nan
+    return out
+
+
+def _receding(obj, X_mid: np.ndarray, X_end: np.ndarray) -> np.ndarray:
+    """Whether the stationary point x̂ of the local quadratic model moved at least as far
+    as the run between the half-way iterates ``X_mid`` and the end points ``X_end``.
+
+    Approaching a stationary point x*, x̂ → x* (on a quadratic x̂ = x* at every x; on x⁴
+    x̂ = 2x/3 moves ⅔ as far as the run: the gap shrinks by a third of each advance), so
+    the run gains on it. Where x̂ recedes as fast as the run advances it is never caught:
+    on −log x, x̂ = 2x (f → −∞); on √(1 + x²) − 2x, x̂ ≈ x + x³ (∇f → −1); on 1/x,
+    x̂ = 3x/2 (f → 0, never attained): the run heads off to infinity. (On log(1 + e⁻ˣ),
+    x̂ = x + 1 + e⁻ˣ moves a little less than the run, ever closer to as far: the
+    boundary case, counted as settling; ∇f and f − inf f fall to 0.)
+    """
+    a, b = _model_point(obj, X_mid), _model_point(obj, X_end)
+    with np.errstate(all="ignore"):
+        moved = np.linalg.norm(X_end - X_mid, axis=0)
+        shift = np.linalg.norm(b - a, axis=0)
+        size = np.maximum(np.abs(b).max(axis=0), np.abs(X_end).max(axis=0))
+        # more than rounding of the points (NaN: no model point, compares False)
+        return (moved > 0) & (shift >= moved) & (shift > 1e-9 * size)
+
+
+def _stable(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | None = None,
+            mid: int | None = None) -> np.ndarray:
     """Which runs are stable: converged, or settling (see :func:`verdicts`)."""
-    return np.isin(verdicts(runs, f0, obj, tol), STABLE_VERDICTS)
+    return np.isin(verdicts(runs, f0, obj, tol, hyper, mid), STABLE_VERDICTS)
 
 
 #: The curvature test needs the Hessian: n² expressions, compiled once per sweep. Beyond
@@ -471,11 +530,12 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
     g0 = float(np.linalg.norm(obj.grad(np.array(x0))))
 
     specs = [RunSpec(o, float(lr), x0) for o in optimizers for lr in grid]
-    runs = descend(obj, specs, steps, tol, hyper, progress=progress, watch=2 * (steps // 4))
+    mid = 2 * (steps // 4)  # the watched step, even: a 2-cycle compares equal with itself
+    runs = descend(obj, specs, steps, tol, hyper, progress=progress, watch=mid)
     # A run that has not diverged yet may be creeping down a saddle's escape route (on
     # x² − y² every rate escapes, given steps enough): the Hessian where it ended says so.
     curv_obj = obj if len(x0) <= CURVATURE_MAX_N else None
-    verdict = verdicts(runs, f0, curv_obj, tol)
+    verdict = verdicts(runs, f0, curv_obj, tol, hyper, mid)
     stable = np.isin(verdict, STABLE_VERDICTS)
 
     brackets: dict[str, list] = {}
@@ -490,8 +550,8 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
             break
         specs_r = [RunSpec(o, float(lr), x0) for o, (lo, hi, _) in open_.items()
                    for lr in np.geomspace(lo, hi, POINTS_PER_ROUND + 2)[1:-1]]
-        rr = descend(obj, specs_r, steps, tol, hyper, watch=2 * (steps // 4))
-        st = _stable(rr, f0, curv_obj, tol)
+        rr = descend(obj, specs_r, steps, tol, hyper, watch=mid)
+        st = _stable(rr, f0, curv_obj, tol, hyper, mid)
         for k, (o, b) in enumerate(open_.items()):
             sl = slice(k * POINTS_PER_ROUND, (k + 1) * POINTS_PER_ROUND)
             pts = np.array([s.lr for s in specs_r[sl]])
@@ -524,20 +584,24 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
 
 
 def _unbounded_reason(name: str, runs: Runs, verdict: np.ndarray, obj, sl: slice) -> str | None:
-    """Why no rate was stable, when every run that did not diverge went down a slope of
-    zero curvature (and none escaped along negative curvature instead): one line with the
-    slope and its direction."""
+    """Why no rate was stable, when every run that did not diverge was unbounded: one line
+    with the slope and its direction (a slope of zero curvature), or the receding
+    stationary point of the local model."""
     idx = np.arange(len(runs))[sl][runs.status[sl] != "diverged"]
     if not idx.size or not (verdict[idx] == "unbounded").all():
         return None
     size, direction = _flat_slope(obj, runs.x[:, idx])
+    if not (size > 0).all():
+        return ("no rate settles: every run that did not diverge heads off without end: over its second half "
+                "the minimum of f's local quadratic model moved away at least as far as the run advanced, so "
+                "no minimum lies ahead")
     j = int(np.nanargmin(size))
     d = "(" + ", ".join(f"{v:.4g}" for v in direction[:, j] + 0.0) + ")"
-    head = (f"no rate settles: f is unbounded below along the runs: every run that did not diverge went down "
-            f"a slope of zero curvature, ∇f keeping a part of size ≥ {size[j]:.4g} along {d}, where H is 0")
+    head = (f"no rate settles: every run that did not diverge ended on a slope with no curvature: ∇f has a "
+            f"part of size {size[j]:.4g} along {d}, where H is 0, which no step shrinks, so f falls without end")
     if name == "gd":
-        return head + ", so each step lowers f by about lr·|that part|² and ‖∇f‖ never falls below it"
-    return head + ", which no step shrinks"
+        return head + f" (by lr·{size[j] ** 2:.4g} a step)"
+    return head
 
 
 def _escape_reason(name: str, runs: Runs, obj, sl: slice) -> str | None:
