@@ -290,7 +290,7 @@ FLAT = 1e-12
 
 
 def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | None = None,
-             mid: int | None = None) -> np.ndarray:
+             mid: int | None = None, x_mid: np.ndarray | None = None) -> np.ndarray:
     """What each run did (see the module's docstring), one of :data:`VERDICTS`:
 
     - ``converged``: ‖∇f‖ < tol; ``diverged``: left the box or overflowed;
@@ -306,7 +306,7 @@ def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | N
     ``obj``: the compiled objective, for the Hessian at the runs' end points (``None``:
     the curvature tests are skipped, and ``escaping``/``unbounded`` never appear).
     ``mid``: the watched step (half-way); the settling runs are run again to it (with
-    ``hyper``) for their iterate there.
+    ``hyper``) for their iterate there, unless ``x_mid`` (``(n, R)``) holds every run's.
 
     >>> from gradlab.calculus.parsing import parse
     >>> from gradlab.descent.runs import Objective
@@ -336,11 +336,15 @@ def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | N
         settling[idx[escaping | slope]] = False
         if mid and settling.any():
             back = np.flatnonzero(settling)
-            again = descend(obj, [runs.specs[i] for i in back], mid, tol, hyper)
-            # (a run the second time ends as the first did up to the watched step; one that
-            # stopped early there, by rounding, is left as it was)
-            same = again.status == "max_steps"
-            gone = _receding(obj, again.x[:, same], runs.x[:, back[same]])
+            if x_mid is not None:
+                same, X_mid = np.ones(back.size, dtype=bool), x_mid[:, back]
+            else:
+                again = descend(obj, [runs.specs[i] for i in back], mid, tol, hyper)
+                # (a run the second time ends as the first did up to the watched step; one
+                # that stopped early there, by rounding, is left as it was)
+                same = again.status == "max_steps"
+                X_mid = again.x[:, same]
+            gone = _receding(obj, X_mid, runs.x[:, back[same]])
             out[back[same][gone]] = "unbounded"
             settling[back[same][gone]] = False
     out[settling] = "settling"
@@ -629,7 +633,15 @@ def _compare(name: str, lo: float | None, hi: float | None, theory: OptimizerThe
              surface: Surface, x0: Sequence[float], lr_min: float, lr_max: float) -> tuple[bool | None, str]:
     """Whether experiment and theory agree, and why not when they do not."""
     if theory is None:
-        return None, "no theory: no minimum is known and no run converged to one"
+        if lo is None:
+            return None, "no theory: no minimum is known and no run converged to one"
+        # Stable runs that never converged: they gain on the minimum of f's local model,
+        # but a finite run cannot tell a far or flat minimum from an infimum at infinity
+        # whose slope fades exponentially (logistic loss), where gd is stable in the same
+        # sense (f falls monotonically to inf f, ∇f → 0) yet the iterates drift off.
+        return None, ("no theory: no minimum is known and no stable run converged; they still close in on the "
+                      "minimum of f's local model, ever more slowly: a minimum more --steps would reach, or an "
+                      "infimum at infinity whose slope fades (log(1 + e^−x): ∇f → 0 as the runs drift off)")
     if name in ADAPTIVE:
         return None, "no bound to compare: " + theory.note
     bound = theory.bound
