@@ -214,8 +214,8 @@ class StabilityMap(Presentable):
                          int(self.steps[i, j]) if j is not None and self.steps[i, j] >= 0 else None))
         notes = [f"theory's region {self.region_formula()}"]
         if self.verdict is not None and (self.verdict == "unbounded").any():
-            notes.append("unbounded cells: no minimum ahead: the run ended on a slope where H is 0 along ∇f, or "
-                         "the minimum of f's local model receded as fast as the run advanced")
+            notes.append("unbounded cells: the run ended on a slope where H is 0 along ∇f, which no step shrinks: "
+                         "f falls without end")
         if self.verdict is not None and (self.verdict == "escaping").any():
             notes.append("escaping cells: the run ended where H has a negative eigenvalue, moving away along it")
         if self.lambda_max is not None:
@@ -276,10 +276,9 @@ def stability_map(surface: Surface, optimizer: str, lr_range: tuple[float, float
         mid = 2 * (steps // 4)
         runs = descend(obj, specs, steps, tol, {"momentum": float(b)}, trajectory=True, watch=mid)
         trajs = [runs[j].trajectory for j in range(num_lr)]
-        x_mid = np.array([t[mid] if len(t) > mid else np.full(len(x0), np.nan) for t in trajs]).T
-        # closing in, unless the run escapes along negative curvature or heads off without
-        # end (a slope with no curvature, a receding minimum): as the line sweep judges
-        v = verdicts(runs, f0, obj if len(x0) <= CURVATURE_MAX_N else None, tol, x_mid=x_mid, mid=mid)
+        # closing in, unless the run escapes along negative curvature or goes down a slope
+        # with no curvature: as the line sweep judges
+        v = verdicts(runs, f0, obj if len(x0) <= CURVATURE_MAX_N else None, tol)
         verdict[i] = np.where(_closing_in(runs, f0) & (v == "not settled"), "settling", v)
         stable = np.isin(verdict[i], STABLE_VERDICTS)
         all_runs.append((runs, stable))

@@ -6,8 +6,20 @@ Hessian where it ended has no negative eigenvalue. The last test is what tells a
 approach from a slow escape: near a point where H has an eigenvalue λ < 0, gd multiplies
 the gradient's component along it by 1 + lr·|λ| > 1 every step, whatever lr (on x² − y²
 from y₀ ≠ 0, y_k = y₀(1 + 2lr)^k: no rate is stable, though a short run at a small rate
-still sees f and ‖∇f‖ fall). (A run that bounces across a valley forever, as gd does on
-Rosenbrock just above 2/λ_max, is not stable either: f stops falling.)
+still sees f and ‖∇f‖ fall). Nor a slope with no curvature: where ∇f has a part g₀ along a
+direction in which H is 0, no step shrinks that part, so ‖∇f‖ ≥ |g₀| never reaches the
+tolerance and each gd step lowers f by lr·g₀² (on −x + y², x_k = x₀ + lr·k: f → −∞ for
+every rate, and ‖∇f‖ → 1 while y dies out, so a short run sees both fall): such a run is
+*unbounded*, and an optimizer whose runs all are has no stable rate. On a quadratic
+½xᵀAx + bᵀx this is exact: ∇f = Ax + b keeps b's part in A's null space at every x, so
+there is a minimum iff that part is 0. (A run that bounces across a valley forever, as
+gd does on Rosenbrock just above 2/λ_max, is not stable either: f stops falling.)
+
+What a finite run cannot see is curvature that fades far off without ever being 0: on
+log(1 + e⁻ˣ) + y², gd is stable in the usual sense for lr < 1 (f falls monotonically to
+its infimum 0 and ∇f → 0), though x drifts off to infinity and no minimum is attained;
+on −log x + y², f → −∞ as ∇f → 0. Locally both look like a far or flat minimum, so such
+runs count as settling, and the explanation says that no minimum is known.
 
 The grid of rates runs as one batch; the edge of the stable region (scanning up from the
 first stable rate: smaller ones that did not settle in the steps given are too slow, not
@@ -179,8 +191,8 @@ class SweepResult(Presentable):
                 "stable: converged, or settling (f ended ≤ f at the start, f and ‖∇f‖ fell over the second "
                 "half, no negative curvature at the end)"]
         if any(self._verdict(i) == "unbounded" for i in range(len(self.runs))):
-            head.append("unbounded: no minimum ahead: the run ended on a slope where H is 0 along ∇f (no step "
-                        "shrinks that part), or the minimum of f's local model receded as fast as the run advanced")
+            head.append("unbounded: the run ended on a slope with no curvature (∇f has a part along a direction "
+                        "where H is 0, which no step shrinks): f falls without end, there is no minimum ahead")
         if c is not None and any(p is None and o not in ADAPTIVE for p, o in
                                  zip(self.predicted, (s.optimizer for s in self.runs.specs))):
             head.append(f"predicted steps —: the linear rate ρ ≥ 1 − {RATE_TOL:.1e} there (at or past the bound)")
@@ -289,8 +301,7 @@ STABLE_VERDICTS = ("converged", "settling")
 FLAT = 1e-12
 
 
-def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | None = None,
-             mid: int | None = None, x_mid: np.ndarray | None = None) -> np.ndarray:
+def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6) -> np.ndarray:
     """What each run did (see the module's docstring), one of :data:`VERDICTS`:
 
     - ``converged``: ‖∇f‖ < tol; ``diverged``: left the box or overflowed;
@@ -298,15 +309,11 @@ def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | N
       the Hessian where it ended has no negative eigenvalue and no zero-curvature slope;
     - ``escaping``: f fell, but H has an eigenvalue λ < 0 where the run ended;
     - ``unbounded``: f fell, but ∇f has a component of at least ``tol`` along directions
-      where H is zero: a slope no step can shrink, so f falls without bound; or (with
-      ``mid``) the stationary point of the local quadratic model receded at least as far
-      as the run advanced over its second half: the run never catches up with it;
+      where H is zero: a slope no step can shrink, so f falls without bound;
     - ``not settled``: anything else (f rose, stopped falling, or ‖∇f‖ grew).
 
     ``obj``: the compiled objective, for the Hessian at the runs' end points (``None``:
     the curvature tests are skipped, and ``escaping``/``unbounded`` never appear).
-    ``mid``: the watched step (half-way); the settling runs are run again to it (with
-    ``hyper``) for their iterate there, unless ``x_mid`` (``(n, R)``) holds every run's.
 
     >>> from gradlab.calculus.parsing import parse
     >>> from gradlab.descent.runs import Objective
@@ -334,71 +341,13 @@ def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | N
         out[idx[escaping]] = "escaping"
         out[idx[slope & ~escaping]] = "unbounded"
         settling[idx[escaping | slope]] = False
-        if mid and settling.any():
-            back = np.flatnonzero(settling)
-            if x_mid is not None:
-                same, X_mid = np.ones(back.size, dtype=bool), x_mid[:, back]
-            else:
-                again = descend(obj, [runs.specs[i] for i in back], mid, tol, hyper)
-                # (a run the second time ends as the first did up to the watched step; one
-                # that stopped early there, by rounding, is left as it was)
-                same = again.status == "max_steps"
-                X_mid = again.x[:, same]
-            gone = _receding(obj, X_mid, runs.x[:, back[same]])
-            out[back[same][gone]] = "unbounded"
-            settling[back[same][gone]] = False
     out[settling] = "settling"
     return out
 
 
-def _model_point(obj, X: np.ndarray) -> np.ndarray:
-    """At each column of ``X`` where H has no negative eigenvalue, the stationary point of
-    the local quadratic model, x − H⁺∇f over the eigen-directions that curve (NaN where H
-    or ∇f is not finite or H has a negative eigenvalue): where Newton's step would land."""
-    R, n = X.shape[1], X.shape[0]
-    out = np.full((n, R), np.nan)
-    with np.errstate(all="ignore"):
-        H = np.moveaxis(obj.hessian(X), -1, 0)
-        G = np.asarray(obj.grad(X), dtype=float).reshape(n, R)
-    ok = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(G).all(axis=0) & np.isfinite(X).all(axis=0)
-    if ok.any():
-        lam, vec = np.linalg.eigh(H[ok])
-        scale = np.abs(lam).max(axis=1, keepdims=True)
-        curved = lam > FLAT * scale
-        with np.errstate(all="ignore"):
-            coef = np.einsum("kij,ik->kj", vec, G[:, ok])
-            coef = np.where(curved, coef / np.where(curved, lam, 1.0), 0.0)
-            out[:, ok] = X[:, ok] - np.einsum("kij,kj->ik", vec, coef)
-        bad = (lam < -FLAT * scale).any(axis=1)
-        out[:, np.flatnonzero(ok)[bad]] = np.nan
-    return out
-
-
-def _receding(obj, X_mid: np.ndarray, X_end: np.ndarray) -> np.ndarray:
-    """Whether the stationary point x̂ of the local quadratic model moved at least as far
-    as the run between the half-way iterates ``X_mid`` and the end points ``X_end``.
-
-    Approaching a stationary point x*, x̂ → x* (on a quadratic x̂ = x* at every x; on x⁴
-    x̂ = 2x/3 moves ⅔ as far as the run: the gap shrinks by a third of each advance), so
-    the run gains on it. Where x̂ recedes as fast as the run advances it is never caught:
-    on −log x, x̂ = 2x (f → −∞); on √(1 + x²) − 2x, x̂ ≈ x + x³ (∇f → −1); on 1/x,
-    x̂ = 3x/2 (f → 0, never attained): the run heads off to infinity. (On log(1 + e⁻ˣ),
-    x̂ = x + 1 + e⁻ˣ moves a little less than the run, ever closer to as far: the
-    boundary case, counted as settling; ∇f and f − inf f fall to 0.)
-    """
-    a, b = _model_point(obj, X_mid), _model_point(obj, X_end)
-    with np.errstate(all="ignore"):
-        moved = np.linalg.norm(X_end - X_mid, axis=0)
-        shift = np.linalg.norm(b - a, axis=0)
-        size = np.maximum(np.abs(b).max(axis=0), np.abs(X_end).max(axis=0))
-        # more than rounding of the points (NaN: no model point, compares False)
-        return (moved > 0) & (shift >= moved) & (shift > 1e-9 * size)
-
-
-def _stable(runs: Runs, f0: float, obj=None, tol: float = 1e-6, hyper: dict | None = None,
-            mid: int | None = None) -> np.ndarray:
+def _stable(runs: Runs, f0: float, obj=None, tol: float = 1e-6) -> np.ndarray:
     """Which runs are stable: converged, or settling (see :func:`verdicts`)."""
-    return np.isin(verdicts(runs, f0, obj, tol, hyper, mid), STABLE_VERDICTS)
+    return np.isin(verdicts(runs, f0, obj, tol), STABLE_VERDICTS)
 
 
 #: The curvature test needs the Hessian: n² expressions, compiled once per sweep. Beyond
@@ -450,7 +399,7 @@ def _flat_slope(obj, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         along = np.einsum("kij,kj->ik", vec, coef)  # its projection onto the null space
         size[ok] = np.linalg.norm(along, axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            direction[:, ok] = np.where(size[ok] > 0, -along / size[ok], 0.0)
+            direction[:, ok] = np.where(size[ok] > 0, -along / size[ok], 0.0) + 0.0  # (no −0.0)
     return size, direction
 
 
@@ -539,7 +488,7 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
     # A run that has not diverged yet may be creeping down a saddle's escape route (on
     # x² − y² every rate escapes, given steps enough): the Hessian where it ended says so.
     curv_obj = obj if len(x0) <= CURVATURE_MAX_N else None
-    verdict = verdicts(runs, f0, curv_obj, tol, hyper, mid)
+    verdict = verdicts(runs, f0, curv_obj, tol)
     stable = np.isin(verdict, STABLE_VERDICTS)
 
     brackets: dict[str, list] = {}
@@ -555,7 +504,7 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
         specs_r = [RunSpec(o, float(lr), x0) for o, (lo, hi, _) in open_.items()
                    for lr in np.geomspace(lo, hi, POINTS_PER_ROUND + 2)[1:-1]]
         rr = descend(obj, specs_r, steps, tol, hyper, watch=mid)
-        st = _stable(rr, f0, curv_obj, tol, hyper, mid)
+        st = _stable(rr, f0, curv_obj, tol)
         for k, (o, b) in enumerate(open_.items()):
             sl = slice(k * POINTS_PER_ROUND, (k + 1) * POINTS_PER_ROUND)
             pts = np.array([s.lr for s in specs_r[sl]])
@@ -588,19 +537,14 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
 
 
 def _unbounded_reason(name: str, runs: Runs, verdict: np.ndarray, obj, sl: slice) -> str | None:
-    """Why no rate was stable, when every run that did not diverge was unbounded: one line
-    with the slope and its direction (a slope of zero curvature), or the receding
-    stationary point of the local model."""
+    """Why no rate was stable, when every run that did not diverge went down a slope of
+    zero curvature: one line with the slope's size and direction."""
     idx = np.arange(len(runs))[sl][runs.status[sl] != "diverged"]
     if not idx.size or not (verdict[idx] == "unbounded").all():
         return None
     size, direction = _flat_slope(obj, runs.x[:, idx])
-    if not (size > 0).all():
-        return ("no rate settles: every run that did not diverge heads off without end: over its second half "
-                "the minimum of f's local quadratic model moved away at least as far as the run advanced, so "
-                "no minimum lies ahead")
     j = int(np.nanargmin(size))
-    d = "(" + ", ".join(f"{v:.4g}" for v in direction[:, j] + 0.0) + ")"
+    d = "(" + ", ".join(f"{v:.4g}" for v in direction[:, j]) + ")"
     head = (f"no rate settles: every run that did not diverge ended on a slope with no curvature: ∇f has a "
             f"part of size {size[j]:.4g} along {d}, where H is 0, which no step shrinks, so f falls without end")
     if name == "gd":
@@ -635,13 +579,13 @@ def _compare(name: str, lo: float | None, hi: float | None, theory: OptimizerThe
     if theory is None:
         if lo is None:
             return None, "no theory: no minimum is known and no run converged to one"
-        # Stable runs that never converged: they gain on the minimum of f's local model,
-        # but a finite run cannot tell a far or flat minimum from an infimum at infinity
-        # whose slope fades exponentially (logistic loss), where gd is stable in the same
-        # sense (f falls monotonically to inf f, ∇f → 0) yet the iterates drift off.
-        return None, ("no theory: no minimum is known and no stable run converged; they still close in on the "
-                      "minimum of f's local model, ever more slowly: a minimum more --steps would reach, or an "
-                      "infimum at infinity whose slope fades (log(1 + e^−x): ∇f → 0 as the runs drift off)")
+        # Stable runs that never converged: a finite run cannot tell a far or flat minimum
+        # from a slope whose curvature fades at infinity, where no curvature is ever zero:
+        # logistic loss (gd stable in the usual sense: f falls monotonically to inf f = 0,
+        # ∇f → 0, yet the iterates drift off) or −log x (f → −∞ as ∇f → 0).
+        return None, ("no theory: no minimum is known and no stable run converged: f and ‖∇f‖ still fall, "
+                      "towards a minimum more --steps would reach, or towards none: a slope whose curvature "
+                      "fades far off (log(1 + e^−x) → 0, −log x → −∞) looks the same to a finite run")
     if name in ADAPTIVE:
         return None, "no bound to compare: " + theory.note
     bound = theory.bound
