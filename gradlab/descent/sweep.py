@@ -385,32 +385,43 @@ def _flat_slope(obj, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> size.tolist(), d[:, 0].tolist()
     ([1.0], [1.0, 0.0])
     """
+    size, direction, *_ = _local_model(obj, X)
+    return size, direction
+
+
+def _local_model(obj, X: np.ndarray) -> tuple[np.ndarray, ...]:
+    """At each column of ``X``, from one Hessian and gradient evaluation: the slope's size
+    and direction (as :func:`_flat_slope`), H's smallest eigenvalue and largest
+    |eigenvalue|, and ‖∇f‖ (NaN where H or ∇f is not finite)."""
     R, n = X.shape[1], X.shape[0]
     size, direction = np.full(R, np.nan), np.zeros((n, R))
+    lam_min, scale, gnorm = np.full(R, np.nan), np.full(R, np.nan), np.full(R, np.nan)
     with np.errstate(all="ignore"):
         H = np.moveaxis(obj.hessian(X), -1, 0)  # (R, n, n)
         G = np.asarray(obj.grad(X), dtype=float).reshape(n, R)
     ok = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(G).all(axis=0)
     if ok.any():
         lam, vec = np.linalg.eigh(H[ok])  # (k, n), (k, n, n): columns are eigenvectors
-        scale = np.abs(lam).max(axis=1, keepdims=True)
-        flat = np.abs(lam) <= FLAT * scale  # all of them where H = 0 (f linear there)
+        big = np.abs(lam).max(axis=1, keepdims=True)
+        flat = np.abs(lam) <= FLAT * big  # all of them where H = 0 (f linear there)
         coef = np.einsum("kij,ik->kj", vec, G[:, ok]) * flat  # ∇f along each flat eigenvector
         along = np.einsum("kij,kj->ik", vec, coef)  # its projection onto the null space
         size[ok] = np.linalg.norm(along, axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             direction[:, ok] = np.where(size[ok] > 0, -along / size[ok], 0.0) + 0.0  # (no −0.0)
-    return size, direction
+        lam_min[ok], scale[ok] = lam[:, 0], big[:, 0]
+        gnorm[ok] = np.linalg.norm(G[:, ok], axis=0)
+    return size, direction, lam_min, scale, gnorm
 
 
 def _local_trouble(obj, X: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """(escaping, unbounded) at each column of ``X``: H has a negative eigenvalue, or ∇f
-    has a component of at least ``tol`` (and more than rounding of ‖∇f‖) along H's null
-    space. At that size the run cannot reach ‖∇f‖ < tol: the component does not shrink."""
-    escaping = _escaping(obj, X)
-    size, _ = _flat_slope(obj, X)
-    with np.errstate(all="ignore"):
-        gnorm = np.linalg.norm(np.asarray(obj.grad(X), dtype=float).reshape(X.shape), axis=0)
+    """(escaping, unbounded) at each column of ``X``: H has a negative eigenvalue (see
+    :func:`_escaping`), or ∇f has a component of at least ``tol`` (and more than rounding
+    of ‖∇f‖) along H's null space. At that size the run cannot reach ‖∇f‖ < tol: the
+    component does not shrink."""
+    size, _, lam_min, scale, gnorm = _local_model(obj, X)
+    with np.errstate(invalid="ignore"):  # (NaN where H is not finite: neither)
+        escaping = lam_min < -FLAT * scale
         slope = (size >= max(tol, 0.0)) & (size > 1e-8 * gnorm) & (size > 0)
     return escaping, slope
 
