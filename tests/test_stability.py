@@ -72,3 +72,20 @@ def test_map_refuses_bad_settings():
         stability_map(ELONGATED, "adam", (0.01, 0.1), (0.0, 0.9))
     with pytest.raises(BadInput, match=r"\[0, 1\)"):
         stability_map(ELONGATED, "momentum", (0.01, 0.1), (0.5, 1.0))
+
+
+def test_map_on_a_slope_with_no_curvature_has_no_stable_cell():
+    # −x + y²: heavy ball moves x by ever more (x_k → +∞, f → −∞) at every (lr, β), while
+    # y settles iff lr·2 < 2(1 + β); so no cell is stable, and the grid says why
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.descend import inline_surface
+
+    s = inline_surface(parse("-x + y**2"), [1, 1])
+    m = stability_map(s, "momentum", (0.01, 0.5), (0.0, 0.5), num_lr=4, num_beta=2, steps=400)
+    assert m.edge == (None, None)
+    assert (m.verdict == "unbounded").all()  # every rate here is below 1 + β: no run diverges
+    assert m.to_record()["verdict"] == [["unbounded"] * 4] * 2
+    assert any("slope" in n for n in m.view().notes)
+    # the elongated bowl keeps its cells settling or converged
+    e = stability_map(ELONGATED, "momentum", (0.01, 0.03), (0.0, 0.5), num_lr=3, num_beta=2, steps=400)
+    assert set(e.verdict.ravel()) <= {"converged", "settling"}

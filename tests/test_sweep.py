@@ -9,6 +9,7 @@ import math
 
 import pytest
 import sympy
+from hypothesis import assume, given, settings, strategies as st
 
 from gradlab.descent.descend import run_descent
 from gradlab.surfaces import builtin
@@ -370,3 +371,119 @@ def test_stability_map_grid_prints_short():
     assert [repr(v) for v in m.lrs] == [repr(round(0.01 * k, 2)) for k in range(1, 11)]
     assert [repr(v) for v in m.betas] == ["0.0", "0.3", "0.6", "0.9"]
     assert all(e is None or len(repr(e)) <= 14 for e in m.edge)
+
+
+# --------------------------------------------------------------- slopes with no curvature
+# f = s·x + y² − c·y has H = diag(0, 2): no curvature along x, where ∇f = s never changes.
+# gd from (1, 1): x_k = 1 − lr·s·k, so f falls by lr·s² a step for ever (f → −∞, no
+# minimum), while y_k = c/2 + (1 − c/2)(1 − 2lr)^k settles iff lr < 1. No rate is stable.
+SLOPES = [("-x + y**2", -1, 0), ("x + y**2", 1, 0), ("-x - y + y**2", -1, 1)]
+
+
+@pytest.mark.parametrize("text, s, c", SLOPES)
+def test_a_slope_with_no_curvature_has_no_stable_rate(text, s, c):
+    res = run_sweep(_inline(text, ["1", "1"]), ["gd"], 1e-3, 3.0, num=10, steps=1000)
+    o = _answer(res, "gd")
+    lrs = np.array([sp.lr for sp in res.runs.specs])
+    K = 1000
+    below = lrs < 1
+    x = 1 - lrs[below] * s * K
+    y = c / 2 + (1 - c / 2) * (1 - 2 * lrs[below]) ** K
+    # the runs below lr = 1 follow the closed form: f falls linearly, without end
+    assert res.runs.f[below] == pytest.approx(s * x + y**2 - c * y, rel=1e-9, abs=1e-9)
+    assert list(res.verdicts[below]) == ["unbounded"] * int(below.sum())
+    assert list(res.verdicts[~below]) == ["diverged"] * int((~below).sum())  # |1 − 2lr| > 1: y blows up
+    assert not res.stable.any() and o.largest_stable_lr is None and o.unbounded
+    # the explanation names the slope: size |s| along −s·(1, 0), f lower by lr·s² a step
+    assert f"part of size 1 along ({-s}, 0)" in o.explanation and "by lr·1 a step" in o.explanation
+
+
+def test_slope_sweep_reads_as_unbounded_in_every_format():
+    args = ("sweep", "-x + y**2", "--start", "1,1", "--lr", "0.001:0.5:4")
+    plain = run(*args)
+    assert plain.code == 0
+    rows = [line.split("\t") for line in plain.out.splitlines()]
+    assert [(r[5], r[-1]) for r in rows] == [("false", "unbounded")] * 4  # stable, verdict
+    doc = json.loads(run(*args, "-f", "json").out)
+    assert doc["optimizers"][0]["unbounded"] is True and doc["largest_stable_lr"] == {"gd": None}
+    assert {r["verdict"] for r in doc["runs"]} == {"unbounded"} and not any(r["stable"] for r in doc["runs"])
+    table = run(*args, "-f", "table", env={"COLUMNS": "80"})
+    assert table.out.count(" unbounded ") == 4 and "slope with no curvature" in table.out
+    # --exit-status: no stable rate, as on the saddle
+    assert run(*args, "--exit-status").code == 3
+
+
+def test_a_bowl_keeps_its_edge_and_has_no_slope():
+    # x² + y²: gd multiplies x and y by 1 − 2lr: stable iff lr < 1; nothing is flat
+    res = run_sweep(_inline("x**2 + y**2", ["1", "1"]), ["gd"], 1e-2, 3.0, num=20, steps=1000)
+    o = _answer(res, "gd")
+    assert abs(o.largest_stable_lr - 1) <= o.precision and not o.unbounded
+    assert "unbounded" not in set(res.verdicts)
+
+
+def test_logistic_loss_is_stable_below_one_though_its_infimum_is_not_attained():
+    # f = log(1 + e^−x) + y² from (1, 1): f_x = −σ(−x) < 0 everywhere, so gd's x only grows
+    # (x_k → ∞, f → its infimum 0, never attained) and never diverges, whatever lr; y is
+    # multiplied by 1 − 2lr: the edge is 1 = 2/λ_y. H_xx = σ(x)σ(−x) > 0 is never 0.
+    res = run_sweep(_inline("log(1 + exp(-x)) + y**2", ["1", "1"]), ["gd"], 1e-2, 3.0, num=12, steps=1000)
+    o = _answer(res, "gd")
+    assert o.largest_stable_lr <= 1 <= o.first_unstable_lr and not o.unbounded
+    assert "unbounded" not in set(res.verdicts)
+    assert "no minimum is known" in o.explanation and "log(1 + e^−x)" in o.explanation
+    # an independent scalar gd at lr = 1/2: x climbs monotonically, as the runs' end shows
+    x, lr = 1.0, 0.5
+    for _ in range(1000):
+        x_new = x + lr / (1 + math.exp(x))
+        assert x_new > x
+        x = x_new
+    j = int(np.argmin(np.abs(np.array([sp.lr for sp in res.runs.specs]) - 0.5)))
+    lr_j = res.runs.specs[j].lr
+    xj = 1.0
+    for _ in range(1000):
+        xj += lr_j / (1 + math.exp(xj))
+    assert res.runs.x[0, j] == pytest.approx(xj, rel=1e-9)
+
+
+def test_verdicts_name_the_saddle_escaping_and_the_slope_unbounded():
+    from gradlab.calculus.parsing import parse
+    from gradlab.descent.runs import Objective, RunSpec, descend
+    from gradlab.descent.sweep import verdicts
+
+    # x² − y²: y_k = 0.5·1.02^k grows (f falls); −x + y²: x_k = 1 + k/100; x² + y²: 0.8^k → 0
+    for text, lr, want in (("x**2 - y**2", 0.01, "escaping"), ("-x + y**2", 0.01, "unbounded"),
+                           ("x**2 + y**2", 0.1, "converged")):
+        obj = Objective(parse(text))
+        runs = descend(obj, [RunSpec("gd", lr, (1.0, 0.5))], 200, 1e-6, watch=100)
+        f0 = float(obj.f(np.array([1.0, 0.5]))[0])
+        assert verdicts(runs, f0, obj).tolist() == [want], text
+
+
+# quadratics ½xᵀAx + bᵀx: a minimum exists iff b has no part in A's null space
+@settings(max_examples=6, deadline=None)
+@given(a=st.integers(1, 6), d=st.integers(1, 6), c=st.integers(-2, 2), b1=st.integers(-3, 3), b2=st.integers(-3, 3))
+def test_a_linear_term_keeps_a_positive_definite_quadratics_edge(a, d, c, b1, b2):
+    assume(a * d - c * c >= 1)  # positive definite: a minimum at −A⁻¹b
+    lam_max = (a + d) / 2 + math.sqrt(((a - d) / 2) ** 2 + c * c)
+    f = f"{a}*x**2/2 + {c}*x*y + {d}*y**2/2 + ({b1})*x + ({b2})*y"
+    edge = 2 / lam_max
+    res = run_sweep(_inline(f, ["1", "1"]), ["gd"], edge / 20, 3 * edge, num=12, steps=2000)
+    o = _answer(res, "gd")
+    assert abs(o.largest_stable_lr - edge) <= o.precision * 1.01 and not o.unbounded
+
+
+@settings(max_examples=6, deadline=None)
+@given(lam=st.integers(1, 4), p=st.integers(-2, 2), q=st.integers(-2, 2), b1=st.integers(-3, 3),
+       b2=st.integers(-3, 3))
+def test_a_singular_quadratic_with_a_slope_along_its_null_space_has_no_stable_rate(lam, p, q, b1, b2):
+    # f = (λ/2)(p·x + q·y)² + b·(x, y): H = λ(p, q)(p, q)ᵀ has eigenvalues 0 and λ(p² + q²),
+    # null space along u = (−q, p); ∇f·u = b·u at every point, so if b·u ≠ 0 f has no minimum
+    assume((p, q) != (0, 0) and -q * b1 + p * b2 != 0)
+    f = f"{lam}*({p}*x + ({q})*y)**2/2 + ({b1})*x + ({b2})*y"
+    edge = 2 / (lam * (p * p + q * q))  # where the curved direction blows up
+    res = run_sweep(_inline(f, ["1", "1"]), ["gd"], edge / 100, 3 * edge, num=10, steps=1000)
+    o = _answer(res, "gd")
+    assert o.largest_stable_lr is None and not res.stable.any() and o.unbounded
+    alive = res.runs.status != "diverged"
+    assert alive.any() and set(res.verdicts[alive]) == {"unbounded"}
+    slope = abs(-q * b1 + p * b2) / math.hypot(p, q)
+    assert f"part of size {slope:.4g}" in o.explanation

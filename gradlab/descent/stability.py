@@ -150,7 +150,8 @@ class StabilityMap(Presentable):
     - ``lrs``, ``betas``: the grid; ``rate[i, j]``: the measured per-step factor of ‖∇f‖
       over the second half of the run at
       (betas[i], lrs[j]) (> 1 or NaN for runs that diverged); ``steps[i, j]``: steps to
-      the tolerance (−1 where the run did not converge); ``status``: each run's status.
+      the tolerance (−1 where the run did not converge); ``status``: each run's status; ``verdict``: what each
+      run did, as a line sweep names it (:data:`gradlab.descent.sweep.VERDICTS`).
     - ``edge[i]``: the largest rate of row i below the first unstable one (``None`` when
       even the smallest was unstable); ``theory_edge[i]``: 2(1 + β)/λ_max (momentum) or
       2(1 + β)/((1 + 2β)λ_max) (Nesterov).
@@ -175,6 +176,7 @@ class StabilityMap(Presentable):
     optimal: tuple[float, float] | None
     best: tuple[float, float, float] | None
     source: str = ""
+    verdict: np.ndarray | None = None
 
     def to_record(self) -> dict[str, Any]:
         def clean(a):
@@ -193,6 +195,7 @@ class StabilityMap(Presentable):
             "best_measured": ({"lr": self.best[0], "momentum": self.best[1], "rate": self.best[2]}
                               if self.best else None),
             "curvature_source": self.source,
+            "verdict": None if self.verdict is None else [[str(v) for v in row] for row in self.verdict],
         }
 
     def region_formula(self) -> str:
@@ -210,6 +213,11 @@ class StabilityMap(Presentable):
                          float(row_rates[j]) if j is not None else None,
                          int(self.steps[i, j]) if j is not None and self.steps[i, j] >= 0 else None))
         notes = [f"theory's region {self.region_formula()}"]
+        if self.verdict is not None and (self.verdict == "unbounded").any():
+            notes.append("unbounded cells: the run ended on a slope where H is 0 along ∇f, which no step shrinks: "
+                         "f falls without end")
+        if self.verdict is not None and (self.verdict == "escaping").any():
+            notes.append("escaping cells: the run ended where H has a negative eigenvalue, moving away along it")
         if self.lambda_max is not None:
             notes.append(f"Hessian ({self.source}): λmin = {self.lambda_min:.6g}, λmax = {self.lambda_max:.6g}")
         if self.optimal:
@@ -230,6 +238,7 @@ def stability_map(surface: Surface, optimizer: str, lr_range: tuple[float, float
                   progress: Callable[[int, int], None] | None = None) -> StabilityMap:
     """Run ``optimizer`` at every (lr, β) of the grid and measure each run's rate."""
     from gradlab.descent.descend import check_options, objective_for
+    from gradlab.descent.sweep import CURVATURE_MAX_N, STABLE_VERDICTS, verdicts
 
     if optimizer not in MAP_OPTIMIZERS:
         raise BadInput(f"a stability map over (lr, β) needs momentum or nesterov, not {optimizer}", "--optimizer")
@@ -257,18 +266,25 @@ def stability_map(surface: Surface, optimizer: str, lr_range: tuple[float, float
     rate = np.full((num_beta, num_lr), np.nan)
     to_tol = np.full((num_beta, num_lr), -1)
     status = np.empty((num_beta, num_lr), dtype=object)
+    verdict = np.empty((num_beta, num_lr), dtype=object)
     edge: list[float | None] = []
     all_runs = []
     for i, b in enumerate(betas):
         if progress is not None:
             progress(i, num_beta)
         specs = [RunSpec(optimizer, float(lr), x0) for lr in lrs]
-        runs = descend(obj, specs, steps, tol, {"momentum": float(b)}, trajectory=True, watch=2 * (steps // 4))
-        stable = _closing_in(runs, f0)
+        mid = 2 * (steps // 4)
+        runs = descend(obj, specs, steps, tol, {"momentum": float(b)}, trajectory=True, watch=mid)
+        trajs = [runs[j].trajectory for j in range(num_lr)]
+        # closing in, unless the run escapes along negative curvature or goes down a slope
+        # with no curvature: as the line sweep judges
+        v = verdicts(runs, f0, obj if len(x0) <= CURVATURE_MAX_N else None, tol)
+        verdict[i] = np.where(_closing_in(runs, f0) & (v == "not settled"), "settling", v)
+        stable = np.isin(verdict[i], STABLE_VERDICTS)
         all_runs.append((runs, stable))
         st = runs.status
         status[i] = st
-        r = np.array([_rate(obj, runs[j].trajectory) for j in range(num_lr)]) if g0 > 0 else np.zeros(num_lr)
+        r = np.array([_rate(obj, t) for t in trajs]) if g0 > 0 else np.zeros(num_lr)
         r = np.where(st == "diverged", np.inf, r)
         r = np.where(stable | (st == "converged"), np.minimum(r, 1.0 - 1e-12), np.maximum(r, 1.0))
         rate[i] = r
@@ -297,4 +313,4 @@ def stability_map(surface: Surface, optimizer: str, lr_range: tuple[float, float
         best = (float(lrs[j]), float(betas[i]), float(rate[i, j]))
     return StabilityMap(surface, optimizer, x0, steps, tol, tuple(float(v) for v in lrs),
                         tuple(float(v) for v in betas), rate, to_tol, status, tuple(edge), tuple(theory),
-                        lam_min, lam_max, optimal, best, curv.source if curv else "")
+                        lam_min, lam_max, optimal, best, curv.source if curv else "", verdict)

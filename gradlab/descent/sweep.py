@@ -6,8 +6,20 @@ Hessian where it ended has no negative eigenvalue. The last test is what tells a
 approach from a slow escape: near a point where H has an eigenvalue λ < 0, gd multiplies
 the gradient's component along it by 1 + lr·|λ| > 1 every step, whatever lr (on x² − y²
 from y₀ ≠ 0, y_k = y₀(1 + 2lr)^k: no rate is stable, though a short run at a small rate
-still sees f and ‖∇f‖ fall). (A run that bounces across a valley forever, as gd does on
-Rosenbrock just above 2/λ_max, is not stable either: f stops falling.)
+still sees f and ‖∇f‖ fall). Nor a slope with no curvature: where ∇f has a part g₀ along a
+direction in which H is 0, no step shrinks that part, so ‖∇f‖ ≥ |g₀| never reaches the
+tolerance and each gd step lowers f by lr·g₀² (on −x + y², x_k = x₀ + lr·k: f → −∞ for
+every rate, and ‖∇f‖ → 1 while y dies out, so a short run sees both fall): such a run is
+*unbounded*, and an optimizer whose runs all are has no stable rate. On a quadratic
+½xᵀAx + bᵀx this is exact: ∇f = Ax + b keeps b's part in A's null space at every x, so
+there is a minimum iff that part is 0. (A run that bounces across a valley forever, as
+gd does on Rosenbrock just above 2/λ_max, is not stable either: f stops falling.)
+
+What a finite run cannot see is curvature that fades far off without ever being 0: on
+log(1 + e⁻ˣ) + y², gd is stable in the usual sense for lr < 1 (f falls monotonically to
+its infimum 0 and ∇f → 0), though x drifts off to infinity and no minimum is attained;
+on −log x + y², f → −∞ as ∇f → 0. Locally both look like a far or flat minimum, so such
+runs count as settling, and the explanation says that no minimum is known.
 
 The grid of rates runs as one batch; the edge of the stable region (scanning up from the
 first stable rate: smaller ones that did not settle in the steps given are too slow, not
@@ -58,6 +70,8 @@ class OptimizerSweep:
     (``first_unstable_lr`` is its upper end, ``None`` when nothing in the range was
     unstable). ``theory``: what the Hessian predicts; ``agree`` and ``explanation`` compare
     the two; ``predicted_steps``: steps to the tolerance at the best rate, from theory.
+    ``unbounded``: no rate was stable because f falls without bound along every run that
+    did not diverge (a slope of zero curvature; the explanation says which).
     """
 
     optimizer: str
@@ -69,6 +83,7 @@ class OptimizerSweep:
     agree: bool | None
     explanation: str
     predicted_steps: int | None = None
+    unbounded: bool = False
 
     def to_record(self) -> dict[str, Any]:
         t = self.theory
@@ -81,13 +96,14 @@ class OptimizerSweep:
         return {"optimizer": self.optimizer, "largest_stable_lr": self.largest_stable_lr,
                 "first_unstable_lr": self.first_unstable_lr, "precision": self.precision,
                 "refinement_rounds": self.rounds, "theory": theory, "agree": self.agree,
-                "explanation": self.explanation}
+                "explanation": self.explanation, "unbounded": self.unbounded}
 
 
 @dataclass(frozen=True)
 class SweepResult(Presentable):
     """A sweep: the grid's runs (one per optimizer × rate), each optimizer's answer, and
-    the curvature the theory used."""
+    the curvature the theory used. ``verdicts``: what each run did (:data:`VERDICTS`;
+    ``stable`` is the first two)."""
 
     surface: Surface
     start: tuple[float, ...]
@@ -100,6 +116,7 @@ class SweepResult(Presentable):
     optimizers: tuple[OptimizerSweep, ...]
     curvature: Curvature | None
     f0: float
+    verdicts: np.ndarray | None = None
 
     def to_record(self) -> dict[str, Any]:
         runs = []
@@ -107,6 +124,7 @@ class SweepResult(Presentable):
         for i, rec in enumerate(self.runs.records()):
             rec["stability_bound"] = bounds[rec["optimizer"]]
             rec["stable"] = bool(self.stable[i])
+            rec["verdict"] = self._verdict(i)
             rec["predicted_steps"] = self.predicted[i]
             runs.append(rec)
         return {
@@ -120,10 +138,19 @@ class SweepResult(Presentable):
             "runs": runs,
         }
 
+    def _verdict(self, i: int) -> str:
+        if self.verdicts is not None:
+            return str(self.verdicts[i])
+        return "converged" if self.runs.status[i] == "converged" else "settling" if self.stable[i] else \
+            "diverged" if self.runs.status[i] == "diverged" else "not settled"
+
     def view(self) -> View:
+        def stable(i: int) -> str:  # "unbounded" says more than "no" (the note under the table says why)
+            return "yes" if self.stable[i] else "unbounded" if self._verdict(i) == "unbounded" else "no"
+
         rows = tuple(
             (self.runs.specs[i].optimizer, float(self.runs.specs[i].lr), str(self.runs.status[i]),
-             int(self.runs.steps[i]), float(self.runs.f[i]), "yes" if self.stable[i] else "no", self.predicted[i])
+             int(self.runs.steps[i]), float(self.runs.f[i]), stable(i), self.predicted[i])
             for i in range(len(self.runs))
         )
         notes: list[str] = []
@@ -163,6 +190,9 @@ class SweepResult(Presentable):
         head = [f"each run: at most {plural(self.steps, 'step')}, converged when ‖∇f‖ < {self.tol:g}",
                 "stable: converged, or settling (f ended ≤ f at the start, f and ‖∇f‖ fell over the second "
                 "half, no negative curvature at the end)"]
+        if any(self._verdict(i) == "unbounded" for i in range(len(self.runs))):
+            head.append("unbounded: the run ended on a slope with no curvature (∇f has a part along a direction "
+                        "where H is 0, which no step shrinks): f falls without end, there is no minimum ahead")
         if c is not None and any(p is None and o not in ADAPTIVE for p, o in
                                  zip(self.predicted, (s.optimizer for s in self.runs.specs))):
             head.append(f"predicted steps —: the linear rate ρ ≥ 1 − {RATE_TOL:.1e} there (at or past the bound)")
@@ -263,22 +293,61 @@ def _edge(lrs: np.ndarray, stable: np.ndarray) -> tuple[float | None, float | No
     return float(lrs[bad[0] - 1]), float(lrs[bad[0]])
 
 
-def _stable(runs: Runs, f0: float, obj=None) -> np.ndarray:
-    """Which runs are stable: converged, or settling (see the module's docstring).
+#: What each run did, as ``verdicts`` names it; the first two are *stable*.
+VERDICTS = ("converged", "settling", "unbounded", "escaping", "diverged", "not settled")
+STABLE_VERDICTS = ("converged", "settling")
+#: An eigenvalue within this fraction of H's largest |eigenvalue| counts as zero: the
+#: rounding of an exact 0 (curvature below it is invisible to float steps anyway).
+FLAT = 1e-12
+
+
+def verdicts(runs: Runs, f0: float, obj=None, tol: float = 1e-6) -> np.ndarray:
+    """What each run did (see the module's docstring), one of :data:`VERDICTS`:
+
+    - ``converged``: ‖∇f‖ < tol; ``diverged``: left the box or overflowed;
+    - ``settling``: f ended ≤ f at the start, f and ‖∇f‖ fell over the second half, and
+      the Hessian where it ended has no negative eigenvalue and no zero-curvature slope;
+    - ``escaping``: f fell, but H has an eigenvalue λ < 0 where the run ended;
+    - ``unbounded``: f fell, but ∇f has a component of at least ``tol`` along directions
+      where H is zero: a slope no step can shrink, so f falls without bound;
+    - ``not settled``: anything else (f rose, stopped falling, or ‖∇f‖ grew).
 
     ``obj``: the compiled objective, for the Hessian at the runs' end points (``None``:
-    the curvature test is skipped)."""
+    the curvature tests are skipped, and ``escaping``/``unbounded`` never appear).
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> from gradlab.descent.runs import Objective
+    >>> obj = Objective(parse("-x + y**2"))
+    >>> runs = descend(obj, [RunSpec("gd", 0.01, (1.0, 1.0))], 200, 1e-6, watch=100)
+    >>> verdicts(runs, 0.0, obj).tolist()
+    ['unbounded']
+    """
+    out = np.full(len(runs), "not settled", dtype=object)
+    out[runs.status == "converged"] = "converged"
+    out[runs.status == "diverged"] = "diverged"
     with np.errstate(invalid="ignore"):  # NaN f of a diverged run compares False, as it should
-        converged = runs.status == "converged"
         # "still falling": by more than rounding, so that a 2-cycle (equal f every other
         # step; the two halves have even length) does not pass.
-        settling = (runs.status == "max_steps") & (runs.f <= f0) & \
+        falling = (runs.status == "max_steps") & (runs.f <= f0) & \
             (runs.f < runs.watched - 1e-12 * np.abs(runs.watched))
         # ‖∇f‖ shrinks towards a minimum; down a saddle's escape route it grows
-        settling &= runs.grad_norm < runs.watched_grad_norm
-    if obj is not None and settling.any():
-        settling[settling] = ~_escaping(obj, runs.x[:, settling])
-    return converged | settling
+        settling = falling & (runs.grad_norm < runs.watched_grad_norm)
+    if obj is not None and falling.any():
+        # The curvature where a falling run ended says whether it can stop there: a
+        # negative eigenvalue pushes it away, and a gradient along a zero one never shrinks
+        # (on a quadratic, ∇f's part in H's null space is the same at every point).
+        escaping, slope = _local_trouble(obj, runs.x[:, falling], tol)
+        idx = np.flatnonzero(falling)
+        out[idx[escaping]] = "escaping"
+        out[idx[slope & ~escaping]] = "unbounded"
+        settling[idx[escaping | slope]] = False
+    out[settling] = "settling"
+    return out
+
+
+def _stable(runs: Runs, f0: float, obj=None, tol: float = 1e-6) -> np.ndarray:
+    """Which runs are stable: converged, or settling (see :func:`verdicts`)."""
+    return np.isin(verdicts(runs, f0, obj, tol), STABLE_VERDICTS)
 
 
 #: The curvature test needs the Hessian: n² expressions, compiled once per sweep. Beyond
@@ -296,7 +365,65 @@ def _escaping(obj, X: np.ndarray) -> np.ndarray:
     """
     lam_min, scale = _lambda_min(obj, X)
     with np.errstate(invalid="ignore"):
-        return lam_min < -1e-12 * scale
+        return lam_min < -FLAT * scale
+
+
+def _flat_slope(obj, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At each column of ``X``: the size of ∇f's component in the null space of the
+    Hessian (eigenvalues within :data:`FLAT` of zero; NaN where H or ∇f is not finite) and
+    the unit direction of descent along it (``(n, R)``; zero where there is none).
+
+    Near x, f(x + d) ≈ f + ∇fᵀd + ½dᵀHd; along a null vector u of H that is f + (∇f·u)t,
+    a line: if ∇f·u ≠ 0 the model has no minimum, and every step along −(∇f·u)u lowers f
+    by the same amount without changing ∇f·u. On a quadratic ½xᵀAx + bᵀx this is exact
+    everywhere (∇f = Ax + b, and u ⊥ Ax), so ‖∇f‖ ≥ |b·u| > 0 forever: f has no minimum
+    and gd lowers it by about lr·(b·u)² a step, without end (−x + y²: 1 per unit step).
+
+    >>> from gradlab.calculus.parsing import parse
+    >>> from gradlab.descent.runs import Objective
+    >>> size, d = _flat_slope(Objective(parse("-x + y**2")), np.array([[3.0], [0.5]]))
+    >>> size.tolist(), d[:, 0].tolist()
+    ([1.0], [1.0, 0.0])
+    """
+    size, direction, *_ = _local_model(obj, X)
+    return size, direction
+
+
+def _local_model(obj, X: np.ndarray) -> tuple[np.ndarray, ...]:
+    """At each column of ``X``, from one Hessian and gradient evaluation: the slope's size
+    and direction (as :func:`_flat_slope`), H's smallest eigenvalue and largest
+    |eigenvalue|, and ‖∇f‖ (NaN where H or ∇f is not finite)."""
+    R, n = X.shape[1], X.shape[0]
+    size, direction = np.full(R, np.nan), np.zeros((n, R))
+    lam_min, scale, gnorm = np.full(R, np.nan), np.full(R, np.nan), np.full(R, np.nan)
+    with np.errstate(all="ignore"):
+        H = np.moveaxis(obj.hessian(X), -1, 0)  # (R, n, n)
+        G = np.asarray(obj.grad(X), dtype=float).reshape(n, R)
+    ok = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(G).all(axis=0)
+    if ok.any():
+        lam, vec = np.linalg.eigh(H[ok])  # (k, n), (k, n, n): columns are eigenvectors
+        big = np.abs(lam).max(axis=1, keepdims=True)
+        flat = np.abs(lam) <= FLAT * big  # all of them where H = 0 (f linear there)
+        coef = np.einsum("kij,ik->kj", vec, G[:, ok]) * flat  # ∇f along each flat eigenvector
+        along = np.einsum("kij,kj->ik", vec, coef)  # its projection onto the null space
+        size[ok] = np.linalg.norm(along, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            direction[:, ok] = np.where(size[ok] > 0, -along / size[ok], 0.0) + 0.0  # (no −0.0)
+        lam_min[ok], scale[ok] = lam[:, 0], big[:, 0]
+        gnorm[ok] = np.linalg.norm(G[:, ok], axis=0)
+    return size, direction, lam_min, scale, gnorm
+
+
+def _local_trouble(obj, X: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """(escaping, unbounded) at each column of ``X``: H has a negative eigenvalue (see
+    :func:`_escaping`), or ∇f has a component of at least ``tol`` (and more than rounding
+    of ‖∇f‖) along H's null space. At that size the run cannot reach ‖∇f‖ < tol: the
+    component does not shrink."""
+    size, _, lam_min, scale, gnorm = _local_model(obj, X)
+    with np.errstate(invalid="ignore"):  # (NaN where H is not finite: neither)
+        escaping = lam_min < -FLAT * scale
+        slope = (size >= max(tol, 0.0)) & (size > 1e-8 * gnorm) & (size > 0)
+    return escaping, slope
 
 
 def _lambda_min(obj, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -367,11 +494,13 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
     g0 = float(np.linalg.norm(obj.grad(np.array(x0))))
 
     specs = [RunSpec(o, float(lr), x0) for o in optimizers for lr in grid]
-    runs = descend(obj, specs, steps, tol, hyper, progress=progress, watch=2 * (steps // 4))
+    mid = 2 * (steps // 4)  # the watched step, even: a 2-cycle compares equal with itself
+    runs = descend(obj, specs, steps, tol, hyper, progress=progress, watch=mid)
     # A run that has not diverged yet may be creeping down a saddle's escape route (on
     # x² − y² every rate escapes, given steps enough): the Hessian where it ended says so.
     curv_obj = obj if len(x0) <= CURVATURE_MAX_N else None
-    stable = _stable(runs, f0, curv_obj)
+    verdict = verdicts(runs, f0, curv_obj, tol)
+    stable = np.isin(verdict, STABLE_VERDICTS)
 
     brackets: dict[str, list] = {}
     for k, o in enumerate(optimizers):
@@ -385,8 +514,8 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
             break
         specs_r = [RunSpec(o, float(lr), x0) for o, (lo, hi, _) in open_.items()
                    for lr in np.geomspace(lo, hi, POINTS_PER_ROUND + 2)[1:-1]]
-        rr = descend(obj, specs_r, steps, tol, hyper, watch=2 * (steps // 4))
-        st = _stable(rr, f0, curv_obj)
+        rr = descend(obj, specs_r, steps, tol, hyper, watch=mid)
+        st = _stable(rr, f0, curv_obj, tol)
         for k, (o, b) in enumerate(open_.items()):
             sl = slice(k * POINTS_PER_ROUND, (k + 1) * POINTS_PER_ROUND)
             pts = np.array([s.lr for s in specs_r[sl]])
@@ -406,12 +535,32 @@ def run_sweep(surface: Surface, optimizers: Sequence[str], lr_min: float, lr_max
         if theory is not None and theory.best_lr is not None and o == "gd":
             pred = predicted_steps(theory.factor, g0, tol)
         agree, why = _compare(o, lo, hi, theory, curv, surface, x0, lr_min, lr_max)
+        sl = slice(k * num, (k + 1) * num)
+        unbounded = False
         if lo is None and curv_obj is not None:
-            why = _escape_reason(o, runs, curv_obj, slice(k * num, (k + 1) * num)) or why
+            slope = _unbounded_reason(o, runs, verdict, curv_obj, sl)
+            unbounded = slope is not None
+            why = slope or _escape_reason(o, runs, curv_obj, sl) or why
         answers.append(OptimizerSweep(o, lo, hi, (hi - lo) if lo is not None and hi is not None else None,
-                                      rounds, theory, agree, why, pred))
+                                      rounds, theory, agree, why, pred, unbounded))
     return SweepResult(surface, x0, steps, tol, tuple(float(v) for v in grid), runs, stable, predicted,
-                       tuple(answers), curv, f0)
+                       tuple(answers), curv, f0, verdict)
+
+
+def _unbounded_reason(name: str, runs: Runs, verdict: np.ndarray, obj, sl: slice) -> str | None:
+    """Why no rate was stable, when every run that did not diverge went down a slope of
+    zero curvature: one line with the slope's size and direction."""
+    idx = np.arange(len(runs))[sl][runs.status[sl] != "diverged"]
+    if not idx.size or not (verdict[idx] == "unbounded").all():
+        return None
+    size, direction = _flat_slope(obj, runs.x[:, idx])
+    j = int(np.nanargmin(size))
+    d = "(" + ", ".join(f"{v:.4g}" for v in direction[:, j]) + ")"
+    head = (f"no rate settles: every run that did not diverge ended on a slope with no curvature: ∇f has a "
+            f"part of size {size[j]:.4g} along {d}, where H is 0, which no step shrinks, so f falls without end")
+    if name == "gd":
+        return head + f" (by lr·{size[j] ** 2:.4g} a step)"
+    return head
 
 
 def _escape_reason(name: str, runs: Runs, obj, sl: slice) -> str | None:
@@ -439,7 +588,15 @@ def _compare(name: str, lo: float | None, hi: float | None, theory: OptimizerThe
              surface: Surface, x0: Sequence[float], lr_min: float, lr_max: float) -> tuple[bool | None, str]:
     """Whether experiment and theory agree, and why not when they do not."""
     if theory is None:
-        return None, "no theory: no minimum is known and no run converged to one"
+        if lo is None:
+            return None, "no theory: no minimum is known and no run converged to one"
+        # Stable runs that never converged: a finite run cannot tell a far or flat minimum
+        # from a slope whose curvature fades at infinity, where no curvature is ever zero:
+        # logistic loss (gd stable in the usual sense: f falls monotonically to inf f = 0,
+        # ∇f → 0, yet the iterates drift off) or −log x (f → −∞ as ∇f → 0).
+        return None, ("no theory: no minimum is known and no stable run converged: f and ‖∇f‖ still fall, "
+                      "towards a minimum more --steps would reach, or towards none: a slope whose curvature "
+                      "fades far off (log(1 + e^−x) → 0, −log x → −∞) looks the same to a finite run")
     if name in ADAPTIVE:
         return None, "no bound to compare: " + theory.note
     bound = theory.bound

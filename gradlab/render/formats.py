@@ -202,6 +202,7 @@ def sweep_rows(doc: dict) -> tuple[list[dict], list[Column]]:
                                                            "predicted_steps")]
     cols += [Column("largest_stable_lr", lambda r: _at(doc, "largest_stable_lr", r["optimizer"])),
              Column("bound", lambda r: _at(doc, "theory", r["optimizer"], "bound"))]
+    cols.append(Column("verdict", lambda r: r.get("verdict")))  # converged, settling, unbounded, escaping, …
     return doc["runs"], cols
 
 
