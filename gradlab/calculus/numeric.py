@@ -147,17 +147,19 @@ def lambdify(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr], com
 
 
 def gradient(expr: sympy.Expr, variables: Sequence[sympy.Symbol]) -> tuple[sympy.Expr, ...]:
-    """∇expr: ``derivatives.gradient``, whose partials of a sum differentiate only the
-    terms that mention their variable (O(size) for Rosenbrock in 500 variables).
+    """∇expr: the expressions ``derivatives.gradient`` gives (whose partials of a sum
+    differentiate only the terms that mention their variable), from
+    ``termwise.gradient``, which differentiates each shape of term of a long sum once
+    (Rosenbrock in 1,000 variables: 0.7 s instead of 2.3 s).
 
     >>> from gradlab.calculus.parsing import parse
     >>> p = parse("x**2 + x*y + y**3")
     >>> gradient(p.expr, p.variables)
     (2*x + y, x + 3*y**2)
     """
-    from gradlab.calculus import derivatives as d
+    from gradlab.calculus import termwise
 
-    return d.gradient(expr, variables)
+    return termwise.gradient(expr, variables)
 
 
 #: Above this many components the two CSE passes that compare the forms cost seconds
