@@ -273,3 +273,72 @@ def test_a_quadratic_family_is_quadratic_through_the_fast_route():
     c = theory.curvature_at(p.expr, p.variables, s.minima[0].point, "known minimum")
     assert c.quadratic is True
     assert c.to_record()["quadratic"] is True
+
+
+# --------------------------------------------------------------------------- expanding sums
+SUM_BODIES = [
+    "100*(x[i+1] - x[i]**2)**2 + (1 - x[i])**2",  # Rosenbrock: i only in subscripts
+    "(x[i] - x[i+2])**2 + exp(x[i+1]/3) + sigmoid(x[i]) - relu(x[i+1])",
+    "abs(x[i] - x[i+1]) + sqrt(x[i]**2 + 1)",
+    "x[i]*x[n+1-i] + sin(x[i]) - x[2*i-1]**3/7",  # the order of the names changes often
+    "xa*x[i] + y*x[i+1]**2 + w",  # other variables between and around the x names
+    "x[i]*x[i] + x[i+1]/x[i]",
+    "(1 + 99*(i-1)/(n-1))*x[i]**2",  # i outside a subscript: every term walked
+    "sum(x[j]*x[i], j, 1, 3)",  # a nested sum: walked
+]
+
+
+@pytest.mark.parametrize("body", SUM_BODIES)
+@pytest.mark.parametrize("n", [7, 23, 120])
+def test_an_expanded_sum_is_the_term_by_term_walk_to_the_bit(body, n, monkeypatch):
+    """sum(body, i, 1, m) builds the very expression walking each term builds (most terms
+    are another one renamed, see termwise.expand_sum), errors included."""
+    from gradlab.calculus import parsing, termwise
+    from gradlab.calculus.parsing import Context, parse_scalar
+    from gradlab.errors import GradlabError
+
+    m = n // 2 if "2*i" in body else n - 2
+    text = f"sum({body}, i, 1, {m}) + x[1]"
+
+    def parsed():
+        try:
+            return sympy.srepr(parse_scalar(text, "e", Context(vector="x", dims=n)))
+        except GradlabError as exc:
+            return str(exc)
+
+    got = parsed()
+    monkeypatch.setattr(parsing._Walker, "terms",
+                        lambda self, b, index, ks: [self.with_env({index: sympy.Integer(k)}, b) for k in ks])
+    monkeypatch.setattr(termwise, "add", lambda ts: sympy.Add(*ts))
+    assert got == parsed()
+
+
+@pytest.mark.parametrize("text, n", [("sum(x[i] + x[i+1], i, 1, n)", 30),  # x[31] is out of range
+                                     ("sum(x[i]**2, i, 1, n) + sum(x[i]*x[i+1], i, 1, n - 1)", 1000)])
+def test_an_expanded_sum_keeps_the_parsers_errors_and_limits(text, n, monkeypatch):
+    from gradlab.calculus import parsing
+    from gradlab.calculus.parsing import Context, parse_scalar
+    from gradlab.errors import GradlabError
+
+    monkeypatch.setattr(parsing, "MAX_EXPANSION", 9000)  # the second text walks about 10,000 nodes
+
+    def outcome():
+        try:
+            return sympy.srepr(parse_scalar(text, "e", Context(vector="x", dims=n)))
+        except GradlabError as exc:
+            return type(exc).__name__ + ": " + str(exc)
+
+    got = outcome()
+    assert got.startswith(("BadInput", "LimitExceeded"))
+    monkeypatch.setattr(parsing._Walker, "terms",
+                        lambda self, b, index, ks: [self.with_env({index: sympy.Integer(k)}, b) for k in ks])
+    assert got == outcome()
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.lists(st.one_of(shaped, terms), min_size=1, max_size=40))
+def test_the_quick_sum_is_sympys_add(parts):
+    from gradlab.calculus import termwise
+
+    moved = [p.xreplace({X[0]: VS[i % 39], X[1]: VS[i % 39 + 1]}) for i, p in enumerate(parts)]
+    assert sympy.srepr(termwise.add(moved)) == sympy.srepr(sympy.Add(*moved))
