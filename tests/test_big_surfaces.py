@@ -292,8 +292,8 @@ SUM_BODIES = [
 @pytest.mark.parametrize("n", [7, 23, 120])
 def test_an_expanded_sum_is_the_term_by_term_walk_to_the_bit(body, n, monkeypatch):
     """sum(body, i, 1, m) builds the very expression walking each term builds (most terms
-    are another one renamed, see termwise.expand_sum), errors included."""
-    from gradlab.calculus import parsing, termwise
+    are another one renamed, see renaming.expand_sum), errors included."""
+    from gradlab.calculus import parsing, renaming
     from gradlab.calculus.parsing import Context, parse_scalar
     from gradlab.errors import GradlabError
 
@@ -309,7 +309,7 @@ def test_an_expanded_sum_is_the_term_by_term_walk_to_the_bit(body, n, monkeypatc
     got = parsed()
     monkeypatch.setattr(parsing._Walker, "terms",
                         lambda self, b, index, ks: [self.with_env({index: sympy.Integer(k)}, b) for k in ks])
-    monkeypatch.setattr(termwise, "add", lambda ts: sympy.Add(*ts))
+    monkeypatch.setattr(renaming, "add", lambda ts: sympy.Add(*ts))
     assert got == parsed()
 
 
@@ -338,7 +338,7 @@ def test_an_expanded_sum_keeps_the_parsers_errors_and_limits(text, n, monkeypatc
 @settings(deadline=None, max_examples=40)
 @given(st.lists(st.one_of(shaped, terms), min_size=1, max_size=40))
 def test_the_quick_sum_is_sympys_add(parts):
-    from gradlab.calculus import termwise
+    from gradlab.calculus import renaming
 
     moved = [p.xreplace({X[0]: VS[i % 39], X[1]: VS[i % 39 + 1]}) for i, p in enumerate(parts)]
-    assert sympy.srepr(termwise.add(moved)) == sympy.srepr(sympy.Add(*moved))
+    assert sympy.srepr(renaming.add(moved)) == sympy.srepr(sympy.Add(*moved))

@@ -84,7 +84,7 @@ def _safe(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> tup
     large = len(variables) > LARGE_N
     # Unevaluated: the expressions are already in SymPy's form, and evaluating again
     # would undo a chosen form (2*(x + y) back into 2*x + 2*y; see fewer_operations).
-    # Past LARGE_N variables termwise's renaming builds the very nodes xreplace builds
+    # Past LARGE_N variables renaming.rename builds the very nodes xreplace builds
     # under evaluate(False) (the same arguments, unevaluated), in a fifth of the time.
     renamed = [_renamed(sympy.sympify(e), mapping, large) for e in exprs]
     return new, renamed, lambda es: cse(es, large)
@@ -92,11 +92,11 @@ def _safe(variables: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]) -> tup
 
 def _renamed(e: sympy.Basic, mapping: dict, quick: bool) -> sympy.Basic:
     """``e.xreplace(mapping)`` under ``evaluate(False)``; ``quick``: by
-    ``termwise._rename`` where it rebuilds every node of ``e``."""
+    ``renaming.rename`` where it rebuilds every node of ``e``."""
     if quick and e.free_symbols <= set(mapping):
-        from gradlab.calculus.termwise import _rename
+        from gradlab.calculus.renaming import rename
 
-        out = _rename(e, mapping)
+        out = rename(e, mapping)
         if out is not None:
             return out
     with sympy.evaluate(False):

@@ -495,7 +495,7 @@ class _Walker:
             lo, hi = self.constant_int(lo_node, "a lower bound"), self.constant_int(hi_node, "an upper bound")
             if hi - lo + 1 > MAX_EXPANSION:
                 raise LimitExceeded(f"sum has more than {MAX_EXPANSION} terms", self.where)
-            from gradlab.calculus.termwise import add
+            from gradlab.calculus.renaming import add
 
             terms = self.terms(body, index.id, range(lo, hi + 1))
             return add(terms) if name == "sum" else add(terms) / max(len(terms), 1)
@@ -520,7 +520,7 @@ class _Walker:
     def terms(self, body: ast.AST, index: str, ks: range) -> list[sympy.Expr]:
         """The terms of ``sum(body, index, lo, hi)``. Where the index occurs only inside
         subscripts ``x[…]`` (Rosenbrock's ``x[i+1] - x[i]**2``), most terms are another
-        term renamed (``termwise.expand_sum``: the same expressions, in a fraction of the
+        term renamed (``renaming.expand_sum``: the same expressions, in a fraction of the
         time); else each is walked."""
         walk = lambda k: self.with_env({index: sympy.Integer(k)}, body)  # noqa: E731
         subs = [n for n in ast.walk(body) if isinstance(n, ast.Subscript)]
@@ -532,7 +532,7 @@ class _Walker:
                 for n in ast.walk(body)) or not all(
                 isinstance(s.value, ast.Name) and s.value.id == self.ctx.vector for s in subs):
             return [walk(k) for k in ks]
-        from gradlab.calculus import termwise
+        from gradlab.calculus import renaming
 
         def indices(k: int) -> list[int] | None:
             count = self.visits
@@ -551,7 +551,7 @@ class _Walker:
             if self.visits > MAX_EXPANSION:
                 raise LimitExceeded(f"expression expands to more than {MAX_EXPANSION} parts", self.where)
 
-        return termwise.expand_sum(walk, indices, lambda j: symbol(f"{self.ctx.vector}{j}"), ks,
+        return renaming.expand_sum(walk, indices, lambda j: symbol(f"{self.ctx.vector}{j}"), ks,
                                    lambda: self.visits, charge)
 
     def with_env(self, binding: dict[str, sympy.Expr], node: ast.AST) -> sympy.Expr:
