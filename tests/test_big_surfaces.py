@@ -124,6 +124,67 @@ def test_the_sparse_gradient_of_abs_terms_is_the_whole_sums():
     assert d.gradient(f, X) == tuple(d._diff(f, v) for v in X)
 
 
+# a long sum of local terms: each of a few shapes (built on x, y, z) moved onto
+# consecutive variables x1 … x40 (x9 and x10 sort the other way round from x1 and x2),
+# with a few terms of a shape of their own and a term that repeats another's variables
+VS = sympy.symbols("x1:41", real=True)
+shaped = st.recursive(st.one_of(st.sampled_from(X[:2]), st.integers(-3, 3).map(sympy.Integer),
+                                st.sampled_from([sympy.Rational(1, 2), sympy.Rational(-3, 4)])), _grow, max_leaves=6)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(shaped, min_size=1, max_size=3), st.lists(terms, max_size=3), st.integers(0, 38))
+def test_the_termwise_gradient_is_the_sparse_gradient_to_the_bit(shapes, extra, start):
+    from gradlab.calculus import termwise
+
+    parts = [sh.xreplace({X[0]: VS[i], X[1]: VS[i + 1]}) for sh in shapes for i in range(39)]
+    parts += [e.xreplace(dict(zip(X, VS[start:start + 2] + VS[:1]))) for e in extra]
+    f = sympy.Add(*parts)
+    got, want = termwise.gradient(f, VS), d.gradient(f, VS)
+    # the same expressions, built the same way: equal, and printed the same
+    assert got == want and [str(g) for g in got] == [str(w) for w in want]
+    assert [sympy.srepr(g) for g in got] == [sympy.srepr(w) for w in want]
+
+
+@pytest.mark.parametrize("name", ["rosenbrock-nd", "quadratic-nd"])
+@pytest.mark.parametrize("n", [2, 3, 50, 1000])
+def test_the_families_gradients_are_the_sparse_gradients_to_the_bit(name, n):
+    from gradlab.calculus import termwise
+
+    if name == "quadratic-nd" and n < 2:
+        return
+    p = resolve(name, dims=n)[0].parsed
+    got, want = termwise.gradient(p.expr, p.variables), d.gradient(p.expr, p.variables)
+    assert [sympy.srepr(g) for g in got] == [sympy.srepr(w) for w in want]
+
+
+def _rosenbrock_formula(x: list) -> tuple:
+    """f and ∇f of Σ 100(x_{i+1} - x_i²)² + (1 - x_i)², written out here."""
+    n = len(x)
+    f = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1))
+    g = [0] * n
+    for i in range(n - 1):
+        g[i] += -400 * x[i] * (x[i + 1] - x[i] ** 2) - 2 * (1 - x[i])
+        g[i + 1] += 200 * (x[i + 1] - x[i] ** 2)
+    return f, g
+
+
+@pytest.mark.parametrize("n", [2, 3, 50, 1000])
+def test_rosenbrock_nd_f_and_gradient_are_the_formula_at_rational_points(n):
+    """Exactly: f and every ∂f/∂x_i at random rational points are the textbook formula's."""
+    from fractions import Fraction
+
+    p = resolve("rosenbrock-nd", dims=n)[0].parsed
+    grad = numeric.gradient(p.expr, p.variables)
+    rng = np.random.default_rng(n)
+    for _ in range(3):
+        x = [Fraction(int(a), int(b)) for a, b in zip(rng.integers(-30, 30, n), rng.integers(1, 12, n))]
+        at = {v: sympy.Rational(q.numerator, q.denominator) for v, q in zip(p.variables, x)}
+        f, g = _rosenbrock_formula(x)
+        assert p.expr.xreplace(at) == sympy.Rational(f.numerator, f.denominator)
+        assert [e.xreplace(at) for e in grad] == [sympy.Rational(q.numerator, q.denominator) for q in g]
+
+
 polynomials = st.recursive(st.one_of(st.sampled_from(X), st.integers(-3, 3).map(sympy.Integer),
                                      st.sampled_from([sympy.Rational(1, 2), sympy.Rational(-5, 3)])),
                            lambda c: st.one_of(st.tuples(c, c).map(lambda t: t[0] + t[1]),
@@ -212,3 +273,72 @@ def test_a_quadratic_family_is_quadratic_through_the_fast_route():
     c = theory.curvature_at(p.expr, p.variables, s.minima[0].point, "known minimum")
     assert c.quadratic is True
     assert c.to_record()["quadratic"] is True
+
+
+# --------------------------------------------------------------------------- expanding sums
+SUM_BODIES = [
+    "100*(x[i+1] - x[i]**2)**2 + (1 - x[i])**2",  # Rosenbrock: i only in subscripts
+    "(x[i] - x[i+2])**2 + exp(x[i+1]/3) + sigmoid(x[i]) - relu(x[i+1])",
+    "abs(x[i] - x[i+1]) + sqrt(x[i]**2 + 1)",
+    "x[i]*x[n+1-i] + sin(x[i]) - x[2*i-1]**3/7",  # the order of the names changes often
+    "xa*x[i] + y*x[i+1]**2 + w",  # other variables between and around the x names
+    "x[i]*x[i] + x[i+1]/x[i]",
+    "(1 + 99*(i-1)/(n-1))*x[i]**2",  # i outside a subscript: every term walked
+    "sum(x[j]*x[i], j, 1, 3)",  # a nested sum: walked
+]
+
+
+@pytest.mark.parametrize("body", SUM_BODIES)
+@pytest.mark.parametrize("n", [7, 23, 120])
+def test_an_expanded_sum_is_the_term_by_term_walk_to_the_bit(body, n, monkeypatch):
+    """sum(body, i, 1, m) builds the very expression walking each term builds (most terms
+    are another one renamed, see renaming.expand_sum), errors included."""
+    from gradlab.calculus import parsing, renaming
+    from gradlab.calculus.parsing import Context, parse_scalar
+    from gradlab.errors import GradlabError
+
+    m = n // 2 if "2*i" in body else n - 2
+    text = f"sum({body}, i, 1, {m}) + x[1]"
+
+    def parsed():
+        try:
+            return sympy.srepr(parse_scalar(text, "e", Context(vector="x", dims=n)))
+        except GradlabError as exc:
+            return str(exc)
+
+    got = parsed()
+    monkeypatch.setattr(parsing._Walker, "terms",
+                        lambda self, b, index, ks: [self.with_env({index: sympy.Integer(k)}, b) for k in ks])
+    monkeypatch.setattr(renaming, "add", lambda ts: sympy.Add(*ts))
+    assert got == parsed()
+
+
+@pytest.mark.parametrize("text, n", [("sum(x[i] + x[i+1], i, 1, n)", 30),  # x[31] is out of range
+                                     ("sum(x[i]**2, i, 1, n) + sum(x[i]*x[i+1], i, 1, n - 1)", 1000)])
+def test_an_expanded_sum_keeps_the_parsers_errors_and_limits(text, n, monkeypatch):
+    from gradlab.calculus import parsing
+    from gradlab.calculus.parsing import Context, parse_scalar
+    from gradlab.errors import GradlabError
+
+    monkeypatch.setattr(parsing, "MAX_EXPANSION", 9000)  # the second text walks about 10,000 nodes
+
+    def outcome():
+        try:
+            return sympy.srepr(parse_scalar(text, "e", Context(vector="x", dims=n)))
+        except GradlabError as exc:
+            return type(exc).__name__ + ": " + str(exc)
+
+    got = outcome()
+    assert got.startswith(("BadInput", "LimitExceeded"))
+    monkeypatch.setattr(parsing._Walker, "terms",
+                        lambda self, b, index, ks: [self.with_env({index: sympy.Integer(k)}, b) for k in ks])
+    assert got == outcome()
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.lists(st.one_of(shaped, terms), min_size=1, max_size=40))
+def test_the_quick_sum_is_sympys_add(parts):
+    from gradlab.calculus import renaming
+
+    moved = [p.xreplace({X[0]: VS[i % 39], X[1]: VS[i % 39 + 1]}) for i, p in enumerate(parts)]
+    assert sympy.srepr(renaming.add(moved)) == sympy.srepr(sympy.Add(*moved))

@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from gradlab.calculus.critical import critical_points
 from gradlab.calculus.parsing import parse, parse_scalar
-from tests.conftest import run
+from tests.conftest import assert_error, run
 
 W = (-5.0, 5.0, -5.0, 5.0)
 
@@ -305,3 +305,98 @@ def test_no_common_factor_in_many_variables_is_seen_at_once():
     g, rest = _common_factor(gradient(q.expr, q.variables), q.variables)
     assert sympy.expand(g * rest[0] - 2 * sum(q.variables)) == 0 and sympy.expand(g - sum(q.variables)).is_number is not None
     assert all(r.is_number for r in rest) and not g.is_number
+
+
+# --------------------------------------------------------------------------- many variables
+def _rosenbrock_grad(x: np.ndarray) -> np.ndarray:
+    """∇ of Σ 100(x_{i+1} - x_i²)² + (1 - x_i)², written out by hand."""
+    g = np.zeros_like(x)
+    g[:-1] += -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    g[1:] += 200 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+def _rosenbrock_hessian(x: np.ndarray) -> np.ndarray:
+    """Its Hessian, tridiagonal: 1200x_i² - 400x_{i+1} + 2 (+ 200 past the first) on the
+    diagonal, -400x_i beside it."""
+    n = len(x)
+    H = np.zeros((n, n))
+    for i in range(n):
+        if i < n - 1:
+            H[i, i] += 1200 * x[i] ** 2 - 400 * x[i + 1] + 2
+            H[i, i + 1] = H[i + 1, i] = -400 * x[i]
+        if i > 0:
+            H[i, i] += 200
+    return H
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 6, 7])
+def test_rosenbrock_nd_has_one_minimum_for_3_and_two_for_4_to_7(n):
+    """The extended Rosenbrock function has exactly one minimum for n = 3, (1, 1, 1), and
+    exactly two for 4 ≤ n ≤ 7: the global one at (1, …, 1), f = 0, and a local one near
+    (-1, 1, …, 1) (Kok and Sandrock 2009, as Wikipedia's Rosenbrock page reports). Each
+    minimum found is checked with ∇f and the Hessian written out here."""
+    from gradlab.resolve import surface
+
+    s = surface("rosenbrock-nd", None, n)
+    res = critical_points(s.parsed, s.window, timeout=5)
+    minima = [np.array(p.value) for p in res.points if p.classification == "minimum"]
+    assert len(minima) == (1 if n == 3 else 2)
+    for x in minima:
+        assert np.linalg.norm(_rosenbrock_grad(x)) < 1e-8
+        assert np.linalg.eigvalsh(_rosenbrock_hessian(x))[0] > 0
+    glob = [x for x in minima if np.allclose(x, 1, rtol=0, atol=1e-9)]
+    assert len(glob) == 1
+    if n > 3:
+        (local,) = [x for x in minima if x[0] < 0]
+        assert local[0] < -0.7 and np.all(local[1:] > 0)  # near (-1, 1, …, 1)
+
+
+def test_rosenbrock_in_50_variables_has_its_minimum_at_ones():
+    """In 50 variables the global minimum (1, …, 1), f = 0, is among the points found, and
+    every point reported has ∇f = 0 and the Hessian's kind by the formulas written here."""
+    from gradlab.resolve import surface
+
+    s = surface("rosenbrock-nd", None, 50)
+    res = critical_points(s.parsed, s.window, timeout=5)
+    ones = [p for p in res.points if np.allclose(p.value, 1, rtol=0, atol=1e-9)]
+    assert len(ones) == 1 and ones[0].classification == "minimum" and abs(ones[0].f) < 1e-20
+    for p in res.points:
+        x = np.array(p.value)
+        assert np.linalg.norm(_rosenbrock_grad(x)) < 1e-8
+        low = np.linalg.eigvalsh(_rosenbrock_hessian(x))[0]
+        assert (low > 0) == (p.classification == "minimum")
+
+
+def test_more_variables_than_the_search_takes_is_one_line_exit_2():
+    """Past MAX_VARIABLES critical refuses before any work: exit 2, one line."""
+    from gradlab.calculus.critical import MAX_VARIABLES
+    from gradlab.errors import LimitExceeded
+
+    text = " + ".join(f"x{i}**2" for i in range(1, MAX_VARIABLES + 2))
+    with pytest.raises(LimitExceeded, match=f"{MAX_VARIABLES + 1} variables"):
+        critical_points(parse(text), W, timeout=5)
+    assert_error(run("critical", "rosenbrock-nd", "--dims", str(MAX_VARIABLES + 1)), 2, "at most")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(5, 12), st.integers(0, 2**32 - 1))
+def test_newton_steps_solve_h_step_equals_g(n, seed):
+    """The batched step solves H·s = g for regular Hessians, and is the pseudo-inverse's
+    (the least-squares step), to the damping, for a singular one in the same batch."""
+    from gradlab.calculus.critical import _newton_steps
+
+    rng = np.random.default_rng(seed)
+    H = rng.normal(size=(4, n, n))
+    H = H + np.swapaxes(H, 1, 2)
+    h = rng.normal(size=n)
+    H[2] = np.outer(h, h)  # rank one: singular (to rounding)
+    G = rng.normal(size=(4, n))
+    S = _newton_steps(H, G)
+    for r in (0, 1, 3):  # LU's backward error: ‖Hs - g‖ ≤ c·ε·‖H‖‖s‖
+        assert np.linalg.norm(H[r] @ S[r] - G[r]) <= 1e-12 * np.linalg.norm(H[r]) * np.linalg.norm(S[r])
+    # H = λ u uᵀ: H⁺g = (uᵀg / λ) u; the damped step (H² + δ²)⁻¹Hg is that times
+    # λ²/(λ² + δ²) = 1/(1 + 1e-10), with the rounding of a solve of condition 1e10
+    u, lam = h / np.linalg.norm(h), h @ h
+    want = (u @ G[2]) / lam * u
+    assert np.abs(S[2] - want).max() <= 1e-4 * np.abs(want).max()

@@ -28,14 +28,24 @@ import sympy
 
 from gradlab.calculus import budget
 from gradlab.calculus import derivatives as d
-from gradlab.errors import Undefined
+from gradlab.errors import LimitExceeded, Undefined
 from gradlab.calculus.numeric import Compiled, eigenvalues
 from gradlab.calculus.parsing import Parsed, to_text
 from gradlab.views import View
 from gradlab.present import Presentable  # to_dict, LaTeX and rich for notebooks
 
+_TRACE = False
 STARTS_PER_AXIS = 15
 NEWTON_STEPS = 60
+#: Up to this many variables each Newton step is the pseudo-inverse's (an SVD per start,
+#: tolerant of singular Hessians); past it a batched LU solve (``np.linalg.solve`` on the
+#: stacked Hessians: 50 variables × 225 starts cost 0.01 s a step, the SVDs 2 s), with the
+#: pseudo-inverse only for the Hessians the LU finds singular.
+PINV_MAX = 4
+#: The most variables the search takes: each step solves a dense n×n system per start
+#: (n³/3 operations), past 60 variables a search takes longer than a user waits for an answer. Beyond,
+#: critical refuses at once (exit 2) instead of running for minutes.
+MAX_VARIABLES = 60
 #: An eigenvalue within EIG_TOL × max(1, max|λ|) of zero makes the test inconclusive.
 EIG_TOL = 1e-8
 MAX_EXACT_TEXT = 60
@@ -135,9 +145,7 @@ class CriticalResult(Presentable):
         rows = tuple((p.exact_cell(), p.value_cell(), p.f, p.eigenvalues if not p.free else "—",
                       p.classification, p.method) for p in self.points)
         plain = tuple((p.value, p.f, p.classification, p.method) for p in self.points)
-        notes = [f"exact solve: {self.exact_status}",
-                 f"numeric search: Newton from a {STARTS_PER_AXIS}×{STARTS_PER_AXIS} grid over "
-                 f"{', '.join(f'{w:g}' for w in self.window)}",
+        notes = [f"exact solve: {self.exact_status}", _search_note(self.parsed.variables, self.window),
                  f"an eigenvalue within {self.tolerance:g}·max(1, max|λ|) of 0 makes the test inconclusive"]
         if any(p.free for p in self.points):
             notes.append("a row with a free variable is a set of critical points, not isolated ones: its "
@@ -151,6 +159,17 @@ class CriticalResult(Presentable):
         return View(f"critical points of f = {self.parsed.text}",
                     ("exact", "value", "f", "eigenvalues", "kind", "method"), rows, notes=tuple(notes),
                     plain_cells=plain, digits=8)
+
+
+def _search_note(variables: Sequence[sympy.Symbol], window: Sequence[float]) -> str:
+    """How the Newton search started: the grid, and past two variables the others."""
+    text = (f"numeric search: Newton from a {STARTS_PER_AXIS}×{STARTS_PER_AXIS} grid over "
+            f"{', '.join(f'{w:g}' for w in window)}")
+    if len(variables) > 2:
+        first, second = variables[0].name, variables[1].name
+        text += (f" in ({first}, {second}), twice: the other variables random in {second}'s range, "
+                 f"then each equal to {second}")
+    return text
 
 
 def _solve(grad: Sequence[sympy.Expr], variables: Sequence[sympy.Symbol]) -> list[dict]:
@@ -326,11 +345,110 @@ def _set_kind(expr: sympy.Expr, fam: _Family, variables: Sequence[sympy.Symbol])
     return "degenerate (non-isolated)"
 
 
+def check_size(n: int) -> None:
+    """Refuse a function of more than MAX_VARIABLES variables before any work.
+
+    >>> check_size(101)
+    Traceback (most recent call last):
+    ...
+    gradlab.errors.LimitExceeded: critical points: f has 101 variables; the search takes at most 60 (a dense Newton solve per start and step)
+    """
+    if n > MAX_VARIABLES:
+        raise LimitExceeded(f"critical points: f has {n} variables; the search takes at most {MAX_VARIABLES} "
+                            f"(a dense Newton solve per start and step)", None)
+
+
+class _SparseHessian:
+    """The Hessian compiled from its nonzero upper triangle only, for arrays: called on
+    ``X`` (shape ``(n, R)``) it gives the ``(n*n, R)`` entries row by row, as a
+    ``Compiled`` of every entry would (a banded Hessian, Rosenbrock's, has 3n - 2 of the
+    n² entries nonzero: compiling and evaluating the zeros is most of the cost)."""
+
+    def __init__(self, H: Sequence[Sequence[sympy.Expr]], variables: Sequence[sympy.Symbol]):
+        n = len(variables)
+        pairs = [(i, j) for i in range(n) for j in range(i, n) if H[i][j] != 0]
+        self.n = n
+        self._upper = np.array([i * n + j for i, j in pairs], dtype=np.intp)
+        self._lower = np.array([j * n + i for i, j in pairs], dtype=np.intp)
+        self._entries = Compiled([H[i][j] for i, j in pairs], variables)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        out = np.zeros((self.n * self.n, *X.shape[1:]))
+        if self._upper.size:
+            values = self._entries(X)
+            out[self._upper] = values
+            out[self._lower] = values
+        return out
+
+
 def _derived(parsed: Parsed) -> tuple:
     """∇f and the Hessian, symbolic and compiled: derived once per search."""
     g = d.gradient(parsed.expr, parsed.variables)
     H = d.hessian(parsed.expr, parsed.variables)
-    return g, H, Compiled(g, parsed.variables), Compiled([e for row in H for e in row], parsed.variables)
+    if len(parsed.variables) <= PINV_MAX:
+        hess = Compiled([e for row in H for e in row], parsed.variables)
+    else:
+        hess = _SparseHessian(H, parsed.variables)
+    return g, H, Compiled(g, parsed.variables), hess
+
+
+def _newton_steps(H: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """The Newton steps H⁺g for stacked Hessians ``H`` (R, n, n) and gradients ``G``
+    (R, n): the pseudo-inverse's up to PINV_MAX variables, else a batched LU solve, and
+    where a Hessian is singular or nearly (a degenerate point: a condition number above
+    1e12, the pseudo-inverse's cut) the damped step of :func:`_damped_steps`.
+
+    >>> _newton_steps(np.array([np.diag([2.0, 4, 1, 1, 1]), np.diag([2.0, 0, 1, 1, 1])]), np.ones((2, 5)))
+    array([[0.5 , 0.25, 1.  , 1.  , 1.  ],
+           [0.5 , 0.  , 1.  , 1.  , 1.  ]])
+    """
+    n = H.shape[-1]
+    if n <= PINV_MAX:  # lstsq-like solve that tolerates singular Hessians (degenerate points)
+        return np.einsum("rij,rj->ri", np.linalg.pinv(H, rcond=1e-12), G)
+    norm_h = np.sqrt(np.einsum("rij,rij->r", H, H))
+    with np.errstate(all="ignore"):
+        try:
+            step = np.linalg.solve(H, G[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a pivot exactly 0 fails the whole batch: set those apart
+            step = np.full_like(G, np.nan)
+            regular = np.linalg.slogdet(H)[0] != 0
+            if regular.any():
+                step[regular] = np.linalg.solve(H[regular], G[regular][..., None])[..., 0]
+        # LU finds a Hessian singular only where a pivot is exactly 0; rounding usually
+        # leaves a tiny one, and the step comes out huge along the near-null direction.
+        # Where ‖step‖·‖H‖ > 1e12·‖g‖ the condition number is above 1e12 (‖H⁻¹g‖ ≤
+        # ‖g‖/σ_min and ‖H‖_F ≥ σ_max).
+        bad = ~(np.linalg.norm(step, axis=1) * norm_h <= 1e12 * np.linalg.norm(G, axis=1))
+    if bad.any():
+        step[bad] = _damped_steps(H[bad], G[bad], norm_h[bad])
+    return step
+
+
+#: δ/‖H‖ of the damped step: H² + δ²I then has a condition number of at most 1e10, and
+#: the solve's rounding stays near 1e-6 of the step.
+DAMPING = 1e-5
+
+
+def _damped_steps(H: np.ndarray, G: np.ndarray, norm_h: np.ndarray) -> np.ndarray:
+    """(H² + δ²I)⁻¹Hg with δ = DAMPING·‖H‖_F, per start: H⁻¹g along the eigenvalues well
+    away from 0 and next to nothing along those below δ, like the pseudo-inverse, but
+    at the cost of one LU (NumPy's batched SVD takes seconds on a few hundred 50×50
+    Hessians whose entries span 1e-10 to 1e10). A zero Hessian, or one past float64's
+    range, gives the step 0 (the start stops there)."""
+    out = np.zeros_like(G)
+    live = np.isfinite(norm_h) & (norm_h > 0)
+    if live.any():
+        with np.errstate(all="ignore"):
+            Hs = H[live] / norm_h[live, None, None]  # ‖Hs‖_F = 1: nothing overflows
+            A = Hs @ Hs + DAMPING**2 * np.eye(H.shape[-1])
+            rhs = np.einsum("rij,rj->ri", Hs, G[live])
+            try:
+                s = np.linalg.solve(A, rhs[..., None])[..., 0] / norm_h[live, None]
+            except np.linalg.LinAlgError:  # not finite entries: no step
+                s = np.zeros_like(rhs)
+        out[live] = np.where(np.isfinite(s).all(axis=1, keepdims=True), s, 0.0)
+    return out
 
 
 def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | None = None,
@@ -349,9 +467,13 @@ def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | Non
     axes = [np.linspace(xmin, xmax, STARTS_PER_AXIS), np.linspace(ymin, ymax, STARTS_PER_AXIS)][:n]
     mesh = np.meshgrid(*axes)
     X = np.stack([m.ravel() for m in mesh])
-    if n > 2:  # further variables: a fixed-seed sample of the same box as y
+    if n > 2:
+        # further variables: a fixed-seed sample of the same box as y, and, as many
+        # starts again, the grid with every further variable equal to y (the plane of
+        # (x, y, y, …, y)): random starts in 50 dimensions miss Rosenbrock's (1, …, 1)
         rng = np.random.default_rng(0)
-        X = np.vstack([X, rng.uniform(ymin, ymax, size=(n - 2, X.shape[1]))])
+        X = np.hstack([np.vstack([X, rng.uniform(ymin, ymax, size=(n - 2, X.shape[1]))]),
+                       np.vstack([X, np.repeat(X[1:2], n - 2, axis=0)])])
     active = np.arange(X.shape[1])
     last = np.full(X.shape[1], np.inf)  # each start's previous step length
     follow = np.arange(X.shape[1])  # the start whose path each start shares
@@ -362,6 +484,7 @@ def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | Non
         for k in range(NEWTON_STEPS):
             if progress is not None:
                 progress(k, NEWTON_STEPS)
+            if _TRACE and active.size: print(k, active.size, np.percentile(np.abs(X[:, active]).max(axis=0), [10, 50, 90]), np.percentile(last[active], [10, 50, 90]))
             if not active.size:
                 break
             Xa = X[:, active]
@@ -370,8 +493,7 @@ def _newton_search(parsed: Parsed, window: Sequence[float], derived: tuple | Non
             ok = np.isfinite(Ga).all(axis=0) & np.isfinite(Hm).all(axis=(1, 2))
             step = np.zeros_like(Xa)
             if ok.any():
-                # lstsq-like solve that tolerates singular Hessians (degenerate points)
-                step[:, ok] = np.einsum("rij,rj->ir", np.linalg.pinv(Hm[ok], rcond=1e-12), Ga[:, ok].T)
+                step[:, ok] = _newton_steps(Hm[ok], Ga[:, ok].T).T
             X[:, active] = Xa - step
             size = np.abs(step).max(axis=0)
             mag = np.maximum(1.0, np.abs(Xa).max(axis=0))
@@ -511,6 +633,7 @@ def critical_points(parsed: Parsed, window: Sequence[float], timeout: float = 5.
     variables = parsed.variables
     if not variables:
         raise Undefined("a constant function has no isolated critical points")
+    check_size(len(variables))
     if parsed.expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise Undefined("f is undefined everywhere: it divides by a constant that is zero")
     derived = _derived(parsed)
