@@ -676,14 +676,13 @@ def _quiet_gradient(grp: _Group, g: np.ndarray, tol_hi: float | None, tol2: floa
     if tol_hi is None:
         return True
     gi = g[grp.ci]
-    if grp.cneg:  # the side that held last time first: one reduction
-        quiet = _MAX(gi) <= -tol_hi or _MIN(gi) >= tol_hi
-    else:
-        quiet = _MIN(gi) >= tol_hi or _MAX(gi) <= -tol_hi
-    if not quiet:
-        quiet = _no_small_norm(grp, g[None], tol2)
-    grp.cneg = bool(gi[0] < 0)
-    return quiet
+    # the side that held last time first: one reduction
+    if (_MAX(gi) <= -tol_hi) if grp.cneg else (_MIN(gi) >= tol_hi):
+        return True
+    if (_MIN(gi) >= tol_hi) if grp.cneg else (_MAX(gi) <= -tol_hi):
+        grp.cneg = not grp.cneg
+        return True
+    return _no_small_norm(grp, g[None], tol2)
 
 
 def _settle_step(grp: _Group, k: int, last: bool, x: np.ndarray, g: np.ndarray, tol: float, bound: float,
