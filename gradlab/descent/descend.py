@@ -247,8 +247,7 @@ class DescentResult(Presentable):
                 rule = value if b.short in ("", value) else f"{b.short} = {value}"
                 where = ""
                 if len(minima) > 1:  # name the minimum the bound was taken at, as _bounds chose it
-                    end = r.x if all(math.isfinite(v) for v in r.x) else r.start
-                    m = min(minima, key=lambda m: math.dist([float(v) for v in m.point], end))
+                    m = minima[_nearest_smooth([[float(v) for v in m.point] for m in minima], r)]
                     where = f" at m{minima.index(m) + 1} (" + ", ".join(f"{float(v):.4g}" for v in m.point) + ")"
                 seen[f"{r.optimizer}: theory says stable for lr < {rule}{where}"] = None
         lines = tuple(seen)
@@ -355,6 +354,17 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
                          starts_exact=exact_of)
 
 
+def _nearest_smooth(points, run) -> int:
+    """The index, in ``points`` (the minima without a kink), of the one nearest where
+    ``run`` ended (its start where the end is not finite): the stability bound's minimum."""
+    import numpy as np
+
+    from gradlab.descent.runs import nearest_minima
+
+    end = run.x if all(math.isfinite(v) for v in run.x) else run.start
+    return int(nearest_minima(np.asarray(points, dtype=float), np.array(end, dtype=float).reshape(-1, 1))[0][0])
+
+
 def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -> tuple[OptimizerTheory | None, ...]:
     """Each run's stability bound at the known minimum nearest where it ended."""
     import numpy as np
@@ -372,8 +382,7 @@ def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -
         if r.optimizer in ADAPTIVE:
             out.append(None)
             continue
-        end = np.array(r.x if all(math.isfinite(v) for v in r.x) else r.start)
-        k = int(np.argmin(np.linalg.norm(points - end, axis=1)))
+        k = _nearest_smooth(points, r)
         if k not in curvatures:
             c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum",
                              obj.gradient_exprs if obj is not None else None)
