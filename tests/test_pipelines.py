@@ -720,3 +720,9 @@ def test_a_finite_value_whose_floats_overflow_on_the_way_is_answered_among_many(
     got = first["result"]["value"] if command == "eval" else first["gradient"]["value"][0]
     assert got == value
     assert _without_input(first) == strict_json(run(command, expr, "--at", "1000", "-f", "json").out)
+
+
+def test_a_direction_that_does_not_fit_is_one_usage_error_at_one_point_or_many():
+    # the same line and exit code alone and among many: the direction is the user's option
+    for ats in (["--at", "1,2"], ["--at", "1,2", "--at", "3,4"]):
+        assert_error(invoke("directional", "x*y", *ats, "--dir", "1,2,3"), 2, "(--dir)")

@@ -602,8 +602,11 @@ def run_many(command: str, expression: str, at: Optional[list[str]], points_file
                     else:
                         answers += vectorised(parsed, points)
                 except GradlabError as exc:  # the expression itself cannot be answered
+                    if isinstance(exc, BadInput) and exc.where.startswith("--") and line.where == "expression":
+                        raise  # an option that does not fit the one expression: usage, as for one point
+                    where = f"{line.where}, {exc.where}" if exc.where.startswith("--") else line.where
                     answers.append(b.Answer(line, command, parsed.text, tuple(pnames), None, None,
-                                            type(exc)(exc.what, line.where)))
+                                            type(exc)(exc.what, where)))
             if line.where != "expression":  # name the expression's line too
                 answers[first:] = [a if a.ok or a.error.where == line.where else
                                    b.relabel(a, f"{line.where}, {a.error.where}" if len(lines) > 1 else line.where)
