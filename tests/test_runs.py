@@ -240,3 +240,14 @@ def test_every_result_reports_the_one_distance_to_the_nearest_minimum():
         assert rec["distance_to_minimum"] == run.distance
         assert math.isclose(run.distance, dists[k], rel_tol=1e-15)
         assert rec["nearest_minimum"] == (None if run.status == "diverged" else list(minima[k]))
+
+
+def test_every_run_of_a_large_batch_has_its_stability_bound():
+    # elongated x² + 25y²: λmax = 50 at the minimum, so gd is stable for lr < 2/50 and heavy
+    # ball (β = 0.9) for lr < 2(1 + β)/50, in a batch of any size (there was a cap at 1,000)
+    starts = [(-4.0 + i / 1000, 2.0) for i in range(1001)]
+    res = run_descent(builtin()["elongated"], ["gd", "momentum"], [0.01], starts, steps=5)
+    expected = {"gd": 2 / 50, "momentum": 2 * 1.9 / 50}
+    for rec in res.to_dict()["runs"]:
+        assert rec["stability_bound"] == pytest.approx(expected[rec["optimizer"]], rel=1e-12)
+    assert len(res.runs) == 2002

@@ -241,8 +241,10 @@ class DescentResult(Presentable):
         """One line per optimizer and bound: "gd: stable for lr < 2/λmax = 0.04"."""
         seen: dict[str, None] = {}
         minima = [m for m in self.surface.minima if not m.kink]
+        done: set[tuple[str, int]] = set()  # (the runs share one bound per optimizer and minimum)
         for r, b in zip(self.runs, self.bounds):
-            if b is not None and b.bound is not None:
+            if b is not None and b.bound is not None and (r.optimizer, id(b)) not in done:
+                done.add((r.optimizer, id(b)))
                 value = f"{b.bound:.4g}"
                 rule = value if b.short in ("", value) else f"{b.short} = {value}"
                 where = ""
@@ -366,27 +368,39 @@ def _nearest_smooth(points, run) -> int:
 
 
 def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -> tuple[OptimizerTheory | None, ...]:
-    """Each run's stability bound at the known minimum nearest where it ended."""
+    """Each run's stability bound at the known minimum nearest where it ended (its start
+    where the end is not finite); one Hessian per minimum, one bound per optimizer there."""
     import numpy as np
 
+    from gradlab.descent.runs import nearest_minima
     from gradlab.descent.theory import ADAPTIVE, curvature_at, optimizer_theory
 
     minima = [m for m in surface.minima if not m.kink]
-    if not minima or len(runs) > 1000:  # a table of 1,000 bounds helps nobody; sweep explains
+    if not minima or not len(runs):
         return ()
     points = np.array([[float(v) for v in m.point] for m in minima])
+    n = points.shape[1]
+    if hasattr(runs, "specs"):  # a batch's columns
+        names, X = [s.optimizer for s in runs.specs], np.asarray(runs.x, dtype=float)
+        S = np.array([s.start for s in runs.specs], dtype=float).reshape(-1, n).T
+    else:
+        names = [r.optimizer for r in runs]
+        X = np.array([r.x for r in runs], dtype=float).reshape(-1, n).T
+        S = np.array([r.start for r in runs], dtype=float).reshape(-1, n).T
+    ends = np.where(np.isfinite(X).all(axis=0), X, S)
+    nearest = nearest_minima(points, ends)[0].tolist()
     curvatures: dict[int, Any] = {}
+    theories: dict[tuple[str, int], OptimizerTheory | None] = {}
     out = []
-    for i in range(len(runs)):
-        r = runs[i]
-        if r.optimizer in ADAPTIVE:
+    for name, k in zip(names, nearest):
+        if name in ADAPTIVE or k < 0:
             out.append(None)
             continue
-        k = _nearest_smooth(points, r)
-        if k not in curvatures:
-            c = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point, "known minimum",
-                             obj.gradient_exprs if obj is not None else None)
-            curvatures[k] = c
-        c = curvatures[k]
-        out.append(optimizer_theory(r.optimizer, c.eigenvalues, hyper, c.exact) if c.eigenvalues[-1] > 0 else None)
+        if (name, k) not in theories:
+            if k not in curvatures:
+                curvatures[k] = curvature_at(surface.parsed.expr, surface.parsed.variables, minima[k].point,
+                                             "known minimum", obj.gradient_exprs if obj is not None else None)
+            c = curvatures[k]
+            theories[name, k] = optimizer_theory(name, c.eigenvalues, hyper, c.exact) if c.eigenvalues[-1] > 0 else None
+        out.append(theories[name, k])
     return tuple(out)
