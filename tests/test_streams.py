@@ -212,3 +212,9 @@ def test_an_ascii_stream_writes_a_shape_as_one_exponent():
     import gradlab.cli.streams  # noqa: F401  (registers the error handler)
 
     assert "W ∈ ℝ¹³ˣ², x ∈ ℝ², ‖g‖²".encode("ascii", "gradlab-ascii") == b"W in R^13x2, x in R^2, |g|^2"
+
+
+def test_an_ascii_stream_spells_backprop_symbols():
+    import gradlab.cli.streams  # noqa: F401  (registers the error handler)
+
+    assert "(∂t1/∂W)ᵀ·ḡ, δ".encode("ascii", "gradlab-ascii") == b"(dt1/dW)^T*gbar, delta"
