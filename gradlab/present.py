@@ -135,16 +135,11 @@ def _annotated(result: Any, lines: list[str], notes: tuple[str, ...]) -> list[st
 
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                "_": r"\_", "%": r"\%", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
-                # (symbols as math, so that pdflatex compiles what MathJax shows)
-                "∇": r"$\nabla$", "≠": r"$\neq$", "≈": r"$\approx$", "≤": r"$\leq$", "≥": r"$\geq$",
-                "λ": r"$\lambda$", "‖": r"$\|$", "·": r"$\cdot$", "×": r"$\times$", "→": r"$\to$",
-                "²": r"$^2$", "∂": r"$\partial$", "Σ": r"$\Sigma$", "—": "---", "–": "--"}
+                "_": r"\_", "%": r"\%", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}"}
 
 
 def latex_text(text: str) -> str:
-    """``text`` as a LaTeX ``\\text{...}``, its special characters escaped and its symbols
-    written as math (``∇`` as ``$\\nabla$``).
+    """``text`` as a LaTeX ``\\text{...}``, its special characters escaped.
 
     >>> latex_text("eigenvalues: -2, 2 (x_1 & 50%)")
     '\\\\text{eigenvalues: -2, 2 (x\\\\_1 \\\\& 50\\\\%)}'
