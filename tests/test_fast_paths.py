@@ -338,6 +338,7 @@ def test_lambdify_into_writes_the_bits_lambdify_returns(texts):
         exprs = [parse(t).expr for t in texts]
     except GradlabError:  # x/(x − x): refused by the parser, not our business here
         assume(False)
+    assume(not any(e.has(sympy.I) for e in exprs))  # (√(−x²) = i|x|: no float64 row holds it)
     X = np.random.default_rng(len(texts)).uniform(-3, 3, (3, 17))
     expected = np.empty((len(exprs), 17))
     with np.errstate(all="ignore"):
