@@ -62,13 +62,19 @@ def point_text(at: PointLike) -> str:
     >>> point_text((2, 0.5)), point_text({"x": 1, "y": Fraction(1, 3)}), point_text(7)
     ('2,0.5', 'x=1,y=1/3', '7')
     """
+    return _joined(at, _number_text)
+
+
+def _joined(at: Any, text: Any) -> str:
+    """``at`` (text, a mapping, a sequence or one value) as ``--at`` text, each value
+    written by ``text``."""
     if isinstance(at, str):
         return at
     if isinstance(at, Mapping):
-        return ",".join(f"{k}={_number_text(v)}" for k, v in at.items())
+        return ",".join(f"{k}={text(v)}" for k, v in at.items())
     if isinstance(at, Iterable):
-        return ",".join(_number_text(v) for v in at)
-    return _number_text(at)
+        return ",".join(text(v) for v in at)
+    return text(at)
 
 
 def _point(parsed, at: Optional[PointLike], required: bool = False, where: str = "at"):
@@ -94,13 +100,7 @@ def values_text(at: Any) -> Optional[str]:
     >>> values_text({"W": [[1, 0], [0, 1]], "b": Fraction(1, 2)}), values_text(([1, 2], 3))
     ('W=[[1,0],[0,1]],b=1/2', '[1,2],3')
     """
-    if at is None or isinstance(at, str):
-        return at
-    if isinstance(at, Mapping):
-        return ",".join(f"{k}={_value_text(v)}" for k, v in at.items())
-    if isinstance(at, Iterable):
-        return ",".join(_value_text(v) for v in at)
-    return _number_text(at)
+    return None if at is None else _joined(at, _value_text)
 
 
 def shape_text(shape: ShapeLike) -> Optional[str]:
@@ -375,15 +375,10 @@ def backprop(expression: str, at: Any = None, *, seed: Optional[int] = None, sha
     >>> r.to_dict()["gradient"]["exact"]  # ∂L/∂(b, w, x) = 2z·(1, x, w) with z = 7
     ['14', '28', '42']
     """
-    from gradlab.calculus.backprop import backprop as run
+    from gradlab.calculus.backprop import backprop as run, check_mode
     from gradlab.calculus.shapes import parse_values, point_values
 
-    if mode not in ("reverse", "forward"):
-        raise BadInput(f"--mode is reverse or forward, not {mode!r}", "--mode")
-    if mode == "forward" and dir is None:
-        raise BadInput("forward mode needs a direction: --dir 1,0 (or x=1)", "--dir")
-    if dir is not None and mode != "forward":
-        raise BadInput("--dir goes with --mode forward", "--dir")
+    check_mode(mode, dir is not None)
     graph = _graph(expression, shape)
     point = point_values(values_text(at), seed, graph.shapes, required=True)
     dvec = parse_values(values_text(dir), graph.shapes, "--dir") if dir is not None else None

@@ -327,3 +327,19 @@ def test_shaped_backprop_table_title_names_spaces_like_the_figure():
     # grad and jacobian of shaped variables say the same, not "at the given values"
     g = run("grad", "sum(W@x + b)", "--shape", "W=3x2,x=2,b=3", "--seed", "0", "--format", "table")
     assert g.out.splitlines()[0] == "∇f with W ∈ ℝ³ˣ², b ∈ ℝ³, x ∈ ℝ² for f = sum(W@x + b)"
+
+
+@pytest.mark.parametrize("mode, direction, words", [
+    ("sideways", None, "--mode is reverse or forward"),
+    ("forward", None, "forward mode needs a direction"),
+    ("reverse", "1,0", "--dir goes with --mode forward"),
+])
+def test_a_mode_and_direction_that_do_not_go_together_are_refused_alike(mode, direction, words):
+    # the command and the library share one check: the same line, exit 2 from the CLI
+    import gradlab
+    from gradlab.errors import BadInput
+
+    args = ["backprop", "x*y", "--at", "x=1,y=2", "--mode", mode] + (["--dir", direction] if direction else [])
+    assert_error(run(*args), 2, words)
+    with pytest.raises(BadInput, match=words):
+        gradlab.backprop("x*y", at={"x": 1, "y": 2}, mode=mode, dir=direction)

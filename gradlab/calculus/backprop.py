@@ -31,6 +31,25 @@ from gradlab.errors import BadInput
 SELF_CHECK_LIMIT = 200  # leaf components differentiated again by SymPy for the self-check
 
 
+MODES = ("reverse", "forward")
+
+
+def check_mode(mode: str, direction_given: bool) -> None:
+    """Refuse a mode and direction that do not go together (the CLI and the API ask the
+    same): forward mode needs a direction, and only it takes one.
+
+    >>> check_mode("forward", False)
+    Traceback (most recent call last):
+    gradlab.errors.BadInput: forward mode needs a direction: --dir 1,0 (or x=1) (--dir)
+    """
+    if mode not in MODES:
+        raise BadInput(f"--mode is reverse or forward, not {mode!r}", "--mode")
+    if mode == "forward" and not direction_given:
+        raise BadInput("forward mode needs a direction: --dir 1,0 (or x=1)", "--dir")
+    if direction_given and mode != "forward":
+        raise BadInput("--dir goes with --mode forward", "--dir")
+
+
 def backprop(graph: Graph, point: Mapping[str, Comps], wrt: str | Sequence[str] | None = None,
              direction: Mapping[str, Comps] | None = None, why: str | None = None) -> BackpropResult:
     """The forward and backward pass at ``point`` ({leaf: components}), with forward-mode

@@ -51,17 +51,12 @@ def backprop_cmd(
 
     Example: gradlab backprop "z = w*x + b; a = sigmoid(z); L = (a - y)**2" --at w=0.5,x=2,b=0.1,y=1
     """
-    from gradlab.calculus.backprop import backprop
+    from gradlab.calculus.backprop import backprop, check_mode
     from gradlab.calculus.shapes import parse_values
 
     out = Out(fmt, compact=compact).check("backprop")
     _not_stdin(expression)
-    if mode not in ("reverse", "forward"):
-        raise BadInput(f"--mode is reverse or forward, not {mode!r}", "--mode")
-    if mode == "forward" and direction is None:
-        raise BadInput("forward mode needs a direction: --dir 1,0 (or x=1)", "--dir")
-    if direction is not None and mode != "forward":
-        raise BadInput("--dir goes with --mode forward", "--dir")
+    check_mode(mode, direction is not None)
     if plot:
         from gradlab.files import check_writable
 

@@ -242,7 +242,6 @@ class _Group:
         # (Beyond SCALAR_MAX_N coordinates numpy's arrays beat Python floats, and compiling
         # the float gradient of 500 components would cost seconds.)
         self.single = r == 1 and n <= scalar.SCALAR_MAX_N
-        self.g = self.gs[0]
         self.flat = [x.reshape(-1) for x in self.xs]  # (contiguous rows: views)
         if self.single:  # flat views of the (n, 1) arrays, for the Python-float gradient
             self.xflat, self.gflat = [x.reshape(-1) for x in self.xs], [g.reshape(-1) for g in self.gs]
