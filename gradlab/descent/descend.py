@@ -242,14 +242,15 @@ class DescentResult(Presentable):
         seen: dict[str, None] = {}
         minima = [m for m in self.surface.minima if not m.kink]
         done: set[tuple[str, int]] = set()  # (the runs share one bound per optimizer and minimum)
-        for r, b in zip(self.runs, self.bounds):
+        nearest = _smooth_nearest(self.surface, self.runs) if len(minima) > 1 else []
+        for i, (r, b) in enumerate(zip(self.runs, self.bounds)):
             if b is not None and b.bound is not None and (r.optimizer, id(b)) not in done:
                 done.add((r.optimizer, id(b)))
                 value = f"{b.bound:.4g}"
                 rule = value if b.short in ("", value) else f"{b.short} = {value}"
                 where = ""
                 if len(minima) > 1:  # name the minimum the bound was taken at, as _bounds chose it
-                    m = minima[_nearest_smooth([[float(v) for v in m.point] for m in minima], r)]
+                    m = minima[nearest[i]]
                     where = f" at m{minima.index(m) + 1} (" + ", ".join(f"{float(v):.4g}" for v in m.point) + ")"
                 seen[f"{r.optimizer}: theory says stable for lr < {rule}{where}"] = None
         lines = tuple(seen)
@@ -356,39 +357,38 @@ def run_descent(surface: Surface, optimizers: Sequence[str], lrs: Sequence[float
                          starts_exact=exact_of)
 
 
-def _nearest_smooth(points, run) -> int:
-    """The index, in ``points`` (the minima without a kink), of the one nearest where
-    ``run`` ended (its start where the end is not finite): the stability bound's minimum."""
+def _smooth_nearest(surface: Surface, runs) -> list[int]:
+    """For each run, the index among the surface's minima without a kink of the one
+    nearest where it ended (its start where the end is not finite), −1 where there is
+    none: the minimum its stability bound is taken at."""
     import numpy as np
 
     from gradlab.descent.runs import nearest_minima
 
-    end = run.x if all(math.isfinite(v) for v in run.x) else run.start
-    return int(nearest_minima(np.asarray(points, dtype=float), np.array(end, dtype=float).reshape(-1, 1))[0][0])
+    minima = [m for m in surface.minima if not m.kink]
+    if not minima or not len(runs):
+        return [-1] * len(runs)
+    points = np.array([[float(v) for v in m.point] for m in minima])
+    n = points.shape[1]
+    if hasattr(runs, "specs"):  # a batch's columns
+        X = np.asarray(runs.x, dtype=float)
+        S = np.array([s.start for s in runs.specs], dtype=float).reshape(-1, n).T
+    else:
+        X = np.array([r.x for r in runs], dtype=float).reshape(-1, n).T
+        S = np.array([r.start for r in runs], dtype=float).reshape(-1, n).T
+    return nearest_minima(points, np.where(np.isfinite(X).all(axis=0), X, S))[0].tolist()
 
 
 def _bounds(surface: Surface, runs, hyper: dict, obj: Objective | None = None) -> tuple[OptimizerTheory | None, ...]:
     """Each run's stability bound at the known minimum nearest where it ended (its start
     where the end is not finite); one Hessian per minimum, one bound per optimizer there."""
-    import numpy as np
-
-    from gradlab.descent.runs import nearest_minima
     from gradlab.descent.theory import ADAPTIVE, curvature_at, optimizer_theory
 
     minima = [m for m in surface.minima if not m.kink]
     if not minima or not len(runs):
         return ()
-    points = np.array([[float(v) for v in m.point] for m in minima])
-    n = points.shape[1]
-    if hasattr(runs, "specs"):  # a batch's columns
-        names, X = [s.optimizer for s in runs.specs], np.asarray(runs.x, dtype=float)
-        S = np.array([s.start for s in runs.specs], dtype=float).reshape(-1, n).T
-    else:
-        names = [r.optimizer for r in runs]
-        X = np.array([r.x for r in runs], dtype=float).reshape(-1, n).T
-        S = np.array([r.start for r in runs], dtype=float).reshape(-1, n).T
-    ends = np.where(np.isfinite(X).all(axis=0), X, S)
-    nearest = nearest_minima(points, ends)[0].tolist()
+    names = [s.optimizer for s in runs.specs] if hasattr(runs, "specs") else [r.optimizer for r in runs]
+    nearest = _smooth_nearest(surface, runs)
     curvatures: dict[int, Any] = {}
     theories: dict[tuple[str, int], OptimizerTheory | None] = {}
     out = []
